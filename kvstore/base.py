@@ -1,0 +1,913 @@
+"""``BaseStore``: the implementer's base class. Backends write the primitives; every
+convenience of the ``KVStore`` interface is written here once, on top of them.
+
+Primitives a backend implements (etcd's gRPC calls, one to one):
+
+========================  ================================================
+``kv_range``              KV.Range
+``kv_put``                KV.Put
+``kv_delete_range``       KV.DeleteRange
+``kv_txn``                KV.Txn
+``watch_range``           Watch.Watch (returns a ``Watch``)
+``lease_grant`` ...       Lease.LeaseGrant / Revoke / KeepAlive (once) / TimeToLive / Leases
+``compact_revision``      KV.Compact
+``status`` ...            Maintenance.Status, Cluster.MemberList, Defragment, Alarm, HashKV
+``close``                 release connections and threads
+========================  ================================================
+
+Optional primitives (leases, watch, cluster) raise ``UnsupportedOperationError`` here;
+a backend lists what it supports in ``capabilities``. Wrapper stores subclass
+``WrapperStore`` and override only the primitives that carry keys or values.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from kvstore.errors import (
+    InvalidArgumentError,
+    KeyExistsError,
+    KeyNotFoundError,
+    LeaseExpiredError,
+    StoreClosedError,
+    UnsupportedOperationError,
+)
+from kvstore.keys import ALL_KEYS, check_key, check_revision, check_ttl, prefix_range_end
+from kvstore.lease import KeepAlive, Lease
+from kvstore.txn import (
+    Compare,
+    CreateRevision,
+    Delete,
+    ModRevision,
+    Op,
+    Put,
+    TransactionBuilder,
+    Version,
+)
+from kvstore.types import (
+    AlarmInfo,
+    DeleteResult,
+    HashInfo,
+    KeyValue,
+    LeaseGrant,
+    LeaseInfo,
+    MemberInfo,
+    PutResult,
+    RangeResult,
+    StatusInfo,
+    TxnResult,
+    WatchEvent,
+)
+from kvstore.watch import Watch, run_callback
+
+if TYPE_CHECKING:
+    from kvstore.election import Election
+    from kvstore.lock import Lock, Session
+
+__all__ = ["BaseStore", "WrapperStore"]
+
+DEFAULT_MAX_TXN_OPS = 128
+"""etcd's default ``--max-txn-ops``."""
+
+LeaseLike = Lease | int
+
+
+def _lease_id(lease: LeaseLike | None) -> int | None:
+    if lease is None:
+        return None
+    return lease.id if isinstance(lease, Lease) else lease
+
+
+class BaseStore(abc.ABC):
+    """Base class for backends: implement the primitives, inherit the conveniences.
+
+    Attributes:
+        capabilities: The optional capabilities the backend supports (``Capability`` names).
+        max_txn_ops: Most compares or operations in one transaction branch.
+        range_page_size: Keys fetched per request by the paging reads (``list`` ...).
+    """
+
+    capabilities: frozenset[str] = frozenset()
+    max_txn_ops: int = DEFAULT_MAX_TXN_OPS
+    range_page_size: int = 1000
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._keepalives: builtins.list[KeepAlive] = []
+        self._keepalives_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ primitives
+
+    @abc.abstractmethod
+    def kv_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        """Read one key, or the keys in ``[key, range_end)``, ordered by key.
+
+        Args:
+            key: The key, or the start of the range.
+            range_end: End of the range (exclusive); ``"\\0"`` means no upper bound.
+            revision: Read as of this revision (``None``: the current one).
+            limit: Most keys returned (0: no limit); ``more`` tells if some were left out.
+            keys_only: Leave values out (``b""``).
+            count_only: Return only the count.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``revision`` is not positive or is in the future.
+            CompactedError: ``revision`` is below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    @abc.abstractmethod
+    def kv_put(
+        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
+    ) -> PutResult:
+        """Write ``value`` at ``key``, optionally attached to a lease.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``value`` is not bytes.
+            ValueTooLargeError: The request is over the size limit.
+            LeaseNotFoundError: ``lease`` is not a live lease.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    @abc.abstractmethod
+    def kv_delete_range(
+        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
+    ) -> DeleteResult:
+        """Delete one key, or the keys in ``[key, range_end)``.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    @abc.abstractmethod
+    def kv_txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> TxnResult:
+        """Apply a transaction atomically, at one new revision if it writes.
+
+        Raises:
+            TransactionTooLargeError: A branch has more than ``max_txn_ops`` entries.
+            DuplicateKeyError: A branch writes one key twice.
+            LeaseNotFoundError: A put names a lease that is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    def watch_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+    ) -> Watch:
+        """Watch one key, or the keys in ``[key, range_end)``.
+
+        Args:
+            start_revision: Replay history from this revision (``None``: from now on).
+            prev_kv: Include each key's previous value in the events.
+
+        Raises:
+            UnsupportedOperationError: The backend has no ``watch`` capability.
+            CompactedError: From the iterator, when ``start_revision`` was compacted.
+        """
+        raise self._unsupported("watch")
+
+    def lease_grant(self, ttl: int) -> LeaseGrant:
+        """Grant a lease of ``ttl`` seconds.
+
+        Raises:
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+        """
+        raise self._unsupported("lease_grant")
+
+    def lease_revoke(self, lease_id: int) -> None:
+        """Revoke a lease and delete its keys.
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+        """
+        raise self._unsupported("lease_revoke")
+
+    def lease_keepalive_once(self, lease_id: int) -> int:
+        """Renew a lease once and return its new TTL.
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+        """
+        raise self._unsupported("lease_keepalive_once")
+
+    def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        """A lease's remaining TTL (and keys, if asked).
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+        """
+        raise self._unsupported("lease_time_to_live")
+
+    def lease_leases(self) -> builtins.list[int]:
+        """The ids of every live lease.
+
+        Raises:
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+        """
+        raise self._unsupported("lease_leases")
+
+    def compact_revision(self, revision: int, *, physical: bool = False) -> None:
+        """Forget history below ``revision``; reads and watches below it then fail.
+
+        Raises:
+            InvalidArgumentError: ``revision`` is not positive or is in the future.
+            CompactedError: ``revision`` is below the current compact revision.
+            UnsupportedOperationError: The backend keeps no history.
+        """
+        raise self._unsupported("compact_revision")
+
+    def status(self) -> StatusInfo:
+        """The state of the member that answers.
+
+        Raises:
+            UnsupportedOperationError: The backend has no cluster status.
+        """
+        raise self._unsupported("status")
+
+    def member_list(self) -> builtins.list[MemberInfo]:
+        """The members of the cluster.
+
+        Raises:
+            UnsupportedOperationError: The backend is not a cluster.
+        """
+        raise self._unsupported("member_list")
+
+    def defragment(self) -> None:
+        """Defragment the storage of the member that answers.
+
+        Raises:
+            UnsupportedOperationError: The backend has no such operation.
+        """
+        raise self._unsupported("defragment")
+
+    def alarms(self) -> builtins.list[AlarmInfo]:
+        """The active alarms of the cluster.
+
+        Raises:
+            UnsupportedOperationError: The backend has no alarms.
+        """
+        raise self._unsupported("alarms")
+
+    def hash_kv(self, revision: int = 0) -> HashInfo:
+        """A hash of the key-value store up to ``revision`` (0: the current one).
+
+        Raises:
+            UnsupportedOperationError: The backend has no such operation.
+        """
+        raise self._unsupported("hash_kv")
+
+    def get_client(self) -> Any:
+        """The underlying client object of the backend.
+
+        Raises:
+            UnsupportedOperationError: The backend has no client to hand out.
+        """
+        raise self._unsupported("get_client")
+
+    def close(self) -> None:
+        """Close the store: stop keep-alives; later calls raise ``StoreClosedError``.
+
+        Idempotent. Backends extend it to release connections and watches.
+        """
+        self._closed = True
+        with self._keepalives_lock:
+            keepalives, self._keepalives = self._keepalives, []
+        for keepalive in keepalives:
+            keepalive.stop()
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close`` was called."""
+        return self._closed
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ helpers for backends
+
+    def _check_open(self, operation: str) -> None:
+        """Raise ``StoreClosedError`` if the store was closed."""
+        if self._closed:
+            raise StoreClosedError(f"{operation}: the store is closed", operation=operation)
+
+    def _unsupported(self, operation: str) -> UnsupportedOperationError:
+        return UnsupportedOperationError(
+            f"{operation}: {type(self).__name__} does not support it", operation=operation
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, key: str) -> bytes:
+        """The value at ``key``.
+
+        Raises:
+            KeyNotFoundError: The key does not exist.
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        kv = self.get_kv(key)
+        if kv is None:
+            raise KeyNotFoundError(f"get: key {key!r} not found", key=key, operation="get")
+        return kv.value
+
+    def get_kv(self, key: str) -> KeyValue | None:
+        """The value at ``key`` with its metadata, or ``None`` if absent.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        result = self.kv_range(key)
+        return result.kvs[0] if result.kvs else None
+
+    def get_with_revision(self, key: str, revision: int) -> bytes:
+        """The value ``key`` had at store revision ``revision``.
+
+        Raises:
+            KeyNotFoundError: The key did not exist at that revision.
+            InvalidArgumentError: ``revision`` is not positive or is in the future.
+            CompactedError: ``revision`` is below the compact revision.
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+        """
+        check_revision(revision, operation="get_with_revision", key=key)
+        result = self.kv_range(key, revision=revision)
+        if not result.kvs:
+            raise KeyNotFoundError(
+                f"get_with_revision: key {key!r} not found at revision {revision}",
+                key=key,
+                operation="get_with_revision",
+            )
+        return result.kvs[0].value
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` exists (a count-only request: no value is transferred).
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+        """
+        return self.kv_range(key, count_only=True).count > 0
+
+    def count(self, prefix: str) -> int:
+        """How many keys start with ``prefix`` (``""``: every key); count-only.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        start, end = self._prefix_bounds(prefix, "count")
+        return self.kv_range(start, end, count_only=True).count
+
+    def list(self, prefix: str) -> builtins.list[str]:
+        """The keys that start with ``prefix``, in order (keys only, paged internally).
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        start, end = self._prefix_bounds(prefix, "list")
+        return [kv.key for kv in self._paged_range(start, end, keys_only=True)]
+
+    def get_keys_with_prefix(self, prefix: str, limit: int = 0) -> builtins.list[str]:
+        """At most ``limit`` keys starting with ``prefix`` (``limit <= 0``: all of them).
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        if limit <= 0:
+            return self.list(prefix)
+        start, end = self._prefix_bounds(prefix, "get_keys_with_prefix")
+        keys: builtins.list[str] = []
+        for kv in self._paged_range(start, end, keys_only=True):
+            keys.append(kv.key)
+            if len(keys) >= limit:
+                break
+        return keys
+
+    def get_keys_by_pattern(self, prefix: str, pattern: str) -> builtins.list[str]:
+        """Keys starting with ``prefix`` whose full key contains ``pattern`` (a substring).
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        return [key for key in self.list(prefix) if pattern in key]
+
+    def get_multiple(self, prefix: str) -> dict[str, bytes]:
+        """Every key starting with ``prefix`` with its value, ordered by key.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        start, end = self._prefix_bounds(prefix, "get_multiple")
+        return {kv.key: kv.value for kv in self._paged_range(start, end)}
+
+    def list_with_values(self, prefix: str) -> dict[str, bytes]:
+        """The same as ``get_multiple`` (the Go provider's ``ListWithValues``)."""
+        return self.get_multiple(prefix)
+
+    def get_range(self, start: str, end: str) -> dict[str, bytes]:
+        """Every key in ``[start, end)`` with its value, ordered by key.
+
+        Raises:
+            InvalidKeyError: ``start`` or ``end`` is not a valid key.
+            StoreClosedError: The store was closed.
+        """
+        check_key(start, operation="get_range")
+        check_key(end, operation="get_range")
+        return {kv.key: kv.value for kv in self._paged_range(start, end)}
+
+    def _prefix_bounds(self, prefix: str, operation: str) -> tuple[str, str]:
+        check_key(prefix, operation=operation, allow_empty=True)
+        if prefix == "":
+            return ALL_KEYS, ALL_KEYS
+        return prefix, prefix_range_end(prefix)
+
+    def _paged_range(self, start: str, end: str, *, keys_only: bool = False) -> Iterable[KeyValue]:
+        """Read ``[start, end)`` page by page, all pages at the first page's revision."""
+        revision: int | None = None
+        while True:
+            page = self.kv_range(
+                start, end, revision=revision, limit=self.range_page_size, keys_only=keys_only
+            )
+            revision = page.revision
+            yield from page.kvs
+            if not page.more or not page.kvs:
+                return
+            start = page.kvs[-1].key + "\0"
+
+    # ------------------------------------------------------------------ writes
+
+    def put(self, key: str, value: bytes, *, lease: LeaseLike | None = None) -> int:
+        """Write ``value`` at ``key``.
+
+        Args:
+            lease: A ``Lease`` or lease id to attach the key to.
+
+        Returns:
+            The new store revision.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``value`` is not bytes.
+            ValueTooLargeError: The request is over the size limit.
+            LeaseNotFoundError: ``lease`` is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        return self.kv_put(key, value, lease=_lease_id(lease)).revision
+
+    def put_with_lease(self, key: str, value: bytes, lease: LeaseLike) -> int:
+        """Write ``value`` at ``key`` attached to ``lease``; same as ``put(..., lease=)``."""
+        return self.put(key, value, lease=lease)
+
+    def delete(self, key: str) -> int:
+        """Delete ``key``.
+
+        Returns:
+            How many keys were deleted: 1, or 0 if it did not exist (not an error).
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+        """
+        return self.kv_delete_range(key).deleted
+
+    def delete_prefix(self, prefix: str, *, allow_all: bool = False) -> int:
+        """Delete every key that starts with ``prefix``.
+
+        Args:
+            allow_all: Must be true for ``prefix=""``, which deletes every key.
+
+        Returns:
+            How many keys were deleted.
+
+        Raises:
+            InvalidArgumentError: ``prefix`` is ``""`` and ``allow_all`` is not set.
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+        """
+        check_key(prefix, operation="delete_prefix", allow_empty=True)
+        if prefix == "" and not allow_all:
+            raise InvalidArgumentError(
+                "delete_prefix: prefix '' would delete every key; pass allow_all=True",
+                operation="delete_prefix",
+            )
+        start, end = self._prefix_bounds(prefix, "delete_prefix")
+        return self.kv_delete_range(start, end).deleted
+
+    def put_if_not_exists(self, key: str, value: bytes) -> bool:
+        """Write ``value`` at ``key`` only if the key does not exist (one transaction).
+
+        Returns:
+            Whether the value was written.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``value`` is not bytes.
+            StoreClosedError: The store was closed.
+        """
+        result = self.kv_txn([CreateRevision(key) == 0], [Put(key, value)], [])
+        return result.succeeded
+
+    def compare_and_swap(self, key: str, old: bytes, new: bytes) -> bool:
+        """Replace the value at ``key`` with ``new`` if it currently is ``old``.
+
+        Reads the key, compares the value here, then writes in a transaction guarded by
+        the key's mod revision, so it also works through ``EncryptedStore`` (whose
+        ciphertexts cannot be compared by the server). The key keeps its lease.
+
+        Returns:
+            Whether the value was swapped (``False`` if absent or different).
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``old`` or ``new`` is not bytes.
+            StoreClosedError: The store was closed.
+        """
+        put = Put(key, new)  # checks key and new value before anything is read
+        while True:
+            kv = self.get_kv(key)
+            if kv is None or kv.value != old:
+                return False
+            guarded = Put(put.key, put.value, lease=kv.lease or None)
+            if self.kv_txn([ModRevision(key) == kv.mod_revision], [guarded], []).succeeded:
+                return True
+
+    def move_key(self, old: str, new: str, *, overwrite: bool = True) -> None:
+        """Rename ``old`` to ``new`` in one atomic transaction, keeping value and lease.
+
+        Raises:
+            KeyNotFoundError: ``old`` does not exist.
+            KeyExistsError: ``new`` exists and ``overwrite`` is false.
+            InvalidKeyError: A key is not valid, or ``old == new``.
+            StoreClosedError: The store was closed.
+        """
+        check_key(old, operation="move_key")
+        check_key(new, operation="move_key")
+        if old == new:
+            raise InvalidArgumentError(
+                f"move_key: source and target are the same key {old!r}",
+                key=old,
+                operation="move_key",
+            )
+        while True:
+            kv = self.get_kv(old)
+            if kv is None:
+                raise KeyNotFoundError(
+                    f"move_key: key {old!r} not found", key=old, operation="move_key"
+                )
+            compares = [ModRevision(old) == kv.mod_revision]
+            if not overwrite:
+                compares.append(Version(new) == 0)
+            result = self.kv_txn(
+                compares, [Put(new, kv.value, lease=kv.lease or None), Delete(old)], []
+            )
+            if result.succeeded:
+                return
+            if not overwrite and self.exists(new):
+                raise KeyExistsError(f"move_key: key {new!r} exists", key=new, operation="move_key")
+
+    def bulk_put(self, mapping: Mapping[str, bytes], *, atomic: bool = True) -> int:
+        """Write every key of ``mapping``.
+
+        Args:
+            atomic: One transaction for all (at most ``max_txn_ops`` keys); if false,
+                transactions of ``max_txn_ops`` keys each, in key order.
+
+        Returns:
+            The store revision after the last write (the current one for an empty map).
+
+        Raises:
+            TransactionTooLargeError: ``atomic`` and more keys than ``max_txn_ops``
+                (nothing is sent).
+            InvalidKeyError, InvalidArgumentError: A key or value is invalid (nothing is
+                sent).
+            StoreClosedError: The store was closed.
+        """
+        ops = [Put(key, value) for key, value in mapping.items()]
+        return self._bulk("bulk_put", ops, atomic)[0]
+
+    def bulk_delete(self, keys: Iterable[str], *, atomic: bool = True) -> int:
+        """Delete every key in ``keys``.
+
+        Returns:
+            How many keys were deleted.
+
+        Raises:
+            TransactionTooLargeError: ``atomic`` and more keys than ``max_txn_ops``.
+            InvalidKeyError: A key is invalid (nothing is sent).
+            StoreClosedError: The store was closed.
+        """
+        ops = [Delete(key) for key in dict.fromkeys(keys)]
+        return self._bulk("bulk_delete", ops, atomic)[1]
+
+    def _bulk(self, operation: str, ops: Sequence[Put | Delete], atomic: bool) -> tuple[int, int]:
+        self._check_open(operation)
+        if not ops:
+            return self.kv_range(ALL_KEYS, ALL_KEYS, count_only=True).revision, 0
+        size = self.max_txn_ops
+        chunks = [ops] if atomic else [ops[i : i + size] for i in range(0, len(ops), size)]
+        revision = deleted = 0
+        for chunk in chunks:
+            result = self.kv_txn([], chunk, [])
+            revision = result.revision
+            deleted += sum(r.deleted for r in result.responses if isinstance(r, DeleteResult))
+        return revision, deleted
+
+    def transaction(self) -> TransactionBuilder:
+        """Start a transaction: ``.if_(...).then(...).else_(...).commit()``."""
+        return TransactionBuilder(self)
+
+    # ------------------------------------------------------------------ watches
+
+    def watch(
+        self,
+        key: str,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+        callback: Callable[[WatchEvent], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> Watch:
+        """Watch one key.
+
+        Args:
+            start_revision: Replay from this revision (``None``: only future changes).
+            prev_kv: Include the previous key-value in each event.
+            callback: If given, called for each event on a daemon thread.
+            on_error: With ``callback``: called with the error that ended the stream.
+
+        Returns:
+            The ``Watch`` (iterate it, or ``cancel()`` it to stop the callback thread).
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``start_revision`` is not positive.
+            UnsupportedOperationError: The backend has no ``watch`` capability.
+            StoreClosedError: The store was closed.
+        """
+        check_key(key, operation="watch")
+        return self._watch(key, None, start_revision, prev_kv, callback, on_error)
+
+    def watch_prefix(
+        self,
+        prefix: str,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+        callback: Callable[[WatchEvent], object] | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+    ) -> Watch:
+        """Watch every key that starts with ``prefix`` (``""``: every key).
+
+        Arguments, return value and errors as ``watch``.
+        """
+        start, end = self._prefix_bounds(prefix, "watch_prefix")
+        return self._watch(start, end, start_revision, prev_kv, callback, on_error)
+
+    def _watch(
+        self,
+        key: str,
+        range_end: str | None,
+        start_revision: int | None,
+        prev_kv: bool,
+        callback: Callable[[WatchEvent], object] | None,
+        on_error: Callable[[BaseException], object] | None,
+    ) -> Watch:
+        if start_revision is not None:
+            check_revision(start_revision, operation="watch", key=key)
+        watch = self.watch_range(key, range_end, start_revision=start_revision, prev_kv=prev_kv)
+        if callback is not None:
+            run_callback(watch, callback, on_error)
+        return watch
+
+    # ------------------------------------------------------------------ leases
+
+    def lease(self, ttl: int) -> Lease:
+        """Grant a lease of ``ttl`` seconds (the store may round it up, as etcd does to 2).
+
+        Raises:
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+        """
+        check_ttl(ttl, operation="lease")
+        grant = self.lease_grant(ttl)
+        return Lease(self, grant.id, grant.ttl)
+
+    def keep_alive(
+        self,
+        lease: Lease,
+        *,
+        on_lost: Callable[[LeaseExpiredError], object] | None = None,
+    ) -> KeepAlive:
+        """Renew ``lease`` in the background every TTL/3 until stopped or the store closes.
+
+        Args:
+            on_lost: Called once if the lease expires anyway.
+
+        Returns:
+            The ``KeepAlive``: ``stop()`` it; its ``lost`` event tells of loss.
+
+        Raises:
+            StoreClosedError: The store was closed.
+        """
+        self._check_open("keep_alive")
+        keepalive = KeepAlive(self, lease, on_lost=on_lost)
+        with self._keepalives_lock:
+            self._keepalives = [k for k in self._keepalives if k.running]
+            self._keepalives.append(keepalive)
+        return keepalive
+
+    def revoke_lease(self, lease: LeaseLike) -> None:
+        """Revoke a lease, deleting its keys.
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            StoreClosedError: The store was closed.
+        """
+        lease_id = _lease_id(lease)
+        assert lease_id is not None
+        self.lease_revoke(lease_id)
+
+    # ------------------------------------------------------------------ coordination
+
+    def new_lock(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Lock:
+        """A distributed lock named ``name`` (see ``kvstore.lock.Lock``).
+
+        Args:
+            ttl: TTL of the lock's own session lease, if no ``session`` is given.
+            session: Share an existing session instead of creating one per lock.
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+        """
+        from kvstore.lock import Lock
+
+        return Lock(self, name, ttl=ttl, session=session)
+
+    def new_election(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Election:
+        """A leader election named ``name`` (see ``kvstore.election.Election``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+        """
+        from kvstore.election import Election
+
+        return Election(self, name, ttl=ttl, session=session)
+
+
+class WrapperStore(BaseStore):
+    """A store that delegates every primitive to ``inner``; subclasses override the few
+    that carry keys or values. Conveniences come from ``BaseStore``, so they all go
+    through the overrides.
+    """
+
+    def __init__(self, inner: BaseStore) -> None:
+        super().__init__()
+        self.inner = inner
+        self.capabilities = inner.capabilities
+        self.max_txn_ops = inner.max_txn_ops
+        self.range_page_size = inner.range_page_size
+
+    def kv_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        return self.inner.kv_range(
+            key,
+            range_end,
+            revision=revision,
+            limit=limit,
+            keys_only=keys_only,
+            count_only=count_only,
+        )
+
+    def kv_put(
+        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
+    ) -> PutResult:
+        return self.inner.kv_put(key, value, lease=lease, prev_kv=prev_kv)
+
+    def kv_delete_range(
+        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
+    ) -> DeleteResult:
+        return self.inner.kv_delete_range(key, range_end, prev_kv=prev_kv)
+
+    def kv_txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> TxnResult:
+        return self.inner.kv_txn(compares, success, failure)
+
+    def watch_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+    ) -> Watch:
+        return self.inner.watch_range(
+            key, range_end, start_revision=start_revision, prev_kv=prev_kv
+        )
+
+    def lease_grant(self, ttl: int) -> LeaseGrant:
+        return self.inner.lease_grant(ttl)
+
+    def lease_revoke(self, lease_id: int) -> None:
+        self.inner.lease_revoke(lease_id)
+
+    def lease_keepalive_once(self, lease_id: int) -> int:
+        return self.inner.lease_keepalive_once(lease_id)
+
+    def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        return self.inner.lease_time_to_live(lease_id, keys=keys)
+
+    def lease_leases(self) -> builtins.list[int]:
+        return self.inner.lease_leases()
+
+    def compact_revision(self, revision: int, *, physical: bool = False) -> None:
+        self.inner.compact_revision(revision, physical=physical)
+
+    def status(self) -> StatusInfo:
+        return self.inner.status()
+
+    def member_list(self) -> builtins.list[MemberInfo]:
+        return self.inner.member_list()
+
+    def defragment(self) -> None:
+        self.inner.defragment()
+
+    def alarms(self) -> builtins.list[AlarmInfo]:
+        return self.inner.alarms()
+
+    def hash_kv(self, revision: int = 0) -> HashInfo:
+        return self.inner.hash_kv(revision)
+
+    def get_client(self) -> Any:
+        return self.inner.get_client()
+
+    def close(self) -> None:
+        super().close()
+        self.inner.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.inner.closed
+
+    def _check_open(self, operation: str) -> None:
+        if self.inner.closed:
+            self._closed = True
+        super()._check_open(operation)

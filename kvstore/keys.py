@@ -1,0 +1,172 @@
+"""Keys, ranges and argument checks shared by every backend.
+
+Keys are non-empty ``str``; a range is ``[key, range_end)`` in the order of the keys' UTF-8
+encodings (which is code point order). As in etcd, ``range_end="\\0"`` means "every key
+from ``key`` on", and ``key="\\0", range_end="\\0"`` means every key.
+
+Every backend calls these checks at the entry of its primitives, so bad input gets the
+same typed error on every backend, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from kvstore.errors import InvalidArgumentError, InvalidKeyError, ValueTooLargeError
+
+__all__ = [
+    "ALL_KEYS",
+    "MAX_REQUEST_BYTES",
+    "REQUEST_OVERHEAD_BYTES",
+    "check_key",
+    "check_lease_id",
+    "check_range_end",
+    "check_revision",
+    "check_ttl",
+    "check_value",
+    "check_value_size",
+    "prefix_range_end",
+]
+
+ALL_KEYS = "\0"
+"""``range_end`` meaning "no upper bound"; with ``key=ALL_KEYS`` it selects every key."""
+
+MAX_REQUEST_BYTES = 1536 * 1024
+"""etcd's default ``--max-request-bytes`` (1.5 MiB)."""
+
+REQUEST_OVERHEAD_BYTES = 512
+"""Room kept for the request framing etcd counts against ``MAX_REQUEST_BYTES``."""
+
+_MAX_CODE_POINT = 0x10FFFF
+_SURROGATES = range(0xD800, 0xE000)
+
+
+def prefix_range_end(prefix: str) -> str:
+    """The range end that selects exactly the keys starting with ``prefix``.
+
+    Returns:
+        ``"\\0"`` (no upper bound) for the empty prefix, else the smallest string above
+        every string that starts with ``prefix``.
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code in _SURROGATES:
+            code = _SURROGATES.stop
+        if code <= _MAX_CODE_POINT:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return ALL_KEYS
+
+
+def check_key(key: object, *, operation: str, allow_empty: bool = False) -> str:
+    """Check that ``key`` is a usable key.
+
+    Raises:
+        InvalidKeyError: ``key`` is not a ``str``, is empty (unless ``allow_empty``), or
+            cannot be encoded as UTF-8.
+    """
+    if not isinstance(key, str):
+        raise InvalidKeyError(
+            f"{operation}: keys are str, not {type(key).__name__}", operation=operation
+        )
+    if not key and not allow_empty:
+        raise InvalidKeyError(f"{operation}: the key is empty", key=key, operation=operation)
+    try:
+        key.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidKeyError(
+            f"{operation}: key {key!r} is not valid UTF-8", key=key, operation=operation
+        ) from exc
+    return key
+
+
+def check_range_end(range_end: object, *, operation: str) -> str:
+    """Check a range end (any ``str``, ``"\\0"`` meaning unbounded).
+
+    Raises:
+        InvalidKeyError: ``range_end`` is not a ``str`` or is not valid UTF-8.
+    """
+    return check_key(range_end, operation=operation, allow_empty=True)
+
+
+def check_value(value: object, *, operation: str, key: str | None = None) -> bytes:
+    """Check that ``value`` is ``bytes`` (``bytearray`` and ``memoryview`` are copied).
+
+    Raises:
+        InvalidArgumentError: ``value`` is not bytes-like (``None``, ``str``, ...).
+    """
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidArgumentError(
+        f"{operation}: values are bytes, not {type(value).__name__} (key {key!r})",
+        key=key,
+        operation=operation,
+    )
+
+
+def check_value_size(
+    key: str, value: bytes, *, operation: str, max_request_bytes: int = MAX_REQUEST_BYTES
+) -> None:
+    """Check that a put of ``value`` at ``key`` fits in one request.
+
+    The limit is ``max_request_bytes - REQUEST_OVERHEAD_BYTES`` for key plus value, so the
+    request is refused here, identically on every backend, before etcd would refuse it.
+
+    Raises:
+        ValueTooLargeError: key plus value are over the limit.
+    """
+    size = len(key.encode()) + len(value)
+    limit = max_request_bytes - REQUEST_OVERHEAD_BYTES
+    if size > limit:
+        raise ValueTooLargeError(
+            f"{operation}: key {key!r} with a {len(value)}-byte value is {size} bytes, "
+            f"over the request limit of {limit} bytes",
+            key=key,
+            operation=operation,
+        )
+
+
+def check_revision(revision: object, *, operation: str, key: str | None = None) -> int:
+    """Check a revision argument (a positive ``int``).
+
+    Raises:
+        InvalidArgumentError: ``revision`` is not an ``int`` or is below 1.
+    """
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+        raise InvalidArgumentError(
+            f"{operation}: revision must be a positive int, not {revision!r}",
+            key=key,
+            operation=operation,
+        )
+    return revision
+
+
+def check_ttl(ttl: object, *, operation: str) -> int:
+    """Check a lease TTL in seconds (a positive ``int``).
+
+    etcd silently raises TTLs below 2 to 2; a TTL of 0 or less is refused here instead.
+
+    Raises:
+        InvalidArgumentError: ``ttl`` is not an ``int`` or is below 1.
+    """
+    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+        raise InvalidArgumentError(
+            f"{operation}: ttl must be a positive number of seconds, not {ttl!r}",
+            operation=operation,
+        )
+    return ttl
+
+
+def check_lease_id(lease: object, *, operation: str) -> int:
+    """Check a lease id (a positive ``int``).
+
+    Raises:
+        InvalidArgumentError: ``lease`` is not an ``int`` or is below 1.
+    """
+    if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
+        raise InvalidArgumentError(
+            f"{operation}: lease id must be a positive int, not {lease!r}", operation=operation
+        )
+    return lease

@@ -1,0 +1,174 @@
+"""Watches: iterators of ``WatchEvent`` in revision order, cancellable, with a callback form.
+
+A backend returns a ``Watch`` from its ``watch_range`` primitive. ``QueueWatch`` is the
+usual implementation: the backend's delivery side calls ``deliver`` / ``fail`` and the
+application iterates. Wrapper stores transform events with ``MappedWatch``.
+"""
+
+from __future__ import annotations
+
+import abc
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+
+from kvstore.types import WatchEvent
+
+__all__ = ["MappedWatch", "QueueWatch", "Watch", "run_callback"]
+
+
+class Watch(abc.ABC, Iterator[WatchEvent]):
+    """A stream of changes to a key or range.
+
+    Iterate it (blocking) or call ``next_event(timeout)``; ``cancel()`` (or leaving the
+    ``with`` block) ends the stream and any thread behind it. Iteration ends
+    (``StopIteration``) after ``cancel``; a stream that failed raises its error from the
+    iterator, for example ``CompactedError`` when the start revision was compacted.
+    """
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> WatchEvent:
+        event = self.next_event(None)
+        if event is None:
+            raise StopIteration
+        return event
+
+    @abc.abstractmethod
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
+        """The next event, waiting at most ``timeout`` seconds (``None``: no limit).
+
+        Returns:
+            The event, or ``None`` if none came in time or the watch is cancelled.
+
+        Raises:
+            CompactedError: The start revision was compacted.
+            KVStoreError: The stream failed for good (the error says why).
+        """
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """End the stream; idempotent. Threads behind the watch stop."""
+
+    @property
+    @abc.abstractmethod
+    def cancelled(self) -> bool:
+        """Whether ``cancel`` was called (or the store closed)."""
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.cancel()
+
+
+_END = object()
+
+
+class QueueWatch(Watch):
+    """A watch fed by a backend through ``deliver`` and ``fail``.
+
+    Args:
+        on_cancel: Called once, from ``cancel``, so the backend can stop its stream.
+    """
+
+    def __init__(self, on_cancel: Callable[[], None] | None = None) -> None:
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._on_cancel = on_cancel
+        self._cancelled = threading.Event()
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def deliver(self, events: Iterable[WatchEvent]) -> None:
+        """Queue events for the reader (the backend's side)."""
+        if self._cancelled.is_set():
+            return
+        for event in events:
+            self._queue.put(event)
+
+    def fail(self, error: BaseException) -> None:
+        """End the stream with an error the reader will get after the queued events."""
+        with self._lock:
+            if self._error is None:
+                self._error = error
+        self._queue.put(_END)
+
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
+        if self._cancelled.is_set():
+            return None
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if item is _END:
+            self._queue.put(_END)  # every later read ends too
+            if self._error is not None and not self._cancelled.is_set():
+                raise self._error
+            return None
+        assert isinstance(item, WatchEvent)
+        return item
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._cancelled.is_set():
+                return
+            self._cancelled.set()
+        self._queue.put(_END)
+        if self._on_cancel is not None:
+            self._on_cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+
+class MappedWatch(Watch):
+    """A watch whose events are ``transform(event)`` of an inner watch's.
+
+    ``transform`` may raise (for example ``DecryptionError``): the error reaches the reader.
+    """
+
+    def __init__(self, inner: Watch, transform: Callable[[WatchEvent], WatchEvent]) -> None:
+        self._inner = inner
+        self._transform = transform
+
+    def next_event(self, timeout: float | None = None) -> WatchEvent | None:
+        event = self._inner.next_event(timeout)
+        return None if event is None else self._transform(event)
+
+    def cancel(self) -> None:
+        self._inner.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._inner.cancelled
+
+
+def run_callback(
+    watch: Watch,
+    callback: Callable[[WatchEvent], object],
+    on_error: Callable[[BaseException], object] | None = None,
+) -> threading.Thread:
+    """Call ``callback`` for each event of ``watch`` on a daemon thread until it ends.
+
+    An error from the stream is passed to ``on_error`` (if given) and ends the thread.
+    """
+
+    def pump() -> None:
+        try:
+            for event in watch:
+                callback(event)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's handler
+            if on_error is not None:
+                on_error(exc)
+
+    thread = threading.Thread(target=pump, name="kvstore-watch-callback", daemon=True)
+    thread.start()
+    return thread
