@@ -27,8 +27,20 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import attrs
 
-from kvstore.errors import DuplicateKeyError, InvalidArgumentError, TransactionTooLargeError
-from kvstore.keys import check_key, check_range_end, check_value, prefix_range_end
+from kvstore.errors import (
+    DuplicateKeyError,
+    InvalidArgumentError,
+    TransactionTooLargeError,
+    ValueTooLargeError,
+)
+from kvstore.keys import (
+    MAX_REQUEST_BYTES,
+    REQUEST_OVERHEAD_BYTES,
+    check_key,
+    check_range_end,
+    check_value,
+    prefix_range_end,
+)
 
 if TYPE_CHECKING:
     from kvstore.types import TxnResult
@@ -264,6 +276,7 @@ def validate_txn(
     failure: Sequence[Op],
     *,
     max_txn_ops: int,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
 ) -> None:
     """Check a transaction against etcd's rules before it is sent or applied.
 
@@ -272,14 +285,42 @@ def validate_txn(
         success: Operations run when every compare holds.
         failure: Operations run otherwise.
         max_txn_ops: The store's limit on compares / operations per branch.
+        max_request_bytes: The store's request size limit.
 
     Raises:
         TransactionTooLargeError: A list holds more than ``max_txn_ops`` entries.
         DuplicateKeyError: A branch writes one key twice, or puts a key it also deletes.
+        ValueTooLargeError: The keys and values of the request are over the size limit.
     """
     _check_sizes(compares, success, failure, max_txn_ops)
     _check_intervals(success)
     _check_intervals(failure)
+    size = _payload_bytes(compares, success, failure)
+    limit = max_request_bytes - REQUEST_OVERHEAD_BYTES
+    if size > limit:
+        raise ValueTooLargeError(
+            f"txn: the request carries {size} bytes of keys and values, over the request "
+            f"limit of {limit} bytes",
+            operation="txn",
+        )
+
+
+def _payload_bytes(
+    compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+) -> int:
+    size = 0
+    for compare in compares:
+        size += len(compare.key.encode())
+        if isinstance(compare.operand, bytes):
+            size += len(compare.operand)
+    for op in (*success, *failure):
+        if isinstance(op, Txn):
+            size += _payload_bytes(op.compares, op.success, op.failure)
+        else:
+            size += len(op.key.encode())
+            if isinstance(op, Put):
+                size += len(op.value)
+    return size
 
 
 def _check_sizes(

@@ -1,0 +1,636 @@
+"""``MemoryStore``: an in-memory store with etcd's semantics, for unit tests of applications.
+
+What it models, as etcd 3.5 does:
+
+- one store-wide revision: starts at 1, +1 per write transaction (a transaction with
+  several writes gets one revision), unchanged by reads and by deleting a missing key;
+- per key ``create_revision``, ``mod_revision``, ``version`` (reset by delete) and lease;
+- history until compacted: reads and watches at old revisions; below the compact revision
+  they raise ``CompactedError``; reading at the compact revision works;
+- leases with etcd's 2 s minimum TTL, expiring on an injectable clock; expiry and revoke
+  delete the lease's keys at one revision and emit DELETE events;
+- watches from now or from a start revision, with ``prev_kv``;
+- transactions with etcd's limits (``max_txn_ops``, no key written twice, request size),
+  compares evaluated on the state before the transaction, as etcd does.
+
+Cluster calls answer as a single-member cluster: ``status``, ``member_list``, ``alarms``
+(none), ``hash_kv``, ``compact_revision`` work; ``defragment`` does nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import builtins
+import math
+import secrets
+import threading
+import zlib
+from collections.abc import Sequence
+
+import attrs
+
+from kvstore.base import BaseStore
+from kvstore.errors import CompactedError, InvalidArgumentError, LeaseNotFoundError
+from kvstore.keys import (
+    ALL_KEYS,
+    MAX_REQUEST_BYTES,
+    check_key,
+    check_lease_id,
+    check_range_end,
+    check_revision,
+    check_ttl,
+    check_value,
+    check_value_size,
+)
+from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn, validate_txn
+from kvstore.types import (
+    AlarmInfo,
+    Capability,
+    DeleteResult,
+    EventType,
+    HashInfo,
+    KeyValue,
+    LeaseGrant,
+    LeaseInfo,
+    MemberInfo,
+    OpResult,
+    PutResult,
+    RangeResult,
+    StatusInfo,
+    TxnResult,
+    WatchEvent,
+)
+from kvstore.watch import QueueWatch, Watch
+from kvstore_memory.clock import Clock, ManualClock, SystemClock
+
+__all__ = ["MIN_LEASE_TTL", "MemoryStore"]
+
+MIN_LEASE_TTL = 2
+"""etcd raises every granted TTL to at least 2 seconds; so does the fake."""
+
+_MEMBER_ID = 1
+_EXPIRY_POLL_SECONDS = 0.05
+
+
+@attrs.define
+class _LeaseState:
+    id: int
+    granted_ttl: int
+    expires_at: float
+    keys: set[str] = attrs.field(factory=set)
+
+
+@attrs.define
+class _Watcher:
+    key: str
+    range_end: str | None
+    prev_kv: bool
+    watch: QueueWatch
+
+
+def _in_range(key: str, start: str, range_end: str | None) -> bool:
+    if range_end is None:
+        return key == start
+    if range_end == ALL_KEYS:
+        return key >= start
+    return start <= key < range_end
+
+
+class _Change:
+    """The writes of one transaction, collected so that it commits at one revision."""
+
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        self.events: list[WatchEvent] = []
+
+
+class MemoryStore(BaseStore):
+    """An in-memory, thread-safe store with the semantics of an etcd cluster.
+
+    Args:
+        clock: Drives lease expiry. ``ManualClock`` for tests (leases expire when it is
+            advanced), ``SystemClock`` (the default) for real time.
+        max_txn_ops: Most compares or operations per transaction branch (etcd: 128).
+        max_request_bytes: The request size limit (etcd: 1.5 MiB).
+
+    Example::
+
+        clock = ManualClock()
+        store = MemoryStore(clock=clock)
+        store.put("config/a", b"1")
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        max_txn_ops: int = 128,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
+        super().__init__()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.max_txn_ops = max_txn_ops
+        self.max_request_bytes = max_request_bytes
+        caps = {
+            Capability.LEASES,
+            Capability.WATCH,
+            Capability.TXN,
+            Capability.HISTORY,
+            Capability.CLUSTER,
+        }
+        if isinstance(self.clock, ManualClock):
+            caps.add(Capability.CLOCK)
+        self.capabilities = frozenset(caps)
+        self._lock = threading.RLock()
+        self._revision = 1
+        self._compacted = 0
+        self._current: dict[str, KeyValue] = {}
+        self._sorted: list[str] = []
+        self._history: dict[str, list[tuple[int, KeyValue | None]]] = {}
+        self._history_keys: list[str] = []
+        self._events: list[WatchEvent] = []
+        self._event_revisions: list[int] = []
+        self._leases: dict[int, _LeaseState] = {}
+        self._watchers: list[_Watcher] = []
+        self._stop = threading.Event()
+        self._expirer: threading.Thread | None = None
+        if isinstance(self.clock, ManualClock):
+            self.clock.subscribe(self._expire_leases)
+        else:
+            self._expirer = threading.Thread(
+                target=self._expire_loop, name="kvstore-memory-leases", daemon=True
+            )
+            self._expirer.start()
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(keys={len(self._current)}, revision={self._revision})"
+
+    # ------------------------------------------------------------------ reads
+
+    def kv_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        check_key(key, operation="range", allow_empty=range_end is not None)
+        if range_end is not None:
+            check_range_end(range_end, operation="range")
+        with self._lock:
+            self._check_open("range")
+            self._expire_leases()
+            self._check_read_revision(revision, key, "range")
+            return self._range(
+                Get(key, range_end, revision, limit, keys_only, count_only), self._revision
+            )
+
+    def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
+        if revision is None:
+            return
+        check_revision(revision, operation=operation, key=key)
+        if revision > self._revision:
+            raise InvalidArgumentError(
+                f"{operation}: revision {revision} is in the future (current {self._revision})",
+                key=key,
+                operation=operation,
+            )
+        if revision < self._compacted:
+            raise CompactedError(
+                f"{operation}: revision {revision} of {key!r} was compacted "
+                f"(compact revision {self._compacted})",
+                compact_revision=self._compacted,
+                key=key,
+                operation=operation,
+            )
+
+    def _range(self, get: Get, header_revision: int) -> RangeResult:
+        if get.revision is None or get.revision >= self._revision:
+            kvs = self._current_range(get.key, get.range_end)
+        else:
+            kvs = self._past_range(get.key, get.range_end, get.revision)
+        count = len(kvs)
+        if get.count_only:
+            return RangeResult((), count, False, header_revision)
+        more = bool(get.limit) and count > get.limit
+        if get.limit:
+            kvs = kvs[: get.limit]
+        if get.keys_only:
+            kvs = [attrs.evolve(kv, value=b"") for kv in kvs]
+        return RangeResult(tuple(kvs), count, more, header_revision)
+
+    def _slice(self, keys: list[str], start: str, range_end: str | None) -> list[str]:
+        if range_end is None:
+            index = bisect.bisect_left(keys, start)
+            return keys[index : index + 1] if index < len(keys) and keys[index] == start else []
+        low = bisect.bisect_left(keys, start)
+        high = len(keys) if range_end == ALL_KEYS else bisect.bisect_left(keys, range_end)
+        return keys[low:high]
+
+    def _current_range(self, start: str, range_end: str | None) -> list[KeyValue]:
+        return [self._current[k] for k in self._slice(self._sorted, start, range_end)]
+
+    def _past_range(self, start: str, range_end: str | None, revision: int) -> list[KeyValue]:
+        kvs = []
+        for key in self._slice(self._history_keys, start, range_end):
+            kv = self._value_at(key, revision)
+            if kv is not None:
+                kvs.append(kv)
+        return kvs
+
+    def _value_at(self, key: str, revision: int) -> KeyValue | None:
+        entries = self._history.get(key, [])
+        index = bisect.bisect_right(entries, revision, key=lambda entry: entry[0])
+        return entries[index - 1][1] if index else None
+
+    # ------------------------------------------------------------------ writes
+
+    def kv_put(
+        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
+    ) -> PutResult:
+        check_key(key, operation="put")
+        put = Put(key, check_value(value, operation="put", key=key), lease, prev_kv)
+        check_value_size(key, put.value, operation="put", max_request_bytes=self.max_request_bytes)
+        with self._lock:
+            self._check_open("put")
+            self._expire_leases()
+            self._check_lease(put)
+            change = _Change(self._revision + 1)
+            result = self._apply_put(put, change)
+            self._commit(change)
+            return result
+
+    def kv_delete_range(
+        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
+    ) -> DeleteResult:
+        check_key(key, operation="delete", allow_empty=range_end is not None)
+        delete = Delete(key, range_end, prev_kv)
+        with self._lock:
+            self._check_open("delete")
+            self._expire_leases()
+            change = _Change(self._revision + 1)
+            result = self._apply_delete(delete, change)
+            self._commit(change)
+            return attrs.evolve(result, revision=self._revision)
+
+    def kv_txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> TxnResult:
+        validate_txn(
+            compares,
+            success,
+            failure,
+            max_txn_ops=self.max_txn_ops,
+            max_request_bytes=self.max_request_bytes,
+        )
+        with self._lock:
+            self._check_open("txn")
+            self._expire_leases()
+            path = self._plan(compares, success, failure)
+            change = _Change(self._revision + 1)
+            result = self._apply_txn(path, change)
+            self._commit(change)
+            return self._stamp(result, self._revision)
+
+    def _plan(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> _Path:
+        """Evaluate every compare on the state before the transaction (as etcd does) and
+        check the chosen operations, so that nothing fails half-way through."""
+        succeeded = all(self._holds(compare) for compare in compares)
+        ops = success if succeeded else failure
+        steps: list[Op | _Path] = []
+        for op in ops:
+            if isinstance(op, Txn):
+                steps.append(self._plan(op.compares, op.success, op.failure))
+                continue
+            if isinstance(op, Put):
+                self._check_lease(op)
+            elif isinstance(op, Get):
+                self._check_read_revision(op.revision, op.key, "txn")
+            steps.append(op)
+        return _Path(succeeded, steps)
+
+    def _holds(self, compare: Compare) -> bool:
+        kvs = self._current_range(compare.key, compare.range_end)
+        if not kvs:
+            if compare.target is CompareTarget.VALUE:
+                return False
+            return compare.holds_for(0)
+        return all(compare.holds_for(_field(kv, compare.target)) for kv in kvs)
+
+    def _apply_txn(self, path: _Path, change: _Change) -> TxnResult:
+        responses: list[OpResult] = []
+        for step in path.steps:
+            if isinstance(step, _Path):
+                responses.append(self._apply_txn(step, change))
+            elif isinstance(step, Put):
+                responses.append(self._apply_put(step, change))
+            elif isinstance(step, Delete):
+                responses.append(self._apply_delete(step, change))
+            elif isinstance(step, Get):
+                revision = change.revision if change.events else self._revision
+                responses.append(self._range(step, revision))
+        return TxnResult(path.succeeded, tuple(responses), 0)
+
+    def _stamp(self, result: TxnResult, revision: int) -> TxnResult:
+        responses: list[OpResult] = []
+        for response in result.responses:
+            if isinstance(response, TxnResult):
+                responses.append(self._stamp(response, revision))
+            elif isinstance(response, DeleteResult):
+                responses.append(attrs.evolve(response, revision=revision))
+            else:
+                responses.append(response)
+        return TxnResult(result.succeeded, tuple(responses), revision)
+
+    def _check_lease(self, put: Put) -> None:
+        if put.lease is None or put.lease == 0:
+            return
+        check_lease_id(put.lease, operation="put")
+        if put.lease not in self._leases:
+            raise LeaseNotFoundError(
+                f"put: lease {put.lease:#x} for key {put.key!r} not found",
+                key=put.key,
+                operation="put",
+            )
+
+    def _apply_put(self, put: Put, change: _Change) -> PutResult:
+        revision = change.revision
+        old = self._current.get(put.key)
+        lease = put.lease or 0
+        if old is None:
+            kv = KeyValue(put.key, put.value, revision, revision, 1, lease)
+            bisect.insort(self._sorted, put.key)
+        else:
+            kv = KeyValue(put.key, put.value, old.create_revision, revision, old.version + 1, lease)
+            if old.lease and old.lease != lease and old.lease in self._leases:
+                self._leases[old.lease].keys.discard(put.key)
+        if lease:
+            self._leases[lease].keys.add(put.key)
+        self._current[put.key] = kv
+        self._record(put.key, revision, kv)
+        change.events.append(WatchEvent(EventType.PUT, kv, old))
+        return PutResult(revision, old if put.prev_kv else None)
+
+    def _apply_delete(self, delete: Delete, change: _Change) -> DeleteResult:
+        revision = change.revision
+        doomed = self._current_range(delete.key, delete.range_end)
+        for old in doomed:
+            del self._current[old.key]
+            self._sorted.pop(bisect.bisect_left(self._sorted, old.key))
+            if old.lease and old.lease in self._leases:
+                self._leases[old.lease].keys.discard(old.key)
+            self._record(old.key, revision, None)
+            tombstone = KeyValue(old.key, b"", 0, revision, 0, 0)
+            change.events.append(WatchEvent(EventType.DELETE, tombstone, old))
+        return DeleteResult(revision, len(doomed), tuple(doomed) if delete.prev_kv else ())
+
+    def _record(self, key: str, revision: int, kv: KeyValue | None) -> None:
+        entries = self._history.get(key)
+        if entries is None:
+            entries = self._history[key] = []
+            bisect.insort(self._history_keys, key)
+        if entries and entries[-1][0] == revision:
+            entries[-1] = (revision, kv)
+        else:
+            entries.append((revision, kv))
+
+    def _commit(self, change: _Change) -> None:
+        if not change.events:
+            return
+        self._revision = change.revision
+        self._events.extend(change.events)
+        self._event_revisions.extend(event.revision for event in change.events)
+        for watcher in self._watchers:
+            self._deliver(watcher, change.events)
+
+    # ------------------------------------------------------------------ watches
+
+    def watch_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+    ) -> Watch:
+        check_key(key, operation="watch", allow_empty=range_end is not None)
+        if range_end is not None:
+            check_range_end(range_end, operation="watch")
+        if start_revision is not None:
+            check_revision(start_revision, operation="watch", key=key)
+        with self._lock:
+            self._check_open("watch")
+            watch = QueueWatch(on_cancel=lambda: self._remove_watcher(watcher))
+            watcher = _Watcher(key, range_end, prev_kv, watch)
+            if start_revision is not None and start_revision < self._compacted:
+                watch.fail(
+                    CompactedError(
+                        f"watch: start revision {start_revision} of {key!r} was compacted "
+                        f"(compact revision {self._compacted})",
+                        compact_revision=self._compacted,
+                        key=key,
+                        operation="watch",
+                    )
+                )
+                return watch
+            if start_revision is not None:
+                first = bisect.bisect_left(self._event_revisions, start_revision)
+                self._deliver(watcher, self._events[first:])
+            self._watchers.append(watcher)
+            return watch
+
+    def _deliver(self, watcher: _Watcher, events: Sequence[WatchEvent]) -> None:
+        matching = [e for e in events if _in_range(e.kv.key, watcher.key, watcher.range_end)]
+        if not watcher.prev_kv:
+            matching = [attrs.evolve(e, prev_kv=None) for e in matching]
+        if matching:
+            watcher.watch.deliver(matching)
+
+    def _remove_watcher(self, watcher: _Watcher) -> None:
+        with self._lock:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+    # ------------------------------------------------------------------ leases
+
+    def lease_grant(self, ttl: int) -> LeaseGrant:
+        check_ttl(ttl, operation="lease_grant")
+        granted = max(ttl, MIN_LEASE_TTL)
+        with self._lock:
+            self._check_open("lease_grant")
+            lease_id = secrets.randbits(62) + 1
+            while lease_id in self._leases:
+                lease_id = secrets.randbits(62) + 1
+            self._leases[lease_id] = _LeaseState(lease_id, granted, self.clock.now() + granted)
+            return LeaseGrant(lease_id, granted)
+
+    def lease_revoke(self, lease_id: int) -> None:
+        check_lease_id(lease_id, operation="lease_revoke")
+        with self._lock:
+            self._check_open("lease_revoke")
+            self._expire_leases()
+            self._live_lease(lease_id, "lease_revoke")
+            self._drop_lease(lease_id)
+
+    def lease_keepalive_once(self, lease_id: int) -> int:
+        check_lease_id(lease_id, operation="lease_keepalive")
+        with self._lock:
+            self._check_open("lease_keepalive")
+            self._expire_leases()
+            state = self._live_lease(lease_id, "lease_keepalive")
+            state.expires_at = self.clock.now() + state.granted_ttl
+            return state.granted_ttl
+
+    def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        check_lease_id(lease_id, operation="lease_time_to_live")
+        with self._lock:
+            self._check_open("lease_time_to_live")
+            self._expire_leases()
+            state = self._live_lease(lease_id, "lease_time_to_live")
+            remaining = math.ceil(state.expires_at - self.clock.now())
+            attached = tuple(sorted(state.keys)) if keys else ()
+            return LeaseInfo(lease_id, max(remaining, 0), state.granted_ttl, attached)
+
+    def lease_leases(self) -> builtins.list[int]:
+        with self._lock:
+            self._check_open("lease_leases")
+            self._expire_leases()
+            return sorted(self._leases)
+
+    def _live_lease(self, lease_id: int, operation: str) -> _LeaseState:
+        state = self._leases.get(lease_id)
+        if state is None:
+            raise LeaseNotFoundError(
+                f"{operation}: lease {lease_id:#x} not found", operation=operation
+            )
+        return state
+
+    def _drop_lease(self, lease_id: int) -> None:
+        state = self._leases.pop(lease_id)
+        change = _Change(self._revision + 1)
+        for key in sorted(state.keys):
+            self._apply_delete(Delete(key), change)
+        self._commit(change)
+
+    def _expire_leases(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            now = self.clock.now()
+            due = sorted((s.expires_at, s.id) for s in self._leases.values() if s.expires_at <= now)
+            for _, lease_id in due:
+                self._drop_lease(lease_id)
+
+    def _expire_loop(self) -> None:
+        while not self._stop.wait(_EXPIRY_POLL_SECONDS):
+            self._expire_leases()
+
+    # ------------------------------------------------------------------ cluster
+
+    def compact_revision(self, revision: int, *, physical: bool = False) -> None:
+        check_revision(revision, operation="compact")
+        with self._lock:
+            self._check_open("compact")
+            if revision > self._revision:
+                raise InvalidArgumentError(
+                    f"compact: revision {revision} is in the future (current {self._revision})",
+                    operation="compact",
+                )
+            if revision <= self._compacted:
+                raise CompactedError(
+                    f"compact: revision {revision} is already compacted "
+                    f"(compact revision {self._compacted})",
+                    compact_revision=self._compacted,
+                    operation="compact",
+                )
+            self._compacted = revision
+            for key in list(self._history_keys):
+                self._compact_key(key, revision)
+            first = bisect.bisect_left(self._event_revisions, revision)
+            del self._events[:first]
+            del self._event_revisions[:first]
+
+    def _compact_key(self, key: str, revision: int) -> None:
+        entries = self._history[key]
+        index = bisect.bisect_right(entries, revision, key=lambda entry: entry[0])
+        if index == 0:
+            return
+        keep_from = index - 1 if entries[index - 1][1] is not None else index
+        del entries[:keep_from]
+        if not entries:
+            del self._history[key]
+            self._history_keys.pop(bisect.bisect_left(self._history_keys, key))
+
+    def status(self) -> StatusInfo:
+        with self._lock:
+            self._check_open("status")
+            size = sum(len(k) + len(kv.value) for k, kv in self._current.items())
+            return StatusInfo(
+                "memory",
+                size,
+                _MEMBER_ID,
+                _MEMBER_ID,
+                self._revision,
+                1,
+                self._revision,
+                self._compacted,
+            )
+
+    def member_list(self) -> builtins.list[MemberInfo]:
+        self._check_open("member_list")
+        return [MemberInfo(_MEMBER_ID, "memory", (), ("memory://",))]
+
+    def defragment(self) -> None:
+        self._check_open("defragment")
+
+    def alarms(self) -> builtins.list[AlarmInfo]:
+        self._check_open("alarms")
+        return []
+
+    def hash_kv(self, revision: int = 0) -> HashInfo:
+        with self._lock:
+            self._check_open("hash_kv")
+            at = revision or self._revision
+            self._check_read_revision(at, "", "hash_kv")
+            digest = 0
+            for kv in self._past_range(ALL_KEYS, ALL_KEYS, at):
+                record = f"{kv.key}\0{kv.create_revision}\0{kv.mod_revision}\0{kv.version}"
+                digest = zlib.crc32(record.encode() + kv.value, digest)
+            return HashInfo(digest, self._compacted, self._revision)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            watchers, self._watchers = self._watchers, []
+        super().close()
+        self._stop.set()
+        if isinstance(self.clock, ManualClock):
+            self.clock.unsubscribe(self._expire_leases)
+        for watcher in watchers:
+            watcher.watch.cancel()
+
+
+@attrs.frozen
+class _Path:
+    """A transaction with its branch chosen: which branch ran and its steps."""
+
+    succeeded: bool
+    steps: builtins.list[Op | _Path]
+
+
+def _field(kv: KeyValue, target: CompareTarget) -> bytes | int:
+    if target is CompareTarget.VALUE:
+        return kv.value
+    if target is CompareTarget.VERSION:
+        return kv.version
+    if target is CompareTarget.CREATE:
+        return kv.create_revision
+    if target is CompareTarget.MOD:
+        return kv.mod_revision
+    return kv.lease
