@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kvstore import txn
 from kvstore.base import BaseStore, WrapperStore
+from kvstore.encryption import EncryptedStore, EnvelopeInfo, Keyring, ReencryptReport
 from kvstore.errors import (
     AuthenticationError,
     BackendError,
@@ -97,7 +98,9 @@ __all__ = [
     "Delete",
     "DeleteResult",
     "DuplicateKeyError",
+    "EncryptedStore",
     "EncryptionError",
+    "EnvelopeInfo",
     "EventType",
     "Get",
     "HashInfo",
@@ -110,6 +113,7 @@ __all__ = [
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyValue",
+    "Keyring",
     "Lease",
     "LeaseError",
     "LeaseExpiredError",
@@ -130,6 +134,7 @@ __all__ = [
     "Put",
     "PutResult",
     "RangeResult",
+    "ReencryptReport",
     "StatusInfo",
     "StoreClosedError",
     "TransactionBuilder",
