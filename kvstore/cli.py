@@ -1,0 +1,834 @@
+"""The ``kvstore`` command line: read, write, watch and administer a store from a shell.
+
+Every command opens the store named by ``--url``, else ``$KVSTORE_URL``, else
+``$ETCD_ENDPOINTS`` (comma-separated ``host:port``, turned into ``etcd://...``), else
+``etcd://localhost:2379``. With ``--key-file`` (or ``$KVSTORE_ENCRYPTION_KEY_FILE``) the
+store is wrapped in an ``EncryptedStore``, so values are encrypted and decrypted here.
+
+Mistakes and failures (a missing key, a bad argument, an unreachable server) print one line
+to stderr and exit non-zero, never a traceback. ``get`` writes the value's raw bytes to
+stdout; ``--json`` gives machine-readable output where it helps.
+
+Exit codes: 0 success, 1 a store or usage error, 2 bad command-line arguments,
+130 interrupted; ``lock NAME -- CMD`` exits with ``CMD``'s own exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+import kvstore
+from kvstore.errors import ConfigurationError, KVStoreError
+from kvstore.types import KeyValue, WatchEvent
+
+if TYPE_CHECKING:
+    from kvstore.base import BaseStore
+    from kvstore.encryption import Keyring
+
+__all__ = ["DEFAULT_URL", "main", "redact_url", "resolve_url"]
+
+DEFAULT_URL = "etcd://localhost:2379"
+"""The store used when neither ``--url`` nor the environment names one."""
+
+URL_ENV_VAR = "KVSTORE_URL"
+ENDPOINTS_ENV_VAR = "ETCD_ENDPOINTS"
+KEY_FILE_ENV_VAR = "KVSTORE_ENCRYPTION_KEY_FILE"
+KEY_ENV_VAR = "KVSTORE_ENCRYPTION_KEY"
+DEBUG_ENV_VAR = "KVSTORE_DEBUG"
+
+SERVE_WARNING = (
+    "the bundled etcd 3.5.1 is for development and tests only: etcd 3.5.0-3.5.2 have a "
+    "known data-inconsistency bug when a member is killed under load; run etcd >= 3.5.3 "
+    "in production"
+)
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A command-line mistake found by the CLI itself; printed as one line, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def resolve_url(explicit: str | None, environ: dict[str, str] | None = None) -> str:
+    """The store URL: ``explicit``, else ``$KVSTORE_URL``, else ``$ETCD_ENDPOINTS``, else default.
+
+    Args:
+        explicit: The ``--url`` argument, if given.
+        environ: The environment to read (default ``os.environ``).
+
+    Returns:
+        A ``scheme://...`` URL.
+    """
+    env = os.environ if environ is None else environ
+    if explicit:
+        return explicit
+    if env.get(URL_ENV_VAR, "").strip():
+        return env[URL_ENV_VAR].strip()
+    endpoints = [
+        part.strip().split("://", 1)[-1].rstrip("/")
+        for part in env.get(ENDPOINTS_ENV_VAR, "").split(",")
+        if part.strip()
+    ]
+    if endpoints:
+        return "etcd://" + ",".join(endpoints)
+    return DEFAULT_URL
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe to print.
+
+    Args:
+        url: A store URL, possibly with ``user:password@``.
+
+    Returns:
+        The URL without its password.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<malformed URL>"
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:***@{hosts}" if ":" in userinfo else f"{user}@{hosts}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _keyring(args: argparse.Namespace) -> Keyring | None:
+    """The encryption keys: ``--key-file``, ``$KVSTORE_ENCRYPTION_KEY_FILE`` or
+    ``$KVSTORE_ENCRYPTION_KEY`` (key text itself); ``None`` when none is configured.
+
+    Raises:
+        ConfigurationError: The file or variable does not hold valid keys.
+    """
+    path = getattr(args, "key_file", None) or os.environ.get(KEY_FILE_ENV_VAR, "").strip()
+    if not path and not os.environ.get(KEY_ENV_VAR, "").strip():
+        return None
+    from kvstore.encryption import Keyring
+
+    return Keyring.from_file(path) if path else Keyring.from_env(KEY_ENV_VAR)
+
+
+def _open(args: argparse.Namespace, *, encrypted: bool = True) -> BaseStore:
+    """Open the store named by the arguments/environment, encrypted if keys are configured.
+
+    Raises:
+        ConfigurationError: The URL or the encryption keys are invalid.
+        BackendNotFoundError: No backend serves the URL's scheme.
+    """
+    keyring = _keyring(args) if encrypted else None
+    store = kvstore.open(args.resolved_url)
+    if keyring is None:
+        return store
+    from kvstore.encryption import EncryptedStore
+
+    return EncryptedStore(store, keyring)
+
+
+# ---------------------------------------------------------------------------- output helpers
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _print_json(value: object) -> None:
+    _out(json.dumps(value, sort_keys=False))
+
+
+def _value_json(value: bytes) -> dict[str, str]:
+    try:
+        return {"value": value.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"value_base64": base64.b64encode(value).decode("ascii")}
+
+
+def _kv_json(kv: KeyValue) -> dict[str, Any]:
+    return {
+        "key": kv.key,
+        **_value_json(kv.value),
+        "create_revision": kv.create_revision,
+        "mod_revision": kv.mod_revision,
+        "version": kv.version,
+        "lease": kv.lease,
+    }
+
+
+def _value_text(value: bytes) -> str:
+    """A value on one line: UTF-8 where possible, backslash escapes for the rest."""
+    text = value.decode("utf-8", "backslashreplace")
+    if any(char in text for char in "\n\r\t"):
+        text = text.encode("unicode_escape").decode("ascii")
+    return text
+
+
+def _parse_lease_id(text: str) -> int:
+    """Lease ids are hexadecimal, as etcdctl prints them (``0x`` optional)."""
+    try:
+        lease_id = int(text, 16)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid lease id {text!r} (hexadecimal)") from None
+    if lease_id <= 0:
+        raise argparse.ArgumentTypeError(f"invalid lease id {text!r} (must be positive)")
+    return lease_id
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return number
+
+
+def _positive_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return number
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """Print a value (raw bytes), or with ``--json`` the value and its metadata."""
+    with _open(args) as store:
+        if args.rev is not None:
+            value = store.get_with_revision(args.key, args.rev)
+            if args.json:
+                _print_json({"key": args.key, **_value_json(value), "revision": args.rev})
+                return 0
+        else:
+            kv = store.get_kv(args.key)
+            if kv is None:
+                raise kvstore.KeyNotFoundError(
+                    f"get: key {args.key!r} not found", key=args.key, operation="get"
+                )
+            if args.json:
+                _print_json(_kv_json(kv))
+                return 0
+            value = kv.value
+    stdout = sys.stdout.buffer
+    stdout.write(value)
+    if sys.stdout.isatty() and not value.endswith(b"\n"):
+        stdout.write(b"\n")  # only for people: a pipe gets the exact bytes
+    stdout.flush()
+    return 0
+
+
+def cmd_put(args: argparse.Namespace) -> int:
+    """Write a value given as an argument, or read from stdin when it is omitted or ``-``."""
+    if args.value is None or args.value == "-":
+        value = sys.stdin.buffer.read()
+    else:
+        value = os.fsencode(args.value)
+    with _open(args) as store:
+        revision = store.put(args.key, value, lease=args.lease)
+    if args.json:
+        _print_json({"key": args.key, "revision": revision})
+    else:
+        _out(f"OK revision {revision}")
+    return 0
+
+
+def cmd_del(args: argparse.Namespace) -> int:
+    """Delete a key, or every key under a prefix; print how many were deleted."""
+    if args.prefix and args.key == "" and not args.all:
+        raise CommandError("del: --prefix '' would delete every key; add --all to confirm")
+    with _open(args) as store:
+        if args.prefix:
+            deleted = store.delete_prefix(args.key, allow_all=args.all)
+        else:
+            deleted = store.delete(args.key)
+    if args.json:
+        _print_json({"deleted": deleted})
+    else:
+        _out(str(deleted))
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List keys under a prefix (every key without one), optionally with values."""
+    with _open(args) as store:
+        if args.values:
+            items = store.get_multiple(args.prefix)
+            if args.json:
+                _print_json([{"key": key, **_value_json(value)} for key, value in items.items()])
+            else:
+                for key, value in items.items():
+                    _out(f"{key}\t{_value_text(value)}")
+        else:
+            keys = store.list(args.prefix)
+            if args.json:
+                _print_json(keys)
+            else:
+                for key in keys:
+                    _out(key)
+    return 0
+
+
+def _event_line(event: WatchEvent, *, as_json: bool) -> str:
+    if as_json:
+        record: dict[str, Any] = {
+            "type": event.type.value,
+            "key": event.kv.key,
+            "revision": event.revision,
+        }
+        if event.type is kvstore.EventType.PUT:
+            record.update(_value_json(event.kv.value))
+            record["version"] = event.kv.version
+            record["lease"] = event.kv.lease
+        if event.prev_kv is not None:
+            record["prev_kv"] = _kv_json(event.prev_kv)
+        return json.dumps(record)
+    line = f"{event.type.value} {event.kv.key} rev={event.revision}"
+    if event.type is kvstore.EventType.PUT:
+        line += f" {_value_text(event.kv.value)}"
+    if event.prev_kv is not None:
+        line += f" (was {_value_text(event.prev_kv.value)})"
+    return line
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Print one line per event until interrupted (or ``--count`` events were seen)."""
+    with _open(args) as store:
+        if args.prefix:
+            watch = store.watch_prefix(args.key, start_revision=args.rev, prev_kv=args.prev_kv)
+        else:
+            watch = store.watch(args.key, start_revision=args.rev, prev_kv=args.prev_kv)
+        with watch, _stop_on_sigterm():
+            if not args.json:
+                what = "prefix" if args.prefix else "key"
+                print(f"watching {what} {args.key!r} (Ctrl-C to stop)", file=sys.stderr)
+            for seen, event in enumerate(watch, start=1):
+                _out(_event_line(event, as_json=args.json))
+                if args.count is not None and seen >= args.count:
+                    break
+    return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived; unwinds like Ctrl-C so that ``with`` blocks clean up."""
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into an exception in the main thread for the duration of the block."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    """Run a command while holding a distributed lock; exit with the command's exit code.
+
+    The command sees ``KVSTORE_LOCK_NAME`` and ``KVSTORE_LOCK_FENCING_TOKEN`` in its
+    environment. If the lock's session is lost while the command runs, the command is
+    terminated and the exit code is 1.
+    """
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CommandError("lock: give the command to run after '--', e.g. lock NAME -- make")
+    with _open(args) as store:
+        lock = store.new_lock(args.name, ttl=args.ttl)
+        try:
+            if args.timeout is not None:
+                lock.lock(timeout=args.timeout)
+            else:
+                lock.lock()
+            env = dict(os.environ)
+            env["KVSTORE_LOCK_NAME"] = args.name
+            env["KVSTORE_LOCK_FENCING_TOKEN"] = str(lock.fencing_token)
+            try:
+                child = subprocess.Popen(command, env=env)
+            except OSError as exc:
+                raise CommandError(f"lock: cannot run {command[0]!r}: {exc.strerror}") from exc
+            return _wait_child(child, lock)
+        finally:
+            with contextlib.suppress(KVStoreError):
+                lock.unlock()
+            close = getattr(lock, "close", None)
+            if close is not None:
+                with contextlib.suppress(KVStoreError):
+                    close()
+
+
+def _lock_lost(lock: object) -> bool:
+    lost = getattr(lock, "lost", None)
+    is_set = getattr(lost, "is_set", None)
+    return bool(is_set()) if callable(is_set) else False
+
+
+def _wait_child(child: subprocess.Popen[bytes], lock: object) -> int:
+    """Wait for the child, forwarding SIGINT/SIGTERM, and stop it if the lock is lost."""
+    forwarded: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        forwarded.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                return child.wait(timeout=0.2) if not forwarded else child.wait()
+            except subprocess.TimeoutExpired:
+                if _lock_lost(lock):
+                    print(
+                        "kvstore: error: lock: the lock's session was lost; stopping the command",
+                        file=sys.stderr,
+                    )
+                    child.terminate()
+                    try:
+                        child.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        child.kill()
+                        child.wait()
+                    return EXIT_ERROR
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def cmd_lease(args: argparse.Namespace) -> int:
+    """Grant, revoke or inspect a lease (ids are hexadecimal, as etcdctl prints them)."""
+    with _open(args) as store:
+        if args.lease_command == "grant":
+            grant = store.lease_grant(args.ttl)
+            if args.json:
+                _print_json({"id": f"{grant.id:x}", "ttl": grant.ttl})
+            else:
+                _out(f"{grant.id:x}")
+                print(f"lease {grant.id:x} granted with TTL {grant.ttl}s", file=sys.stderr)
+        elif args.lease_command == "revoke":
+            store.lease_revoke(args.id)
+            if args.json:
+                _print_json({"id": f"{args.id:x}", "revoked": True})
+            else:
+                _out(f"lease {args.id:x} revoked")
+        else:
+            info = store.lease_time_to_live(args.id, keys=args.keys)
+            if args.json:
+                record: dict[str, Any] = {
+                    "id": f"{info.id:x}",
+                    "ttl": info.ttl,
+                    "granted_ttl": info.granted_ttl,
+                }
+                if args.keys:
+                    record["keys"] = list(info.keys)
+                _print_json(record)
+            else:
+                line = f"lease {info.id:x}: {info.ttl}s left of {info.granted_ttl}s"
+                if args.keys:
+                    line += f"; keys: {', '.join(info.keys) or '(none)'}"
+                _out(line)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the answering member's status."""
+    with _open(args, encrypted=False) as store:
+        status = store.status()
+    record = {
+        "url": redact_url(args.resolved_url),
+        "version": status.version,
+        "db_size": status.db_size,
+        "leader": f"{status.leader:x}",
+        "member_id": f"{status.member_id:x}",
+        "raft_index": status.raft_index,
+        "raft_term": status.raft_term,
+        "revision": status.revision,
+        "compact_revision": status.compact_revision,
+    }
+    if args.json:
+        _print_json(record)
+    else:
+        width = max(len(name) for name in record)
+        for name, value in record.items():
+            _out(f"{name:<{width}}  {value}")
+    return 0
+
+
+def cmd_members(args: argparse.Namespace) -> int:
+    """List the cluster's members."""
+    with _open(args, encrypted=False) as store:
+        members = store.member_list()
+    if args.json:
+        _print_json(
+            [
+                {
+                    "id": f"{member.id:x}",
+                    "name": member.name,
+                    "peer_urls": list(member.peer_urls),
+                    "client_urls": list(member.client_urls),
+                    "is_learner": member.is_learner,
+                }
+                for member in members
+            ]
+        )
+    else:
+        for member in members:
+            learner = " (learner)" if member.is_learner else ""
+            _out(
+                f"{member.id:x}  {member.name or '(unstarted)'}{learner}  "
+                f"clients={','.join(member.client_urls)}  peers={','.join(member.peer_urls)}"
+            )
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Compact history below a revision."""
+    with _open(args, encrypted=False) as store:
+        store.compact_revision(args.revision, physical=args.physical)
+    _out(f"compacted revision {args.revision}")
+    return 0
+
+
+def cmd_defrag(args: argparse.Namespace) -> int:
+    """Defragment the answering member's storage."""
+    with _open(args, encrypted=False) as store:
+        store.defragment()
+    _out("defragmented")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (a plain count when stderr is not a terminal)."""
+
+    def __init__(self, label: str, stream: IO[str] | None = None, width: int = 30) -> None:
+        self._label = label
+        self._stream = stream if stream is not None else sys.stderr
+        self._width = width
+        self._tty = self._stream.isatty()
+        self._last = 0.0
+
+    def update(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self._tty and done < total and now - self._last < 1.0:
+            return
+        self._last = now
+        fraction = done / total if total else 1.0
+        filled = int(self._width * fraction)
+        bar = "#" * filled + "-" * (self._width - filled)
+        text = f"{self._label} [{bar}] {done}/{total}"
+        self._stream.write(("\r" + text) if self._tty else (text + "\n"))
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def cmd_reencrypt(args: argparse.Namespace) -> int:
+    """Rewrite every value under a prefix with the keyring's primary key."""
+    if _keyring(args) is None:
+        raise CommandError(
+            "reencrypt: needs the encryption keys: --key-file FILE, "
+            f"${KEY_FILE_ENV_VAR} or ${KEY_ENV_VAR}"
+        )
+    with _open(args) as store:
+        bar = _ProgressBar("reencrypt")
+        rewritten = _call_reencrypt(store, args.prefix, bar.update)
+        bar.finish()
+    if args.json:
+        _print_json({"prefix": args.prefix, "rewritten": rewritten})
+    else:
+        _out(f"re-encrypted {rewritten} value(s) under {args.prefix!r}")
+    return 0
+
+
+def _call_reencrypt(store: BaseStore, prefix: str, progress: Callable[[int, int], None]) -> int:
+    reencrypt: Callable[..., Any] = store.reencrypt  # type: ignore[attr-defined]
+    result = reencrypt(prefix, progress=progress)
+    return result if isinstance(result, int) else int(getattr(result, "rewritten", 0))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run a local etcd from the installed binary until Ctrl-C or SIGTERM."""
+    from kvstore_etcd.testing import EtcdLaunchError, EtcdNotFoundError, EtcdServer
+
+    print(f"kvstore serve: warning: {SERVE_WARNING}", file=sys.stderr)
+    try:
+        server = EtcdServer(
+            args.etcd_binary,
+            client_port=args.port,
+            base_dir=args.data_dir,
+            heartbeat_interval=100,
+            election_timeout=1000,
+        )
+    except EtcdNotFoundError as exc:
+        raise CommandError(f"serve: {exc}") from exc
+    try:
+        with _stop_on_sigterm():
+            try:
+                server.start()
+            except EtcdLaunchError as exc:
+                raise CommandError(f"serve: etcd did not start: {_first_line(exc)}") from exc
+            endpoint = server.endpoint
+            _out(f"etcd {server.version} serving at {endpoint}")
+            _out(f"  export ETCD_ENDPOINTS={endpoint}   # or: --url etcd://{endpoint}")
+            _out(f"  data dir: {server.data_dir}" + ("" if args.data_dir else " (removed on exit)"))
+            _out("Press Ctrl-C to stop.")
+            while server.is_running:
+                time.sleep(0.2)
+            raise CommandError("serve: etcd exited unexpectedly; see " + str(server.log_path))
+    except (KeyboardInterrupt, _Terminated):
+        print("stopping etcd ...", file=sys.stderr)
+        return 0
+    finally:
+        server.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Walk through the library's features (see ``kvstore.demo``)."""
+    from kvstore import demo
+
+    url = args.url or os.environ.get(URL_ENV_VAR) or None
+    if url is None and os.environ.get(ENDPOINTS_ENV_VAR, "").strip():
+        url = resolve_url(None)
+    return demo.run(url)
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kvstore`` command.
+
+    Returns:
+        The parser; each subcommand sets ``handler``.
+    """
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help=f"store URL (default: ${URL_ENV_VAR}, else ${ENDPOINTS_ENV_VAR}, else {DEFAULT_URL})",
+    )
+    common.add_argument(
+        "--key-file",
+        default=argparse.SUPPRESS,
+        help=f"encryption keys, ID:KEY per line (default: ${KEY_FILE_ENV_VAR}, ${KEY_ENV_VAR})",
+    )
+    as_json = _Parser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+    parser = _Parser(
+        prog="kvstore",
+        description="Read, write, watch and administer a kvstore (etcd, memory://, plugins).",
+        epilog="Environment: KVSTORE_URL, ETCD_ENDPOINTS=host:port[,host:port], "
+        "KVSTORE_ENCRYPTION_KEY_FILE or KVSTORE_ENCRYPTION_KEY (keys: ID:KEY, hex or base64).",
+    )
+    parser.add_argument("--url", help="store URL (also accepted after the command)")
+    parser.add_argument("--key-file", help="encryption key file (also after the command)")
+    parser.add_argument("--version", action="version", version=f"kvstore {kvstore.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def add(
+        name: str,
+        handler: Callable[[argparse.Namespace], int],
+        help_text: str,
+        *parents: _Parser,
+        **kwargs: Any,
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common, *parents], help=help_text, description=help_text, **kwargs
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    sub = add("get", cmd_get, "print the value of KEY (raw bytes; --json for metadata)", as_json)
+    sub.add_argument("key")
+    sub.add_argument("--rev", type=_positive_int, help="read as of this revision")
+
+    sub = add("put", cmd_put, "write VALUE (or stdin) at KEY", as_json)
+    sub.add_argument("key")
+    sub.add_argument("value", nargs="?", help="the value; omitted or '-' reads stdin")
+    sub.add_argument("--lease", type=_parse_lease_id, help="attach to this lease (hex id)")
+
+    sub = add("del", cmd_del, "delete KEY (or every key under a prefix)", as_json)
+    sub.add_argument("key")
+    sub.add_argument("--prefix", action="store_true", help="delete every key starting with KEY")
+    sub.add_argument("--all", action="store_true", help="allow --prefix '' (every key)")
+
+    sub = add("ls", cmd_ls, "list the keys under PREFIX (every key if omitted)", as_json)
+    sub.add_argument("prefix", nargs="?", default="")
+    sub.add_argument("--values", action="store_true", help="print values too")
+
+    sub = add("watch", cmd_watch, "print changes to KEY as they happen, one line each", as_json)
+    sub.add_argument("key")
+    sub.add_argument("--prefix", action="store_true", help="watch every key starting with KEY")
+    sub.add_argument("--rev", type=_positive_int, help="replay history from this revision")
+    sub.add_argument("--prev-kv", action="store_true", help="show the previous value too")
+    sub.add_argument("--count", type=_positive_int, help="exit after this many events")
+
+    sub = add(
+        "lock",
+        cmd_lock,
+        "run COMMAND while holding the lock NAME; exits with COMMAND's exit code",
+        usage="kvstore lock [--ttl S] [--timeout S] NAME -- COMMAND [ARG ...]",
+    )
+    sub.add_argument("name")
+    sub.add_argument("command", nargs=argparse.REMAINDER, help="the command, after '--'")
+    sub.add_argument("--ttl", type=_positive_int, default=10, help="session lease TTL (10 s)")
+    sub.add_argument("--timeout", type=_positive_float, help="give up after S seconds")
+
+    lease = add("lease", cmd_lease, "grant, revoke or inspect leases (hex ids)")
+    lease_commands = lease.add_subparsers(
+        dest="lease_command", metavar="ACTION", parser_class=_Parser
+    )
+    lease_commands.required = True
+    grant = lease_commands.add_parser(
+        "grant", parents=[common, as_json], help="grant a lease of TTL seconds; prints its id"
+    )
+    grant.add_argument("ttl", type=_positive_int)
+    revoke = lease_commands.add_parser(
+        "revoke", parents=[common, as_json], help="revoke a lease, deleting its keys"
+    )
+    revoke.add_argument("id", type=_parse_lease_id)
+    ttl = lease_commands.add_parser(
+        "ttl", parents=[common, as_json], help="a lease's remaining TTL"
+    )
+    ttl.add_argument("id", type=_parse_lease_id)
+    ttl.add_argument("--keys", action="store_true", help="list the keys attached to it")
+
+    add("status", cmd_status, "show the answering member's status", as_json)
+    add("members", cmd_members, "list the cluster's members", as_json)
+
+    sub = add("compact", cmd_compact, "forget history below REVISION")
+    sub.add_argument("revision", type=_positive_int)
+    sub.add_argument("--physical", action="store_true", help="wait until the space is freed")
+
+    add("defrag", cmd_defrag, "defragment the answering member's storage")
+
+    sub = add(
+        "reencrypt",
+        cmd_reencrypt,
+        "rewrite values under a prefix with the primary encryption key",
+        as_json,
+    )
+    sub.add_argument("--prefix", required=True, help="the key prefix to rewrite ('' for all)")
+
+    sub = add(
+        "serve",
+        cmd_serve,
+        f"start a local etcd for development; {SERVE_WARNING}",
+    )
+    sub.add_argument("--port", type=_positive_int, help="client port (default: a free port)")
+    sub.add_argument("--data-dir", help="keep data here (default: a temporary directory)")
+    sub.add_argument("--etcd-binary", help="etcd binary (default: $KVSTORE_ETCD_BIN, bundled)")
+
+    add(
+        "demo",
+        cmd_demo,
+        "walk through every feature; with no URL it starts a throwaway local etcd",
+    )
+    return parser
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> int:
+    print(f"kvstore: error: {message}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kvstore`` command.
+
+    Args:
+        argv: The arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit code.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.resolved_url = resolve_url(getattr(args, "url", None))
+    if not hasattr(args, "url"):
+        args.url = None
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (KeyboardInterrupt, _Terminated):
+        return EXIT_INTERRUPTED
+    except (KVStoreError, CommandError) as exc:
+        return _fail(_describe(exc, args))
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) went away: not an error worth a message.
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        return EXIT_ERROR
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV_VAR):
+            raise
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV_VAR}=1 for a traceback)"
+        )
+
+
+def _describe(error: BaseException, args: argparse.Namespace) -> str:
+    message = _first_line(error)
+    if isinstance(error, kvstore.UnavailableError | kvstore.OperationTimeoutError):
+        message += f" (store: {redact_url(args.resolved_url)})"
+    elif isinstance(error, kvstore.BackendNotFoundError | kvstore.PluginLoadError) or (
+        isinstance(error, ConfigurationError) and message.startswith("open:")
+    ):
+        message += f" (url: {redact_url(args.resolved_url)})"
+    return message
+
+
+if __name__ == "__main__":
+    sys.exit(main())
