@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kvstore import txn
 from kvstore.base import BaseStore, WrapperStore
+from kvstore.election import Election, LeaderObserver
 from kvstore.encryption import EncryptedStore, EnvelopeInfo, Keyring, ReencryptReport
 from kvstore.errors import (
     AuthenticationError,
@@ -46,10 +47,12 @@ from kvstore.errors import (
 )
 from kvstore.hookspecs import hookimpl
 from kvstore.lease import KeepAlive, Lease
+from kvstore.lock import Lock
 from kvstore.namespace import NamespacedStore
 from kvstore.plugins import backends
 from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
 from kvstore.protocol import KVStore
+from kvstore.session import Session
 from kvstore.txn import (
     Compare,
     CreateRevision,
@@ -99,6 +102,7 @@ __all__ = [
     "DeleteResult",
     "DuplicateKeyError",
     "EncryptedStore",
+    "Election",
     "EncryptionError",
     "EnvelopeInfo",
     "EventType",
@@ -114,6 +118,7 @@ __all__ = [
     "KeyNotFoundError",
     "KeyValue",
     "Keyring",
+    "LeaderObserver",
     "Lease",
     "LeaseError",
     "LeaseExpiredError",
@@ -121,6 +126,7 @@ __all__ = [
     "LeaseId",
     "LeaseInfo",
     "LeaseNotFoundError",
+    "Lock",
     "LockError",
     "LockLostError",
     "LockNotHeldError",
@@ -135,6 +141,7 @@ __all__ = [
     "PutResult",
     "RangeResult",
     "ReencryptReport",
+    "Session",
     "StatusInfo",
     "StoreClosedError",
     "TransactionBuilder",
