@@ -1,0 +1,385 @@
+"""Endpoint health and failover: one gRPC channel per endpoint, the current one preferred.
+
+python3-etcd3's multi-endpoint client marks a failed endpoint unusable for 300 s, which
+breaks reconnecting to a single endpoint that restarts. Here each endpoint's channel
+reports its connectivity state (``channel.subscribe``); a call goes to the current
+endpoint while it is READY, else to the next READY one, else waits (at most the dial
+timeout) for any endpoint to connect. gRPC keeps reconnecting in the background with a
+short backoff, so a restarted member is usable again within about a second.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from etcd3 import etcdrpc
+
+from kvstore.errors import ConfigurationError, UnavailableError
+from kvstore_etcd import _wire
+from kvstore_etcd.config import EtcdConfig
+
+__all__ = ["Endpoint", "EndpointPool"]
+
+_READY = grpc.ChannelConnectivity.READY
+_SHUTDOWN = grpc.ChannelConnectivity.SHUTDOWN
+_POLLER_STOP_SECONDS = 1.0
+_SUSPECT_SECONDS = 1.0
+"""How long an endpoint that failed a call is passed over while another one is READY."""
+
+
+def _read_file(path: str | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"etcd config: cannot read the TLS {what} file {path!r}: {exc.strerror}"
+        ) from None
+
+
+def _certificate_name(pem: str) -> str | None:
+    """A name the certificate is valid for (DNS SAN, else IP SAN, else CN)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = None
+    if san is not None:
+        dns = san.get_values_for_type(x509.DNSName)
+        if dns:
+            return str(dns[0])
+        ips = san.get_values_for_type(x509.IPAddress)
+        if ips:
+            return str(ips[0])
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(common[0].value) if common else None
+
+
+class Endpoint:
+    """One etcd endpoint: its gRPC channel, stubs and last known connectivity state."""
+
+    def __init__(self, address: str, pool: EndpointPool) -> None:
+        self.address = address
+        self._pool = pool
+        self.state: grpc.ChannelConnectivity | None = None
+        self.suspect_until = 0.0
+        self._channel: grpc.Channel | None = None
+        self.kv: Any = None
+        self.watch: Any = None
+        self.lease: Any = None
+        self.maintenance: Any = None
+        self.cluster: Any = None
+        self.auth: Any = None
+        self.lease_leases: Any = None
+        self.member_list: Any = None
+
+    @property
+    def channel(self) -> grpc.Channel:
+        """The channel, created on first use.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        if self._channel is None:
+            channel = self._pool.make_channel(self.address)
+            self.kv = etcdrpc.KVStub(channel)
+            self.watch = etcdrpc.WatchStub(channel)
+            self.lease = etcdrpc.LeaseStub(channel)
+            self.maintenance = etcdrpc.MaintenanceStub(channel)
+            self.cluster = etcdrpc.ClusterStub(channel)
+            self.auth = etcdrpc.AuthStub(channel)
+            self.lease_leases = channel.unary_unary(
+                _wire.LEASE_LEASES_METHOD,
+                request_serializer=_wire.encode_empty,
+                response_deserializer=_wire.identity,
+            )
+            self.member_list = channel.unary_unary(
+                _wire.MEMBER_LIST_METHOD,
+                request_serializer=_wire.encode_empty,
+                response_deserializer=_wire.identity,
+            )
+            self._channel = channel
+            channel.subscribe(self._on_state, try_to_connect=True)
+        return self._channel
+
+    def _on_state(self, state: grpc.ChannelConnectivity) -> None:
+        self._pool.report_state(self, state)
+
+    def connect(self) -> None:
+        """Ask gRPC to connect now if the channel is idle."""
+        try:
+            channel = self.channel
+        except UnavailableError:
+            return
+        # Subscribing with try_to_connect is the public way to leave IDLE.
+        channel.subscribe(_ignore_state, try_to_connect=True)
+        channel.unsubscribe(_ignore_state)
+
+    def close(self) -> None:
+        """Close the channel (in the background once gRPC's state poller has stopped)."""
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        channel.unsubscribe(self._on_state)
+        if _poller_running(channel):
+            threading.Thread(
+                target=_close_after_poller, args=(channel,), name="kvstore-etcd-close", daemon=True
+            ).start()
+        else:
+            channel.close()
+
+    def __repr__(self) -> str:
+        state = self.state.name if self.state is not None else "NEW"
+        return f"Endpoint({self.address}, {state})"
+
+
+def _ignore_state(state: grpc.ChannelConnectivity) -> None:
+    """A no-op subscriber used only to make an idle channel connect."""
+
+
+def _poller_running(channel: grpc.Channel) -> bool:
+    # gRPC's connectivity poller thread can call into a channel closed under it and die
+    # with "Channel closed!" (a race inside grpcio); it stops within 0.2 s of the last
+    # unsubscribe, so the channel is closed after that.
+    state = getattr(channel, "_connectivity_state", None)
+    return bool(getattr(state, "polling", False))
+
+
+def _close_after_poller(channel: grpc.Channel) -> None:
+    deadline = time.monotonic() + _POLLER_STOP_SECONDS
+    while _poller_running(channel) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    channel.close()
+
+
+class EndpointPool:
+    """The endpoints of one store, with the current one and failover between them."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self.config = config
+        self.endpoints = [Endpoint(address, self) for address in config.endpoints]
+        self._current = 0
+        self._changed = threading.Condition()
+        self._closed = False
+        self._credentials: grpc.ChannelCredentials | None = None
+        self._unverified_cache: dict[str, tuple[grpc.ChannelCredentials, str | None]] = {}
+        self._unverified_lock = threading.Lock()
+        if config.uses_tls and not config.insecure_skip_verify:
+            self._credentials = grpc.ssl_channel_credentials(
+                root_certificates=_read_file(config.ca, "CA"),
+                private_key=_read_file(config.key, "key"),
+                certificate_chain=_read_file(config.cert, "certificate"),
+            )
+
+    # ------------------------------------------------------------------ channels
+
+    def _options(self) -> list[tuple[str, Any]]:
+        config = self.config
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_send_message_length", config.max_call_send_msg_size),
+            ("grpc.max_receive_message_length", config.max_call_recv_msg_size),
+            ("grpc.keepalive_time_ms", int(config.dial_keepalive_time * 1000)),
+            ("grpc.keepalive_timeout_ms", int(config.dial_keepalive_timeout * 1000)),
+            # Reconnect fast after a member restarts. min_reconnect_backoff_ms stays at its
+            # default: it is also the connect deadline (100 ms would break slow handshakes).
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+            # One channel per endpoint, never shared with other stores in this process.
+            ("grpc.use_local_subchannel_pool", 1),
+        ]
+        if config.server_name:
+            options.append(("grpc.ssl_target_name_override", config.server_name))
+        return options
+
+    def channel_options(self, address: str) -> list[tuple[str, Any]]:
+        """The gRPC channel options for ``address``.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        options = self._options()
+        if self.config.uses_tls and self._credentials is None and not self.config.server_name:
+            name = self._unverified(address)[1]
+            if name:
+                options.append(("grpc.ssl_target_name_override", name))
+        return options
+
+    def credentials_for(self, address: str) -> grpc.ChannelCredentials:
+        """The TLS channel credentials for ``address``.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        if self._credentials is not None:
+            return self._credentials
+        return self._unverified(address)[0]
+
+    def make_channel(self, address: str) -> grpc.Channel:
+        """A new channel to ``address`` with the config's options and credentials.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        if not self.config.uses_tls:
+            return grpc.insecure_channel(address, options=self._options())
+        credentials = self.credentials_for(address)
+        return grpc.secure_channel(address, credentials, options=self.channel_options(address))
+
+    def _unverified(self, address: str) -> tuple[grpc.ChannelCredentials, str | None]:
+        with self._unverified_lock:
+            cached = self._unverified_cache.get(address)
+            if cached is None:
+                cached = self._unverified_cache[address] = self._unverified_credentials(address)
+            return cached
+
+    def _unverified_credentials(self, address: str) -> tuple[grpc.ChannelCredentials, str | None]:
+        """Credentials trusting whatever certificate ``address`` presents right now.
+
+        gRPC Python cannot switch verification off, so the server's own certificate is
+        fetched without verification and then trusted as the root.
+        """
+        host, _, port = address.rpartition(":")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.config.cert is not None:
+            context.load_cert_chain(self.config.cert, self.config.key)
+        try:
+            with (
+                socket.create_connection(
+                    (host.strip("[]"), int(port)), timeout=self.config.dial_timeout
+                ) as raw,
+                context.wrap_socket(raw) as tls,
+            ):
+                der = tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError) as exc:
+            raise UnavailableError(
+                f"connect: no endpoint reachable: cannot fetch the TLS certificate of "
+                f"{address}: {exc}",
+                operation="connect",
+            ) from exc
+        if der is None:
+            raise UnavailableError(
+                f"connect: no endpoint reachable: {address} presented no TLS certificate",
+                operation="connect",
+            )
+        pem = ssl.DER_cert_to_PEM_cert(der)
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=pem.encode(),
+            private_key=_read_file(self.config.key, "key"),
+            certificate_chain=_read_file(self.config.cert, "certificate"),
+        )
+        return credentials, _certificate_name(pem)
+
+    # ------------------------------------------------------------------ health
+
+    def report_state(self, endpoint: Endpoint, state: grpc.ChannelConnectivity) -> None:
+        """Record a connectivity change (called by gRPC's polling thread)."""
+        with self._changed:
+            endpoint.state = state
+            self._changed.notify_all()
+
+    def mark_failed(self, endpoint: Endpoint) -> None:
+        """Pass over ``endpoint`` for a while, and move the current choice past it."""
+        with self._changed:
+            endpoint.suspect_until = time.monotonic() + _SUSPECT_SECONDS
+            index = self.endpoints.index(endpoint)
+            if index == self._current:
+                self._current = (index + 1) % len(self.endpoints)
+
+    @property
+    def current(self) -> Endpoint:
+        """The endpoint calls go to first."""
+        return self.endpoints[self._current]
+
+    def _pick(self) -> Endpoint | None:
+        count = len(self.endpoints)
+        now = time.monotonic()
+        fallback: Endpoint | None = None
+        for offset in range(count):
+            index = (self._current + offset) % count
+            endpoint = self.endpoints[index]
+            if endpoint.state is not _READY:
+                continue
+            if endpoint.suspect_until <= now:
+                self._current = index
+                return endpoint
+            if fallback is None:
+                fallback = endpoint
+        return fallback
+
+    def acquire(self, deadline: float, operation: str) -> Endpoint:
+        """A connected endpoint, waiting until ``deadline`` (and the dial timeout) at most.
+
+        Raises:
+            UnavailableError: No endpoint connected in time; nothing was sent.
+            ConfigurationError: A TLS file cannot be read.
+        """
+        endpoint = self.endpoints[self._current]
+        if endpoint.state is _READY and endpoint.suspect_until <= time.monotonic():
+            return endpoint
+        with self._changed:
+            picked = self._pick()
+            if picked is not None:
+                return picked
+        for candidate in self.endpoints:
+            candidate.connect()
+        wait_until = min(deadline, time.monotonic() + self.config.dial_timeout)
+        with self._changed:
+            while True:
+                if self._closed:
+                    break
+                picked = self._pick()
+                if picked is not None:
+                    return picked
+                remaining = wait_until - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(min(remaining, 0.25))
+                if not self._closed:
+                    self._changed.release()
+                    try:
+                        # Channels whose certificate fetch failed get another chance.
+                        for candidate in self.endpoints:
+                            if candidate.state is None:
+                                candidate.connect()
+                    finally:
+                        self._changed.acquire()
+        states = ", ".join(repr(candidate) for candidate in self.endpoints)
+        raise UnavailableError(
+            f"{operation}: no endpoint reachable within the dial timeout ({states})",
+            operation=operation,
+        )
+
+    def wait_any(self, seconds: float, should_stop: Callable[[], bool]) -> None:
+        """Sleep up to ``seconds``, waking early on a connectivity change or a stop request."""
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            while not should_stop():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._changed.wait(min(remaining, 0.1))
+
+    def close(self) -> None:
+        """Close every channel."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        for endpoint in self.endpoints:
+            endpoint.close()

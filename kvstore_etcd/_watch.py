@@ -1,0 +1,336 @@
+"""Resumable watches over etcd's bidirectional ``Watch`` stream.
+
+python3-etcd3's watch helpers drop the watch when the stream fails. ``EtcdWatch`` owns
+its stream and a daemon thread instead: after a lost connection, a member restart or an
+endpoint switch it opens a new stream from the last delivered revision + 1, so events
+are delivered exactly once, in revision order, with no gap. etcd never splits one
+revision's events over two responses, so resuming by response revision never splits a
+revision either.
+
+The resume point starts at ``start_revision`` (or, for "from now", the header revision
+of the first ``created`` response + 1) and moves past every delivered event and every
+progress notification. A start revision below the compact revision ends the stream with
+``CompactedError(compact_revision)`` from the iterator.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from etcd3.etcdrpc import kv_pb2, rpc_pb2
+
+from kvstore.errors import (
+    CompactedError,
+    KVStoreError,
+    PermissionDeniedError,
+    StoreClosedError,
+    UnavailableError,
+)
+from kvstore.types import EventType, WatchEvent
+from kvstore.watch import QueueWatch
+from kvstore_etcd._errors import ERRORS_BY_MESSAGE, is_invalid_token, is_unavailable, translate
+from kvstore_etcd.store import to_key_value
+
+if TYPE_CHECKING:
+    from kvstore_etcd._endpoints import Endpoint
+    from kvstore_etcd.store import EtcdStore
+
+__all__ = ["EtcdWatch", "probe_compact_revision"]
+
+_log = logging.getLogger(__name__)
+
+_RECONNECT_FIRST_DELAY = 0.05
+_RECONNECT_MAX_DELAY = 1.0
+_JOIN_SECONDS = 5.0
+_END = None
+
+
+def _requests(pending: queue.SimpleQueue[Any]) -> Iterator[Any]:
+    """The request side of one stream: what is queued, until ``_END``."""
+    while True:
+        item = pending.get()
+        if item is _END:
+            return
+        yield item
+
+
+def _event(event: Any) -> WatchEvent:
+    kind = EventType.DELETE if event.type == kv_pb2.Event.DELETE else EventType.PUT
+    previous = to_key_value(event.prev_kv) if event.HasField("prev_kv") else None
+    return WatchEvent(kind, to_key_value(event.kv), previous)
+
+
+class _StreamEnded(Exception):
+    """The stream ended for good (the watch was failed or cancelled)."""
+
+
+class EtcdWatch(QueueWatch):
+    """A watch on one key or range that survives reconnects (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: EtcdStore,
+        key: str,
+        key_bytes: bytes,
+        range_end: bytes,
+        *,
+        start_revision: int | None,
+        prev_kv: bool,
+    ) -> None:
+        super().__init__(on_cancel=self._stop)
+        self._store = store
+        self._key = key
+        self._key_bytes = key_bytes
+        self._range_end = range_end
+        self._prev_kv = prev_kv
+        self._next_revision = start_revision
+        self._stopping = threading.Event()
+        self._created = threading.Event()
+        self._start_error: KVStoreError | None = None
+        self._call_lock = threading.Lock()
+        self._call: Any = None
+        self._pending: queue.SimpleQueue[Any] | None = None
+        self._thread = threading.Thread(target=self._run, name="kvstore-etcd-watch", daemon=True)
+
+    @property
+    def next_revision(self) -> int | None:
+        """The revision the stream resumes from after a reconnect."""
+        return self._next_revision
+
+    def start(self) -> None:
+        """Start the stream and wait until etcd has created the watcher.
+
+        Raises:
+            UnavailableError: No endpoint could create the watch within the request timeout.
+            PermissionDeniedError: The user may not watch this key or range.
+            AuthenticationError: The credentials were refused.
+        """
+        self._thread.start()
+        if not self._created.wait(self._store.config.request_timeout):
+            raise UnavailableError(
+                f"watch: etcd did not create the watch on {self._key!r} within the request timeout",
+                key=self._key,
+                operation="watch",
+            )
+        if self._start_error is not None:
+            raise self._start_error
+
+    # ------------------------------------------------------------------ stream thread
+
+    def _run(self) -> None:
+        delay = _RECONNECT_FIRST_DELAY
+        renewed_token = False
+        while not self._stopping.is_set():
+            try:
+                if self._stream():
+                    delay = _RECONNECT_FIRST_DELAY
+                    renewed_token = False
+            except _StreamEnded:
+                return
+            except _TokenRefused:
+                if renewed_token:
+                    self._end(
+                        PermissionDeniedError(
+                            f"watch: permission denied on {self._key!r}",
+                            key=self._key,
+                            operation="watch",
+                        )
+                    )
+                    return
+                renewed_token = True
+                continue
+            except KVStoreError as exc:
+                if not isinstance(exc, UnavailableError) or not self._created.is_set():
+                    self._end(exc)
+                    return
+                _log.debug("watch on %r cannot reconnect yet: %s", self._key, exc)
+            if self._stopping.is_set():
+                return
+            self._store.pool.wait_any(delay, self._stopping.is_set)
+            delay = min(delay * 2, _RECONNECT_MAX_DELAY)
+
+    def _stream(self) -> bool:
+        """Run one stream until it breaks; return whether it delivered anything.
+
+        Raises:
+            _StreamEnded: The watch is over (cancelled, failed, store closed).
+            _TokenRefused: etcd refused the auth token; authenticate and reconnect.
+            UnavailableError: No endpoint is reachable right now.
+            KVStoreError: A definitive error.
+        """
+        store = self._store
+        if store.closed:
+            raise _StreamEnded
+        deadline = time.monotonic() + store.config.request_timeout
+        endpoint = store.pool.acquire(deadline, "watch")
+        metadata = store.stream_metadata(endpoint, deadline)
+        pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        pending.put(
+            rpc_pb2.WatchRequest(
+                create_request=rpc_pb2.WatchCreateRequest(
+                    key=self._key_bytes,
+                    range_end=self._range_end,
+                    start_revision=self._next_revision or 0,
+                    progress_notify=True,
+                    prev_kv=self._prev_kv,
+                )
+            )
+        )
+        call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
+        with self._call_lock:
+            self._call, self._pending = call, pending
+        if self._stopping.is_set():
+            self._close_call(call, pending)
+            raise _StreamEnded
+        progressed = False
+        try:
+            for response in call:
+                self._handle(response, metadata)
+                progressed = True
+        except grpc.RpcError as exc:
+            if self._stopping.is_set() or store.closed:
+                raise _StreamEnded from None
+            if is_invalid_token(exc):
+                store.forget_token(metadata)
+                raise _TokenRefused from None
+            if is_unavailable(exc) or exc.code() in (
+                grpc.StatusCode.CANCELLED,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.UNKNOWN,
+                grpc.StatusCode.INTERNAL,
+            ):
+                store.pool.mark_failed(endpoint)
+                _log.debug("watch on %r lost its stream, resuming: %s", self._key, exc.details())
+                return progressed
+            raise translate(
+                exc, operation="watch", key=self._key, endpoint=endpoint.address
+            ) from exc
+        finally:
+            self._close_call(call, pending)
+        # The server ended the stream without an error (it is shutting down): resume.
+        store.pool.mark_failed(endpoint)
+        return progressed
+
+    def _handle(self, response: Any, metadata: Any) -> None:
+        if response.compact_revision:
+            self._end(
+                CompactedError(
+                    f"watch: revision {self._next_revision} of {self._key!r} was compacted "
+                    f"(compact revision {response.compact_revision})",
+                    compact_revision=response.compact_revision,
+                    key=self._key,
+                    operation="watch",
+                )
+            )
+            raise _StreamEnded
+        if response.canceled:
+            reason = response.cancel_reason or "etcd cancelled the watch"
+            if "permission denied" in reason or "invalid auth token" in reason:
+                # etcd reports an expired token on a watch as "permission denied".
+                self._store.forget_token(metadata)
+                raise _TokenRefused
+            error_class = next(
+                (cls for text, cls in ERRORS_BY_MESSAGE.items() if text in reason), KVStoreError
+            )
+            self._end(
+                error_class(
+                    f"watch: {reason} (key {self._key!r})", key=self._key, operation="watch"
+                )
+                if error_class is not CompactedError
+                else CompactedError(
+                    f"watch: {reason}", compact_revision=0, key=self._key, operation="watch"
+                )
+            )
+            raise _StreamEnded
+        if response.created:
+            if self._next_revision is None:
+                self._next_revision = response.header.revision + 1
+            self._created.set()
+            return
+        if response.events:
+            floor = self._next_revision or 0
+            events = [_event(event) for event in response.events if event.kv.mod_revision >= floor]
+            if events:
+                self.deliver(events)
+                self._next_revision = events[-1].kv.mod_revision + 1
+            return
+        # A progress notification: every change up to the header revision was delivered.
+        revision = response.header.revision
+        if self._next_revision is None or revision + 1 > self._next_revision:
+            self._next_revision = revision + 1
+
+    def _end(self, error: KVStoreError) -> None:
+        if not self._created.is_set() and not isinstance(error, CompactedError):
+            self._start_error = error
+        else:
+            self.fail(error)
+        self._stopping.set()
+        self._created.set()
+
+    def _close_call(self, call: Any, pending: queue.SimpleQueue[Any]) -> None:
+        pending.put(_END)
+        call.cancel()
+        with self._call_lock:
+            if self._call is call:
+                self._call, self._pending = None, None
+
+    # ------------------------------------------------------------------ cancel
+
+    def _stop(self) -> None:
+        self._stopping.set()
+        self._created.set()
+        with self._call_lock:
+            call, pending = self._call, self._pending
+        if call is not None and pending is not None:
+            pending.put(_END)
+            call.cancel()
+        self._store.forget_watch(self)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(_JOIN_SECONDS)
+
+
+class _TokenRefused(Exception):
+    """etcd refused the stream's auth token."""
+
+
+def probe_compact_revision(store: EtcdStore, timeout: float) -> int:
+    """The store's compact revision, from a watch that starts at revision 1.
+
+    etcd cancels such a watch at once with ``compact_revision`` set when history was
+    compacted; if it was not, nothing comes and 0 is returned after ``timeout``.
+
+    Raises:
+        UnavailableError: No endpoint is reachable.
+        StoreClosedError: The store was closed.
+    """
+    if store.closed:
+        raise StoreClosedError("watch: the store is closed", operation="watch")
+    deadline = time.monotonic() + timeout
+    endpoint: Endpoint = store.pool.acquire(deadline, "compact_revision")
+    metadata = store.stream_metadata(endpoint, deadline)
+    request = rpc_pb2.WatchRequest(
+        create_request=rpc_pb2.WatchCreateRequest(key=b"\0", start_revision=1)
+    )
+    pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    pending.put(request)
+    call = endpoint.watch.Watch(
+        _requests(pending), timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
+    )
+    try:
+        for response in call:
+            if response.compact_revision:
+                return int(response.compact_revision)
+            if response.canceled or response.events:
+                return 0
+    except grpc.RpcError:
+        return 0
+    finally:
+        pending.put(_END)
+        call.cancel()
+    return 0

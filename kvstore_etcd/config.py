@@ -1,0 +1,486 @@
+"""``EtcdConfig``: everything needed to connect to etcd, as one frozen value.
+
+Build it with keyword arguments, with the ``with_*`` builders (each returns a new
+config), from a URL (``EtcdConfig.from_url("etcd://user@h1:2379,h2:2379?request_timeout=2")``)
+or from the environment (``EtcdConfig.from_env()``, reading ``ETCD_ENDPOINTS`` ...).
+Then ``config.new_client()`` opens the store.
+
+The password can be given as a value, as the name of an environment variable
+(``password_env``) or as a file (``password_file``); it is read when the store connects.
+Passwords and encryption keys never appear in ``repr`` or in error messages.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from kvstore.errors import ConfigurationError
+from kvstore.keys import MAX_REQUEST_BYTES
+
+if TYPE_CHECKING:
+    from kvstore.base import BaseStore
+
+__all__ = ["DEFAULT_PORT", "EtcdConfig"]
+
+DEFAULT_PORT = 2379
+"""The port used for an endpoint given without one."""
+
+_MIB = 1024 * 1024
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def normalize_endpoint(endpoint: object) -> str:
+    """``host:port`` for an endpoint given as ``host``, ``host:port`` or ``http(s)://host:port``.
+
+    Raises:
+        ConfigurationError: The endpoint is not a non-empty ``str`` or has a bad port.
+    """
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ConfigurationError(
+            f"etcd config: an endpoint is a non-empty 'host:port' str, not {endpoint!r}"
+        )
+    text = endpoint.strip()
+    for scheme in ("http://", "https://", "etcd://", "etcds://"):
+        if text.lower().startswith(scheme):
+            text = text[len(scheme) :]
+            break
+    text = text.rstrip("/")
+    if "/" in text or "@" in text or not text:
+        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
+    if text.startswith("["):  # IPv6 literal
+        host, _, rest = text.partition("]")
+        host += "]"
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+    else:
+        host, port_text = text, ""
+    if not host or host == "[]":
+        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} has no host")
+    if port_text == "":
+        return f"{host}:{DEFAULT_PORT}"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} has an invalid port")
+    return f"{host}:{int(port_text)}"
+
+
+def _endpoints(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        items: Iterable[object] = [part for part in value.split(",") if part.strip()]
+    elif isinstance(value, Iterable):
+        items = list(value)
+    else:
+        raise ConfigurationError(f"etcd config: endpoints must be a list of str, not {value!r}")
+    endpoints = tuple(dict.fromkeys(normalize_endpoint(item) for item in items))
+    if not endpoints:
+        raise ConfigurationError("etcd config: at least one endpoint is needed")
+    return endpoints
+
+
+def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"etcd config: {attribute.name} must be a positive number of seconds, not {value!r}"
+        )
+
+
+def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigurationError(
+            f"etcd config: {attribute.name} must be a positive int, not {value!r}"
+        )
+
+
+def _optional_str(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"etcd config: {attribute.name} must be a str or None")
+
+
+def _str(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str):
+        raise ConfigurationError(f"etcd config: {attribute.name} must be a str")
+
+
+def _bool(instance: object, attribute: attrs.Attribute[bool], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"etcd config: {attribute.name} must be a bool")
+
+
+def _encryption_key(
+    instance: object, attribute: attrs.Attribute[bytes | None], value: object
+) -> None:
+    if value is None:
+        return
+    if not isinstance(value, bytes) or len(value) != 32:
+        # Never echo the value: it is a secret, even when malformed.
+        raise ConfigurationError(
+            "etcd config: the encryption key must be exactly 32 bytes (AES-256)"
+        )
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, str):
+        try:
+            return float(value.strip().removesuffix("s"))
+        except ValueError:
+            raise ConfigurationError(f"etcd config: {value!r} is not a number of seconds") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ConfigurationError(f"etcd config: {value!r} is not a number of seconds")
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"etcd config: {name} must be true or false, not {value!r}")
+
+
+def _parse_int(name: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ConfigurationError(f"etcd config: {name} must be an int, not {value!r}") from None
+
+
+@attrs.frozen
+class EtcdConfig:
+    """How to reach etcd: endpoints, timeouts, credentials, TLS, limits, encryption.
+
+    Every field has the Go provider's default; all times are seconds (sub-second values are
+    fine). The config is frozen: the ``with_*`` methods return a modified copy.
+
+    Attributes:
+        endpoints: ``host:port`` of each member; the store fails over between them.
+        username: etcd user name (``""``: no authentication).
+        password: The password (never shown in ``repr``).
+        password_env: Name of an environment variable holding the password.
+        password_file: Path of a file holding the password (a trailing newline is dropped).
+        dial_timeout: Most time spent connecting to an endpoint.
+        dial_keepalive_time: Interval of gRPC keepalive pings on busy connections.
+        dial_keepalive_timeout: How long a keepalive ping may stay unanswered.
+        request_timeout: Bound of every call (reads, writes, leases, locks).
+        enable_encryption: Wrap the store in ``EncryptedStore`` (needs ``encryption_key``).
+        encryption_key: 32-byte AES-256 key (never shown in ``repr``).
+        max_call_send_msg_size: Largest gRPC message sent, in bytes.
+        max_call_recv_msg_size: Largest gRPC message received, in bytes.
+        max_txn_ops: Most operations per transaction (etcd's ``--max-txn-ops``).
+        max_request_bytes: Request size limit (etcd's ``--max-request-bytes``).
+        tls: Use TLS even without certificate files (system CA roots).
+        cert: Client certificate file (PEM), for TLS client authentication.
+        key: Private key file of ``cert`` (PEM).
+        ca: CA certificate file (PEM) that signs the server certificates.
+        insecure_skip_verify: Accept any server certificate (testing only).
+        server_name: Name expected in the server certificate (default: the endpoint host).
+    """
+
+    endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=_endpoints)
+    username: str = attrs.field(default="", validator=_str)
+    password: str = attrs.field(default="", repr=False, validator=_str)
+    password_env: str | None = attrs.field(default=None, validator=_optional_str)
+    password_file: str | None = attrs.field(default=None, validator=_optional_str)
+    dial_timeout: float = attrs.field(default=5.0, validator=_positive_seconds)
+    dial_keepalive_time: float = attrs.field(default=30.0, validator=_positive_seconds)
+    dial_keepalive_timeout: float = attrs.field(default=10.0, validator=_positive_seconds)
+    request_timeout: float = attrs.field(default=5.0, validator=_positive_seconds)
+    enable_encryption: bool = attrs.field(default=False, validator=_bool)
+    encryption_key: bytes | None = attrs.field(default=None, repr=False, validator=_encryption_key)
+    max_call_send_msg_size: int = attrs.field(default=2 * _MIB, validator=_positive_int)
+    max_call_recv_msg_size: int = attrs.field(default=2 * _MIB, validator=_positive_int)
+    max_txn_ops: int = attrs.field(default=128, validator=_positive_int)
+    max_request_bytes: int = attrs.field(default=MAX_REQUEST_BYTES, validator=_positive_int)
+    tls: bool = attrs.field(default=False, validator=_bool)
+    cert: str | None = attrs.field(default=None, validator=_optional_str)
+    key: str | None = attrs.field(default=None, validator=_optional_str)
+    ca: str | None = attrs.field(default=None, validator=_optional_str)
+    insecure_skip_verify: bool = attrs.field(default=False, validator=_bool)
+    server_name: str | None = attrs.field(default=None, validator=_optional_str)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            raise ConfigurationError("etcd config: TLS cert and key must be given together")
+
+    # ------------------------------------------------------------------ builders
+
+    def with_endpoints(self, *endpoints: str) -> EtcdConfig:
+        """A copy using ``endpoints`` (``"host:port"`` each; several fail over).
+
+        Raises:
+            ConfigurationError: No endpoint, or a malformed one.
+        """
+        return attrs.evolve(self, endpoints=endpoints)
+
+    def with_timeout(self, seconds: float) -> EtcdConfig:
+        """A copy whose every call is bounded by ``seconds`` (``request_timeout``).
+
+        Raises:
+            ConfigurationError: ``seconds`` is not positive.
+        """
+        return attrs.evolve(self, request_timeout=seconds)
+
+    def with_dial_timeout(self, seconds: float) -> EtcdConfig:
+        """A copy that waits at most ``seconds`` to connect to an endpoint.
+
+        Raises:
+            ConfigurationError: ``seconds`` is not positive.
+        """
+        return attrs.evolve(self, dial_timeout=seconds)
+
+    def with_auth(
+        self,
+        username: str,
+        password: str = "",
+        *,
+        password_env: str | None = None,
+        password_file: str | None = None,
+    ) -> EtcdConfig:
+        """A copy authenticating as ``username``, with a password given one of three ways.
+
+        Raises:
+            ConfigurationError: ``username`` is empty.
+        """
+        if not isinstance(username, str) or not username:
+            raise ConfigurationError("etcd config: with_auth needs a non-empty user name")
+        return attrs.evolve(
+            self,
+            username=username,
+            password=password,
+            password_env=password_env,
+            password_file=password_file,
+        )
+
+    def with_tls(
+        self,
+        cert: str | None = None,
+        key: str | None = None,
+        ca: str | None = None,
+        insecure_skip_verify: bool = False,
+        *,
+        server_name: str | None = None,
+    ) -> EtcdConfig:
+        """A copy that talks TLS: client ``cert``/``key`` (optional), trusted ``ca``.
+
+        Args:
+            cert: Client certificate file (PEM), with ``key``.
+            key: Private key file (PEM) of ``cert``.
+            ca: CA file (PEM) of the server certificates (default: system roots).
+            insecure_skip_verify: Accept any server certificate (testing only).
+            server_name: Expected name in the server certificate.
+
+        Raises:
+            ConfigurationError: Only one of ``cert`` and ``key`` is given.
+        """
+        return attrs.evolve(
+            self,
+            tls=True,
+            cert=cert,
+            key=key,
+            ca=ca,
+            insecure_skip_verify=insecure_skip_verify,
+            server_name=server_name,
+        )
+
+    def with_encryption(self, key: bytes) -> EtcdConfig:
+        """A copy whose ``new_client()`` encrypts every value with AES-256-GCM under ``key``.
+
+        Raises:
+            ConfigurationError: ``key`` is not exactly 32 bytes.
+        """
+        if key is None:
+            raise ConfigurationError("etcd config: with_encryption needs a 32-byte key")
+        return attrs.evolve(self, enable_encryption=True, encryption_key=key)
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether connections use TLS."""
+        return self.tls or self.ca is not None or self.cert is not None or self.insecure_skip_verify
+
+    def resolve_password(self) -> str:
+        """The password, from ``password``, ``password_env`` or ``password_file``.
+
+        Raises:
+            ConfigurationError: The variable is unset or the file cannot be read (the error
+                names the variable or file, never the password).
+        """
+        if self.password:
+            return self.password
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigurationError(
+                    f"etcd config: password variable ${self.password_env} is not set"
+                )
+            return value
+        if self.password_file is not None:
+            try:
+                with open(self.password_file, encoding="utf-8") as handle:
+                    return handle.read().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"etcd config: cannot read password file {self.password_file!r}: {exc.strerror}"
+                ) from None
+        return ""
+
+    def new_client(self) -> BaseStore:
+        """Open the store this config describes.
+
+        Returns:
+            An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled.
+
+        Raises:
+            ConfigurationError: Encryption is enabled without a valid key, or a setting is
+                unusable (unreadable certificate or password file ...).
+        """
+        from kvstore_etcd.store import EtcdStore
+
+        if not self.enable_encryption:
+            return EtcdStore(self)
+        if self.encryption_key is None:
+            raise ConfigurationError(
+                "etcd config: encryption is enabled but no encryption key is set"
+            )
+        try:
+            from kvstore.encryption import EncryptedStore, Keyring
+        except ImportError as exc:
+            raise ConfigurationError(
+                "etcd config: encryption is enabled but kvstore.encryption is not available"
+            ) from exc
+        store = EtcdStore(self)
+        try:
+            return EncryptedStore(store, Keyring.single(self.encryption_key))
+        except BaseException:
+            store.close()
+            raise
+
+    # ------------------------------------------------------------------ parsing
+
+    @classmethod
+    def from_url(cls, url: str) -> EtcdConfig:
+        """Parse ``etcd://[user[:password]@]host:port[,host:port...][?option=value&...]``.
+
+        ``etcds://`` turns TLS on. Options are config field names (``request_timeout=2.5``,
+        ``dial_timeout``, ``max_txn_ops``, ``ca``, ``cert``, ``key``,
+        ``insecure_skip_verify``, ``server_name``, ``password_env``, ``password_file`` ...).
+
+        Raises:
+            ConfigurationError: The URL is malformed or names an unknown option (the error
+                never repeats the URL, which may hold a password).
+        """
+        if not isinstance(url, str) or "://" not in url:
+            raise ConfigurationError("etcd config: a URL looks like 'etcd://host:2379'")
+        scheme, _, rest = url.partition("://")
+        scheme = scheme.lower()
+        if scheme not in ("etcd", "etcds"):
+            raise ConfigurationError(f"etcd config: URL scheme {scheme!r} is not 'etcd' or 'etcds'")
+        netloc, _, query = rest.partition("?")
+        netloc, _, fragment_path = netloc.partition("/")
+        if fragment_path.strip("/"):
+            raise ConfigurationError("etcd config: an etcd URL has no path")
+        userinfo, at, hosts = netloc.rpartition("@")
+        options: dict[str, Any] = {}
+        if at:
+            user, colon, password = userinfo.partition(":")
+            options["username"] = urllib.parse.unquote(user)
+            if colon:
+                options["password"] = urllib.parse.unquote(password)
+        if hosts:
+            options["endpoints"] = hosts
+        if scheme == "etcds":
+            options["tls"] = True
+        try:
+            pairs = urllib.parse.parse_qsl(
+                query, keep_blank_values=True, strict_parsing=bool(query)
+            )
+        except ValueError:
+            raise ConfigurationError("etcd config: the URL query is malformed") from None
+        for name, value in pairs:
+            options.update(_option(name, value))
+        return cls(**options)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EtcdConfig:
+        """Build a config from ``ETCD_*`` environment variables.
+
+        Reads ``ETCD_ENDPOINTS`` (comma-separated), ``ETCD_USERNAME``, ``ETCD_PASSWORD``,
+        ``ETCD_PASSWORD_FILE``, ``ETCD_REQUEST_TIMEOUT``, ``ETCD_DIAL_TIMEOUT``,
+        ``ETCD_CACERT``, ``ETCD_CERT``, ``ETCD_KEY``, ``ETCD_INSECURE_SKIP_VERIFY``;
+        unset variables keep the defaults.
+
+        Args:
+            environ: The variables to read (default ``os.environ``).
+
+        Raises:
+            ConfigurationError: A variable has an invalid value.
+        """
+        env = os.environ if environ is None else environ
+        options: dict[str, Any] = {}
+        if env.get("ETCD_ENDPOINTS", "").strip():
+            options["endpoints"] = env["ETCD_ENDPOINTS"]
+        if env.get("ETCD_USERNAME"):
+            options["username"] = env["ETCD_USERNAME"]
+        if env.get("ETCD_PASSWORD"):
+            options["password"] = env["ETCD_PASSWORD"]
+        if env.get("ETCD_PASSWORD_FILE"):
+            options["password_file"] = env["ETCD_PASSWORD_FILE"]
+        for variable, name in (
+            ("ETCD_REQUEST_TIMEOUT", "request_timeout"),
+            ("ETCD_DIAL_TIMEOUT", "dial_timeout"),
+            ("ETCD_CACERT", "ca"),
+            ("ETCD_CERT", "cert"),
+            ("ETCD_KEY", "key"),
+            ("ETCD_INSECURE_SKIP_VERIFY", "insecure_skip_verify"),
+        ):
+            if env.get(variable):
+                options.update(_option(name, env[variable]))
+        return cls(**options)
+
+
+_SECONDS_OPTIONS = frozenset(
+    {"dial_timeout", "dial_keepalive_time", "dial_keepalive_timeout", "request_timeout"}
+)
+_INT_OPTIONS = frozenset(
+    {"max_call_send_msg_size", "max_call_recv_msg_size", "max_txn_ops", "max_request_bytes"}
+)
+_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify"})
+_STR_OPTIONS = frozenset(
+    {"username", "password_env", "password_file", "cert", "key", "ca", "server_name"}
+)
+_ALIASES = {"timeout": "request_timeout", "user": "username", "cacert": "ca"}
+
+
+def _option(name: str, value: str) -> dict[str, Any]:
+    name = _ALIASES.get(name, name)
+    if name in _SECONDS_OPTIONS:
+        return {name: _seconds(value)}
+    if name in _INT_OPTIONS:
+        return {name: _parse_int(name, value)}
+    if name in _BOOL_OPTIONS:
+        return {name: _parse_bool(name, value)}
+    if name in _STR_OPTIONS:
+        return {name: value}
+    if name == "endpoints":
+        return {name: value}
+    if name in ("password", "encryption_key"):
+        raise ConfigurationError(
+            f"etcd config: {name} cannot be a URL option; use password_env / password_file "
+            "or the user:password@ part"
+        )
+    raise ConfigurationError(f"etcd config: unknown option {name!r}")

@@ -1,0 +1,776 @@
+"""``EtcdStore``: the etcd v3 backend, on etcd's generated gRPC stubs.
+
+Every primitive is one gRPC call (``KV.Range``, ``KV.Put`` ...) on a channel managed by
+``EndpointPool``: arguments are checked with ``kvstore.keys`` / ``validate_txn`` before
+anything is sent, so bad input gets the same error as on the memory backend; each call
+is bounded by ``request_timeout``; gRPC errors are translated in ``_errors``.
+
+Failover: reads go to another endpoint when one is unavailable; writes are retried only
+when they provably never left the client, and otherwise raise ``IndeterminateError``.
+With auth, an expired token is renewed transparently once per call.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from etcd3.etcdrpc import rpc_pb2
+
+from kvstore.base import BaseStore
+from kvstore.errors import (
+    CompactedError,
+    InvalidArgumentError,
+    KVStoreError,
+    LeaseNotFoundError,
+    StoreClosedError,
+    UnavailableError,
+)
+from kvstore.keys import (
+    check_key,
+    check_lease_id,
+    check_range_end,
+    check_revision,
+    check_ttl,
+    check_value,
+    check_value_size,
+)
+from kvstore.txn import (
+    Compare,
+    CompareOp,
+    CompareTarget,
+    Delete,
+    Get,
+    Op,
+    Put,
+    Txn,
+    validate_txn,
+)
+from kvstore.types import (
+    AlarmInfo,
+    Capability,
+    DeleteResult,
+    HashInfo,
+    KeyValue,
+    LeaseGrant,
+    LeaseInfo,
+    MemberInfo,
+    OpResult,
+    PutResult,
+    RangeResult,
+    StatusInfo,
+    TxnResult,
+)
+from kvstore.watch import Watch
+from kvstore_etcd import _wire
+from kvstore_etcd._endpoints import Endpoint, EndpointPool
+from kvstore_etcd._errors import is_invalid_token, is_unavailable, never_sent, translate
+from kvstore_etcd.config import EtcdConfig
+
+__all__ = ["EtcdStore"]
+
+T = TypeVar("T")
+Metadata = tuple[tuple[str, str], ...] | None
+
+_RETRY_FIRST_DELAY = 0.02
+_RETRY_MAX_DELAY = 0.5
+_COMPACT_PROBE_SECONDS = 2.0
+
+_COMPARE_RESULT = {
+    CompareOp.EQUAL: rpc_pb2.Compare.EQUAL,
+    CompareOp.NOT_EQUAL: rpc_pb2.Compare.NOT_EQUAL,
+    CompareOp.LESS: rpc_pb2.Compare.LESS,
+    CompareOp.GREATER: rpc_pb2.Compare.GREATER,
+}
+_COMPARE_TARGET = {
+    CompareTarget.VALUE: (rpc_pb2.Compare.VALUE, "value"),
+    CompareTarget.VERSION: (rpc_pb2.Compare.VERSION, "version"),
+    CompareTarget.CREATE: (rpc_pb2.Compare.CREATE, "create_revision"),
+    CompareTarget.MOD: (rpc_pb2.Compare.MOD, "mod_revision"),
+    CompareTarget.LEASE: (rpc_pb2.Compare.LEASE, "lease"),
+}
+
+
+def _start(key: str) -> bytes:
+    # An empty start key with a range end means "from the lowest key"; etcd refuses an
+    # empty key, and "\0" is the lowest key there can be.
+    return key.encode() if key else b"\0"
+
+
+def _end(range_end: str | None) -> bytes:
+    return b"" if range_end is None else range_end.encode()
+
+
+def to_key_value(kv: Any) -> KeyValue:
+    """A ``KeyValue`` from an etcd ``mvccpb.KeyValue`` message."""
+    return KeyValue(
+        kv.key.decode("utf-8", "replace"),
+        kv.value,
+        kv.create_revision,
+        kv.mod_revision,
+        kv.version,
+        kv.lease,
+    )
+
+
+def _range_result(response: Any, revision: int = 0) -> RangeResult:
+    return RangeResult(
+        tuple(map(to_key_value, response.kvs)),
+        response.count,
+        response.more,
+        response.header.revision or revision,
+    )
+
+
+class EtcdStore(BaseStore):
+    """A ``KVStore`` on an etcd v3 cluster.
+
+    Args:
+        config: Endpoints, timeouts, credentials, TLS (default ``EtcdConfig()``:
+            ``localhost:2379``). Connecting is lazy: the first call connects.
+
+    Raises:
+        ConfigurationError: A TLS or password file cannot be read, or a password variable
+            is unset.
+    """
+
+    capabilities = frozenset(
+        {
+            Capability.LEASES,
+            Capability.WATCH,
+            Capability.TXN,
+            Capability.HISTORY,
+            Capability.CLUSTER,
+        }
+    )
+
+    def __init__(self, config: EtcdConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else EtcdConfig()
+        self.max_txn_ops = self.config.max_txn_ops
+        self.max_request_bytes = self.config.max_request_bytes
+        self._timeout = self.config.request_timeout
+        self._username = self.config.username
+        self._password = self.config.resolve_password() if self._username else ""
+        self._pool = EndpointPool(self.config)
+        self._metadata_cache: Metadata = None
+        self._auth_lock = threading.Lock()
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
+        self._watches_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        user = f", user={self._username!r}" if self._username else ""
+        return f"EtcdStore(endpoints={list(self.config.endpoints)!r}{user})"
+
+    # ------------------------------------------------------------------ calling etcd
+
+    def _call(
+        self,
+        operation: str,
+        invoke: Callable[[Endpoint, float, Metadata], T],
+        *,
+        key: str | None = None,
+        write: bool = False,
+        timeout: float | None = None,
+    ) -> T:
+        """Run ``invoke`` on a connected endpoint with failover, auth and error mapping.
+
+        Raises:
+            StoreClosedError: The store was closed.
+            UnavailableError: No endpoint answered (nothing was written).
+            IndeterminateError: A write failed in a way that leaves its outcome unknown.
+            KVStoreError: The translated etcd error.
+        """
+        if self._closed:
+            raise StoreClosedError(
+                f"{operation}: the store is closed", key=key, operation=operation
+            )
+        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
+        renewed_token = False
+        delay = _RETRY_FIRST_DELAY
+        while True:
+            endpoint = self._pool.acquire(deadline, operation)
+            try:
+                metadata = self._metadata(endpoint, deadline)
+                return invoke(endpoint, max(deadline - time.monotonic(), 0.001), metadata)
+            except grpc.RpcError as exc:
+                if self._closed:
+                    raise StoreClosedError(
+                        f"{operation}: the store is closed", key=key, operation=operation
+                    ) from exc
+                if self._username and not renewed_token and is_invalid_token(exc):
+                    renewed_token = True
+                    self._forget_token(metadata)
+                    continue
+                retry = False
+                if is_unavailable(exc):
+                    self._pool.mark_failed(endpoint)
+                    retry = not write or never_sent(exc)
+                if retry and time.monotonic() + delay < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX_DELAY)
+                    continue
+                raise translate(
+                    exc, operation=operation, key=key, write=write, endpoint=endpoint.address
+                ) from exc
+            except ValueError as exc:
+                if "closed channel" in str(exc):
+                    raise StoreClosedError(
+                        f"{operation}: the store is closed", key=key, operation=operation
+                    ) from exc
+                raise
+
+    def _metadata(self, endpoint: Endpoint, deadline: float) -> Metadata:
+        """The auth token metadata, authenticating first if needed (``None`` without auth)."""
+        if not self._username:
+            return None
+        metadata = self._metadata_cache
+        if metadata is not None:
+            return metadata
+        with self._auth_lock:
+            if self._metadata_cache is None:
+                request = rpc_pb2.AuthenticateRequest(name=self._username, password=self._password)
+                response = endpoint.auth.Authenticate(
+                    request, timeout=max(deadline - time.monotonic(), 0.001)
+                )
+                self._metadata_cache = (("token", response.token),)
+            return self._metadata_cache
+
+    def _forget_token(self, metadata: Metadata) -> None:
+        with self._auth_lock:
+            if self._metadata_cache is metadata:
+                self._metadata_cache = None
+
+    def _unary(
+        self,
+        operation: str,
+        method: Callable[[Endpoint], Any],
+        request: Any,
+        *,
+        key: str | None = None,
+        write: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        def invoke(endpoint: Endpoint, remaining: float, metadata: Metadata) -> Any:
+            return method(endpoint)(request, timeout=remaining, metadata=metadata)
+
+        return self._call(operation, invoke, key=key, write=write, timeout=timeout)
+
+    # ------------------------------------------------------------------ KV primitives
+
+    def kv_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+        keys_only: bool = False,
+        count_only: bool = False,
+    ) -> RangeResult:
+        check_key(key, operation="range", allow_empty=range_end is not None)
+        if range_end is not None:
+            check_range_end(range_end, operation="range")
+        if revision is not None:
+            check_revision(revision, operation="range", key=key)
+        request = rpc_pb2.RangeRequest(
+            key=_start(key),
+            range_end=_end(range_end),
+            revision=revision or 0,
+            limit=max(limit, 0),
+            keys_only=keys_only,
+            count_only=count_only,
+        )
+        try:
+            response = self._unary("range", _kv_range, request, key=key)
+        except CompactedError as exc:
+            raise self._compacted(exc, key) from exc.__cause__
+        return _range_result(response)
+
+    def kv_put(
+        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
+    ) -> PutResult:
+        check_key(key, operation="put")
+        value = check_value(value, operation="put", key=key)
+        check_value_size(key, value, operation="put", max_request_bytes=self.max_request_bytes)
+        if lease:
+            check_lease_id(lease, operation="put")
+        request = rpc_pb2.PutRequest(
+            key=key.encode(), value=value, lease=lease or 0, prev_kv=prev_kv
+        )
+        response = self._unary("put", _kv_put, request, key=key, write=True)
+        previous = to_key_value(response.prev_kv) if response.HasField("prev_kv") else None
+        return PutResult(response.header.revision, previous)
+
+    def kv_delete_range(
+        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
+    ) -> DeleteResult:
+        check_key(key, operation="delete", allow_empty=range_end is not None)
+        if range_end is not None:
+            check_range_end(range_end, operation="delete")
+        request = rpc_pb2.DeleteRangeRequest(
+            key=_start(key), range_end=_end(range_end), prev_kv=prev_kv
+        )
+        response = self._unary("delete", _kv_delete, request, key=key, write=True)
+        return DeleteResult(
+            response.header.revision,
+            response.deleted,
+            tuple(map(to_key_value, response.prev_kvs)),
+        )
+
+    def kv_txn(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> TxnResult:
+        validate_txn(
+            compares,
+            success,
+            failure,
+            max_txn_ops=self.max_txn_ops,
+            max_request_bytes=self.max_request_bytes,
+        )
+        request = self._txn_request(compares, success, failure)
+        write = _writes(success) or _writes(failure)
+        try:
+            response = self._unary("txn", _kv_txn, request, write=write)
+        except CompactedError as exc:
+            raise self._compacted(exc, None) from exc.__cause__
+        return _txn_result(response, response.header.revision)
+
+    def _txn_request(
+        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
+    ) -> Any:
+        return rpc_pb2.TxnRequest(
+            compare=[_compare_message(compare) for compare in compares],
+            success=[self._op_message(op) for op in success],
+            failure=[self._op_message(op) for op in failure],
+        )
+
+    def _op_message(self, op: Op) -> Any:
+        if isinstance(op, Put):
+            check_value_size(
+                op.key, op.value, operation="txn", max_request_bytes=self.max_request_bytes
+            )
+            if op.lease:
+                check_lease_id(op.lease, operation="txn")
+            return rpc_pb2.RequestOp(
+                request_put=rpc_pb2.PutRequest(
+                    key=op.key.encode(), value=op.value, lease=op.lease or 0, prev_kv=op.prev_kv
+                )
+            )
+        if isinstance(op, Get):
+            if op.revision is not None:
+                check_revision(op.revision, operation="txn", key=op.key)
+            return rpc_pb2.RequestOp(
+                request_range=rpc_pb2.RangeRequest(
+                    key=_start(op.key),
+                    range_end=_end(op.range_end),
+                    revision=op.revision or 0,
+                    limit=max(op.limit, 0),
+                    keys_only=op.keys_only,
+                    count_only=op.count_only,
+                )
+            )
+        if isinstance(op, Delete):
+            return rpc_pb2.RequestOp(
+                request_delete_range=rpc_pb2.DeleteRangeRequest(
+                    key=_start(op.key), range_end=_end(op.range_end), prev_kv=op.prev_kv
+                )
+            )
+        return rpc_pb2.RequestOp(request_txn=self._txn_request(op.compares, op.success, op.failure))
+
+    def _compacted(self, error: CompactedError, key: str | None) -> CompactedError:
+        """``error`` with the store's compact revision filled in (etcd does not say it)."""
+        compact_revision = self._probe_compact_revision()
+        return CompactedError(
+            f"{error.operation}: the revision asked for was compacted "
+            f"(compact revision {compact_revision})",
+            compact_revision=compact_revision,
+            key=key,
+            operation=error.operation,
+        )
+
+    def _probe_compact_revision(self) -> int:
+        """The compact revision, learnt from a watch from revision 1 (etcd cancels it,
+        naming the compact revision); 0 if it cannot be learnt quickly."""
+        from kvstore_etcd._watch import probe_compact_revision
+
+        try:
+            return probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
+        except KVStoreError:
+            return 0
+
+    # ------------------------------------------------------------------ watches
+
+    def watch_range(
+        self,
+        key: str,
+        range_end: str | None = None,
+        *,
+        start_revision: int | None = None,
+        prev_kv: bool = False,
+    ) -> Watch:
+        from kvstore_etcd._watch import EtcdWatch
+
+        check_key(key, operation="watch", allow_empty=range_end is not None)
+        if range_end is not None:
+            check_range_end(range_end, operation="watch")
+        if start_revision is not None:
+            check_revision(start_revision, operation="watch", key=key)
+        self._check_open("watch")
+        watch = EtcdWatch(
+            self,
+            key,
+            _start(key),
+            _end(range_end),
+            start_revision=start_revision,
+            prev_kv=prev_kv,
+        )
+        with self._watches_lock:
+            self._watches.add(watch)
+        try:
+            watch.start()
+        except BaseException:
+            watch.cancel()
+            raise
+        return watch
+
+    # ------------------------------------------------------------------ leases
+
+    def lease_grant(self, ttl: int) -> LeaseGrant:
+        check_ttl(ttl, operation="lease_grant")
+        response = self._unary(
+            "lease_grant", _lease_grant, rpc_pb2.LeaseGrantRequest(TTL=ttl), write=True
+        )
+        if response.error:
+            raise InvalidArgumentError(
+                f"lease_grant: etcd refused the lease: {response.error}", operation="lease_grant"
+            )
+        return LeaseGrant(response.ID, response.TTL)
+
+    def lease_revoke(self, lease_id: int) -> None:
+        check_lease_id(lease_id, operation="lease_revoke")
+        self._unary(
+            "lease_revoke", _lease_revoke, rpc_pb2.LeaseRevokeRequest(ID=lease_id), write=True
+        )
+
+    def lease_keepalive_once(self, lease_id: int) -> int:
+        check_lease_id(lease_id, operation="lease_keepalive")
+        request = rpc_pb2.LeaseKeepAliveRequest(ID=lease_id)
+
+        def invoke(endpoint: Endpoint, remaining: float, metadata: Metadata) -> int:
+            # One request on the bidirectional stream; etcd answers before it sees the
+            # end of the request stream, so this is a unary call with a deadline.
+            call = endpoint.lease.LeaseKeepAlive(
+                iter((request,)), timeout=remaining, metadata=metadata
+            )
+            try:
+                for response in call:
+                    return int(response.TTL)
+            finally:
+                call.cancel()
+            return 0
+
+        ttl = self._call("lease_keepalive", invoke)
+        if ttl <= 0:
+            raise LeaseNotFoundError(
+                f"lease_keepalive: lease {lease_id:#x} not found", operation="lease_keepalive"
+            )
+        return ttl
+
+    def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        check_lease_id(lease_id, operation="lease_time_to_live")
+        response = self._unary(
+            "lease_time_to_live",
+            _lease_time_to_live,
+            rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
+        )
+        if response.TTL < 0:
+            raise LeaseNotFoundError(
+                f"lease_time_to_live: lease {lease_id:#x} not found",
+                operation="lease_time_to_live",
+            )
+        attached = tuple(sorted(key.decode("utf-8", "replace") for key in response.keys))
+        return LeaseInfo(lease_id, response.TTL, response.grantedTTL, attached)
+
+    def lease_leases(self) -> builtins.list[int]:
+        data = self._unary("lease_leases", _lease_leases, b"")
+        return sorted(_wire.decode_lease_ids(data))
+
+    # ------------------------------------------------------------------ cluster
+
+    def compact_revision(self, revision: int, *, physical: bool = False) -> None:
+        check_revision(revision, operation="compact")
+        request = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
+        try:
+            self._unary("compact", _kv_compact, request, write=True)
+        except CompactedError as exc:
+            raise self._compacted(exc, None) from exc.__cause__
+
+    def status(self) -> StatusInfo:
+        response = self._unary("status", _status, rpc_pb2.StatusRequest())
+        return StatusInfo(
+            response.version,
+            response.dbSize,
+            response.leader,
+            response.header.member_id,
+            response.raftIndex,
+            response.raftTerm,
+            response.header.revision,
+        )
+
+    def member_list(self) -> builtins.list[MemberInfo]:
+        data = self._unary("member_list", _member_list, b"")
+        return [
+            MemberInfo(member_id, name, tuple(peers), tuple(clients), learner)
+            for member_id, name, peers, clients, learner in _wire.decode_members(data)
+        ]
+
+    def defragment(self) -> None:
+        # Defragmenting rewrites the whole database file: allow more than a normal call.
+        self._unary(
+            "defragment",
+            _defragment,
+            rpc_pb2.DefragmentRequest(),
+            timeout=max(self._timeout, 60.0),
+        )
+
+    def alarms(self) -> builtins.list[AlarmInfo]:
+        request = rpc_pb2.AlarmRequest(
+            action=rpc_pb2.AlarmRequest.GET, memberID=0, alarm=rpc_pb2.NONE
+        )
+        response = self._unary("alarms", _alarm, request)
+        return [
+            AlarmInfo(alarm.memberID, rpc_pb2.AlarmType.Name(alarm.alarm))
+            for alarm in response.alarms
+        ]
+
+    def hash_kv(self, revision: int = 0) -> HashInfo:
+        if revision:
+            check_revision(revision, operation="hash_kv")
+        try:
+            response = self._unary("hash_kv", _hash_kv, rpc_pb2.HashKVRequest(revision=revision))
+        except CompactedError as exc:
+            raise self._compacted(exc, None) from exc.__cause__
+        return HashInfo(response.hash, max(response.compact_revision, 0), response.header.revision)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def get_client(self) -> Any:
+        """The python3-etcd3 client (``etcd3.MultiEndpointEtcd3Client``) for these endpoints.
+
+        It is created on first use, shares this store's configuration (endpoints, TLS,
+        credentials, timeout) and is closed with the store. Its exceptions are etcd3's own.
+
+        Raises:
+            StoreClosedError: The store was closed.
+            AuthenticationError: The credentials were refused.
+            UnavailableError: The first endpoint cannot be reached.
+        """
+        self._check_open("get_client")
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def _make_client(self) -> Any:
+        import etcd3
+
+        endpoints = []
+        for address in self.config.endpoints:
+            host, _, port = address.rpartition(":")
+            secure = self.config.uses_tls
+            credentials = None
+            if secure:
+                credentials = self._pool.credentials_for(address)
+            endpoints.append(
+                etcd3.Endpoint(
+                    host.strip("[]"),
+                    int(port),
+                    secure=secure,
+                    creds=credentials,
+                    time_retry=1.0,
+                    opts=self._pool.channel_options(address),
+                )
+            )
+        try:
+            return etcd3.MultiEndpointEtcd3Client(
+                endpoints=endpoints,
+                timeout=self._timeout,
+                user=self._username or None,
+                password=self._password if self._username else None,
+                failover=True,
+            )
+        except grpc.RpcError as exc:
+            error = translate(exc, operation="get_client")
+            raise error from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("etcd3"):
+                raise UnavailableError(
+                    f"get_client: etcd client error: {type(exc).__name__}",
+                    operation="get_client",
+                ) from exc
+            raise
+
+    def register_watch(self, watch: Watch) -> None:
+        """Track ``watch`` so that ``close`` cancels it."""
+        with self._watches_lock:
+            self._watches.add(watch)
+
+    def forget_watch(self, watch: Watch) -> None:
+        """Stop tracking a cancelled watch."""
+        with self._watches_lock:
+            self._watches.discard(watch)
+
+    @property
+    def pool(self) -> EndpointPool:
+        """The endpoints and their health (used by the watch and lease streams)."""
+        return self._pool
+
+    def stream_metadata(self, endpoint: Endpoint, deadline: float) -> Metadata:
+        """Auth metadata for a stream call, authenticating if needed.
+
+        Raises:
+            AuthenticationError: The credentials were refused.
+            UnavailableError: The endpoint failed during authentication.
+        """
+        try:
+            return self._metadata(endpoint, deadline)
+        except grpc.RpcError as exc:
+            raise translate(exc, operation="watch", endpoint=endpoint.address) from exc
+
+    def forget_token(self, metadata: Metadata) -> None:
+        """Drop an auth token that etcd refused, so the next call authenticates again."""
+        self._forget_token(metadata)
+
+    def close(self) -> None:
+        """Close the store: cancel watches, stop keep-alives, close the channels.
+
+        Idempotent; later calls raise ``StoreClosedError``.
+        """
+        if self._closed:
+            return
+        super().close()
+        with self._watches_lock:
+            watches = list(self._watches)
+            self._watches.clear()
+        for watch in watches:
+            watch.cancel()
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            # Closing the foreign client must not make close() fail.
+            with contextlib.suppress(Exception):
+                client.close()
+        self._pool.close()
+
+
+# Stub method pickers: module-level functions, so calls do not build closures.
+
+
+def _kv_range(endpoint: Endpoint) -> Any:
+    return endpoint.kv.Range
+
+
+def _kv_put(endpoint: Endpoint) -> Any:
+    return endpoint.kv.Put
+
+
+def _kv_delete(endpoint: Endpoint) -> Any:
+    return endpoint.kv.DeleteRange
+
+
+def _kv_txn(endpoint: Endpoint) -> Any:
+    return endpoint.kv.Txn
+
+
+def _kv_compact(endpoint: Endpoint) -> Any:
+    return endpoint.kv.Compact
+
+
+def _lease_grant(endpoint: Endpoint) -> Any:
+    return endpoint.lease.LeaseGrant
+
+
+def _lease_revoke(endpoint: Endpoint) -> Any:
+    return endpoint.lease.LeaseRevoke
+
+
+def _lease_time_to_live(endpoint: Endpoint) -> Any:
+    return endpoint.lease.LeaseTimeToLive
+
+
+def _lease_leases(endpoint: Endpoint) -> Any:
+    return endpoint.lease_leases
+
+
+def _status(endpoint: Endpoint) -> Any:
+    return endpoint.maintenance.Status
+
+
+def _member_list(endpoint: Endpoint) -> Any:
+    return endpoint.member_list
+
+
+def _defragment(endpoint: Endpoint) -> Any:
+    return endpoint.maintenance.Defragment
+
+
+def _alarm(endpoint: Endpoint) -> Any:
+    return endpoint.maintenance.Alarm
+
+
+def _hash_kv(endpoint: Endpoint) -> Any:
+    return endpoint.maintenance.HashKV
+
+
+def _compare_message(compare: Compare) -> Any:
+    target, field = _COMPARE_TARGET[compare.target]
+    message = rpc_pb2.Compare(
+        result=_COMPARE_RESULT[compare.op],
+        target=target,
+        key=_start(compare.key),
+        range_end=_end(compare.range_end),
+    )
+    setattr(message, field, compare.operand)
+    return message
+
+
+def _writes(ops: Sequence[Op]) -> bool:
+    for op in ops:
+        if isinstance(op, (Put, Delete)):
+            return True
+        if isinstance(op, Txn) and (_writes(op.success) or _writes(op.failure)):
+            return True
+    return False
+
+
+def _txn_result(response: Any, revision: int) -> TxnResult:
+    responses: list[OpResult] = []
+    for item in response.responses:
+        kind = item.WhichOneof("response")
+        if kind == "response_range":
+            responses.append(_range_result(item.response_range, revision))
+        elif kind == "response_put":
+            put = item.response_put
+            previous = to_key_value(put.prev_kv) if put.HasField("prev_kv") else None
+            responses.append(PutResult(put.header.revision or revision, previous))
+        elif kind == "response_delete_range":
+            deleted = item.response_delete_range
+            responses.append(
+                DeleteResult(
+                    deleted.header.revision or revision,
+                    deleted.deleted,
+                    tuple(map(to_key_value, deleted.prev_kvs)),
+                )
+            )
+        elif kind == "response_txn":
+            responses.append(_txn_result(item.response_txn, revision))
+    return TxnResult(response.succeeded, tuple(responses), response.header.revision or revision)

@@ -1,0 +1,213 @@
+"""EtcdConfig: defaults, builders, URL and environment parsing, secrets kept out of sight."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import kvstore
+from kvstore.errors import ConfigurationError, KVStoreError
+from kvstore_etcd import EtcdConfig, EtcdStore
+
+CANARY = "canary-Secret-9f3b"
+CANARY_KEY = b"K" * 32
+
+
+def test_defaults_are_the_seed_defaults() -> None:
+    config = EtcdConfig()
+    assert config.endpoints == ("localhost:2379",)
+    assert config.username == ""
+    assert config.dial_timeout == 5.0
+    assert config.dial_keepalive_time == 30.0
+    assert config.dial_keepalive_timeout == 10.0
+    assert config.request_timeout == 5.0
+    assert config.enable_encryption is False
+    assert config.encryption_key is None
+    assert config.max_call_send_msg_size == 2 * 1024 * 1024
+    assert config.max_call_recv_msg_size == 2 * 1024 * 1024
+    assert config.max_txn_ops == 128
+    assert config.insecure_skip_verify is False
+    assert not config.uses_tls
+
+
+def test_config_is_frozen_and_slotted() -> None:
+    config = EtcdConfig()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.request_timeout = 1.0  # type: ignore[misc]
+    assert not hasattr(config, "__dict__")
+
+
+def test_builders_return_new_configs() -> None:
+    base = EtcdConfig()
+    config = (
+        base.with_endpoints("10.0.0.1:2379", "http://10.0.0.2:2380", "host3")
+        .with_timeout(0.25)
+        .with_dial_timeout(0.5)
+        .with_auth("alice", "pw")
+        .with_tls("c.pem", "k.pem", "ca.pem", insecure_skip_verify=True, server_name="etcd")
+    )
+    assert base == EtcdConfig()
+    assert config.endpoints == ("10.0.0.1:2379", "10.0.0.2:2380", "host3:2379")
+    assert config.request_timeout == 0.25
+    assert config.dial_timeout == 0.5
+    assert (config.username, config.password) == ("alice", "pw")
+    assert (config.cert, config.key, config.ca) == ("c.pem", "k.pem", "ca.pem")
+    assert config.insecure_skip_verify and config.server_name == "etcd" and config.uses_tls
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"request_timeout": 0},
+        {"request_timeout": -1},
+        {"dial_timeout": float("nan")},
+        {"max_txn_ops": 0},
+        {"endpoints": []},
+        {"endpoints": ["host:notaport"]},
+        {"endpoints": ["host:70000"]},
+        {"endpoints": ["user@host:1"]},
+        {"cert": "c.pem"},
+        {"encryption_key": b"short"},
+    ],
+)
+def test_invalid_values_raise_configuration_error(change: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        EtcdConfig(**change)  # type: ignore[arg-type]
+
+
+def test_with_encryption_needs_a_32_byte_key() -> None:
+    assert EtcdConfig().with_encryption(CANARY_KEY).enable_encryption
+    with pytest.raises(ConfigurationError) as info:
+        EtcdConfig().with_encryption(b"x" * 31)
+    assert "x" * 31 not in str(info.value)
+    with pytest.raises(ConfigurationError):
+        EtcdConfig().with_encryption(None)  # type: ignore[arg-type]
+
+
+def test_encryption_enabled_without_key_is_an_error() -> None:
+    with pytest.raises(ConfigurationError):
+        EtcdConfig(enable_encryption=True).new_client()
+
+
+def test_new_client_with_encryption_wraps_the_store() -> None:
+    from kvstore.encryption import EncryptedStore
+
+    store = EtcdConfig(endpoints=["127.0.0.1:1"]).with_encryption(CANARY_KEY).new_client()
+    try:
+        assert isinstance(store, EncryptedStore)
+        assert isinstance(store.inner, EtcdStore)
+    finally:
+        store.close()
+
+
+def test_from_url_parses_hosts_user_and_options() -> None:
+    config = EtcdConfig.from_url(
+        "etcd://alice:p%40ss@h1:2379,h2:2380?request_timeout=2.5&dial_timeout=0.5"
+        "&max_txn_ops=64&insecure_skip_verify=true&ca=/ca.pem"
+    )
+    assert config.endpoints == ("h1:2379", "h2:2380")
+    assert (config.username, config.password) == ("alice", "p@ss")
+    assert config.request_timeout == 2.5
+    assert config.dial_timeout == 0.5
+    assert config.max_txn_ops == 64
+    assert config.insecure_skip_verify and config.ca == "/ca.pem"
+
+
+def test_from_url_defaults_and_tls_scheme() -> None:
+    assert EtcdConfig.from_url("etcd://") == EtcdConfig()
+    assert EtcdConfig.from_url("etcds://h:1").uses_tls
+    assert EtcdConfig.from_url("etcd://bob@h").username == "bob"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h:2379",
+        "etcd://h:2379/some/path",
+        "etcd://h:2379?unknown=1",
+        "etcd://h:2379?request_timeout=soon",
+        "etcd://h:2379?insecure_skip_verify=maybe",
+        f"etcd://h:2379?password={CANARY}",
+        "etcd://h:port",
+        "not a url",
+    ],
+)
+def test_malformed_urls_raise_without_echoing_secrets(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        EtcdConfig.from_url(url)
+    assert CANARY not in str(info.value)
+
+
+def test_password_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KVSTORE_TEST_PW", CANARY)
+    assert EtcdConfig(username="u", password_env="KVSTORE_TEST_PW").resolve_password() == CANARY
+    secret = tmp_path / "pw"
+    secret.write_text(CANARY + "\n")
+    assert EtcdConfig(username="u", password_file=str(secret)).resolve_password() == CANARY
+    monkeypatch.delenv("KVSTORE_TEST_PW")
+    with pytest.raises(ConfigurationError):
+        EtcdConfig(username="u", password_env="KVSTORE_TEST_PW").resolve_password()
+    with pytest.raises(ConfigurationError):
+        EtcdConfig(username="u", password_file=str(tmp_path / "missing")).resolve_password()
+
+
+def test_from_env_reads_etcd_variables(tmp_path: Path) -> None:
+    env = {
+        "ETCD_ENDPOINTS": "a:1, b:2",
+        "ETCD_USERNAME": "carol",
+        "ETCD_PASSWORD": CANARY,
+        "ETCD_REQUEST_TIMEOUT": "0.75",
+        "ETCD_CACERT": "/ca.pem",
+    }
+    config = EtcdConfig.from_env(env)
+    assert config.endpoints == ("a:1", "b:2")
+    assert (config.username, config.password) == ("carol", CANARY)
+    assert config.request_timeout == 0.75
+    assert config.ca == "/ca.pem"
+    assert EtcdConfig.from_env({}) == EtcdConfig()
+
+
+def test_secrets_never_in_repr_or_errors() -> None:
+    config = EtcdConfig(username="dave", password=CANARY).with_encryption(CANARY_KEY)
+    for text in (repr(config), str(config)):
+        assert CANARY not in text
+        assert CANARY_KEY.decode() not in text
+    store = EtcdStore(EtcdConfig(endpoints=["127.0.0.1:1"], username="dave", password=CANARY))
+    try:
+        assert CANARY not in repr(store)
+    finally:
+        store.close()
+    url = f"etcd://dave:{CANARY}@h:1?bogus=1"
+    with pytest.raises(KVStoreError) as info:
+        kvstore.open(url)
+    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+
+
+def test_config_pickles() -> None:
+    config = EtcdConfig(endpoints=["a:1"], request_timeout=0.5)
+    assert pickle.loads(pickle.dumps(config)) == config
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.from_regex(r"[a-z][a-z0-9.-]{0,20}", fullmatch=True),
+            st.integers(min_value=1, max_value=65535),
+        ),
+        min_size=1,
+        max_size=5,
+        unique_by=lambda pair: pair,
+    ),
+    st.floats(min_value=0.001, max_value=1000, allow_nan=False),
+)
+def test_url_round_trip(hosts: list[tuple[str, int]], timeout: float) -> None:
+    endpoints = [f"{host}:{port}" for host, port in hosts]
+    url = f"etcd://{','.join(endpoints)}?request_timeout={timeout!r}"
+    config = EtcdConfig.from_url(url)
+    assert config.endpoints == tuple(dict.fromkeys(endpoints))
+    assert config.request_timeout == timeout
