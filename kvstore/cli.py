@@ -546,12 +546,15 @@ class _ProgressBar:
         self._width = width
         self._tty = self._stream.isatty()
         self._last = 0.0
+        self._shown = (-1, -1)
 
     def update(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if not self._tty and done < total and now - self._last < 1.0:
+        if (done, total) == self._shown or (
+            not self._tty and done < total and now - self._last < 1.0
+        ):
             return
-        self._last = now
+        self._last, self._shown = now, (done, total)
         fraction = done / total if total else 1.0
         filled = int(self._width * fraction)
         bar = "#" * filled + "-" * (self._width - filled)
@@ -566,27 +569,50 @@ class _ProgressBar:
 
 
 def cmd_reencrypt(args: argparse.Namespace) -> int:
-    """Rewrite every value under a prefix with the keyring's primary key."""
-    if _keyring(args) is None:
+    """Rewrite every value under a prefix that is not under the primary encryption key.
+
+    Exit code 1 when some values could not be decrypted (they are left alone and listed).
+    """
+    from kvstore.encryption import EncryptedStore
+
+    keyring = _keyring(args)
+    if keyring is None:
         raise CommandError(
             "reencrypt: needs the encryption keys: --key-file FILE, "
             f"${KEY_FILE_ENV_VAR} or ${KEY_ENV_VAR}"
         )
-    with _open(args) as store:
+    store = EncryptedStore(
+        kvstore.open(args.resolved_url), keyring, allow_plaintext=args.allow_plaintext
+    )
+    with store:
         bar = _ProgressBar("reencrypt")
-        rewritten = _call_reencrypt(store, args.prefix, bar.update)
-        bar.finish()
+        try:
+            report = store.reencrypt(args.prefix, progress=bar.update)
+        finally:
+            bar.finish()
     if args.json:
-        _print_json({"prefix": args.prefix, "rewritten": rewritten})
+        _print_json(
+            {
+                "prefix": args.prefix,
+                "key_id": report.key_id,
+                "examined": report.examined,
+                "rewritten": report.rewritten,
+                "current": report.current,
+                "skipped": list(report.skipped),
+                "failed": list(report.failed),
+                "revision": report.revision,
+            }
+        )
     else:
-        _out(f"re-encrypted {rewritten} value(s) under {args.prefix!r}")
-    return 0
-
-
-def _call_reencrypt(store: BaseStore, prefix: str, progress: Callable[[int, int], None]) -> int:
-    reencrypt: Callable[..., Any] = store.reencrypt  # type: ignore[attr-defined]
-    result = reencrypt(prefix, progress=progress)
-    return result if isinstance(result, int) else int(getattr(result, "rewritten", 0))
+        _out(
+            f"examined {report.examined} value(s) under {args.prefix!r}: "
+            f"{report.rewritten} rewritten with key {report.key_id}, "
+            f"{report.current} already current, {len(report.skipped)} changed meanwhile, "
+            f"{len(report.failed)} undecryptable"
+        )
+        for key in report.failed:
+            print(f"kvstore: cannot decrypt {key!r} (left alone)", file=sys.stderr)
+    return EXIT_ERROR if report.failed else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -759,6 +785,11 @@ def build_parser() -> argparse.ArgumentParser:
         as_json,
     )
     sub.add_argument("--prefix", required=True, help="the key prefix to rewrite ('' for all)")
+    sub.add_argument(
+        "--allow-plaintext",
+        action="store_true",
+        help="encrypt plaintext values too (migrating a store to encryption)",
+    )
 
     sub = add(
         "serve",

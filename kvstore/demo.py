@@ -258,8 +258,9 @@ class _Demo:
         rotated = EncryptedStore(plain, Keyring({1: old_key, 2: new_key}, primary=2))
         self.expect(rotated.get("secrets/api-token") == b"s3cr3t", "old values to decrypt")
         self.say("rotation: key 2 is primary; values under key 1 still decrypt")
-        rewritten = rotated.reencrypt("secrets/")
-        count = rewritten if isinstance(rewritten, int) else getattr(rewritten, "rewritten", "?")
+        report = rotated.reencrypt("secrets/")
+        self.expect(report.rewritten == 1, "reencrypt to rewrite the one stale value")
+        count = report.rewritten
         self.show("reencrypt('secrets/')", f"rewrote {count} value(s) with key 2")
         only_new = EncryptedStore(plain, Keyring({2: new_key}, primary=2))
         self.expect(only_new.get("secrets/api-token") == b"s3cr3t", "key 1 to be retirable")
