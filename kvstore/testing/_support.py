@@ -174,4 +174,3 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = EVENT_TIMEOUT)
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
-

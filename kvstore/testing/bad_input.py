@@ -180,14 +180,18 @@ BAD_INPUT_CASES: tuple[BadInputCase, ...] = (
         lambda s: s.get_with_revision("seed/a", -1),
         InvalidArgumentError,
     ),
-    _case("get-with-zero-revision", lambda s: s.get_with_revision("seed/a", 0), InvalidArgumentError),
+    _case(
+        "get-with-zero-revision", lambda s: s.get_with_revision("seed/a", 0), InvalidArgumentError
+    ),
     _case(
         "get-with-future-revision",
         lambda s: s.get_with_revision("seed/a", _future(s)),
         InvalidArgumentError,
         "history",
     ),
-    _case("range-negative-revision", lambda s: s.kv_range("seed/a", revision=-1), InvalidArgumentError),
+    _case(
+        "range-negative-revision", lambda s: s.kv_range("seed/a", revision=-1), InvalidArgumentError
+    ),
     _case(
         "range-future-revision",
         lambda s: s.kv_range("seed/a", revision=_future(s)),

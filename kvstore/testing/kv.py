@@ -14,7 +14,7 @@ from kvstore.errors import (
     KeyNotFoundError,
     TransactionTooLargeError,
 )
-from kvstore.keys import ALL_KEYS, MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, prefix_range_end
+from kvstore.keys import ALL_KEYS, prefix_range_end
 from kvstore.testing._support import ConformanceBase, current_revision, snapshot
 from kvstore.txn import Get, Put
 from kvstore.types import RangeResult
@@ -62,8 +62,8 @@ class KVConformance(ConformanceBase):
             assert isinstance(store.get(key), bytes)
 
     def test_bytearray_and_memoryview_values_are_stored_as_bytes(self, store: BaseStore) -> None:
-        store.put("a", bytearray(b"xy"))
-        store.put("b", memoryview(b"zw"))
+        store.put("a", bytearray(b"xy"))  # type: ignore[arg-type]
+        store.put("b", memoryview(b"zw"))  # type: ignore[arg-type]
         assert store.get("a") == b"xy"
         assert store.get("b") == b"zw"
 
@@ -75,11 +75,12 @@ class KVConformance(ConformanceBase):
             assert store.get(key) == str(index).encode()
         assert store.list("") == sorted(keys, key=str.encode)
 
-    def test_put_at_the_size_limit_is_accepted(self, store: BaseStore) -> None:
-        key = "big"
-        value = b"x" * (MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES - len(key))
-        store.put(key, value)
-        assert store.get(key) == value
+    def test_put_of_one_mebibyte_is_accepted(self, store: BaseStore) -> None:
+        # etcd accepts 1 MiB (SPEC 13); the exact limit is left to the bad-input group,
+        # since wrappers (namespace prefix, encryption envelope) use part of the request
+        value = bytes(range(256)) * 4096
+        store.put("big", value)
+        assert store.get("big") == value
 
     def test_get_kv_metadata(self, store: BaseStore) -> None:
         first = store.put("k", b"1")
@@ -200,7 +201,9 @@ class KVConformance(ConformanceBase):
         assert store.get_keys_with_prefix("p/", 10) == ["p/a", "p/b", "p/c/d"]
 
     def test_get_keys_by_pattern_matches_substring_of_full_key(self, store: BaseStore) -> None:
-        store.bulk_put({"app/a/config": b"", "app/b/conf": b"", "app/c/config": b"", "x/config": b""})
+        store.bulk_put(
+            {"app/a/config": b"", "app/b/conf": b"", "app/c/config": b"", "x/config": b""}
+        )
         assert store.get_keys_by_pattern("app/", "config") == ["app/a/config", "app/c/config"]
         assert store.get_keys_by_pattern("app/", "app/b") == ["app/b/conf"]
         assert store.get_keys_by_pattern("app/", "nomatch") == []

@@ -224,7 +224,9 @@ class ReferenceModel:
 
     def leased_keys(self, lease_id: int) -> list[str]:
         """The keys attached to ``lease_id``, in order."""
-        return [kv.key for kv in self.range_kvs(self.kvs, ALL_KEYS, ALL_KEYS) if kv.lease == lease_id]
+        return [
+            kv.key for kv in self.range_kvs(self.kvs, ALL_KEYS, ALL_KEYS) if kv.lease == lease_id
+        ]
 
     def revoke(self, lease_id: int) -> None:
         """Revoke a lease: delete its keys in one transaction (in key order, as etcd)."""
@@ -345,9 +347,7 @@ class _KVStoreMachine(RuleBasedStateMachine):
             operand = self._operand(target, number, value)
             built.append(_build_compare(target, key, op, operand))
             end = prefix_range_end(key.rstrip("*")) if key.endswith("*") else None
-            holds = holds and self.model.compare_holds(
-                target, key.rstrip("*"), end, op, operand
-            )
+            holds = holds and self.model.compare_holds(target, key.rstrip("*"), end, op, operand)
         success, failure = self._ops(then_ops), self._ops(else_ops)
         result = self.store.kv_txn(built, success, failure)
         assert result.succeeded is holds
@@ -502,7 +502,9 @@ class _KVStoreMachine(RuleBasedStateMachine):
     def store_equals_model(self) -> None:
         state = snapshot(self.store)
         assert state.revision == self.model.revision
-        assert state.by_key() == {kv.key: kv for kv in self.model.range_kvs(self.model.kvs, ALL_KEYS, ALL_KEYS)}
+        assert state.by_key() == {
+            kv.key: kv for kv in self.model.range_kvs(self.model.kvs, ALL_KEYS, ALL_KEYS)
+        }
         if self.model.lease is not None:
             info = self.store.lease_time_to_live(self.model.lease.id, keys=True)
             assert sorted(info.keys, key=_encoded) == self.model.leased_keys(self.model.lease.id)
@@ -569,7 +571,7 @@ class StateMachineConformance(ConformanceBase):
             stateful_step_count=self.state_machine_step_count,
             deadline=None,
             derandomize=self.state_machine_derandomize,
-            database=None if self.state_machine_derandomize else settings.default.database,
+            database=None if self.state_machine_derandomize else settings().database,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
 
@@ -579,4 +581,6 @@ class StateMachineConformance(ConformanceBase):
             (_KVStoreMachine,),
             {"suite": self, "shared_store": store},
         )
-        run_state_machine_as_test(machine, settings=self.state_machine_settings())
+        run_state_machine_as_test(  # type: ignore[no-untyped-call]
+            machine, settings=self.state_machine_settings()
+        )
