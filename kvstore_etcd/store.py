@@ -81,6 +81,8 @@ Metadata = tuple[tuple[str, str], ...] | None
 _RETRY_FIRST_DELAY = 0.02
 _RETRY_MAX_DELAY = 0.5
 _COMPACT_PROBE_SECONDS = 2.0
+MIN_LEASE_TTL = 2
+"""Smallest lease TTL granted, in seconds (etcd's minimum with default timing)."""
 
 _COMPARE_RESULT = {
     CompareOp.EQUAL: rpc_pb2.Compare.EQUAL,
@@ -446,9 +448,10 @@ class EtcdStore(BaseStore):
 
     def lease_grant(self, ttl: int) -> LeaseGrant:
         check_ttl(ttl, operation="lease_grant")
-        response = self._unary(
-            "lease_grant", _lease_grant, rpc_pb2.LeaseGrantRequest(TTL=ttl), write=True
-        )
+        # etcd's minimum TTL follows its election timeout (2 s with the defaults, less on
+        # a tuned cluster); the same 2 s floor everywhere keeps backends interchangeable.
+        request = rpc_pb2.LeaseGrantRequest(TTL=max(ttl, MIN_LEASE_TTL))
+        response = self._unary("lease_grant", _lease_grant, request, write=True)
         if response.error:
             raise InvalidArgumentError(
                 f"lease_grant: etcd refused the lease: {response.error}", operation="lease_grant"

@@ -1,0 +1,37 @@
+"""The conformance suite on ``EtcdStore``, bare and through ``NamespacedStore``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kvstore import BaseStore, NamespacedStore
+from kvstore.testing import ConformanceSuite
+from kvstore_etcd import EtcdConfig, EtcdStore
+
+pytestmark = pytest.mark.etcd
+
+
+class TestEtcdStore(ConformanceSuite):
+    @pytest.fixture
+    def store(self, etcd_config: EtcdConfig) -> Iterator[BaseStore]:
+        store = EtcdStore(etcd_config)
+        yield store
+        store.close()
+
+
+class TestNamespacedEtcdStore(ConformanceSuite):
+    @pytest.fixture
+    def store(self, etcd_config: EtcdConfig) -> Iterator[BaseStore]:
+        inner = EtcdStore(etcd_config)
+        # keys around the namespace must stay invisible and untouched
+        inner.put("app", b"outside")
+        inner.put("app0", b"outside")
+        inner.put("other/key", b"outside")
+        store = NamespacedStore(inner, "app/")
+        yield store
+        if not inner.closed:
+            for key in ("app", "app0", "other/key"):
+                assert inner.get(key) == b"outside"
+        store.close()
