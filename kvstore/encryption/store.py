@@ -24,7 +24,7 @@ from kvstore.errors import (
     ValueTooLargeError,
 )
 from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, check_key, check_value
-from kvstore.txn import Compare, CompareTarget, Get, ModRevision, Op, Put, Txn
+from kvstore.txn import Compare, CompareTarget, Get, ModRevision, Op, Put, Txn, validate_txn
 from kvstore.types import (
     DeleteResult,
     EventType,
@@ -272,11 +272,20 @@ class EncryptedStore(WrapperStore):
         transaction was applied (its writes are in the store).
 
         Raises:
-            UnsupportedCompareError: A compare (also in a nested txn) is on ``Value``.
+            UnsupportedCompareError: A compare (also in a nested txn) is on ``Value``
+                (checked after etcd's limits, before anything is sent).
             DecryptionError: A value read by the transaction cannot be decrypted.
             Others: As ``BaseStore.kv_txn``.
         """
         self._check_open("txn")
+        # etcd's own checks first, so a bad transaction gets the same error as unwrapped
+        validate_txn(
+            compares,
+            success,
+            failure,
+            max_txn_ops=self.max_txn_ops,
+            max_request_bytes=self._max_request_bytes,
+        )
         _refuse_value_compares(compares, (*success, *failure))
         try:
             result = self.inner.kv_txn(
