@@ -474,3 +474,21 @@ def test_map_errors_keeps_the_cause() -> None:
     with pytest.raises(kvstore.PermissionDeniedError) as info, map_errors("get", key="k"):
         raise original
     assert info.value.__cause__ is original
+
+
+@pytest.mark.slow
+def test_keepalive_keeps_a_2s_lease_for_10s_then_it_expires(etcd_store: EtcdStore) -> None:
+    lease = etcd_store.lease(2)
+    etcd_store.put("kept", b"1", lease=lease)
+    lost: list[Exception] = []
+    keepalive = etcd_store.keep_alive(lease, on_lost=lost.append)
+    with etcd_store.watch("kept") as watch:
+        assert watch.next_event(10) is None  # ten seconds: no delete
+        assert etcd_store.exists("kept") and not keepalive.lost.is_set()
+        keepalive.stop()
+        event = watch.next_event(10)
+    assert event is not None and event.type is EventType.DELETE
+    assert not etcd_store.exists("kept")
+    with pytest.raises(LeaseNotFoundError):
+        lease.remaining_ttl()
+    assert lost == []  # stopping on purpose is not a loss
