@@ -161,7 +161,7 @@ class Election:
             return
         session, key = self._begin()
         try:
-            revision, created, queue = self._queue.enqueue(key, value, session.lease_id)
+            revision, created, queue = self._queue.enqueue(key, value, session)
             if not created:
                 self._put_value(key, revision, value)
             self._queue.wait_turn(key, revision, queue, session, deadline)
@@ -262,7 +262,9 @@ class Election:
 
     def _put_value(self, key: str, revision: int, value: bytes) -> bool:
         put = Put(key, value, lease=self._session.lease_id)
-        return self.store.kv_txn([CreateRevision(key) == revision], [put], []).succeeded
+        return self._queue.txn(
+            self._session, [CreateRevision(key) == revision], [put], []
+        ).succeeded
 
     def _begin(self) -> tuple[Session, str]:
         if self._closed:

@@ -50,6 +50,7 @@ from kvstore.errors import (
     CompactedError,
     InvalidArgumentError,
     LeaseExpiredError,
+    LeaseNotFoundError,
     LockError,
     LockLostError,
     LockNotHeldError,
@@ -58,8 +59,8 @@ from kvstore.errors import (
 )
 from kvstore.keys import check_key, check_ttl, prefix_range_end
 from kvstore.session import Session
-from kvstore.txn import Compare, CreateRevision, Get, Put
-from kvstore.types import EventType, KeyValue, RangeResult
+from kvstore.txn import Compare, CreateRevision, Get, Op, Put
+from kvstore.types import EventType, KeyValue, RangeResult, TxnResult
 
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
@@ -121,17 +122,19 @@ class WaiterQueue:
         self.range_end = prefix_range_end(prefix)
         self.operation = operation
 
-    def enqueue(self, key: str, value: bytes, lease_id: int) -> tuple[int, bool, RangeResult]:
-        """Put ``key`` with the lease unless it exists, and read the queue, in one txn.
+    def enqueue(self, key: str, value: bytes, session: Session) -> tuple[int, bool, RangeResult]:
+        """Put ``key`` with the session's lease unless it exists, and read the queue, in one txn.
 
         Returns:
             The key's create revision, whether this call created it, and the keys of the
             prefix (keys only) as of the transaction.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
         """
         listing = Get(self.prefix, self.range_end, keys_only=True)
-        result = self.store.kv_txn(
-            [CreateRevision(key) == 0], [Put(key, value, lease=lease_id), listing], [listing]
-        )
+        put = Put(key, value, lease=session.lease_id)
+        result = self.txn(session, [CreateRevision(key) == 0], [put, listing], [listing])
         queue = result.responses[-1]
         assert isinstance(queue, RangeResult)
         mine = next((kv for kv in queue.kvs if kv.key == key), None)
@@ -143,6 +146,24 @@ class WaiterQueue:
             )
         stamped = RangeResult(queue.kvs, queue.count, queue.more, result.revision)
         return mine.create_revision, result.succeeded, stamped
+
+    def txn(
+        self, session: Session, compares: list[Compare], success: list[Op], failure: list[Op]
+    ) -> TxnResult:
+        """``kv_txn`` that turns an unknown session lease into ``LockLostError``.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
+        """
+        try:
+            return self.store.kv_txn(compares, success, failure)
+        except LeaseNotFoundError as exc:
+            session._report_lost(session._lost_error("the store no longer knows it"))
+            raise LockLostError(
+                f"{self.operation}: the session lease {session.lease_id:#x} is gone",
+                key=self.prefix,
+                operation=self.operation,
+            ) from exc
 
     def wait_turn(
         self,
@@ -337,8 +358,8 @@ class Lock:
 
         Raises:
             LockTimeoutError: Not acquired within ``timeout``; no waiter key is left behind.
-            LockLostError: The session was lost while waiting (or, for a shared session,
-                before the call).
+            LockLostError: The session was lost before or while waiting (an own session
+                is replaced by a new one on the next call).
             LockError: This object already holds the lock or was closed, or another
                 ``Lock`` object of the same name uses the same session.
             InvalidArgumentError: ``timeout`` is negative or not a number.
@@ -348,7 +369,7 @@ class Lock:
         deadline = check_timeout(timeout, "lock")
         session, key = self._begin("lock")
         try:
-            revision, _, queue = self._queue.enqueue(key, b"", session.lease_id)
+            revision, _, queue = self._queue.enqueue(key, b"", session)
             self._queue.wait_turn(key, revision, queue, session, deadline)
         except BaseException:
             self._abandon(key)
@@ -366,7 +387,8 @@ class Lock:
             holds it, like ``threading.Lock.acquire(blocking=False)``).
 
         Raises:
-            LockLostError: A shared session was lost.
+            LockLostError: The session was lost (an own session is replaced by a new one
+                on the next call; a shared one must be replaced by the caller).
             LockError: This object was closed, or another ``Lock`` object of the same name
                 uses the same session.
             StoreClosedError: The store was closed.
@@ -377,7 +399,8 @@ class Lock:
         session, key = self._begin("try_lock")
         try:
             empty = CreateRevision(self.prefix, prefix=True) == 0
-            result = self.store.kv_txn([empty], [Put(key, b"", lease=session.lease_id)], [])
+            put = Put(key, b"", lease=session.lease_id)
+            result = self._queue.txn(session, [empty], [put], [])
         except BaseException:
             self._release_claim(key)
             raise

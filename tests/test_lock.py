@@ -485,3 +485,17 @@ def test_session_check_reports_a_revoked_lease_at_once(store: MemoryStore) -> No
     assert session.check() is False
     assert session.lost.is_set()
     session.close()
+
+
+def test_lease_revoked_behind_the_locks_back_gives_lock_lost_then_a_new_session(
+    store: MemoryStore,
+) -> None:
+    lock = store.new_lock("revoked")
+    store.revoke_lease(lock.session.lease_id)
+    with pytest.raises(LockLostError):
+        lock.lock()
+    assert lock.session.lost.is_set()
+    assert lock.try_lock()  # the lock's own session is replaced
+    assert lock.is_locked
+    lock.close()
+    assert store.lease_leases() == []
