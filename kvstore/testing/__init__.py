@@ -54,7 +54,11 @@ from kvstore.testing.bad_input import BadInputConformance  # noqa: E402
 from kvstore.testing.history import HistoryConformance  # noqa: E402
 from kvstore.testing.kv import KVConformance  # noqa: E402
 from kvstore.testing.lease import LeaseConformance  # noqa: E402
-from kvstore.testing.state_machine import ReferenceModel, StateMachineConformance  # noqa: E402
+from kvstore.testing.state_machine import (  # noqa: E402
+    KVStoreMachine,
+    ReferenceModel,
+    StateMachineConformance,
+)
 from kvstore.testing.txn import TxnConformance  # noqa: E402
 from kvstore.testing.watch import WatchConformance  # noqa: E402
 
@@ -64,6 +68,7 @@ __all__ = [
     "ConformanceSuite",
     "HistoryConformance",
     "KVConformance",
+    "KVStoreMachine",
     "LeaseConformance",
     "ReferenceModel",
     "StateMachineConformance",

@@ -64,7 +64,7 @@ from kvstore.types import (
 )
 from kvstore.watch import Watch
 
-__all__ = ["ReferenceModel", "StateMachineConformance"]
+__all__ = ["KVStoreMachine", "ReferenceModel", "StateMachineConformance"]
 
 KEYS = ("a", "a/x", "a/y", "ab", "b", "b/x", "é", "\U0001f600")
 PREFIXES = ("a", "a/", "b", "é", "c")
@@ -281,8 +281,11 @@ def _build_compare(target: str, key: str, op: str, operand: Any) -> Compare:
     return compare
 
 
-class _KVStoreMachine(RuleBasedStateMachine):
-    """The rules; a subclass made per test binds ``suite`` and ``shared_store``."""
+class KVStoreMachine(RuleBasedStateMachine):
+    """The rules; a subclass made per test binds ``suite`` and ``shared_store``.
+
+    Subclass it to add rules for a wrapper (``StateMachineConformance.machine_class``).
+    """
 
     suite: ClassVar[StateMachineConformance]
     shared_store: ClassVar[BaseStore]
@@ -343,7 +346,10 @@ class _KVStoreMachine(RuleBasedStateMachine):
     ) -> None:
         built: list[Compare] = []
         holds = True
-        for target, key, op, number, value in conditions:
+        allowed = self.suite.state_machine_compare_targets
+        for drawn, key, op, number, value in conditions:
+            # a target the store cannot evaluate is swapped for an allowed one, stably
+            target = drawn if drawn in allowed else allowed[_TARGETS.index(drawn) % len(allowed)]
             operand = self._operand(target, number, value)
             built.append(_build_compare(target, key, op, operand))
             end = prefix_range_end(key.rstrip("*")) if key.endswith("*") else None
@@ -533,6 +539,10 @@ class _KVStoreMachine(RuleBasedStateMachine):
             self._exit.close()
 
 
+_KVStoreMachine = KVStoreMachine
+"""The former name of ``KVStoreMachine``, kept for subclasses that import it."""
+
+
 class StateMachineConformance(ConformanceBase):
     """Random operation sequences against a reference model (SPEC section 6).
 
@@ -541,11 +551,17 @@ class StateMachineConformance(ConformanceBase):
         state_machine_step_count: Hypothesis ``stateful_step_count``.
         state_machine_derandomize: Run the same examples every time (deterministic CI);
             set false to explore new sequences on each run.
+        state_machine_compare_targets: The compare targets the machine's transactions use
+            (``value``, ``version``, ``create``, ``mod``, ``lease``); a wrapper that cannot
+            evaluate some (``EncryptedStore``: ``value``) leaves them out.
+        machine_class: The ``KVStoreMachine`` subclass to run (to add wrapper rules).
     """
 
     state_machine_max_examples: int = 30
     state_machine_step_count: int = 30
     state_machine_derandomize: bool = True
+    state_machine_compare_targets: tuple[str, ...] = _TARGETS
+    machine_class: type[KVStoreMachine] = KVStoreMachine
 
     @contextlib.contextmanager
     def store_factory(self, store: BaseStore) -> Iterator[BaseStore]:
@@ -578,7 +594,7 @@ class StateMachineConformance(ConformanceBase):
     def test_state_machine(self, store: BaseStore) -> None:
         machine = type(
             "KVStoreMachine",
-            (_KVStoreMachine,),
+            (self.machine_class,),
             {"suite": self, "shared_store": store},
         )
         run_state_machine_as_test(  # type: ignore[no-untyped-call]
