@@ -302,6 +302,15 @@ class EndpointPool:
             if index == self._current:
                 self._current = (index + 1) % len(self.endpoints)
 
+    def prefer(self, address: str) -> None:
+        """Send the next calls to ``address`` first (while it is healthy).
+
+        Raises:
+            ValueError: ``address`` is not one of the endpoints.
+        """
+        with self._changed:
+            self._current = [endpoint.address for endpoint in self.endpoints].index(address)
+
     @property
     def current(self) -> Endpoint:
         """The endpoint calls go to first."""
