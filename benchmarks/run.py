@@ -1,0 +1,478 @@
+"""Run every benchmark and write ``benchmarks/RESULTS.md`` and the plots.
+
+    python benchmarks/run.py            # about 2-3 minutes on 2 cores
+    python benchmarks/run.py --quick    # shorter measurements, for a smoke run
+
+Starts a throwaway local etcd (the launcher in ``kvstore_etcd.testing``; or uses
+``$KVSTORE_ETCD_ENDPOINTS``), runs the core benchmarks (``bench_core.py``) on it and on
+``MemoryStore``, then every other ``bench_*.py`` that exists here (etcd overhead,
+encryption, locks), and writes:
+
+- ``RESULTS.md``: each figure beside its same-run baseline, as a ratio, the targets of
+  SPEC section 11 with pass/miss, and the machine (cores, CPU, Python, etcd version);
+- ``throughput.png``: put/get throughput against the number of threads;
+- ``latency.png``: latency percentiles (put, get, put-to-watch-event).
+
+A benchmark module that fails is reported in ``RESULTS.md`` and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib
+import inspect
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(1, str(HERE.parent))
+
+import bench_core  # noqa: E402 - after the path set-up, so the script runs from anywhere
+
+import kvstore  # noqa: E402
+from kvstore.base import BaseStore  # noqa: E402
+from kvstore_memory import MemoryStore  # noqa: E402
+
+Figures = dict[str, float]
+
+OPTIONAL_MODULES = ("bench_etcd_overhead", "bench_encryption", "bench_lock")
+"""Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
+
+
+class Progress:
+    """Numbered stage lines with timings on stderr, so a long run shows where it is."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def stage(self, label: str) -> Iterator[None]:
+        self.done += 1
+        prefix = f"[{self.done:>2}/{self.total}] {label}"
+        sys.stderr.write(f"{prefix} ...")
+        sys.stderr.flush()
+        begin = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            sys.stderr.write(" FAILED\n")
+            raise
+        total = time.perf_counter() - self.started
+        sys.stderr.write(f" {time.perf_counter() - begin:.1f}s (total {total:.0f}s)\n")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------- machine
+
+
+def cpu_model() -> str:
+    """The CPU model name (from ``/proc/cpuinfo`` on Linux), else ``platform.processor()``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine(etcd_version: str) -> dict[str, str]:
+    """The facts a reader needs to compare figures across machines."""
+    return {
+        "CPU": cpu_model(),
+        "cores": str(os.cpu_count()),
+        "Python": platform.python_version(),
+        "OS": f"{platform.system()} {platform.release()}",
+        "etcd": etcd_version,
+        "kvstore": kvstore.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# ---------------------------------------------------------------------------- etcd
+
+
+@contextlib.contextmanager
+def etcd() -> Iterator[tuple[list[str], str]]:
+    """Endpoints and version of ``$KVSTORE_ETCD_ENDPOINTS`` or of a throwaway local etcd."""
+    external = os.environ.get("KVSTORE_ETCD_ENDPOINTS", "").strip()
+    if external:
+        yield [part.strip() for part in external.split(",") if part.strip()], "external"
+        return
+    from kvstore_etcd.testing import EtcdServer
+
+    with EtcdServer() as server:
+        yield list(server.endpoints), server.version
+
+
+# ---------------------------------------------------------------------------- optional modules
+
+
+def _load(name: str) -> Any | None:
+    if not (HERE / f"{name}.py").exists():
+        return None
+    return importlib.import_module(name)
+
+
+def _call_optional(
+    function: Callable[..., Any], stores: dict[str, BaseStore], endpoints: list[str]
+) -> dict[str, Figures]:
+    """Call ``bench_<name>`` with what its signature asks for; results by store name."""
+    parameters = inspect.signature(function).parameters
+    names = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if names[:1] == ["store"]:
+        return {label: _flatten(function(store)) for label, store in stores.items()}
+    if names[:1] == ["endpoints"]:
+        return {"etcd": _flatten(function(endpoints))}
+    if names[:1] == ["url"]:
+        return {"etcd": _flatten(function(f"etcd://{','.join(endpoints)}"))}
+    if not names:
+        keyword = {"endpoints": endpoints} if "endpoints" in parameters else {}
+        return {"etcd" if keyword else "result": _flatten(function(**keyword))}
+    raise TypeError(f"{function.__name__}{inspect.signature(function)}: unknown parameters")
+
+
+def _flatten(result: Any, prefix: str = "") -> Figures:
+    """``{"a": 1, "b": {"c": 2}}`` -> ``{"a": 1.0, "b.c": 2.0}``; non-numbers are dropped."""
+    figures: Figures = {}
+    if hasattr(result, "__attrs_attrs__") or hasattr(result, "__dataclass_fields__"):
+        result = {name: getattr(result, name) for name in vars(type(result)) if name[0] != "_"}
+    if isinstance(result, dict):
+        for key, value in result.items():
+            figures.update(_flatten(value, f"{prefix}{key}."))
+    elif isinstance(result, int | float) and not isinstance(result, bool):
+        figures[prefix.rstrip(".")] = float(result)
+    return figures
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _fmt(value: float) -> str:
+    if value != value:  # NaN: not measured
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def _find(figures: Figures, *candidates: str) -> float | None:
+    """The first of ``candidates`` present in ``figures`` (names of optional modules vary)."""
+    for name in candidates:
+        if name in figures:
+            return figures[name]
+    return None
+
+
+def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str, str, bool | None]]:
+    """Rows ``(target, measured, baseline, ratio, met)`` for SPEC section 11's targets."""
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    core_etcd = results.get("core", {})
+    bulk = core_etcd.get("etcd bulk_put", {})
+    if bulk:
+        rows.append(
+            (
+                "bulk_put of 10,000 keys >= 20x faster than a put loop (etcd)",
+                f"{_fmt(bulk['bulk_seconds'])} s",
+                f"put loop {_fmt(bulk['loop_seconds'])} s",
+                f"{bulk['bulk_speedup']:.1f}x faster",
+                bulk["bulk_speedup"] >= 20,
+            )
+        )
+    memory = core_etcd.get("memory vs locked dict", {})
+    if memory:
+        rows.append(
+            (
+                "MemoryStore get >= 200,000 ops/s on one thread",
+                f"{_fmt(memory['memory_get_per_s'])} ops/s",
+                f"locked dict {_fmt(memory['dict_get_per_s'])} ops/s",
+                f"{memory['get_vs_dict']:.2f}x the dict",
+                memory["memory_get_per_s"] >= 200_000,
+            )
+        )
+    threads = core_etcd.get("etcd threads", {})
+    if threads:
+        rows.append(
+            (
+                "16 threads on one store >= 2x the 1-thread put throughput (etcd)",
+                f"{_fmt(threads['put_per_s_16'])} puts/s",
+                f"1 thread {_fmt(threads['put_per_s_1'])} puts/s",
+                f"{threads['put_scaling_16']:.2f}x",
+                threads["put_scaling_16"] >= 2,
+            )
+        )
+    overhead = results.get("etcd overhead", {}).get("etcd", {})
+    for operation in ("get", "put"):
+        ratio = _find(
+            overhead,
+            f"{operation}_overhead",
+            f"{operation}_ratio",
+            f"{operation}.overhead",
+            f"{operation}.ratio",
+        )
+        if ratio is not None:
+            # modules report either a ratio (1.05) or an overhead fraction (0.05)
+            fraction = ratio - 1 if ratio > 0.5 else ratio
+            rows.append(
+                (
+                    f"EtcdStore {operation} overhead vs raw etcd3 <= 10%",
+                    _fmt_optional(overhead, operation, "store"),
+                    _fmt_optional(overhead, operation, "raw"),
+                    f"{fraction * 100:+.1f}%",
+                    fraction <= 0.10,
+                )
+            )
+    for label, figures in results.get("encryption", {}).items():
+        ratio = _find(figures, "overhead", "put_overhead", "get_overhead", "ratio")
+        if ratio is not None:
+            fraction = ratio - 1 if ratio > 0.5 else ratio
+            rows.append(
+                (
+                    f"encryption overhead on 1 KiB values <= 15% ({label})",
+                    "",
+                    "",
+                    f"{fraction * 100:+.1f}%",
+                    fraction <= 0.15,
+                )
+            )
+    return rows
+
+
+def _fmt_optional(figures: Figures, operation: str, kind: str) -> str:
+    for name, value in figures.items():
+        if operation in name and kind in name and "per_s" in name:
+            return f"{_fmt(value)} ops/s"
+    return ""
+
+
+def render(
+    info: dict[str, str],
+    results: dict[str, dict[str, Figures]],
+    failures: dict[str, str],
+    elapsed: float,
+) -> str:
+    """The Markdown of ``RESULTS.md``."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python benchmarks/run.py` (do not edit by hand). Every figure is",
+        "measured beside its baseline in the same run; ratios compare the two.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in info.items()],
+        f"| run time | {elapsed:.0f} s |",
+        "",
+        "## Targets (SPEC section 11)",
+        "",
+        "| target | measured | baseline (same run) | ratio | met |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    for target, measured, baseline, ratio, met in targets(results):
+        mark = "yes" if met else "no" if met is not None else "?"
+        lines.append(f"| {target} | {measured} | {baseline} | {ratio} | {mark} |")
+    lines += ["", "Plots: [throughput.png](throughput.png), [latency.png](latency.png).", ""]
+    for group, tables in results.items():
+        lines += [f"## {group}", ""]
+        for label, figures in tables.items():
+            lines += [f"### {label}", "", "| figure | value |", "|---|---:|"]
+            lines += [f"| {name} | {_fmt(value)} |" for name, value in figures.items()]
+            lines.append("")
+    if failures:
+        lines += ["## Benchmarks that failed", ""]
+        lines += [f"- `{name}`: {why}" for name, why in failures.items()]
+        lines.append("")
+    lines += [
+        "## Reading the figures",
+        "",
+        "- `*_per_s`: operations per second; `*_p50_ms` / `*_p99_ms`: latency percentiles.",
+        "- `*_scaling_N`: throughput with N threads over the 1-thread throughput.",
+        "- `bulk_speedup`: time of a put loop over time of `bulk_put` (`atomic=False`,",
+        "  transactions of 128 puts) for the same 10,000 keys; a loop cut short by its time",
+        "  bound is extrapolated (`loop_keys_measured`).",
+        "- `get_vs_dict` / `put_vs_dict`: MemoryStore over a dict behind a `threading.Lock`.",
+        "- MemoryStore serialises every call on one lock and pays for history, revisions and",
+        "  watches, so threads do not speed it up (the GIL too); etcd calls wait on the",
+        "  network and the disk, so threads overlap them.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, dict[str, Figures]], thread_counts: tuple[int, ...]) -> list[Path]:
+    """Write ``throughput.png`` and ``latency.png``; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    core = results.get("core", {})
+    written: list[Path] = []
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for store in ("etcd", "memory"):
+        figures = core.get(f"{store} threads")
+        if not figures:
+            continue
+        for operation, style in (("put", "-o"), ("get", "--s")):
+            axes.plot(
+                list(thread_counts),
+                [figures[f"{operation}_per_s_{n}"] for n in thread_counts],
+                style,
+                label=f"{store} {operation}",
+            )
+    axes.set_xscale("log", base=2)
+    axes.set_yscale("log")
+    axes.set_xticks(list(thread_counts), [str(n) for n in thread_counts])
+    axes.set_xlabel("threads sharing one store")
+    axes.set_ylabel("operations per second (log)")
+    axes.set_title("Throughput vs threads")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path = HERE / "throughput.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    written.append(path)
+
+    series: list[tuple[str, list[float]]] = []
+    for store in ("etcd", "memory"):
+        threads = core.get(f"{store} threads", {})
+        watch = core.get(f"{store} watch", {})
+        for operation in ("put", "get"):
+            if f"{operation}_p50_ms_1" in threads:
+                series.append(
+                    (
+                        f"{store} {operation}",
+                        [threads[f"{operation}_{p}_ms_1"] for p in ("p50", "p90", "p99")],
+                    )
+                )
+        if "event_p50_ms" in watch:
+            series.append(
+                (
+                    f"{store} put-to-event",
+                    [watch[f"event_{p}_ms"] for p in ("p50", "p90", "p99")],
+                )
+            )
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    width = 0.25
+    for offset, (percentile, color) in enumerate(
+        (("p50", "tab:blue"), ("p90", "tab:orange"), ("p99", "tab:red"))
+    ):
+        axes.bar(
+            [index + (offset - 1) * width for index in range(len(series))],
+            [values[offset] for _, values in series],
+            width,
+            label=percentile,
+            color=color,
+        )
+    axes.set_xticks(range(len(series)), [name for name, _ in series], rotation=20)
+    axes.set_yscale("log")
+    axes.set_ylabel("milliseconds (log)")
+    axes.set_title("Latency percentiles (one thread)")
+    axes.grid(True, axis="y", which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path = HERE / "latency.png"
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    written.append(path)
+    return written
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark, write ``RESULTS.md`` and the plots.
+
+    Args:
+        argv: Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0, or 1 when a benchmark failed.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="short measurements (smoke run)")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args(argv)
+    scale = 0.3 if args.quick else 1.0
+    thread_counts = (1, 4, 16)
+    optional = {name: module for name in OPTIONAL_MODULES if (module := _load(name)) is not None}
+    progress = Progress(total=8 + len(optional))
+    started = time.perf_counter()
+    results: dict[str, dict[str, Figures]] = {"core": {}}
+    failures: dict[str, str] = {}
+    core = results["core"]
+
+    with contextlib.ExitStack() as stack:
+        with progress.stage("starting a throwaway etcd"):
+            endpoints, version = stack.enter_context(etcd())
+        info = machine(version)
+        etcd_store = stack.enter_context(kvstore.open("etcd://" + ",".join(endpoints)))
+        memory_store = stack.enter_context(MemoryStore())
+        stores: dict[str, BaseStore] = {"memory": memory_store, "etcd": etcd_store}
+
+        with progress.stage("memory store vs locked dict"):
+            core["memory vs locked dict"] = bench_core.bench_memory_vs_dict(seconds=0.5 * scale)
+        with progress.stage("bulk_put 10,000 keys vs put loop (memory, etcd)"):
+            core["memory bulk_put"] = bench_core.bench_bulk_put(memory_store)
+            core["etcd bulk_put"] = bench_core.bench_bulk_put(etcd_store, loop_seconds=10 * scale)
+        for label, store in stores.items():
+            with progress.stage(f"threads 1/4/16 ({label})"):
+                core[f"{label} threads"] = bench_core.bench_threads(
+                    store,
+                    thread_counts=thread_counts,
+                    seconds=(1.0 if label == "etcd" else 0.4) * scale,
+                )
+        for label, store in stores.items():
+            with progress.stage(f"watch delivery and latency ({label})"):
+                core[f"{label} watch"] = bench_core.bench_watch(store, seconds=3 * scale)
+
+        names = {
+            "bench_etcd_overhead": "etcd overhead",
+            "bench_encryption": "encryption",
+            "bench_lock": "locks",
+        }
+        for name, module in optional.items():
+            function = getattr(module, name, None)
+            with progress.stage(f"{name}"):
+                try:
+                    if function is None:
+                        raise AttributeError(f"{name}.py has no function {name}()")
+                    results[names[name]] = _call_optional(function, stores, endpoints)
+                except Exception as exc:  # noqa: BLE001 - one broken module must not stop the run
+                    failures[name] = f"{type(exc).__name__}: {exc}"
+                    traceback.print_exc(file=sys.stderr)
+
+    with progress.stage("plots and RESULTS.md"):
+        plot(results, thread_counts)
+        missing = [name for name in OPTIONAL_MODULES if name not in optional]
+        for name in missing:
+            failures[name] = "not found in benchmarks/ (not written yet?)"
+        args.output.write_text(
+            render(info, results, failures, time.perf_counter() - started), encoding="utf-8"
+        )
+    sys.stderr.write(f"wrote {args.output}, throughput.png and latency.png\n")
+    return 1 if any("not found" not in why for why in failures.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
