@@ -65,7 +65,7 @@ from kvstore.types import EventType, KeyValue, RangeResult, TxnResult
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
 
-__all__ = ["LOCK_NAMESPACE", "Lock", "Session", "recipe_prefix"]
+__all__ = ["LOCK_NAMESPACE", "Lock", "Session", "WaiterQueue", "check_timeout", "recipe_prefix"]
 
 LOCK_NAMESPACE = "__kvstore/locks/"
 """Top-level prefix of every lock key."""
