@@ -86,6 +86,7 @@ class _Watcher:
     range_end: str | None
     prev_kv: bool
     watch: QueueWatch
+    start_revision: int = 0
 
 
 def _in_range(key: str, start: str, range_end: str | None) -> bool:
@@ -426,7 +427,7 @@ class MemoryStore(BaseStore):
         with self._lock:
             self._check_open("watch")
             watch = QueueWatch(on_cancel=lambda: self._remove_watcher(watcher))
-            watcher = _Watcher(key, range_end, prev_kv, watch)
+            watcher = _Watcher(key, range_end, prev_kv, watch, start_revision or 0)
             if start_revision is not None and start_revision < self._compacted:
                 watch.fail(
                     CompactedError(
@@ -445,7 +446,12 @@ class MemoryStore(BaseStore):
             return watch
 
     def _deliver(self, watcher: _Watcher, events: Sequence[WatchEvent]) -> None:
-        matching = [e for e in events if _in_range(e.kv.key, watcher.key, watcher.range_end)]
+        matching = [
+            e
+            for e in events
+            if e.revision >= watcher.start_revision
+            and _in_range(e.kv.key, watcher.key, watcher.range_end)
+        ]
         if not watcher.prev_kv:
             matching = [attrs.evolve(e, prev_kv=None) for e in matching]
         if matching:
