@@ -34,6 +34,7 @@ from kvstore.errors import (
     KeyExistsError,
     KeyNotFoundError,
     LeaseExpiredError,
+    LockLostError,
     StoreClosedError,
     UnsupportedOperationError,
 )
@@ -777,12 +778,20 @@ class BaseStore(abc.ABC):
 
     # ------------------------------------------------------------------ coordination
 
-    def new_lock(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Lock:
+    def new_lock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        session: Session | None = None,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Lock:
         """A distributed lock named ``name`` (see ``kvstore.lock.Lock``).
 
         Args:
             ttl: TTL of the lock's own session lease, if no ``session`` is given.
             session: Share an existing session instead of creating one per lock.
+            on_lost: Called once if the session lease is lost while the lock is held.
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
@@ -790,9 +799,16 @@ class BaseStore(abc.ABC):
         """
         from kvstore.lock import Lock
 
-        return Lock(self, name, ttl=ttl, session=session)
+        return Lock(self, name, ttl=ttl, session=session, on_lost=on_lost)
 
-    def new_election(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Election:
+    def new_election(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        session: Session | None = None,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Election:
         """A leader election named ``name`` (see ``kvstore.election.Election``).
 
         Raises:
@@ -801,7 +817,7 @@ class BaseStore(abc.ABC):
         """
         from kvstore.election import Election
 
-        return Election(self, name, ttl=ttl, session=session)
+        return Election(self, name, ttl=ttl, session=session, on_lost=on_lost)
 
 
 class WrapperStore(BaseStore):

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from kvstore.errors import LeaseExpiredError
+from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.lease import KeepAlive, Lease
 from kvstore.txn import TransactionBuilder
 from kvstore.types import (
@@ -141,10 +141,24 @@ class KVStore(Protocol):
         """Revoke a lease and delete its keys."""
 
     # coordination
-    def new_lock(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Lock:
+    def new_lock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        session: Session | None = None,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Lock:
         """A distributed lock."""
 
-    def new_election(self, name: str, *, ttl: int = 60, session: Session | None = None) -> Election:
+    def new_election(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        session: Session | None = None,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Election:
         """A leader election."""
 
     # cluster
