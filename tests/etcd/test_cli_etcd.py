@@ -95,7 +95,8 @@ def test_get_json_metadata_and_history(cli: Cli) -> None:
     assert record["version"] == 2
     assert record["create_revision"] == first
     assert cli("get", "color", "--rev", str(first)).stdout == b"red"
-    binary = json.loads(ok(cli("put", "bin", stdin=b"\xff\x00") and cli("get", "bin", "--json")))
+    ok(cli("put", "bin", stdin=b"\xff\x00"))
+    binary = json.loads(ok(cli("get", "bin", "--json")))
     assert binary["value_base64"] == "/wA="
 
 
