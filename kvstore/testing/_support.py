@@ -147,9 +147,15 @@ class ConformanceBase:
         fast_clock: Set to true when ``advance_clock`` moves the store's clock instantly
             (a controllable clock); enables the lease-expiry rules of the state machine
             and the tests that must jump past a TTL faster than a keep-alive renews.
+        value_compares: False for stores that refuse ``Value`` compares in transactions
+            (``EncryptedStore``: values are ciphertexts the server cannot compare). Then
+            the tests that rely on value compares skip, a test checks instead that a value
+            compare raises ``UnsupportedCompareError`` and changes nothing, and the state
+            machine draws no value compares.
     """
 
     fast_clock: bool = False
+    value_compares: bool = True
 
     def advance_clock(self, store: BaseStore, seconds: float) -> None:
         """Let ``seconds`` pass for the store's lease clock (default: real time, sleeps).

@@ -299,6 +299,7 @@ class KVStoreMachine(RuleBasedStateMachine):
         caps = self.store.capabilities
         self.history = "history" in caps
         self.leases = "leases" in caps and self.suite.fast_clock
+        self.compare_targets = self.suite.machine_compare_targets()
         self.model = ReferenceModel(current_revision(self.store))
         self.watch: Watch | None = None
         if "watch" in caps:
@@ -346,7 +347,7 @@ class KVStoreMachine(RuleBasedStateMachine):
     ) -> None:
         built: list[Compare] = []
         holds = True
-        allowed = self.suite.state_machine_compare_targets
+        allowed = self.compare_targets
         for drawn, key, op, number, value in conditions:
             # a target the store cannot evaluate is swapped for an allowed one, stably
             target = drawn if drawn in allowed else allowed[_TARGETS.index(drawn) % len(allowed)]
@@ -539,10 +540,6 @@ class KVStoreMachine(RuleBasedStateMachine):
             self._exit.close()
 
 
-_KVStoreMachine = KVStoreMachine
-"""The former name of ``KVStoreMachine``, kept for subclasses that import it."""
-
-
 class StateMachineConformance(ConformanceBase):
     """Random operation sequences against a reference model (SPEC section 6).
 
@@ -551,9 +548,9 @@ class StateMachineConformance(ConformanceBase):
         state_machine_step_count: Hypothesis ``stateful_step_count``.
         state_machine_derandomize: Run the same examples every time (deterministic CI);
             set false to explore new sequences on each run.
-        state_machine_compare_targets: The compare targets the machine's transactions use
-            (``value``, ``version``, ``create``, ``mod``, ``lease``); a wrapper that cannot
-            evaluate some (``EncryptedStore``: ``value``) leaves them out.
+        state_machine_compare_targets: The compare targets the machine's transactions may
+            use (``value``, ``version``, ``create``, ``mod``, ``lease``); ``value`` is left
+            out automatically when ``value_compares`` is false.
         machine_class: The ``KVStoreMachine`` subclass to run (to add wrapper rules).
     """
 
@@ -579,6 +576,25 @@ class StateMachineConformance(ConformanceBase):
         """
         store.delete_prefix("", allow_all=True)
         yield store
+
+    def machine_compare_targets(self) -> tuple[str, ...]:
+        """The compare targets the machine's transactions draw from.
+
+        Returns:
+            ``state_machine_compare_targets`` without ``value`` when the store refuses
+            value compares (``value_compares`` is false).
+
+        Raises:
+            ValueError: No compare target is left to draw.
+        """
+        targets = tuple(
+            target
+            for target in self.state_machine_compare_targets
+            if self.value_compares or target != "value"
+        )
+        if not targets:
+            raise ValueError("state_machine_compare_targets leaves no usable compare target")
+        return targets
 
     def state_machine_settings(self) -> settings:
         """The Hypothesis settings of the state machine test (see the class attributes)."""

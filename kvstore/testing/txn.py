@@ -10,6 +10,7 @@ from kvstore.errors import (
     InvalidArgumentError,
     TransactionError,
     TransactionTooLargeError,
+    UnsupportedCompareError,
 )
 from kvstore.testing._support import ConformanceBase, current_revision, snapshot
 from kvstore.txn import (
@@ -18,6 +19,7 @@ from kvstore.txn import (
     Delete,
     Get,
     ModRevision,
+    Op,
     Put,
     Txn,
     Value,
@@ -45,12 +47,21 @@ _VALUE_CASES = [
 class TxnConformance(ConformanceBase):
     """Transactions as etcd applies them: atomically, at one revision, within limits."""
 
+    def requires_value_compares(self) -> None:
+        """Skip the calling test when the store refuses ``Value`` compares."""
+        if not self.value_compares:
+            pytest.skip(
+                "the store refuses Value compares (value_compares = False); "
+                "test_value_compare_is_refused_and_changes_nothing checks the refusal"
+            )
+
     @pytest.mark.parametrize(
         ("compare", "expected"),
         [case[1:] for case in _VALUE_CASES],
         ids=[case[0] for case in _VALUE_CASES],
     )
     def test_value_compares(self, store: BaseStore, compare: Compare, expected: bool) -> None:
+        self.requires_value_compares()
         store.put("k", b"m")
         result = store.transaction().if_(compare).then(Put("r", b"then")).else_(Put("r", b"else"))
         assert result.commit().succeeded is expected
@@ -77,6 +88,7 @@ class TxnConformance(ConformanceBase):
             assert store.kv_txn([compare], [], []).succeeded is expected, compare
 
     def test_compares_on_a_missing_key(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         # etcd compares a missing key's version / revisions / lease as 0, and fails
         # every value compare on it (there is no value to compare)
         cases: list[tuple[Compare, bool]] = [
@@ -91,12 +103,14 @@ class TxnConformance(ConformanceBase):
             assert store.kv_txn([compare], [], []).succeeded is expected, compare
 
     def test_all_compares_must_hold(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("a", b"1")
         store.put("b", b"2")
         assert store.kv_txn([Value("a") == b"1", Value("b") == b"2"], [], []).succeeded
         assert not store.kv_txn([Value("a") == b"1", Value("b") == b"x"], [], []).succeeded
 
     def test_prefix_compare_holds_for_every_key(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.bulk_put({"p/a": b"1", "p/b": b"1", "q": b"2"})
         assert store.kv_txn([Value("p/", prefix=True) == b"1"], [], []).succeeded
         store.put("p/c", b"3")
@@ -104,6 +118,7 @@ class TxnConformance(ConformanceBase):
         assert store.kv_txn([Version("p/", prefix=True) == 1], [], []).succeeded
 
     def test_then_branch_runs_and_reports_responses(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("k", b"old")
         start = current_revision(store)
         result = (
@@ -128,6 +143,7 @@ class TxnConformance(ConformanceBase):
         assert store.get_multiple("") == {"k": b"new", "other": b"o"}
 
     def test_else_branch_runs_when_a_compare_fails(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("k", b"current")
         result = (
             store.transaction()
@@ -144,6 +160,7 @@ class TxnConformance(ConformanceBase):
         assert store.get_multiple("") == {"else": b"e", "k": b"current"}
 
     def test_failed_txn_with_empty_else_changes_nothing(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("k", b"v")
         before = snapshot(store)
         result = store.kv_txn([Value("k") == b"other"], [Put("k", b"x")], [])
@@ -207,6 +224,7 @@ class TxnConformance(ConformanceBase):
             Delete.prefix("")
 
     def test_nested_txn(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("k", b"1")
         start = current_revision(store)
         result = store.kv_txn(
@@ -231,6 +249,28 @@ class TxnConformance(ConformanceBase):
         kv = store.get_kv("inner-else")
         assert kv is not None and kv.mod_revision == start + 1
 
+    def test_value_compare_is_refused_and_changes_nothing(self, store: BaseStore) -> None:
+        if self.value_compares:
+            pytest.skip("the store evaluates Value compares (test_value_compares checks them)")
+        store.bulk_put({"k": b"v", "p/a": b"1"})
+        before = snapshot(store)
+        refused: list[tuple[list[Compare], list[Op], list[Op]]] = [
+            ([Value("k") == b"v"], [Put("k", b"then")], [Put("k", b"else")]),
+            ([Version("k") == 1, Value("k") != b"x"], [Put("k", b"then")], []),
+            ([Value("p/", prefix=True) > b""], [Put("p/a", b"then")], []),
+            ([Value("missing") == b""], [], [Put("missing", b"else")]),
+            ([], [Put("o", b"o"), Txn([Value("k") == b"v"], [Put("i", b"i")], [])], []),
+            # refused even in a branch that would not run, and nested two deep
+            ([Version("k") == 0], [], [Txn([], [Txn([Value("k") < b"w"], [], [])], [])]),
+        ]
+        for compares, success, failure in refused:
+            with pytest.raises(UnsupportedCompareError) as info:
+                store.kv_txn(compares, success, failure)
+            assert isinstance(info.value, TransactionError)
+        with pytest.raises(UnsupportedCompareError):
+            store.transaction().if_(Value("k") == b"v").then(Put("k", b"then")).commit()
+        assert snapshot(store) == before
+
     def test_too_many_ops_is_refused_and_changes_nothing(self, store: BaseStore) -> None:
         store.put("k", b"v")
         before = snapshot(store)
@@ -239,7 +279,7 @@ class TxnConformance(ConformanceBase):
             store.kv_txn([], too_many, [])
         assert isinstance(info.value, TransactionError)
         with pytest.raises(TransactionTooLargeError):
-            store.kv_txn([Value("k") == b"v"], [], too_many)
+            store.kv_txn([Version("k") == 1], [], too_many)
         compares = [Version(f"c/{index:03d}") == 0 for index in range(store.max_txn_ops + 1)]
         with pytest.raises(TransactionTooLargeError):
             store.kv_txn(compares, [], [])
@@ -301,6 +341,7 @@ class TxnConformance(ConformanceBase):
             store.transaction().then("put k")  # type: ignore[arg-type]
 
     def test_builder_accumulates_calls(self, store: BaseStore) -> None:
+        self.requires_value_compares()
         store.put("a", b"1")
         result = (
             store.transaction()
