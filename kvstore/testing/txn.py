@@ -261,7 +261,7 @@ class TxnConformance(ConformanceBase):
             ([Value("missing") == b""], [], [Put("missing", b"else")]),
             ([], [Put("o", b"o"), Txn([Value("k") == b"v"], [Put("i", b"i")], [])], []),
             # refused even in a branch that would not run, and nested two deep
-            ([Version("k") == 0], [], [Txn([], [Txn([Value("k") < b"w"], [], [])], [])]),
+            ([Version("k") == 0], [Txn([], [Txn([Value("k") < b"w"], [], [])], [])], []),
         ]
         for compares, success, failure in refused:
             with pytest.raises(UnsupportedCompareError) as info:
