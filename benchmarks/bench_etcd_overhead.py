@@ -1,0 +1,139 @@
+"""EtcdStore vs the raw ``etcd3`` client: get and put on the same etcd, in the same run.
+
+Run ``python benchmarks/bench_etcd_overhead.py`` (starts a throwaway local etcd unless
+``--endpoint host:port`` is given). ``measure()`` returns the numbers for the results table.
+
+Method: one client of each kind on one server, sequential single-key calls. Calls are
+timed in blocks of 100, raw and store blocks alternating (and which goes first), so load
+from other processes hits both; the reported figure is the median per-call time over all
+blocks, and the ratio is store / raw (1.10 = 10 % overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["main", "measure"]
+
+_BLOCK = 100
+"""Calls per timed block; blocks of the two clients alternate."""
+
+
+def _time_per_call(function: Callable[[int], object], ops: int) -> float:
+    start = time.perf_counter()
+    for index in range(ops):
+        function(index)
+    return (time.perf_counter() - start) / ops
+
+
+def _run(endpoint: str, ops: int, rounds: int) -> dict[str, Any]:
+    import etcd3
+
+    from kvstore_etcd import EtcdConfig, EtcdStore
+
+    host, _, port = endpoint.rpartition(":")
+    raw = etcd3.client(host=host, port=int(port), timeout=5)
+    store = EtcdStore(EtcdConfig(endpoints=[endpoint], request_timeout=5.0))
+    value = b"v" * 100
+    keys = [f"bench/overhead/{index % 100:03d}" for index in range(ops)]
+    try:
+        for key in keys[:100]:
+            raw.put(key, value)
+
+        def raw_get(index: int) -> object:
+            return raw.get(keys[index])
+
+        def store_get(index: int) -> object:
+            return store.get(keys[index])
+
+        def raw_put(index: int) -> object:
+            return raw.put(keys[index], value)
+
+        def store_put(index: int) -> object:
+            return store.put(keys[index], value)
+
+        for warm in (raw_get, store_get, raw_put, store_put):
+            _time_per_call(warm, min(ops, 200))
+        samples: dict[str, list[float]] = {
+            name: [] for name in ("raw_get", "store_get", "raw_put", "store_put")
+        }
+        pairs = (
+            ("raw_get", raw_get, "store_get", store_get),
+            ("raw_put", raw_put, "store_put", store_put),
+        )
+        # Short alternating blocks: load from other processes hits both clients alike.
+        blocks = max(ops // _BLOCK, 1)
+        for round_index in range(rounds * blocks):
+            for first_name, first, second_name, second in pairs:
+                order = [(first_name, first), (second_name, second)]
+                if round_index % 2:
+                    order.reverse()
+                for name, function in order:
+                    samples[name].append(_time_per_call(function, _BLOCK))
+        medians = {name: statistics.median(times) for name, times in samples.items()}
+    finally:
+        store.close()
+        raw.close()
+    return {
+        "endpoint": endpoint,
+        "ops_per_round": ops,
+        "rounds": rounds,
+        "get_raw_us": medians["raw_get"] * 1e6,
+        "get_store_us": medians["store_get"] * 1e6,
+        "get_ratio": medians["store_get"] / medians["raw_get"],
+        "put_raw_us": medians["raw_put"] * 1e6,
+        "put_store_us": medians["store_put"] * 1e6,
+        "put_ratio": medians["store_put"] / medians["raw_put"],
+    }
+
+
+def measure(endpoint: str | None = None, *, ops: int = 2000, rounds: int = 7) -> dict[str, Any]:
+    """Time raw etcd3 and EtcdStore get/put against one etcd.
+
+    Args:
+        endpoint: ``host:port`` of an etcd to use; ``None`` starts a local one.
+        ops: Calls per client per round.
+        rounds: Rounds; the median per-call time over rounds is reported.
+
+    Returns:
+        ``get_raw_us``, ``get_store_us``, ``get_ratio``, ``put_raw_us``, ``put_store_us``,
+        ``put_ratio`` (store / raw), plus the etcd version and parameters.
+    """
+    if endpoint is not None:
+        return _run(endpoint, ops, rounds)
+    from kvstore_etcd.testing import EtcdServer
+
+    with EtcdServer() as server:
+        result = _run(server.endpoint, ops, rounds)
+        result["etcd_version"] = server.version
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the comparison as a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", help="host:port of an existing etcd")
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+    result = measure(args.endpoint, ops=args.ops, rounds=args.rounds)
+    version = result.get("etcd_version", "external")
+    print(f"etcd {version} at {result['endpoint']}, {args.ops} ops x {args.rounds} rounds")
+    print()
+    print("| operation | raw etcd3 (us/op) | EtcdStore (us/op) | ratio |")
+    print("|---|---:|---:|---:|")
+    for operation in ("get", "put"):
+        print(
+            f"| {operation} | {result[f'{operation}_raw_us']:.1f} | "
+            f"{result[f'{operation}_store_us']:.1f} | {result[f'{operation}_ratio']:.3f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
