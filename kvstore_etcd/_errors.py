@@ -36,6 +36,7 @@ from kvstore.errors import (
 __all__ = [
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
+    "is_deadline",
     "is_invalid_token",
     "is_unavailable",
     "map_errors",
@@ -115,6 +116,11 @@ def _details(exc: grpc.RpcError) -> str:
 def is_unavailable(exc: grpc.RpcError) -> bool:
     """Whether ``exc`` says the endpoint (or its cluster) cannot serve right now."""
     return _code(exc) is grpc.StatusCode.UNAVAILABLE
+
+
+def is_deadline(exc: grpc.RpcError) -> bool:
+    """Whether ``exc`` says the call ran out of time."""
+    return _code(exc) is grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def never_sent(exc: grpc.RpcError) -> bool:

@@ -30,7 +30,6 @@ from kvstore.errors import (
     KVStoreError,
     LeaseNotFoundError,
     StoreClosedError,
-    UnavailableError,
 )
 from kvstore.keys import (
     check_key,
@@ -70,7 +69,14 @@ from kvstore.types import (
 from kvstore.watch import Watch
 from kvstore_etcd import _wire
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
-from kvstore_etcd._errors import is_invalid_token, is_unavailable, never_sent, translate
+from kvstore_etcd._errors import (
+    is_deadline,
+    is_invalid_token,
+    is_unavailable,
+    map_errors,
+    never_sent,
+    translate,
+)
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["EtcdStore"]
@@ -216,6 +222,10 @@ class EtcdStore(BaseStore):
                 if is_unavailable(exc):
                     self._pool.mark_failed(endpoint)
                     retry = not write or never_sent(exc)
+                elif is_deadline(exc):
+                    # A member that holds calls past the deadline (paused, partitioned)
+                    # is passed over by the next calls.
+                    self._pool.mark_failed(endpoint)
                 if retry and time.monotonic() + delay < deadline:
                     time.sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
@@ -575,7 +585,7 @@ class EtcdStore(BaseStore):
         Raises:
             StoreClosedError: The store was closed.
             AuthenticationError: The credentials were refused.
-            UnavailableError: The first endpoint cannot be reached.
+            BackendError: The client could not be created.
         """
         self._check_open("get_client")
         with self._client_lock:
@@ -603,7 +613,7 @@ class EtcdStore(BaseStore):
                     opts=self._pool.channel_options(address),
                 )
             )
-        try:
+        with map_errors("get_client"):
             return etcd3.MultiEndpointEtcd3Client(
                 endpoints=endpoints,
                 timeout=self._timeout,
@@ -611,16 +621,6 @@ class EtcdStore(BaseStore):
                 password=self._password if self._username else None,
                 failover=True,
             )
-        except grpc.RpcError as exc:
-            error = translate(exc, operation="get_client")
-            raise error from exc
-        except Exception as exc:
-            if type(exc).__module__.startswith("etcd3"):
-                raise UnavailableError(
-                    f"get_client: etcd client error: {type(exc).__name__}",
-                    operation="get_client",
-                ) from exc
-            raise
 
     def register_watch(self, watch: Watch) -> None:
         """Track ``watch`` so that ``close`` cancels it."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kvstore.errors import IndeterminateError, UnavailableError
+from kvstore.errors import IndeterminateError, OperationTimeoutError, UnavailableError
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd.testing import EtcdCluster, EtcdServer
 
@@ -101,5 +101,24 @@ def test_every_member_down_is_unavailable(etcd_cluster: EtcdCluster) -> None:
             store.get("down")
         with pytest.raises((UnavailableError, IndeterminateError)):
             store.put("down", b"2")
+    finally:
+        store.close()
+
+
+def test_paused_member_times_out_once_then_is_passed_over(etcd_cluster: EtcdCluster) -> None:
+    store = EtcdStore(
+        EtcdConfig(endpoints=etcd_cluster.endpoints, request_timeout=1.0, dial_timeout=1.0)
+    )
+    try:
+        store.put("paused", b"1")
+        frozen = _member_in_use(etcd_cluster, store)
+        frozen.pause()
+        try:
+            with pytest.raises(OperationTimeoutError):
+                store.get("paused")
+            assert store.get("paused") == b"1"
+            assert store.pool.current.address != frozen.endpoint
+        finally:
+            frozen.resume()
     finally:
         store.close()
