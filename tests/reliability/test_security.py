@@ -1,0 +1,156 @@
+"""Security (SPEC 12): TLS with client certificates (CN as the etcd user), a wrong CA
+refused, ``insecure_skip_verify`` honoured; a user confined to a prefix gets
+PermissionDeniedError outside it; a wrong password fails with AuthenticationError without
+waiting out the timeout; an expired auth token is renewed transparently for get, put and
+a watch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from kvstore import AuthenticationError, PermissionDeniedError, UnavailableError
+from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd.testing import EtcdServer, EtcdTLS
+
+from .conftest import WatchRecorder
+from .etcd_auth import TLSFiles, UserSpec, enable_auth, make_tls
+from .proxy import FaultProxy
+
+pytestmark = [pytest.mark.reliability, pytest.mark.etcd]
+
+APP_PASSWORD = "app-password-for-tests"
+TOKEN_TTL = 2
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
+    return make_tls(Path(tmp_path_factory.mktemp("tls")), ("root", "app"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tls_files: TLSFiles) -> Iterator[EtcdServer]:
+    """TLS with client certificates required; auth on, so the CN is the user."""
+    root_cert, root_key = tls_files.clients["root"]
+    tls = EtcdTLS(
+        tls_files.server_cert,
+        tls_files.server_key,
+        trusted_ca_file=tls_files.ca,
+        client_cert_auth=True,
+        client_cert_file=root_cert,
+        client_key_file=root_key,
+    )
+    with EtcdServer(tls=tls) as server:
+        credentials = grpc.ssl_channel_credentials(
+            Path(tls_files.ca).read_bytes(),
+            Path(root_key).read_bytes(),
+            Path(root_cert).read_bytes(),
+        )
+        enable_auth(
+            server.endpoint,
+            root_password="root-password",
+            users={"app": UserSpec("unused-with-certificates", "app/")},
+            credentials=credentials,
+        )
+        yield server
+
+
+@pytest.fixture(scope="module")
+def auth_server() -> Iterator[EtcdServer]:
+    """Plain TCP, auth on with simple tokens that expire after TOKEN_TTL idle seconds."""
+    args = ["--auth-token=simple", f"--auth-token-ttl={TOKEN_TTL}"]
+    with EtcdServer(extra_args=args) as server:
+        enable_auth(
+            server.endpoint,
+            root_password="root-password",
+            users={"app": UserSpec(APP_PASSWORD, "app/")},
+        )
+        yield server
+
+
+def _tls_store(
+    server: EtcdServer, cert: tuple[str, str], ca: str | None, *, skip_verify: bool = False
+) -> EtcdStore:
+    config = EtcdConfig(endpoints=[server.endpoint], request_timeout=3, dial_timeout=3)
+    return EtcdStore(config.with_tls(cert[0], cert[1], ca, insecure_skip_verify=skip_verify))
+
+
+def test_tls_client_certificate_cn_is_the_user(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
+    with _tls_store(tls_server, tls_files.clients["app"], tls_files.ca) as store:
+        store.put("app/x", b"1")
+        assert store.get("app/x") == b"1"
+        with pytest.raises(PermissionDeniedError):
+            store.put("other/x", b"1")
+    with _tls_store(tls_server, tls_files.clients["root"], tls_files.ca) as root:
+        root.put("other/x", b"root may")
+
+
+def test_tls_wrong_ca_is_refused(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
+    with (
+        _tls_store(tls_server, tls_files.clients["app"], tls_files.other_ca) as store,
+        pytest.raises(UnavailableError),
+    ):
+        store.get("app/x")
+
+
+def test_tls_insecure_skip_verify_is_honoured(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
+    cert = tls_files.clients["app"]
+    with _tls_store(tls_server, cert, None, skip_verify=True) as store:
+        store.put("app/skip", b"1")
+        assert store.get("app/skip") == b"1"
+
+
+def _auth_store(server: EtcdServer, password: str = APP_PASSWORD, timeout: float = 3) -> EtcdStore:
+    config = EtcdConfig(endpoints=[server.endpoint], request_timeout=timeout, dial_timeout=3)
+    return EtcdStore(config.with_auth("app", password))
+
+
+def test_user_confined_to_a_prefix_is_denied_outside_it(auth_server: EtcdServer) -> None:
+    with _auth_store(auth_server) as store:
+        store.put("app/ok", b"1")
+        assert store.get("app/ok") == b"1"
+        for call in (
+            lambda: store.put("secret/x", b"1"),
+            lambda: store.get("secret/x"),
+            lambda: store.delete("secret/x"),
+            lambda: store.get_multiple("secret/"),
+        ):
+            with pytest.raises(PermissionDeniedError):
+                call()
+        with pytest.raises(PermissionDeniedError), store.watch_prefix("secret/") as watch:
+            watch.next_event(5)
+
+
+def test_wrong_password_fails_fast_with_authentication_error(auth_server: EtcdServer) -> None:
+    timeout = 20.0
+    with _auth_store(auth_server, "not-the-password", timeout=timeout) as store:
+        started = time.monotonic()
+        with pytest.raises(AuthenticationError):
+            store.get("app/x")
+        # Refused credentials are final: the call must not retry until the deadline.
+        assert time.monotonic() - started < timeout
+
+
+def test_expired_token_is_renewed_for_get_put_and_watch(auth_server: EtcdServer) -> None:
+    with FaultProxy(auth_server.client_port, lifetime=120) as proxy:
+        config = EtcdConfig(endpoints=[proxy.endpoint], request_timeout=3, dial_timeout=3)
+        store = EtcdStore(config.with_auth("app", APP_PASSWORD))
+        try:
+            start = store.put("app/t", b"0") + 1
+            recorder = WatchRecorder(store.watch_prefix("app/t", start_revision=start))
+            time.sleep(TOKEN_TTL + 2)  # the idle token expires on the server
+            assert store.get("app/t") == b"0"
+            time.sleep(TOKEN_TTL + 2)
+            revision = store.put("app/t", b"1")
+            time.sleep(TOKEN_TTL + 2)
+            proxy.close_connections()  # the watch must re-create itself with a fresh token
+            last = store.put("app/t", b"2")
+            assert recorder.wait_for_revision(last, timeout=20), repr(recorder.error)
+            assert [event.kv.mod_revision for event in recorder.events] == [revision, last]
+            recorder.stop()
+        finally:
+            store.close()
