@@ -261,6 +261,11 @@ class FaultProxy:
         loop.call_later(self.lifetime, self._shutdown, f"lifetime of {self.lifetime}s reached")
         self._ready.set()
         await self._finished.wait()
+        # Let aborted connections' tasks finish, so none is destroyed while pending.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def _shutdown(self, reason: str) -> None:
         if self.shutdown_reason is not None:

@@ -4,13 +4,14 @@ lock-protected increments stay exact while members are killed."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
-from kvstore import IndeterminateError, KVStoreError, Put
+from kvstore import IndeterminateError, KVStoreError, Lock, Put
 from kvstore_etcd import EtcdStore
 from kvstore_etcd.testing import EtcdCluster
 
@@ -87,13 +88,18 @@ def test_lock_protected_increments_are_exact_while_members_die(
 
     def increment(store: EtcdStore, worker: int, step: int) -> None:
         nonlocal inside
-        lock = store.new_lock("counter-lock", ttl=5)
         deadline = time.monotonic() + WAIT * 2
         while True:
+            # A member may die under any call, the session's lease grant included: retry.
+            lock: Lock | None = None
             try:
+                lock = store.new_lock("counter-lock", ttl=5)
                 lock.lock(timeout=WAIT)
                 break
             except KVStoreError:
+                if lock is not None:
+                    with contextlib.suppress(KVStoreError):
+                        lock.close()
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
