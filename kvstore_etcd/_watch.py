@@ -26,6 +26,7 @@ import grpc
 from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
 from kvstore.errors import (
+    BackendError,
     CompactedError,
     KVStoreError,
     PermissionDeniedError,
@@ -236,7 +237,7 @@ class EtcdWatch(QueueWatch):
                 self._store.forget_token(metadata)
                 raise _TokenRefused
             error_class = next(
-                (cls for text, cls in ERRORS_BY_MESSAGE.items() if text in reason), KVStoreError
+                (cls for text, cls in ERRORS_BY_MESSAGE.items() if text in reason), BackendError
             )
             self._end(
                 error_class(
