@@ -316,7 +316,7 @@ class EndpointPool:
         """The endpoint calls go to first."""
         return self.endpoints[self._current]
 
-    def _pick(self) -> Endpoint | None:
+    def _pick(self, *, allow_suspect: bool) -> Endpoint | None:
         count = len(self.endpoints)
         now = time.monotonic()
         fallback: Endpoint | None = None
@@ -330,10 +330,13 @@ class EndpointPool:
                 return endpoint
             if fallback is None:
                 fallback = endpoint
-        return fallback
+        return fallback if allow_suspect else None
 
     def acquire(self, deadline: float, operation: str) -> Endpoint:
         """A connected endpoint, waiting until ``deadline`` (and the dial timeout) at most.
+
+        An endpoint that just failed is used only if no other one connects within
+        about a second.
 
         Raises:
             UnavailableError: No endpoint connected in time; nothing was sent.
@@ -343,23 +346,27 @@ class EndpointPool:
         if endpoint.state is _READY and endpoint.suspect_until <= time.monotonic():
             return endpoint
         with self._changed:
-            picked = self._pick()
+            picked = self._pick(allow_suspect=False)
             if picked is not None:
                 return picked
         for candidate in self.endpoints:
-            candidate.connect()
-        wait_until = min(deadline, time.monotonic() + self.config.dial_timeout)
+            if candidate.state is not _READY:
+                candidate.connect()
+        now = time.monotonic()
+        wait_until = min(deadline, now + self.config.dial_timeout)
+        suspect_from = min(wait_until, now + _SUSPECT_SECONDS)
         with self._changed:
-            while True:
-                if self._closed:
-                    break
-                picked = self._pick()
+            while not self._closed:
+                now = time.monotonic()
+                picked = self._pick(allow_suspect=now >= suspect_from)
                 if picked is not None:
                     return picked
-                remaining = wait_until - time.monotonic()
-                if remaining <= 0:
+                if now >= wait_until:
                     break
-                self._changed.wait(min(remaining, 0.25))
+                pause = min(wait_until - now, 0.25)
+                if now < suspect_from:
+                    pause = min(pause, suspect_from - now)
+                self._changed.wait(max(pause, 0.001))
                 if not self._closed:
                     self._changed.release()
                     try:

@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from kvstore_etcd._endpoints import Endpoint
     from kvstore_etcd.store import EtcdStore
 
-__all__ = ["EtcdWatch", "probe_compact_revision"]
+__all__ = ["EtcdWatch", "WatchMonitor", "probe_compact_revision"]
 
 _log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ _RECONNECT_FIRST_DELAY = 0.05
 _RECONNECT_MAX_DELAY = 1.0
 _JOIN_SECONDS = 5.0
 _END = None
+_BROADCAST_WATCH_ID = -1
+"""``watch_id`` of responses to a progress request, which concern no single watcher."""
 
 
 def _requests(pending: queue.SimpleQueue[Any]) -> Iterator[Any]:
@@ -97,6 +100,8 @@ class EtcdWatch(QueueWatch):
         self._call_lock = threading.Lock()
         self._call: Any = None
         self._pending: queue.SimpleQueue[Any] | None = None
+        self._last_activity = time.monotonic()
+        self._probe_sent: float | None = None
         self._thread = threading.Thread(target=self._run, name="kvstore-etcd-watch", daemon=True)
 
     @property
@@ -186,12 +191,15 @@ class EtcdWatch(QueueWatch):
         call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
         with self._call_lock:
             self._call, self._pending = call, pending
+            self._last_activity, self._probe_sent = time.monotonic(), None
+        store.watch_monitor().add(self)
         if self._stopping.is_set():
             self._close_call(call, pending)
             raise _StreamEnded
         progressed = False
         try:
             for response in call:
+                self._last_activity, self._probe_sent = time.monotonic(), None
                 self._handle(response, metadata)
                 progressed = True
         except grpc.RpcError as exc:
@@ -261,6 +269,10 @@ class EtcdWatch(QueueWatch):
                 self.deliver(events)
                 self._next_revision = events[-1].kv.mod_revision + 1
             return
+        if response.watch_id == _BROADCAST_WATCH_ID:
+            # The answer to a liveness probe: proof of life only, since etcd 3.4 sends it
+            # even while this watcher still catches up.
+            return
         # A progress notification: every change up to the header revision was delivered.
         revision = response.header.revision
         if self._next_revision is None or revision + 1 > self._next_revision:
@@ -281,6 +293,35 @@ class EtcdWatch(QueueWatch):
             if self._call is call:
                 self._call, self._pending = None, None
 
+    # ------------------------------------------------------------------ liveness
+
+    def check_liveness(self, now: float, idle: float, timeout: float) -> bool:
+        """Probe a quiet stream; drop one whose probe went unanswered (monitor thread).
+
+        gRPC keepalive does not notice a member that is frozen or a connection that is
+        blackholed while the stream waits, so the watch asks for a progress report after
+        ``idle`` seconds of silence and reconnects if nothing arrives within ``timeout``.
+
+        Returns:
+            Whether the watch is still running (the monitor forgets it otherwise).
+        """
+        if self._stopping.is_set():
+            return False
+        with self._call_lock:
+            call, pending = self._call, self._pending
+        if call is None or pending is None:
+            return True
+        if self._probe_sent is not None:
+            if now - self._probe_sent > timeout:
+                _log.debug("watch on %r: stream silent, reconnecting", self._key)
+                self._probe_sent = None
+                call.cancel()
+            return True
+        if now - self._last_activity > idle:
+            self._probe_sent = now
+            pending.put(rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest()))
+        return True
+
     # ------------------------------------------------------------------ cancel
 
     def _stop(self) -> None:
@@ -298,6 +339,47 @@ class EtcdWatch(QueueWatch):
 
 class _TokenRefused(Exception):
     """etcd refused the stream's auth token."""
+
+
+class WatchMonitor:
+    """One daemon thread per store that checks the liveness of its watch streams."""
+
+    def __init__(self, idle: float, timeout: float, tick: float = 0.5) -> None:
+        self._idle = idle
+        self._timeout = timeout
+        self._tick = tick
+        self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, watch: EtcdWatch) -> None:
+        """Watch ``watch``'s stream (idempotent); starts the thread on first use."""
+        with self._lock:
+            self._watches.add(watch)
+            if self._thread is None and not self._stopped.is_set():
+                self._thread = threading.Thread(
+                    target=self._run, name="kvstore-etcd-watch-monitor", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._tick):
+            with self._lock:
+                watches = list(self._watches)
+            now = time.monotonic()
+            for watch in watches:
+                if not watch.check_liveness(now, self._idle, self._timeout):
+                    with self._lock:
+                        self._watches.discard(watch)
+
+    def stop(self) -> None:
+        """Stop the thread."""
+        self._stopped.set()
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(_JOIN_SECONDS)
 
 
 def probe_compact_revision(store: EtcdStore, timeout: float) -> int:

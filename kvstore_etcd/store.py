@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from etcd3.etcdrpc import rpc_pb2
@@ -78,6 +78,9 @@ from kvstore_etcd._errors import (
     translate,
 )
 from kvstore_etcd.config import EtcdConfig
+
+if TYPE_CHECKING:
+    from kvstore_etcd._watch import WatchMonitor
 
 __all__ = ["EtcdStore"]
 
@@ -173,6 +176,7 @@ class EtcdStore(BaseStore):
         self._client_lock = threading.Lock()
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
+        self._monitor: WatchMonitor | None = None
 
     def __repr__(self) -> str:
         user = f", user={self._username!r}" if self._username else ""
@@ -632,6 +636,17 @@ class EtcdStore(BaseStore):
         with self._watches_lock:
             self._watches.discard(watch)
 
+    def watch_monitor(self) -> WatchMonitor:
+        """The thread that probes quiet watch streams (created on first use)."""
+        with self._watches_lock:
+            if self._monitor is None:
+                from kvstore_etcd._watch import WatchMonitor
+
+                self._monitor = WatchMonitor(
+                    self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
+                )
+            return self._monitor
+
     @property
     def pool(self) -> EndpointPool:
         """The endpoints and their health (used by the watch and lease streams)."""
@@ -666,6 +681,10 @@ class EtcdStore(BaseStore):
             self._watches.clear()
         for watch in watches:
             watch.cancel()
+        with self._watches_lock:
+            monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            monitor.stop()
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:

@@ -122,3 +122,34 @@ def test_paused_member_times_out_once_then_is_passed_over(etcd_cluster: EtcdClus
             frozen.resume()
     finally:
         store.close()
+
+
+def test_watch_moves_off_a_paused_member(etcd_cluster: EtcdCluster) -> None:
+    # etcd refuses gRPC pings more often than every 5 s, so this is the fastest setting.
+    config = EtcdConfig(
+        endpoints=etcd_cluster.endpoints,
+        request_timeout=2.0,
+        dial_keepalive_time=5.0,
+        dial_keepalive_timeout=2.0,
+    )
+    watcher, writer = EtcdStore(config), EtcdStore(config.with_timeout(10.0))
+    try:
+        first = writer.put("pw/0", b"0")
+        with watcher.watch_prefix("pw/", start_revision=first) as watch:
+            assert watch.next_event(10) is not None
+            frozen = _member_in_use(etcd_cluster, watcher)
+            writer.pool.prefer(next(m for m in etcd_cluster.members if m is not frozen).endpoint)
+            frozen.pause()
+            try:
+                revisions = [_put_settled(writer, f"pw/{i}", b"v%d" % i) for i in range(1, 4)]
+                seen = []
+                while len(seen) < len(revisions):
+                    event = watch.next_event(20)
+                    assert event is not None, f"the watch stayed on the paused member: {seen}"
+                    seen.append(event.revision)
+            finally:
+                frozen.resume()
+        assert seen == revisions
+    finally:
+        watcher.close()
+        writer.close()
