@@ -114,15 +114,6 @@ _CUT_OFF_WAIT = 15.0
 """Keepalive (5 s + 2 s) must notice the dead connection well within this."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "kvstore_etcd bug: a watch whose member is paused (SIGSTOP) or whose connection is "
-        "blackholed never fails over nor raises, even with dial_keepalive_time=5s/"
-        "dial_keepalive_timeout=2s (also with grpc.http2.max_pings_without_data=0); "
-        "the watch thread stays blocked on the dead stream"
-    ),
-)
 @pytest.mark.parametrize("fault", ["pause", "blackhole"])
 def test_watch_on_a_cut_off_member_moves_or_raises(
     fault: str,
