@@ -152,6 +152,8 @@ class MemoryStore(BaseStore):
         self._events: list[WatchEvent] = []
         self._event_revisions: list[int] = []
         self._leases: dict[int, _LeaseState] = {}
+        # earliest expiry of any lease, or earlier (renewals only move expiries later)
+        self._next_expiry = math.inf
         self._watchers: list[_Watcher] = []
         self._stop = threading.Event()
         self._expirer: threading.Thread | None = None
@@ -186,7 +188,7 @@ class MemoryStore(BaseStore):
             self._expire_leases()
             self._check_read_revision(revision, key, "range")
             return self._range(
-                Get(key, range_end, revision, limit, keys_only, count_only), self._revision
+                key, range_end, revision, limit, keys_only, count_only, self._revision
             )
 
     def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
@@ -208,18 +210,27 @@ class MemoryStore(BaseStore):
                 operation=operation,
             )
 
-    def _range(self, get: Get, header_revision: int) -> RangeResult:
-        if get.revision is None or get.revision >= self._revision:
-            kvs = self._current_range(get.key, get.range_end)
+    def _range(
+        self,
+        key: str,
+        range_end: str | None,
+        revision: int | None,
+        limit: int,
+        keys_only: bool,
+        count_only: bool,
+        header_revision: int,
+    ) -> RangeResult:
+        if revision is None or revision >= self._revision:
+            kvs = self._current_range(key, range_end)
         else:
-            kvs = self._past_range(get.key, get.range_end, get.revision)
+            kvs = self._past_range(key, range_end, revision)
         count = len(kvs)
-        if get.count_only:
+        if count_only:
             return RangeResult((), count, False, header_revision)
-        more = bool(get.limit) and count > get.limit
-        if get.limit:
-            kvs = kvs[: get.limit]
-        if get.keys_only:
+        more = bool(limit) and count > limit
+        if limit:
+            kvs = kvs[:limit]
+        if keys_only:
             kvs = [attrs.evolve(kv, value=b"") for kv in kvs]
         return RangeResult(tuple(kvs), count, more, header_revision)
 
@@ -232,6 +243,9 @@ class MemoryStore(BaseStore):
         return keys[low:high]
 
     def _current_range(self, start: str, range_end: str | None) -> list[KeyValue]:
+        if range_end is None:
+            kv = self._current.get(start)
+            return [] if kv is None else [kv]
         return [self._current[k] for k in self._slice(self._sorted, start, range_end)]
 
     def _past_range(self, start: str, range_end: str | None, revision: int) -> list[KeyValue]:
@@ -334,7 +348,17 @@ class MemoryStore(BaseStore):
                 responses.append(self._apply_delete(step, change))
             elif isinstance(step, Get):
                 revision = change.revision if change.events else self._revision
-                responses.append(self._range(step, revision))
+                responses.append(
+                    self._range(
+                        step.key,
+                        step.range_end,
+                        step.revision,
+                        step.limit,
+                        step.keys_only,
+                        step.count_only,
+                        revision,
+                    )
+                )
         return TxnResult(path.succeeded, tuple(responses), 0)
 
     def _stamp(self, result: TxnResult, revision: int) -> TxnResult:
@@ -472,7 +496,9 @@ class MemoryStore(BaseStore):
             lease_id = secrets.randbits(62) + 1
             while lease_id in self._leases:
                 lease_id = secrets.randbits(62) + 1
-            self._leases[lease_id] = _LeaseState(lease_id, granted, self.clock.now() + granted)
+            expires_at = self.clock.now() + granted
+            self._leases[lease_id] = _LeaseState(lease_id, granted, expires_at)
+            self._next_expiry = min(self._next_expiry, expires_at)
             return LeaseGrant(lease_id, granted)
 
     def lease_revoke(self, lease_id: int) -> None:
@@ -528,9 +554,12 @@ class MemoryStore(BaseStore):
             if self._closed:
                 return
             now = self.clock.now()
+            if now < self._next_expiry:
+                return
             due = sorted((s.expires_at, s.id) for s in self._leases.values() if s.expires_at <= now)
             for _, lease_id in due:
                 self._drop_lease(lease_id)
+            self._next_expiry = min((s.expires_at for s in self._leases.values()), default=math.inf)
 
     def _expire_loop(self) -> None:
         while not self._stop.wait(_EXPIRY_POLL_SECONDS):
