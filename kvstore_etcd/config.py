@@ -7,7 +7,13 @@ Then ``config.new_client()`` opens the store.
 
 The password can be given as a value, as the name of an environment variable
 (``password_env``) or as a file (``password_file``); it is read when the store connects.
-Passwords and encryption keys never appear in ``repr`` or in error messages.
+
+Encryption (``EncryptedStore`` around the etcd store) is enabled by one key source:
+``with_encryption(key_or_keyring)`` in code, or, from configuration, a key file
+(``encryption_key_file``) or an environment variable (``encryption_key_env``) in the
+``kvstore.Keyring`` text format, read when ``new_client()`` opens the store. A URL never
+carries key material: ``?encryption_key=...`` is refused. Passwords and encryption keys
+never appear in ``repr`` or in error messages.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kvstore.encryption import Keyring
 from kvstore.errors import ConfigurationError
 from kvstore.keys import MAX_REQUEST_BYTES
 
@@ -132,6 +139,11 @@ def _encryption_key(
         )
 
 
+def _keyring(instance: object, attribute: attrs.Attribute[Keyring | None], value: object) -> None:
+    if value is not None and not isinstance(value, Keyring):
+        raise ConfigurationError("etcd config: encryption_keyring must be a kvstore.Keyring")
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, str):
         try:
@@ -176,8 +188,15 @@ class EtcdConfig:
         dial_keepalive_time: Interval of gRPC keepalive pings on busy connections.
         dial_keepalive_timeout: How long a keepalive ping may stay unanswered.
         request_timeout: Bound of every call (reads, writes, leases, locks).
-        enable_encryption: Wrap the store in ``EncryptedStore`` (needs ``encryption_key``).
+        enable_encryption: Wrap the store in ``EncryptedStore`` (needs exactly one of the
+            four key sources below; set by each of them).
         encryption_key: 32-byte AES-256 key (never shown in ``repr``).
+        encryption_keyring: A ``kvstore.Keyring`` (rotation: several keys, one primary;
+            never shown in ``repr``).
+        encryption_key_file: Path of a key file in ``Keyring`` text format, read when the
+            store is opened.
+        encryption_key_env: Name of an environment variable holding keys in ``Keyring``
+            text format, read when the store is opened.
         max_call_send_msg_size: Largest gRPC message sent, in bytes.
         max_call_recv_msg_size: Largest gRPC message received, in bytes.
         max_txn_ops: Most operations per transaction (etcd's ``--max-txn-ops``).
@@ -201,6 +220,9 @@ class EtcdConfig:
     request_timeout: float = attrs.field(default=5.0, validator=_positive_seconds)
     enable_encryption: bool = attrs.field(default=False, validator=_bool)
     encryption_key: bytes | None = attrs.field(default=None, repr=False, validator=_encryption_key)
+    encryption_keyring: Keyring | None = attrs.field(default=None, repr=False, validator=_keyring)
+    encryption_key_file: str | None = attrs.field(default=None, validator=_optional_str)
+    encryption_key_env: str | None = attrs.field(default=None, validator=_optional_str)
     max_call_send_msg_size: int = attrs.field(default=2 * _MIB, validator=_positive_int)
     max_call_recv_msg_size: int = attrs.field(default=2 * _MIB, validator=_positive_int)
     max_txn_ops: int = attrs.field(default=128, validator=_positive_int)
@@ -215,6 +237,24 @@ class EtcdConfig:
     def __attrs_post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):
             raise ConfigurationError("etcd config: TLS cert and key must be given together")
+        sources = [
+            name
+            for name, value in (
+                ("encryption_key", self.encryption_key),
+                ("encryption_keyring", self.encryption_keyring),
+                ("encryption_key_file", self.encryption_key_file),
+                ("encryption_key_env", self.encryption_key_env),
+            )
+            if value is not None
+        ]
+        if len(sources) > 1:
+            raise ConfigurationError(
+                f"etcd config: give one encryption key source, not {' and '.join(sources)}"
+            )
+        if sources and not self.enable_encryption:
+            # A key source implies encryption: storing plaintext because a flag was
+            # forgotten is the one failure encryption must never have.
+            object.__setattr__(self, "enable_encryption", True)
 
     # ------------------------------------------------------------------ builders
 
@@ -296,15 +336,33 @@ class EtcdConfig:
             server_name=server_name,
         )
 
-    def with_encryption(self, key: bytes) -> EtcdConfig:
-        """A copy whose ``new_client()`` encrypts every value with AES-256-GCM under ``key``.
+    def with_encryption(self, key_or_keyring: bytes | Keyring) -> EtcdConfig:
+        """A copy whose ``new_client()`` encrypts every value with AES-256-GCM.
+
+        Args:
+            key_or_keyring: A 32-byte key, or a ``kvstore.Keyring`` (several keys, the
+                primary one encrypts). It replaces any other key source of this config.
 
         Raises:
-            ConfigurationError: ``key`` is not exactly 32 bytes.
+            ConfigurationError: A key that is not exactly 32 bytes, or neither a key nor a
+                ``Keyring`` (the error never shows key material).
         """
-        if key is None:
-            raise ConfigurationError("etcd config: with_encryption needs a 32-byte key")
-        return attrs.evolve(self, enable_encryption=True, encryption_key=key)
+        sources: dict[str, Any] = {
+            "encryption_key": None,
+            "encryption_keyring": None,
+            "encryption_key_file": None,
+            "encryption_key_env": None,
+        }
+        if isinstance(key_or_keyring, Keyring):
+            sources["encryption_keyring"] = key_or_keyring
+        elif isinstance(key_or_keyring, (bytes, bytearray)):
+            sources["encryption_key"] = bytes(key_or_keyring)
+        else:
+            raise ConfigurationError(
+                "etcd config: with_encryption needs a 32-byte key or a kvstore.Keyring, not "
+                f"{type(key_or_keyring).__name__}"
+            )
+        return attrs.evolve(self, enable_encryption=True, **sources)
 
     # ------------------------------------------------------------------ derived values
 
@@ -339,6 +397,32 @@ class EtcdConfig:
                 ) from None
         return ""
 
+    def resolve_keyring(self) -> Keyring | None:
+        """The encryption keys, from the key, the keyring, the key file or the variable.
+
+        Returns:
+            The ``Keyring``, or ``None`` when encryption is not enabled.
+
+        Raises:
+            ConfigurationError: Encryption is enabled without a key source, or the file or
+                variable cannot be read or holds no valid key (the error names the file or
+                variable, never key material).
+        """
+        if not self.enable_encryption:
+            return None
+        if self.encryption_keyring is not None:
+            return self.encryption_keyring
+        if self.encryption_key is not None:
+            return Keyring.single(self.encryption_key)
+        if self.encryption_key_file is not None:
+            return Keyring.from_file(self.encryption_key_file)
+        if self.encryption_key_env is not None:
+            return Keyring.from_env(self.encryption_key_env)
+        raise ConfigurationError(
+            "etcd config: encryption is enabled but no key is given (with_encryption(), "
+            "encryption_key_file or encryption_key_env); there is no plaintext fallback"
+        )
+
     def new_client(self) -> BaseStore:
         """Open the store this config describes.
 
@@ -346,26 +430,19 @@ class EtcdConfig:
             An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled.
 
         Raises:
-            ConfigurationError: Encryption is enabled without a valid key, or a setting is
-                unusable (unreadable certificate or password file ...).
+            ConfigurationError: Encryption is enabled without a valid key (or its key file
+                or variable cannot be read), or a setting is unusable (unreadable
+                certificate or password file ...).
         """
+        from kvstore.encryption import EncryptedStore
         from kvstore_etcd.store import EtcdStore
 
-        if not self.enable_encryption:
-            return EtcdStore(self)
-        if self.encryption_key is None:
-            raise ConfigurationError(
-                "etcd config: encryption is enabled but no encryption key is set"
-            )
-        try:
-            from kvstore.encryption import EncryptedStore, Keyring
-        except ImportError as exc:
-            raise ConfigurationError(
-                "etcd config: encryption is enabled but kvstore.encryption is not available"
-            ) from exc
+        keyring = self.resolve_keyring()
         store = EtcdStore(self)
+        if keyring is None:
+            return store
         try:
-            return EncryptedStore(store, Keyring.single(self.encryption_key))
+            return EncryptedStore(store, keyring)
         except BaseException:
             store.close()
             raise
@@ -378,11 +455,13 @@ class EtcdConfig:
 
         ``etcds://`` turns TLS on. Options are config field names (``request_timeout=2.5``,
         ``dial_timeout``, ``max_txn_ops``, ``ca``, ``cert``, ``key``,
-        ``insecure_skip_verify``, ``server_name``, ``password_env``, ``password_file`` ...).
+        ``insecure_skip_verify``, ``server_name``, ``password_env``, ``password_file``,
+        ``encryption_key_file``, ``encryption_key_env`` ...).
 
         Raises:
-            ConfigurationError: The URL is malformed or names an unknown option (the error
-                never repeats the URL, which may hold a password).
+            ConfigurationError: The URL is malformed, names an unknown option, or tries to
+                carry a password or key material in an option (the error never repeats the
+                URL or an option's value, which may be secret).
         """
         if not isinstance(url, str) or "://" not in url:
             raise ConfigurationError("etcd config: a URL looks like 'etcd://host:2379'")
@@ -459,9 +538,22 @@ _SECONDS_OPTIONS = frozenset(
 _INT_OPTIONS = frozenset(
     {"max_call_send_msg_size", "max_call_recv_msg_size", "max_txn_ops", "max_request_bytes"}
 )
-_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify"})
+_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify", "enable_encryption"})
 _STR_OPTIONS = frozenset(
-    {"username", "password_env", "password_file", "cert", "key", "ca", "server_name"}
+    {
+        "username",
+        "password_env",
+        "password_file",
+        "cert",
+        "key",
+        "ca",
+        "server_name",
+        "encryption_key_file",
+        "encryption_key_env",
+    }
+)
+_SECRET_OPTIONS = frozenset(
+    {"password", "encryption_key", "encryption_keyring", "encryption_keys", "keyring"}
 )
 _ALIASES = {"timeout": "request_timeout", "user": "username", "cacert": "ca"}
 
@@ -475,12 +567,21 @@ def _option(name: str, value: str) -> dict[str, Any]:
     if name in _BOOL_OPTIONS:
         return {name: _parse_bool(name, value)}
     if name in _STR_OPTIONS:
+        if name.startswith("encryption_") and not value.strip():
+            raise ConfigurationError(f"etcd config: {name} needs a value")
         return {name: value}
     if name == "endpoints":
         return {name: value}
-    if name in ("password", "encryption_key"):
+    if name == "password":
         raise ConfigurationError(
-            f"etcd config: {name} cannot be a URL option; use password_env / password_file "
+            "etcd config: password cannot be a URL option; use password_env / password_file "
             "or the user:password@ part"
+        )
+    if name in _SECRET_OPTIONS or name.startswith("encryption_key"):
+        # URLs end up in logs, shell history and process lists: keys come from a file or
+        # a variable, and the refused value is never repeated.
+        raise ConfigurationError(
+            f"etcd config: {name} cannot be a URL option (key material never goes in a URL);"
+            " use encryption_key_file=PATH or encryption_key_env=VARIABLE"
         )
     raise ConfigurationError(f"etcd config: unknown option {name!r}")

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kvstore
+from kvstore.encryption import EncryptedStore, Keyring
 from kvstore.errors import ConfigurationError, KVStoreError
 from kvstore_etcd import EtcdConfig, EtcdStore
 
@@ -95,8 +96,6 @@ def test_encryption_enabled_without_key_is_an_error() -> None:
 
 
 def test_new_client_with_encryption_wraps_the_store() -> None:
-    from kvstore.encryption import EncryptedStore
-
     store = EtcdConfig(endpoints=["127.0.0.1:1"]).with_encryption(CANARY_KEY).new_client()
     try:
         assert isinstance(store, EncryptedStore)
@@ -211,3 +210,117 @@ def test_url_round_trip(hosts: list[tuple[str, int]], timeout: float) -> None:
     config = EtcdConfig.from_url(url)
     assert config.endpoints == tuple(dict.fromkeys(endpoints))
     assert config.request_timeout == timeout
+
+
+# ------------------------------------------------------------------ encryption from config
+
+
+def _key_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "keys"
+    path.write_text(text)
+    return str(path)
+
+
+def test_with_encryption_takes_a_key_or_a_keyring() -> None:
+    keyring = Keyring({1: CANARY_KEY, 2: b"L" * 32})
+    config = EtcdConfig().with_encryption(keyring)
+    assert config.enable_encryption and config.encryption_keyring is keyring
+    assert config.resolve_keyring() is keyring
+    # A later key replaces the keyring instead of clashing with it.
+    rekeyed = config.with_encryption(CANARY_KEY)
+    assert rekeyed.encryption_keyring is None
+    resolved = rekeyed.resolve_keyring()
+    assert resolved is not None and resolved.primary == 1
+    with pytest.raises(ConfigurationError) as info:
+        EtcdConfig().with_encryption(CANARY_KEY.decode())  # type: ignore[arg-type]
+    assert CANARY_KEY.decode() not in str(info.value)
+    for text in (repr(config), str(config)):
+        assert CANARY_KEY.decode() not in text and CANARY_KEY.hex() not in text
+
+
+def test_url_key_file_enables_encryption(tmp_path: Path) -> None:
+    path = _key_file(tmp_path, f"# rotation\n1:{CANARY_KEY.hex()}\n2:{'4c' * 32}\n")
+    config = EtcdConfig.from_url(f"etcd://127.0.0.1:1?encryption_key_file={path}")
+    assert config.enable_encryption and config.encryption_key_file == path
+    keyring = config.resolve_keyring()
+    assert isinstance(keyring, Keyring) and keyring.primary == 2
+    store = kvstore.open(f"etcd://127.0.0.1:1?encryption_key_file={path}")
+    try:
+        assert isinstance(store, EncryptedStore) and isinstance(store.inner, EtcdStore)
+        assert CANARY_KEY.hex() not in repr(store)
+    finally:
+        store.close()
+
+
+def test_url_key_env_enables_encryption(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KVSTORE_TEST_KEYS", Keyring.encode_key(CANARY_KEY))
+    config = EtcdConfig.from_url("etcd://127.0.0.1:1?encryption_key_env=KVSTORE_TEST_KEYS")
+    keyring = config.resolve_keyring()
+    assert keyring is not None and keyring.primary == 1
+    store = config.new_client()
+    try:
+        assert isinstance(store, EncryptedStore)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "option",
+    ["encryption_key", "encryption_keyring", "encryption_key_hex", "keyring", "password"],
+)
+def test_url_refuses_key_material_without_echoing_it(option: str) -> None:
+    material = CANARY_KEY.hex()
+    with pytest.raises(ConfigurationError) as info:
+        EtcdConfig.from_url(f"etcd://h:2379?{option}={material}")
+    assert material not in str(info.value) and material not in repr(info.value)
+    with pytest.raises(ConfigurationError) as opened:
+        kvstore.open(f"etcd://h:2379?{option}={material}")
+    assert material not in str(opened.value)
+
+
+def test_unusable_key_sources_are_configuration_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KVSTORE_TEST_UNSET", raising=False)
+    bad = _key_file(tmp_path, CANARY + "\n")
+    for url in (
+        f"etcd://127.0.0.1:1?encryption_key_file={tmp_path / 'missing'}",
+        f"etcd://127.0.0.1:1?encryption_key_file={bad}",
+        "etcd://127.0.0.1:1?encryption_key_env=KVSTORE_TEST_UNSET",
+        "etcd://127.0.0.1:1?encryption_key_file=",
+        "etcd://127.0.0.1:1?enable_encryption=true",
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            kvstore.open(url)
+        assert CANARY not in str(info.value)
+    with pytest.raises(ConfigurationError):
+        EtcdConfig(encryption_key=CANARY_KEY, encryption_key_env="X")
+    with pytest.raises(ConfigurationError):
+        EtcdConfig.from_url(f"etcd://h?encryption_key_file={bad}&encryption_key_env=X")
+
+
+def test_a_key_source_implies_encryption() -> None:
+    # Never plaintext because the enable flag was forgotten.
+    assert EtcdConfig(encryption_key=CANARY_KEY).enable_encryption
+    assert EtcdConfig(encryption_key_env="X").enable_encryption
+    assert not EtcdConfig().enable_encryption
+
+
+@pytest.mark.etcd
+def test_open_with_key_file_stores_ciphertext(etcd_endpoints: list[str], tmp_path: Path) -> None:
+    import etcd3
+
+    path = _key_file(tmp_path, Keyring.encode_key(CANARY_KEY) + "\n")
+    store = kvstore.open(f"etcd://{etcd_endpoints[0]}?encryption_key_file={path}")
+    host, _, port = etcd_endpoints[0].rpartition(":")
+    raw = etcd3.client(host=host, port=int(port))
+    try:
+        assert isinstance(store, EncryptedStore)
+        store.put("secret/a", CANARY.encode())
+        stored, _ = raw.get("secret/a")
+        assert stored is not None and stored[:3] == b"kve"
+        assert CANARY.encode() not in stored
+        assert store.get("secret/a") == CANARY.encode()
+    finally:
+        raw.close()
+        store.close()
