@@ -5,8 +5,24 @@ Every primitive is one gRPC call (``KV.Range``, ``KV.Put`` ...) on a channel man
 anything is sent, so bad input gets the same error as on the memory backend; each call
 is bounded by ``request_timeout``; gRPC errors are translated in ``_errors``.
 
-Failover: reads go to another endpoint when one is unavailable; writes are retried only
-when they provably never left the client, and otherwise raise ``IndeterminateError``.
+Failover and retries, within the call's ``request_timeout``, decided per call:
+
+- Reads (``kv_range``, read-only ``kv_txn``, ``status``, ``member_list`` ...) go to
+  another endpoint when one is unavailable.
+- Idempotent lease calls are retried like reads, also when the first attempt's outcome is
+  unknown (the member died or stalled mid-call): ``lease_grant``, because a lost grant only
+  leaves an orphan lease nobody knows the id of, which expires by itself after its TTL;
+  ``lease_keepalive_once``, ``lease_time_to_live`` and ``lease_leases``, because sending
+  them twice has the same effect as once. Each attempt of these gets at most half of the
+  remaining time when there are other endpoints, so a member that stalls (a follower
+  forwarding to a dead leader) leaves time for an attempt elsewhere. When every attempt
+  fails they raise ``UnavailableError`` or ``OperationTimeoutError``, never
+  ``IndeterminateError``.
+- Other writes (``kv_put``, ``kv_delete_range``, writing ``kv_txn``, ``lease_revoke``,
+  ``compact_revision``) are retried only when they provably never left the client, and
+  otherwise raise ``IndeterminateError``: applying them twice is not the same as once
+  (a second revoke or compaction fails, a second put bumps the version).
+
 With auth, an expired token is renewed transparently once per call.
 """
 
@@ -90,6 +106,8 @@ Metadata = tuple[tuple[str, str], ...] | None
 _RETRY_FIRST_DELAY = 0.02
 _RETRY_MAX_DELAY = 0.5
 _COMPACT_PROBE_SECONDS = 2.0
+_MIN_ATTEMPT_SECONDS = 0.5
+"""An idempotent call's attempt is shortened to half the remaining time only above this."""
 MIN_LEASE_TTL = 2
 """Smallest lease TTL granted, in seconds (etcd's minimum with default timing)."""
 
@@ -191,9 +209,20 @@ class EtcdStore(BaseStore):
         *,
         key: str | None = None,
         write: bool = False,
+        idempotent: bool = False,
         timeout: float | None = None,
     ) -> T:
         """Run ``invoke`` on a connected endpoint with failover, auth and error mapping.
+
+        Args:
+            operation: The kvstore operation, for errors.
+            invoke: Sends the request to an endpoint with a timeout and auth metadata.
+            key: The key of the call, for errors.
+            write: The call changes state and applying it twice differs from once: an
+                unknown outcome is not retried and raises ``IndeterminateError``.
+            idempotent: The call may be sent again after an unknown outcome (see the
+                module docstring): it is retried on another endpoint until the deadline.
+            timeout: The call's bound (default ``request_timeout``).
 
         Raises:
             StoreClosedError: The store was closed.
@@ -201,6 +230,8 @@ class EtcdStore(BaseStore):
             IndeterminateError: A write failed in a way that leaves its outcome unknown.
             KVStoreError: The translated etcd error.
         """
+        write = write and not idempotent
+        split_attempts = idempotent and len(self._pool.endpoints) > 1
         if self._closed:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
@@ -212,7 +243,10 @@ class EtcdStore(BaseStore):
             endpoint = self._pool.acquire(deadline, operation)
             try:
                 metadata = self._metadata(endpoint, deadline)
-                return invoke(endpoint, max(deadline - time.monotonic(), 0.001), metadata)
+                remaining = deadline - time.monotonic()
+                if split_attempts and remaining > 2 * _MIN_ATTEMPT_SECONDS:
+                    remaining /= 2
+                return invoke(endpoint, max(remaining, 0.001), metadata)
             except grpc.RpcError as exc:
                 if self._closed:
                     raise StoreClosedError(
@@ -230,6 +264,7 @@ class EtcdStore(BaseStore):
                     # A member that holds calls past the deadline (paused, partitioned)
                     # is passed over by the next calls.
                     self._pool.mark_failed(endpoint)
+                    retry = idempotent
                 if retry and time.monotonic() + delay < deadline:
                     time.sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
@@ -273,12 +308,15 @@ class EtcdStore(BaseStore):
         *,
         key: str | None = None,
         write: bool = False,
+        idempotent: bool = False,
         timeout: float | None = None,
     ) -> Any:
         def invoke(endpoint: Endpoint, remaining: float, metadata: Metadata) -> Any:
             return method(endpoint)(request, timeout=remaining, metadata=metadata)
 
-        return self._call(operation, invoke, key=key, write=write, timeout=timeout)
+        return self._call(
+            operation, invoke, key=key, write=write, idempotent=idempotent, timeout=timeout
+        )
 
     # ------------------------------------------------------------------ KV primitives
 
@@ -465,7 +503,7 @@ class EtcdStore(BaseStore):
         # etcd's minimum TTL follows its election timeout (2 s with the defaults, less on
         # a tuned cluster); the same 2 s floor everywhere keeps backends interchangeable.
         request = rpc_pb2.LeaseGrantRequest(TTL=max(ttl, MIN_LEASE_TTL))
-        response = self._unary("lease_grant", _lease_grant, request, write=True)
+        response = self._unary("lease_grant", _lease_grant, request, idempotent=True)
         if response.error:
             raise InvalidArgumentError(
                 f"lease_grant: etcd refused the lease: {response.error}", operation="lease_grant"
@@ -495,7 +533,7 @@ class EtcdStore(BaseStore):
                 call.cancel()
             return 0
 
-        ttl = self._call("lease_keepalive", invoke)
+        ttl = self._call("lease_keepalive", invoke, idempotent=True)
         if ttl <= 0:
             raise LeaseNotFoundError(
                 f"lease_keepalive: lease {lease_id:#x} not found", operation="lease_keepalive"
@@ -508,6 +546,7 @@ class EtcdStore(BaseStore):
             "lease_time_to_live",
             _lease_time_to_live,
             rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
+            idempotent=True,
         )
         if response.TTL < 0:
             raise LeaseNotFoundError(
@@ -518,7 +557,7 @@ class EtcdStore(BaseStore):
         return LeaseInfo(lease_id, response.TTL, response.grantedTTL, attached)
 
     def lease_leases(self) -> builtins.list[int]:
-        data = self._unary("lease_leases", _lease_leases, b"")
+        data = self._unary("lease_leases", _lease_leases, b"", idempotent=True)
         return sorted(_wire.decode_lease_ids(data))
 
     # ------------------------------------------------------------------ cluster

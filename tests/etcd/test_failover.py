@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from kvstore.errors import IndeterminateError, OperationTimeoutError, UnavailableError
+from kvstore.errors import (
+    IndeterminateError,
+    KVStoreError,
+    OperationTimeoutError,
+    UnavailableError,
+)
+from kvstore.lease import Lease
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd.testing import EtcdCluster, EtcdServer
 
@@ -153,3 +160,43 @@ def test_watch_moves_off_a_paused_member(etcd_cluster: EtcdCluster) -> None:
     finally:
         watcher.close()
         writer.close()
+
+
+def test_lease_grant_survives_the_death_of_the_member_in_use(
+    etcd_cluster: EtcdCluster, cluster_store: EtcdStore
+) -> None:
+    cluster_store.put("lg/warm", b"1")
+    dead = _member_in_use(etcd_cluster, cluster_store)
+    dead.kill()
+    lease = cluster_store.lease(5)
+    assert cluster_store.pool.current.address != dead.endpoint
+    assert cluster_store.lease_time_to_live(lease.id).ttl > 0
+    assert lease.id in cluster_store.lease_leases()
+
+
+def test_lease_grant_caught_by_a_crash_is_sent_again(
+    etcd_cluster: EtcdCluster, cluster_store: EtcdStore
+) -> None:
+    # The member freezes with the grant in flight, then dies: the grant's outcome is
+    # unknown (the connection drops mid-call), which a put would report as
+    # IndeterminateError; a grant is sent again to another member instead.
+    cluster_store.put("lg/warm", b"1")
+    doomed = _member_in_use(etcd_cluster, cluster_store)
+    doomed.pause()
+    results: list[Lease | KVStoreError] = []
+
+    def grant() -> None:
+        try:
+            results.append(cluster_store.lease(5))
+        except KVStoreError as exc:
+            results.append(exc)
+
+    granting = threading.Thread(target=grant)
+    granting.start()
+    granting.join(0.5)
+    doomed.kill()
+    granting.join(15)
+    assert len(results) == 1
+    lease = results[0]
+    assert isinstance(lease, Lease), f"the grant failed: {lease!r}"
+    assert cluster_store.lease_time_to_live(lease.id).ttl > 0
