@@ -6,6 +6,16 @@ reports its connectivity state (``channel.subscribe``); a call goes to the curre
 endpoint while it is READY, else to the next READY one, else waits (at most the dial
 timeout) for any endpoint to connect. gRPC keeps reconnecting in the background with a
 short backoff, so a restarted member is usable again within about a second.
+
+A TLS handshake failure (a wrong CA, a server name the certificate does not cover, a
+client certificate the server refuses, TLS against a plaintext port) is a configuration
+problem that waiting does not fix. gRPC only shows it in the error of a call that fails
+fast on a channel in TRANSIENT_FAILURE, so such a channel is probed once per failure with
+a ``wait_for_ready=False`` call (it never reaches the server). When every endpoint fails
+its handshake, ``acquire`` raises ``UnavailableError`` at once, naming the TLS error,
+instead of after the dial timeout. It stays ``UnavailableError`` (not
+``ConfigurationError``) because one endpoint's certificate can also be wrong while the
+others are fine: then that one is passed over like any unreachable member.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from typing import Any
 
 import grpc
 from etcd3 import etcdrpc
+from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import ConfigurationError, UnavailableError
 from kvstore_etcd import _wire
@@ -27,10 +38,14 @@ from kvstore_etcd.config import EtcdConfig
 __all__ = ["Endpoint", "EndpointPool"]
 
 _READY = grpc.ChannelConnectivity.READY
+_FAILURE = grpc.ChannelConnectivity.TRANSIENT_FAILURE
 _SHUTDOWN = grpc.ChannelConnectivity.SHUTDOWN
 _POLLER_STOP_SECONDS = 1.0
 _SUSPECT_SECONDS = 1.0
 """How long an endpoint that failed a call is passed over while another one is READY."""
+_PROBE_SECONDS = 0.5
+"""Bound of the fail-fast call that reads a failing channel's last connection error."""
+_TLS_FAILURE_MARKERS = ("handshake failed", "certificate_verify_failed", "bad_certificate")
 
 
 def _read_file(path: str | None, what: str) -> bytes | None:
@@ -74,6 +89,9 @@ class Endpoint:
         self._pool = pool
         self.state: grpc.ChannelConnectivity | None = None
         self.suspect_until = 0.0
+        self.tls_failure: str | None = None
+        """The TLS handshake error of the last failed connection attempt, if it was one."""
+        self.failure_probed = False
         self._channel: grpc.Channel | None = None
         self.kv: Any = None
         self.watch: Any = None
@@ -117,6 +135,25 @@ class Endpoint:
     def _on_state(self, state: grpc.ChannelConnectivity) -> None:
         self._pool.report_state(self, state)
 
+    def probe_failure(self) -> None:
+        """Learn why the channel is in TRANSIENT_FAILURE (once per failure).
+
+        A call with ``wait_for_ready=False`` on a failing channel fails at once with the
+        last connection error, which says whether the TLS handshake failed.
+        """
+        if self.state is not _FAILURE or self.failure_probed or self.maintenance is None:
+            return
+        self.failure_probed = True
+        try:
+            self.maintenance.Status(_STATUS_REQUEST, timeout=_PROBE_SECONDS, wait_for_ready=False)
+        except grpc.RpcError as exc:
+            details = exc.details() if callable(getattr(exc, "details", None)) else ""
+            text = details if isinstance(details, str) else ""
+            if any(marker in text.lower() for marker in _TLS_FAILURE_MARKERS):
+                self.tls_failure = text.removeprefix(
+                    "failed to connect to all addresses; last error: "
+                ).removesuffix(": OK")
+
     def connect(self) -> None:
         """Ask gRPC to connect now if the channel is idle."""
         try:
@@ -143,6 +180,9 @@ class Endpoint:
     def __repr__(self) -> str:
         state = self.state.name if self.state is not None else "NEW"
         return f"Endpoint({self.address}, {state})"
+
+
+_STATUS_REQUEST = rpc_pb2.StatusRequest()
 
 
 def _ignore_state(state: grpc.ChannelConnectivity) -> None:
@@ -292,6 +332,10 @@ class EndpointPool:
         """Record a connectivity change (called by gRPC's polling thread)."""
         with self._changed:
             endpoint.state = state
+            if state is _READY:
+                endpoint.tls_failure = None
+            if state is not _FAILURE:
+                endpoint.failure_probed = False
             self._changed.notify_all()
 
     def mark_failed(self, endpoint: Endpoint) -> None:
@@ -374,12 +418,29 @@ class EndpointPool:
                         for candidate in self.endpoints:
                             if candidate.state is None:
                                 candidate.connect()
+                            candidate.probe_failure()
                     finally:
                         self._changed.acquire()
+                    if all(candidate.tls_failure for candidate in self.endpoints):
+                        raise UnavailableError(
+                            f"{operation}: the TLS handshake failed with every endpoint "
+                            f"({self._tls_failures()}); check the ca, cert/key and "
+                            "server_name settings",
+                            operation=operation,
+                        )
         states = ", ".join(repr(candidate) for candidate in self.endpoints)
+        tls = self._tls_failures()
         raise UnavailableError(
-            f"{operation}: no endpoint reachable within the dial timeout ({states})",
+            f"{operation}: no endpoint reachable within the dial timeout ({states})"
+            + (f"; TLS handshake failed: {tls}" if tls else ""),
             operation=operation,
+        )
+
+    def _tls_failures(self) -> str:
+        return "; ".join(
+            f"{endpoint.address}: {endpoint.tls_failure}"
+            for endpoint in self.endpoints
+            if endpoint.tls_failure
         )
 
     def wait_any(self, seconds: float, should_stop: Callable[[], bool]) -> None:
