@@ -87,7 +87,7 @@ def test_watch_switches_member_without_gap_or_duplicate(
         revisions = [_put_settled(cluster_store, f"fw/{i}", b"x%d" % i) for i in range(1, 6)]
         dead.start()
         revisions += [_put_settled(cluster_store, f"fw/{i}", b"y%d" % i) for i in range(6, 9)]
-        seen = []
+        seen: list[int] = []
         while len(seen) < len(revisions):
             event = watch.next_event(15)
             assert event is not None, f"missing events after {seen}"
@@ -149,7 +149,7 @@ def test_watch_moves_off_a_paused_member(etcd_cluster: EtcdCluster) -> None:
             frozen.pause()
             try:
                 revisions = [_put_settled(writer, f"pw/{i}", b"v%d" % i) for i in range(1, 4)]
-                seen = []
+                seen: list[int] = []
                 while len(seen) < len(revisions):
                     event = watch.next_event(20)
                     assert event is not None, f"the watch stayed on the paused member: {seen}"

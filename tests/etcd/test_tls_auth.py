@@ -273,7 +273,8 @@ def test_wrong_password_fails_with_authentication_error(
 
 
 def test_expired_token_is_renewed_transparently(auth_server: EtcdServer) -> None:
-    with _alice(auth_server) as store:
+    store = _alice(auth_server)
+    with store:
         store.put("app/t", b"1")
         token = store._metadata_cache  # the token in use
         time.sleep(3.5)  # past --auth-token-ttl
