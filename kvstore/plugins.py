@@ -1,9 +1,10 @@
-"""Backend discovery: ``kvstore.open(url)`` and ``kvstore.backends()``.
+"""Backend discovery: ``kvstore.open(url)``, ``kvstore.backends()``, local servers.
 
 Backends are pluggy plugins listed in the ``kvstore`` entry-point group, one entry per
 URL scheme. Entry points are read without importing anything; a backend's module is
-imported only when its scheme is opened. A plugin that fails to import raises
-``PluginLoadError`` naming it, and leaves the other plugins usable.
+imported only when its scheme is used (a store opened, or a local server started). A
+plugin that fails to import raises ``PluginLoadError`` naming it, and leaves the other
+plugins usable. Two schemes may name the same module; it is registered once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from kvstore import hookspecs
-from kvstore.errors import BackendNotFoundError, ConfigurationError, PluginLoadError
+from kvstore.errors import (
+    BackendNotFoundError,
+    ConfigurationError,
+    PluginLoadError,
+    UnsupportedOperationError,
+)
 
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
+    from kvstore.hookspecs import LocalServer
 
-__all__ = ["backends", "open_store", "scheme_of"]
+__all__ = ["backends", "open_store", "scheme_of", "start_local_server"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _manager_lock = threading.Lock()
@@ -63,20 +70,34 @@ def scheme_of(url: str) -> str:
     return match.group(1).lower()
 
 
-def _load(scheme: str, point: importlib.metadata.EntryPoint) -> None:
+def _plugin_for(scheme: str, operation: str) -> str:
+    """Register the plugin of ``scheme`` (importing it on first use) and return its name."""
+    points = _entry_points()
+    point = points.get(scheme)
+    if point is None:
+        known = tuple(sorted(points))
+        raise BackendNotFoundError(
+            f"{operation}: no backend for scheme {scheme!r}; "
+            f"installed: {', '.join(known) or 'none'}",
+            scheme=scheme,
+            known=known,
+        )
     manager = _plugin_manager()
     with _manager_lock:
         if manager.has_plugin(point.name):
-            return
+            return point.name
         try:
             plugin = point.load()
-            manager.register(plugin, name=point.name)
+            # Another scheme may have registered the same module already (etcd, etcds).
+            if not manager.is_registered(plugin):
+                manager.register(plugin, name=point.name)
         except Exception as exc:
             raise PluginLoadError(
-                f"open: the backend plugin {point.name!r} ({point.value}) failed to load: "
-                f"{type(exc).__name__}: {exc}",
+                f"{operation}: the backend plugin {point.name!r} ({point.value}) failed to "
+                f"load: {type(exc).__name__}: {exc}",
                 plugin=point.name,
             ) from exc
+    return point.name
 
 
 def open_store(url: str) -> BaseStore:
@@ -94,20 +115,53 @@ def open_store(url: str) -> BaseStore:
         PluginLoadError: The backend's plugin failed to import or register.
     """
     scheme = scheme_of(url)
-    points = _entry_points()
-    point = points.get(scheme)
-    if point is None:
-        known = tuple(sorted(points))
-        raise BackendNotFoundError(
-            f"open: no backend for scheme {scheme!r}; installed: {', '.join(known) or 'none'}",
-            scheme=scheme,
-            known=known,
-        )
-    _load(scheme, point)
+    plugin = _plugin_for(scheme, "open")
     store = _plugin_manager().hook.kvstore_open(url=url, scheme=scheme)
     if store is None:
         raise PluginLoadError(
-            f"open: the backend plugin {point.name!r} did not open scheme {scheme!r}",
-            plugin=point.name,
+            f"open: the backend plugin {plugin!r} did not open scheme {scheme!r}",
+            plugin=plugin,
         )
     return store  # type: ignore[no-any-return]
+
+
+def start_local_server(
+    scheme: str = "etcd",
+    *,
+    port: int | None = None,
+    data_dir: str | None = None,
+    binary: str | None = None,
+) -> LocalServer:
+    """Start a local development server from the backend plugin that serves ``scheme``.
+
+    Use it as a context manager, or call ``stop()``: the server is not meant to outlive
+    the process that started it.
+
+    Args:
+        scheme: The backend's URL scheme; the server's ``url`` uses it.
+        port: The client port on 127.0.0.1; ``None`` picks a free one.
+        data_dir: Keep the server's data here; ``None`` uses a temporary directory that
+            ``stop()`` removes.
+        binary: The server executable; ``None`` means the plugin's default.
+
+    Returns:
+        The running server.
+
+    Raises:
+        BackendNotFoundError: No installed backend serves ``scheme``; lists the known ones.
+        PluginLoadError: The backend's plugin failed to import or register.
+        UnsupportedOperationError: The backend's plugin cannot start a local server.
+        ConfigurationError: The plugin found no server executable, or an argument is unusable.
+        BackendError: The server did not start.
+    """
+    scheme = scheme.lower()
+    plugin = _plugin_for(scheme, "local server")
+    server = _plugin_manager().hook.kvstore_local_server(
+        scheme=scheme, port=port, data_dir=data_dir, binary=binary
+    )
+    if server is None:
+        raise UnsupportedOperationError(
+            f"local server: the backend plugin {plugin!r} cannot start a local {scheme!r} server",
+            operation="local_server",
+        )
+    return server  # type: ignore[no-any-return]
