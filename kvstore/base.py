@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from kvstore.errors import (
     InvalidArgumentError,
+    InvalidKeyError,
     KeyExistsError,
     KeyNotFoundError,
     LeaseExpiredError,
@@ -38,7 +39,19 @@ from kvstore.errors import (
     StoreClosedError,
     UnsupportedOperationError,
 )
-from kvstore.keys import ALL_KEYS, check_key, check_revision, check_ttl, prefix_range_end
+from kvstore.keys import (
+    ALL_KEYS,
+    MAX_REQUEST_BYTES,
+    REQUEST_OVERHEAD_BYTES,
+    check_key,
+    check_lease_id,
+    check_limit,
+    check_revision,
+    check_ttl,
+    check_value,
+    check_value_size,
+    prefix_range_end,
+)
 from kvstore.lease import KeepAlive, Lease
 from kvstore.txn import (
     Compare,
@@ -75,6 +88,9 @@ __all__ = ["BaseStore", "WrapperStore"]
 DEFAULT_MAX_TXN_OPS = 128
 """etcd's default ``--max-txn-ops``."""
 
+_BULK_OP_FRAMING_BYTES = 64
+"""Room per operation for its framing (and an encryption envelope) when chunking bulk ops."""
+
 LeaseLike = Lease | int
 
 
@@ -84,17 +100,27 @@ def _lease_id(lease: LeaseLike | None) -> int | None:
     return lease.id if isinstance(lease, Lease) else lease
 
 
+def _check_callable(function: object, name: str, operation: str) -> None:
+    if function is not None and not callable(function):
+        raise InvalidArgumentError(
+            f"{operation}: {name} must be callable, not {type(function).__name__}",
+            operation=operation,
+        )
+
+
 class BaseStore(abc.ABC):
     """Base class for backends: implement the primitives, inherit the conveniences.
 
     Attributes:
         capabilities: The optional capabilities the backend supports (``Capability`` names).
         max_txn_ops: Most compares or operations in one transaction branch.
+        max_request_bytes: The request size limit (keys, values and framing).
         range_page_size: Keys fetched per request by the paging reads (``list`` ...).
     """
 
     capabilities: frozenset[str] = frozenset()
     max_txn_ops: int = DEFAULT_MAX_TXN_OPS
+    max_request_bytes: int = MAX_REQUEST_BYTES
     range_page_size: int = 1000
 
     def __init__(self) -> None:
@@ -418,6 +444,7 @@ class BaseStore(abc.ABC):
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
         """
+        check_limit(limit, operation="get_keys_with_prefix")
         if limit <= 0:
             return self.list(prefix)
         start, end = self._prefix_bounds(prefix, "get_keys_with_prefix")
@@ -570,6 +597,7 @@ class BaseStore(abc.ABC):
             InvalidArgumentError: ``old`` or ``new`` is not bytes.
             StoreClosedError: The store was closed.
         """
+        check_value(old, operation="compare_and_swap", key=key)
         put = Put(key, new)  # checks key and new value before anything is read
         while True:
             kv = self.get_kv(key)
@@ -617,8 +645,10 @@ class BaseStore(abc.ABC):
         """Write every key of ``mapping``.
 
         Args:
-            atomic: One transaction for all (at most ``max_txn_ops`` keys); if false,
-                transactions of ``max_txn_ops`` keys each, in key order.
+            atomic: One transaction for all (at most ``max_txn_ops`` keys and one request's
+                size); if false, consecutive transactions in the mapping's order, each
+                within ``max_txn_ops`` and the request size (a failure part-way leaves the
+                earlier transactions applied).
 
         Returns:
             The store revision after the last write (the current one for an empty map).
@@ -626,11 +656,28 @@ class BaseStore(abc.ABC):
         Raises:
             TransactionTooLargeError: ``atomic`` and more keys than ``max_txn_ops``
                 (nothing is sent).
-            InvalidKeyError, InvalidArgumentError: A key or value is invalid (nothing is
-                sent).
+            ValueTooLargeError: ``atomic`` and the keys and values do not fit in one
+                request, or one value alone is too large (nothing is sent).
+            InvalidKeyError, InvalidArgumentError: ``mapping`` is not a mapping, or a key
+                or value is invalid (nothing is sent).
             StoreClosedError: The store was closed.
         """
-        ops = [Put(key, value) for key, value in mapping.items()]
+        if not isinstance(mapping, Mapping):
+            raise InvalidArgumentError(
+                f"bulk_put: takes a mapping of keys to values, not {type(mapping).__name__}",
+                operation="bulk_put",
+            )
+        ops = [
+            Put(
+                check_key(key, operation="bulk_put"),
+                check_value(value, operation="bulk_put", key=key),
+            )
+            for key, value in mapping.items()
+        ]
+        for op in ops:
+            check_value_size(
+                op.key, op.value, operation="bulk_put", max_request_bytes=self.max_request_bytes
+            )
         return self._bulk("bulk_put", ops, atomic)[0]
 
     def bulk_delete(self, keys: Iterable[str], *, atomic: bool = True) -> int:
@@ -641,24 +688,44 @@ class BaseStore(abc.ABC):
 
         Raises:
             TransactionTooLargeError: ``atomic`` and more keys than ``max_txn_ops``.
-            InvalidKeyError: A key is invalid (nothing is sent).
+            InvalidKeyError: A key is invalid, or ``keys`` is a single ``str`` (nothing is
+                sent).
             StoreClosedError: The store was closed.
         """
-        ops = [Delete(key) for key in dict.fromkeys(keys)]
+        if isinstance(keys, (str, bytes)):
+            raise InvalidKeyError(
+                "bulk_delete: takes an iterable of keys, not a single key", operation="bulk_delete"
+            )
+        ops = [Delete(check_key(key, operation="bulk_delete")) for key in dict.fromkeys(keys)]
         return self._bulk("bulk_delete", ops, atomic)[1]
 
     def _bulk(self, operation: str, ops: Sequence[Put | Delete], atomic: bool) -> tuple[int, int]:
         self._check_open(operation)
         if not ops:
             return self.kv_range(ALL_KEYS, ALL_KEYS, count_only=True).revision, 0
-        size = self.max_txn_ops
-        chunks = [ops] if atomic else [ops[i : i + size] for i in range(0, len(ops), size)]
         revision = deleted = 0
-        for chunk in chunks:
+        for chunk in [ops] if atomic else self._chunks(ops):
             result = self.kv_txn([], chunk, [])
             revision = result.revision
             deleted += sum(r.deleted for r in result.responses if isinstance(r, DeleteResult))
         return revision, deleted
+
+    def _chunks(self, ops: Sequence[Put | Delete]) -> Iterable[Sequence[Put | Delete]]:
+        """Split ops into transactions within both ``max_txn_ops`` and the request size."""
+        budget = self.max_request_bytes - REQUEST_OVERHEAD_BYTES
+        chunk: builtins.list[Put | Delete] = []
+        used = 0
+        for op in ops:
+            cost = len(op.key.encode()) + _BULK_OP_FRAMING_BYTES
+            if isinstance(op, Put):
+                cost += len(op.value)
+            if chunk and (len(chunk) >= self.max_txn_ops or used + cost > budget):
+                yield chunk
+                chunk, used = [], 0
+            chunk.append(op)
+            used += cost
+        if chunk:
+            yield chunk
 
     def transaction(self) -> TransactionBuilder:
         """Start a transaction: ``.if_(...).then(...).else_(...).commit()``."""
@@ -722,6 +789,8 @@ class BaseStore(abc.ABC):
     ) -> Watch:
         if start_revision is not None:
             check_revision(start_revision, operation="watch", key=key)
+        _check_callable(callback, "callback", "watch")
+        _check_callable(on_error, "on_error", "watch")
         watch = self.watch_range(key, range_end, start_revision=start_revision, prev_kv=prev_kv)
         if callback is not None:
             run_callback(watch, callback, on_error)
@@ -743,22 +812,30 @@ class BaseStore(abc.ABC):
 
     def keep_alive(
         self,
-        lease: Lease,
+        lease: LeaseLike,
         *,
         on_lost: Callable[[LeaseExpiredError], object] | None = None,
     ) -> KeepAlive:
         """Renew ``lease`` in the background every TTL/3 until stopped or the store closes.
 
         Args:
+            lease: A ``Lease``, or a lease id (its TTL is then asked of the store).
             on_lost: Called once if the lease expires anyway.
 
         Returns:
             The ``KeepAlive``: ``stop()`` it; its ``lost`` event tells of loss.
 
         Raises:
+            InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int, or
+                ``on_lost`` is not callable.
+            LeaseNotFoundError: ``lease`` is an id the store does not know.
             StoreClosedError: The store was closed.
         """
         self._check_open("keep_alive")
+        _check_callable(on_lost, "on_lost", "keep_alive")
+        if not isinstance(lease, Lease):
+            lease_id = check_lease_id(lease, operation="keep_alive")
+            lease = Lease(self, lease_id, self.lease_time_to_live(lease_id).granted_ttl)
         keepalive = KeepAlive(self, lease, on_lost=on_lost)
         with self._keepalives_lock:
             self._keepalives = [k for k in self._keepalives if k.running]
@@ -769,12 +846,11 @@ class BaseStore(abc.ABC):
         """Revoke a lease, deleting its keys.
 
         Raises:
+            InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int.
             LeaseNotFoundError: The lease is not live.
             StoreClosedError: The store was closed.
         """
-        lease_id = _lease_id(lease)
-        assert lease_id is not None
-        self.lease_revoke(lease_id)
+        self.lease_revoke(check_lease_id(_lease_id(lease), operation="revoke_lease"))
 
     # ------------------------------------------------------------------ coordination
 
@@ -831,6 +907,7 @@ class WrapperStore(BaseStore):
         self.inner = inner
         self.capabilities = inner.capabilities
         self.max_txn_ops = inner.max_txn_ops
+        self.max_request_bytes = inner.max_request_bytes
         self.range_page_size = inner.range_page_size
 
     def kv_range(

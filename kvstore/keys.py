@@ -18,6 +18,8 @@ __all__ = [
     "REQUEST_OVERHEAD_BYTES",
     "check_key",
     "check_lease_id",
+    "check_limit",
+    "check_range",
     "check_range_end",
     "check_revision",
     "check_ttl",
@@ -157,6 +159,42 @@ def check_ttl(ttl: object, *, operation: str) -> int:
             operation=operation,
         )
     return ttl
+
+
+def check_limit(limit: object, *, operation: str) -> int:
+    """Check a ``limit`` argument (an ``int``; 0 or less means no limit where allowed).
+
+    Raises:
+        InvalidArgumentError: ``limit`` is not an ``int``.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise InvalidArgumentError(
+            f"{operation}: limit must be an int, not {type(limit).__name__}", operation=operation
+        )
+    return limit
+
+
+def check_range(
+    key: object,
+    range_end: object,
+    *,
+    operation: str,
+    revision: object = None,
+    limit: object = 0,
+) -> None:
+    """The checks of a range read, delete or watch, in one call for every backend.
+
+    Raises:
+        InvalidKeyError: ``key`` is not a valid key (empty is allowed with a range end), or
+            ``range_end`` is not a ``str``.
+        InvalidArgumentError: ``revision`` is not a positive int or ``limit`` not an int.
+    """
+    check_key(key, operation=operation, allow_empty=range_end is not None)
+    if range_end is not None:
+        check_range_end(range_end, operation=operation)
+    if revision is not None:
+        check_revision(revision, operation=operation, key=key if isinstance(key, str) else None)
+    check_limit(limit, operation=operation)
 
 
 def check_lease_id(lease: object, *, operation: str) -> int:

@@ -13,7 +13,7 @@ import attrs
 
 from kvstore.base import BaseStore, WrapperStore
 from kvstore.errors import ConfigurationError
-from kvstore.keys import ALL_KEYS, check_key, prefix_range_end
+from kvstore.keys import ALL_KEYS, check_key, check_range, prefix_range_end
 from kvstore.txn import Compare, Delete, Get, Op, Put, Txn
 from kvstore.types import (
     DeleteResult,
@@ -110,7 +110,7 @@ class NamespacedStore(WrapperStore):
         count_only: bool = False,
     ) -> RangeResult:
         self._check_open("range")
-        check_key(key, operation="range", allow_empty=range_end is not None)
+        check_range(key, range_end, operation="range", revision=revision, limit=limit)
         start, end = self._range(key, range_end)
         result = self.inner.kv_range(
             start,
@@ -134,7 +134,7 @@ class NamespacedStore(WrapperStore):
         self, key: str, range_end: str | None = None, *, prev_kv: bool = False
     ) -> DeleteResult:
         self._check_open("delete")
-        check_key(key, operation="delete", allow_empty=range_end is not None)
+        check_range(key, range_end, operation="delete")
         start, end = self._range(key, range_end)
         result = self.inner.kv_delete_range(start, end, prev_kv=prev_kv)
         return attrs.evolve(result, prev_kvs=tuple(self._strip(kv) for kv in result.prev_kvs))
@@ -161,7 +161,7 @@ class NamespacedStore(WrapperStore):
         prev_kv: bool = False,
     ) -> Watch:
         self._check_open("watch")
-        check_key(key, operation="watch", allow_empty=range_end is not None)
+        check_range(key, range_end, operation="watch", revision=start_revision)
         start, end = self._range(key, range_end)
         inner = self.inner.watch_range(start, end, start_revision=start_revision, prev_kv=prev_kv)
         return MappedWatch(inner, self._event)

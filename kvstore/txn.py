@@ -37,7 +37,9 @@ from kvstore.keys import (
     MAX_REQUEST_BYTES,
     REQUEST_OVERHEAD_BYTES,
     check_key,
+    check_limit,
     check_range_end,
+    check_revision,
     check_value,
     prefix_range_end,
 )
@@ -190,6 +192,14 @@ def _checked_value(value: object) -> bytes:
     return check_value(value, operation="txn")
 
 
+def _checked_revision(value: int | None) -> int | None:
+    return None if value is None else check_revision(value, operation="txn")
+
+
+def _checked_limit(value: int) -> int:
+    return check_limit(value, operation="txn")
+
+
 def _checked_range_end(value: str | None) -> str | None:
     if value is not None:
         check_range_end(value, operation="txn")
@@ -212,8 +222,8 @@ class Get:
 
     key: str = attrs.field(validator=_key_check)
     range_end: str | None = attrs.field(default=None, converter=_checked_range_end)
-    revision: int | None = None
-    limit: int = 0
+    revision: int | None = attrs.field(default=None, converter=_checked_revision)
+    limit: int = attrs.field(default=0, converter=_checked_limit)
     keys_only: bool = False
     count_only: bool = False
 

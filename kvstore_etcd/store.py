@@ -50,7 +50,7 @@ from kvstore.errors import (
 from kvstore.keys import (
     check_key,
     check_lease_id,
-    check_range_end,
+    check_range,
     check_revision,
     check_ttl,
     check_value,
@@ -330,11 +330,7 @@ class EtcdStore(BaseStore):
         keys_only: bool = False,
         count_only: bool = False,
     ) -> RangeResult:
-        check_key(key, operation="range", allow_empty=range_end is not None)
-        if range_end is not None:
-            check_range_end(range_end, operation="range")
-        if revision is not None:
-            check_revision(revision, operation="range", key=key)
+        check_range(key, range_end, operation="range", revision=revision, limit=limit)
         request = rpc_pb2.RangeRequest(
             key=_start(key),
             range_end=_end(range_end),
@@ -367,9 +363,7 @@ class EtcdStore(BaseStore):
     def kv_delete_range(
         self, key: str, range_end: str | None = None, *, prev_kv: bool = False
     ) -> DeleteResult:
-        check_key(key, operation="delete", allow_empty=range_end is not None)
-        if range_end is not None:
-            check_range_end(range_end, operation="delete")
+        check_range(key, range_end, operation="delete")
         request = rpc_pb2.DeleteRangeRequest(
             key=_start(key), range_end=_end(range_end), prev_kv=prev_kv
         )
@@ -473,11 +467,7 @@ class EtcdStore(BaseStore):
     ) -> Watch:
         from kvstore_etcd._watch import EtcdWatch
 
-        check_key(key, operation="watch", allow_empty=range_end is not None)
-        if range_end is not None:
-            check_range_end(range_end, operation="watch")
-        if start_revision is not None:
-            check_revision(start_revision, operation="watch", key=key)
+        check_range(key, range_end, operation="watch", revision=start_revision)
         self._check_open("watch")
         watch = EtcdWatch(
             self,

@@ -36,7 +36,7 @@ from kvstore.keys import (
     MAX_REQUEST_BYTES,
     check_key,
     check_lease_id,
-    check_range_end,
+    check_range,
     check_revision,
     check_ttl,
     check_value,
@@ -180,9 +180,7 @@ class MemoryStore(BaseStore):
         keys_only: bool = False,
         count_only: bool = False,
     ) -> RangeResult:
-        check_key(key, operation="range", allow_empty=range_end is not None)
-        if range_end is not None:
-            check_range_end(range_end, operation="range")
+        check_range(key, range_end, operation="range", revision=revision, limit=limit)
         with self._lock:
             self._check_open("range")
             self._expire_leases()
@@ -281,7 +279,7 @@ class MemoryStore(BaseStore):
     def kv_delete_range(
         self, key: str, range_end: str | None = None, *, prev_kv: bool = False
     ) -> DeleteResult:
-        check_key(key, operation="delete", allow_empty=range_end is not None)
+        check_range(key, range_end, operation="delete")
         delete = Delete(key, range_end, prev_kv)
         with self._lock:
             self._check_open("delete")
@@ -443,11 +441,7 @@ class MemoryStore(BaseStore):
         start_revision: int | None = None,
         prev_kv: bool = False,
     ) -> Watch:
-        check_key(key, operation="watch", allow_empty=range_end is not None)
-        if range_end is not None:
-            check_range_end(range_end, operation="watch")
-        if start_revision is not None:
-            check_revision(start_revision, operation="watch", key=key)
+        check_range(key, range_end, operation="watch", revision=start_revision)
         with self._lock:
             self._check_open("watch")
             watch = QueueWatch(on_cancel=lambda: self._remove_watcher(watcher))
@@ -524,7 +518,8 @@ class MemoryStore(BaseStore):
             self._check_open("lease_time_to_live")
             self._expire_leases()
             state = self._live_lease(lease_id, "lease_time_to_live")
-            remaining = math.ceil(state.expires_at - self.clock.now())
+            # etcd truncates the remaining time to whole seconds
+            remaining = int(state.expires_at - self.clock.now())
             attached = tuple(sorted(state.keys)) if keys else ()
             return LeaseInfo(lease_id, max(remaining, 0), state.granted_ttl, attached)
 
@@ -645,6 +640,8 @@ class MemoryStore(BaseStore):
             watchers, self._watchers = self._watchers, []
         super().close()
         self._stop.set()
+        if self._expirer is not None and self._expirer is not threading.current_thread():
+            self._expirer.join()
         if isinstance(self.clock, ManualClock):
             self.clock.unsubscribe(self._expire_leases)
         for watcher in watchers:

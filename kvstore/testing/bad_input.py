@@ -133,6 +133,43 @@ BAD_INPUT_CASES: tuple[BadInputCase, ...] = (
         lambda s: s.put_if_not_exists("new", None),  # type: ignore[arg-type]
         InvalidArgumentError,
     ),
+    _case(
+        "compare-and-swap-none-old",
+        lambda s: s.compare_and_swap("seed/a", None, b"x"),  # type: ignore[arg-type]
+        InvalidArgumentError,
+    ),
+    _case(
+        "bulk-put-not-a-mapping",
+        lambda s: s.bulk_put([("bulk/a", b"v")]),  # type: ignore[arg-type]
+        InvalidArgumentError,
+    ),
+    _case(
+        "bulk-delete-single-str",
+        lambda s: s.bulk_delete("seed/a"),
+        InvalidKeyError,
+    ),
+    _case(
+        "range-non-int-limit",
+        lambda s: s.kv_range("seed/", "seed0", limit="2"),  # type: ignore[arg-type]
+        InvalidArgumentError,
+    ),
+    _case(
+        "keys-with-prefix-non-int-limit",
+        lambda s: s.get_keys_with_prefix("seed/", 1.5),  # type: ignore[arg-type]
+        InvalidArgumentError,
+    ),
+    _case(
+        "watch-callback-not-callable",
+        lambda s: s.watch("seed/a", callback=5),  # type: ignore[arg-type]
+        InvalidArgumentError,
+        "watch",
+    ),
+    _case(
+        "revoke-lease-none",
+        lambda s: s.revoke_lease(None),  # type: ignore[arg-type]
+        InvalidArgumentError,
+        "leases",
+    ),
     # transactions
     _case(
         "txn-129-ops",

@@ -13,9 +13,10 @@ from kvstore.errors import (
     KeyExistsError,
     KeyNotFoundError,
     TransactionTooLargeError,
+    ValueTooLargeError,
 )
 from kvstore.keys import ALL_KEYS, prefix_range_end
-from kvstore.testing._support import ConformanceBase, current_revision, snapshot
+from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
 from kvstore.txn import Get, Put
 from kvstore.types import RangeResult
 
@@ -377,6 +378,27 @@ class KVConformance(ConformanceBase):
         revision = store.bulk_put(mapping, atomic=False)
         assert revision == before + 3
         assert store.count("bulk/") == 2 * size + 1
+
+    def test_bulk_put_non_atomic_splits_by_request_size(self, store: BaseStore) -> None:
+        value = b"x" * 100_000
+        mapping = {f"big/{index:02d}": value for index in range(20)}  # 2 MB in all
+        with pytest.raises(ValueTooLargeError):
+            store.bulk_put(mapping)
+        before = current_revision(store)
+        revision = store.bulk_put(mapping, atomic=False)
+        assert revision - before >= 2
+        assert store.get_multiple("big/") == mapping
+
+    def test_keep_alive_takes_a_lease_id(self, store: BaseStore) -> None:
+        requires(store, "leases")
+        lease = store.lease(30)
+        keepalive = store.keep_alive(lease.id)
+        try:
+            assert keepalive.lease.id == lease.id
+            assert keepalive.lease.ttl == lease.ttl
+        finally:
+            keepalive.stop()
+            lease.revoke()
 
     def test_bulk_delete(self, store: BaseStore) -> None:
         store.bulk_put({"a": b"", "b": b"", "c": b""})

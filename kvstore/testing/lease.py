@@ -46,6 +46,13 @@ class LeaseConformance(ConformanceBase):
             info = lease.info()
             assert (info.id, info.granted_ttl) == (lease.id, lease.ttl)
 
+    def test_remaining_ttl_is_truncated_to_whole_seconds(self, store: BaseStore) -> None:
+        requires(store, "leases")
+        with store.lease(10) as lease:
+            self.advance_clock(store, 0.5)
+            # etcd reports int(remaining seconds): 9.5 s left reads as 9
+            assert lease.remaining_ttl() == lease.ttl - 1
+
     def test_small_ttl_is_raised_to_the_minimum(self, store: BaseStore) -> None:
         requires(store, "leases")
         # etcd raises any TTL below 2 s to 2 s (SPEC 13); the fake applies the same minimum
