@@ -9,6 +9,8 @@ Fixtures:
   and lease deleted before the test, so tests sharing the session server start empty.
 - ``etcd_cluster`` (function): a started three-member `EtcdCluster`, always launched
   locally (tests kill and pause its members), closed after the test.
+- ``etcd_store`` (function): an `EtcdStore` on ``etcd_endpoints`` (so on an empty
+  keyspace), 5 s request and dial timeouts, closed after the test.
 
 A missing etcd binary fails the test with instructions; it never skips, so CI cannot go
 green without having run the etcd tests.
@@ -17,6 +19,7 @@ green without having run the etcd tests.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -32,7 +35,13 @@ from kvstore_etcd.testing import (
     wipe_etcd,
 )
 
-__all__ = ["etcd_binary", "etcd_cluster", "etcd_endpoints", "etcd_server"]
+if TYPE_CHECKING:
+    from kvstore_etcd.store import EtcdStore
+
+__all__ = ["etcd_binary", "etcd_cluster", "etcd_endpoints", "etcd_server", "etcd_store"]
+
+STORE_TIMEOUT = 5.0
+"""Request and dial timeout of the ``etcd_store`` fixture's store, in seconds."""
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -138,3 +147,28 @@ def etcd_cluster() -> Iterator[EtcdCluster]:
         return
     cluster.close()
     pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture
+def etcd_store(etcd_endpoints: list[str]) -> Iterator[EtcdStore]:
+    """An ``EtcdStore`` on the session's etcd with every key and lease wiped, closed after.
+
+    Args:
+        etcd_endpoints: The emptied etcd's endpoints.
+
+    Yields:
+        The store.
+    """
+    # Imported here: the plugin is loaded by every pytest run, the gRPC client only when
+    # a test asks for a store.
+    from kvstore_etcd.config import EtcdConfig
+    from kvstore_etcd.store import EtcdStore
+
+    config = EtcdConfig(
+        endpoints=etcd_endpoints, request_timeout=STORE_TIMEOUT, dial_timeout=STORE_TIMEOUT
+    )
+    store = EtcdStore(config)
+    try:
+        yield store
+    finally:
+        store.close()

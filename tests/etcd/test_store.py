@@ -238,7 +238,7 @@ def test_largest_value_is_accepted(etcd_store: EtcdStore) -> None:
 )
 @given(
     key=st.text(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"),
+        st.characters(exclude_categories=["Cs"], exclude_characters="\0"),
         min_size=1,
         max_size=20,
     ),
@@ -419,7 +419,7 @@ def test_unreachable_endpoint_is_unavailable() -> None:
 # ------------------------------------------------------------------ error mapping
 
 
-class _FakeRpcError(grpc.RpcError):
+class _FakeRpcError(grpc.RpcError):  # type: ignore[misc]
     """A gRPC error as the channel raises it (code and details)."""
 
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
@@ -492,3 +492,27 @@ def test_keepalive_keeps_a_2s_lease_for_10s_then_it_expires(etcd_store: EtcdStor
     with pytest.raises(LeaseNotFoundError):
         lease.remaining_ttl()
     assert lost == []  # stopping on purpose is not a loss
+
+
+_fixture_stores: list[EtcdStore] = []
+
+
+def test_plugin_etcd_store_fixture_is_fresh(
+    etcd_store: EtcdStore, request: pytest.FixtureRequest
+) -> None:
+    from kvstore_etcd import pytest_plugin
+
+    definitions = request._fixturemanager.getfixturedefs("etcd_store", request.node)
+    assert definitions is not None
+    assert definitions[-1].func is pytest_plugin.etcd_store.__wrapped__  # type: ignore[attr-defined]
+    assert etcd_store.count("") == 0 and etcd_store.lease_leases() == []
+    etcd_store.put("fixture/leftover", b"1")
+    etcd_store.lease(60)
+    _fixture_stores.append(etcd_store)
+
+
+def test_plugin_etcd_store_fixture_closed_and_wiped_the_last_one(etcd_store: EtcdStore) -> None:
+    # Runs after the test above (file order): that store was closed, its data wiped.
+    assert [store.closed for store in _fixture_stores] == [True]
+    assert etcd_store is not _fixture_stores[0]
+    assert etcd_store.count("") == 0 and etcd_store.lease_leases() == []
