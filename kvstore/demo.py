@@ -26,6 +26,7 @@ import kvstore
 from kvstore.base import BaseStore
 from kvstore.errors import KeyNotFoundError, KVStoreError
 from kvstore.namespace import NamespacedStore
+from kvstore.plugins import start_local_server
 from kvstore.txn import Get, ModRevision, Put, Value, Version
 from kvstore.types import EventType
 
@@ -281,26 +282,19 @@ _SECTIONS: tuple[tuple[str, Callable[[_Demo], None]], ...] = (
 
 @contextlib.contextmanager
 def _throwaway_etcd(out: TextIO) -> Iterator[str]:
-    """Start a local etcd from the installed binary and yield its URL; remove it after."""
-    from kvstore_etcd.testing import EtcdLaunchError, EtcdNotFoundError, EtcdServer
-
+    """Start a local etcd through its backend plugin and yield its URL; remove it after."""
     try:
-        server = EtcdServer(heartbeat_interval=100, election_timeout=1000)
-    except EtcdNotFoundError as exc:
-        raise DemoError(f"demo: no etcd binary to start ({exc}); or use --url memory://") from exc
-    try:
-        try:
-            server.start()
-        except EtcdLaunchError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
-            raise DemoError(f"demo: the local etcd did not start: {first}") from exc
+        server = start_local_server("etcd")
+    except KVStoreError as exc:
+        raise DemoError(
+            f"demo: could not start a local etcd ({exc}); or use --url memory://"
+        ) from exc
+    with server:
         out.write(
-            f"Started a throwaway etcd {server.version} at {server.endpoint} "
+            f"Started a throwaway {server.description} at {server.url} "
             "(development only; removed at the end).\n"
         )
-        yield f"etcd://{server.endpoint}"
-    finally:
-        server.close()
+        yield server.url
 
 
 def run(url: str | None = None, *, out: TextIO | None = None) -> int:

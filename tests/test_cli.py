@@ -292,3 +292,23 @@ def test_unreachable_server_is_one_line_without_the_password() -> None:
 def test_unreachable_server_from_the_environment_is_one_line() -> None:
     stderr = assert_one_line_error(run_cli("ls", env={"KVSTORE_URL": UNREACHABLE}))
     assert "127.0.0.1:1" in stderr
+
+
+def test_serve_without_an_etcd_binary_is_one_line(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-etcd-here")
+    stderr = assert_one_line_error(run_cli("serve", env={"KVSTORE_ETCD_BIN": missing}))
+    assert "KVSTORE_ETCD_BIN" in stderr
+    assert "url:" not in stderr
+
+
+def test_serve_with_a_binary_that_is_not_etcd_is_one_line(tmp_path: Path) -> None:
+    stderr = assert_one_line_error(run_cli("serve", "--etcd-binary", "/bin/false"))
+    assert "etcd did not start" in stderr
+
+
+def test_demo_without_a_url_or_an_etcd_binary_points_to_memory(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-etcd-here")
+    stderr = assert_one_line_error(run_cli("demo", env={"KVSTORE_ETCD_BIN": missing}))
+    assert "could not start a local etcd" in stderr
+    assert "--url memory://" in stderr
+    assert "unexpected" not in stderr

@@ -292,9 +292,8 @@ def test_serve_starts_etcd_and_stops_on_sigterm(cli: Cli) -> None:
         ready, _, _ = select.select([server.stdout], [], [], 60)
         assert ready, "serve printed nothing"
         first = server.stdout.readline().decode()
-        assert " serving at 127.0.0.1:" in first, first
-        endpoint = first.split(" serving at ")[1].strip()
-        url = f"etcd://{endpoint}"
+        assert first.startswith("etcd ") and " serving at etcd://127.0.0.1:" in first, first
+        url = first.split(" serving at ")[1].strip()
         ok(cli("--url", url, "put", "served", "yes"))
         assert cli("--url", url, "get", "served").stdout == b"yes"
         server.send_signal(signal.SIGTERM)
