@@ -24,6 +24,13 @@ Failover and retries, within the call's ``request_timeout``, decided per call:
   (a second revoke or compaction fails, a second put bumps the version).
 
 With auth, an expired token is renewed transparently once per call.
+
+``status().compact_revision``: etcd's Status response does not carry it, so the store
+remembers the highest compact revision it has learnt (its own ``compact_revision`` calls,
+``hash_kv`` answers, ``CompactedError`` probes) and ``status`` checks it with one more
+cheap call, a count-only read of one key at that revision. That read works exactly when
+nobody compacted further; otherwise (another client compacted) a binary search over
+such reads finds the new one (about log2(revision) calls, once per outside compaction).
 """
 
 from __future__ import annotations
@@ -195,6 +202,8 @@ class EtcdStore(BaseStore):
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
         self._monitor: WatchMonitor | None = None
+        self._known_compact_revision = 0
+        self._compact_lock = threading.Lock()
 
     def __repr__(self) -> str:
         user = f", user={self._username!r}" if self._username else ""
@@ -451,9 +460,46 @@ class EtcdStore(BaseStore):
         from kvstore_etcd._watch import probe_compact_revision
 
         try:
-            return probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
+            return self._learn_compact_revision(
+                probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
+            )
         except KVStoreError:
             return 0
+
+    def _learn_compact_revision(self, revision: int) -> int:
+        """Remember ``revision`` as a compact revision seen; return it."""
+        with self._compact_lock:
+            self._known_compact_revision = max(self._known_compact_revision, revision)
+        return revision
+
+    def _readable_at(self, revision: int) -> bool:
+        """Whether a read at ``revision`` works (it is not below the compact revision)."""
+        request = rpc_pb2.RangeRequest(key=b"\0", revision=revision, count_only=True)
+        try:
+            self._unary("status", _kv_range, request)
+        except CompactedError:
+            return False
+        return True
+
+    def _current_compact_revision(self, store_revision: int) -> int:
+        """The compact revision: the one known if a read there works, else searched.
+
+        Raises:
+            UnavailableError: No endpoint answered.
+        """
+        known = self._known_compact_revision
+        if store_revision <= 0 or known >= store_revision or self._readable_at(max(known, 1)):
+            return known
+        # Someone else compacted past ``known``: the compact revision is the lowest
+        # readable revision in (known, store_revision].
+        low, high = known + 1, store_revision
+        while low < high:
+            middle = (low + high) // 2
+            if self._readable_at(middle):
+                high = middle
+            else:
+                low = middle + 1
+        return self._learn_compact_revision(low)
 
     # ------------------------------------------------------------------ watches
 
@@ -559,8 +605,18 @@ class EtcdStore(BaseStore):
             self._unary("compact", _kv_compact, request, write=True)
         except CompactedError as exc:
             raise self._compacted(exc, None) from exc.__cause__
+        self._learn_compact_revision(revision)
 
     def status(self) -> StatusInfo:
+        """The state of the member that answers, with the cluster's compact revision.
+
+        ``compact_revision`` costs one extra count-only read (see the module docstring);
+        0 means nothing was compacted.
+
+        Raises:
+            UnavailableError: No endpoint answered.
+            OperationTimeoutError: The member did not answer in time.
+        """
         response = self._unary("status", _status, rpc_pb2.StatusRequest())
         return StatusInfo(
             response.version,
@@ -570,6 +626,7 @@ class EtcdStore(BaseStore):
             response.raftIndex,
             response.raftTerm,
             response.header.revision,
+            self._current_compact_revision(response.header.revision),
         )
 
     def member_list(self) -> builtins.list[MemberInfo]:
@@ -605,7 +662,8 @@ class EtcdStore(BaseStore):
             response = self._unary("hash_kv", _hash_kv, rpc_pb2.HashKVRequest(revision=revision))
         except CompactedError as exc:
             raise self._compacted(exc, None) from exc.__cause__
-        return HashInfo(response.hash, max(response.compact_revision, 0), response.header.revision)
+        compacted = self._learn_compact_revision(max(response.compact_revision, 0))
+        return HashInfo(response.hash, compacted, response.header.revision)
 
     # ------------------------------------------------------------------ lifecycle
 

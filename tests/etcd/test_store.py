@@ -516,3 +516,20 @@ def test_plugin_etcd_store_fixture_closed_and_wiped_the_last_one(etcd_store: Etc
     assert [store.closed for store in _fixture_stores] == [True]
     assert etcd_store is not _fixture_stores[0]
     assert etcd_store.count("") == 0 and etcd_store.lease_leases() == []
+
+
+def test_status_reports_the_compact_revision(
+    etcd_store: EtcdStore, etcd_config: EtcdConfig
+) -> None:
+    # The session's etcd keeps the compactions of earlier tests (wiping deletes keys).
+    before = etcd_store.status().compact_revision
+    revisions = [etcd_store.put(f"cr/{index}", b"%d" % index) for index in range(20)]
+    assert etcd_store.status().compact_revision == before < revisions[0]
+    etcd_store.compact_revision(revisions[3])
+    assert etcd_store.status().compact_revision == revisions[3]
+    # A compaction by another client is found too, exactly.
+    with EtcdStore(etcd_config) as other:
+        other.compact_revision(revisions[16])
+    status = etcd_store.status()
+    assert status.compact_revision == revisions[16]
+    assert status.revision >= revisions[-1]
