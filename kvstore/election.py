@@ -4,7 +4,8 @@ Candidates queue exactly as lock waiters do (see ``kvstore.lock``): each puts th
 ``__kvstore/elections/<quoted name>/<lease id hex>`` with its session's lease and its
 value; the key with the lowest create revision is the leader, and its value is what the
 leader proclaims. A candidate waits for its predecessor only. When the leader's process
-stops, its lease expires, its key goes, and the next candidate leads.
+stops, its lease expires, its key goes, and the next candidate leads. An election's own
+session lives only while it campaigns or leads: ``resign()`` closes it.
 
 Only key and revision compares are used, so elections work through ``EncryptedStore``
 (values are encrypted, revisions are not) and ``NamespacedStore``.
@@ -12,24 +13,16 @@ Only key and revision compares are used, so elections work through ``EncryptedSt
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kvstore.errors import (
-    CompactedError,
-    LeaseExpiredError,
-    LockError,
-    LockLostError,
-    LockNotHeldError,
-)
-from kvstore.keys import check_ttl, check_value, prefix_range_end
-from kvstore.lock import WaiterQueue, check_timeout, recipe_prefix
+from kvstore._recipe import LockLostCallback, QueueClaim, check_timeout
+from kvstore.errors import CompactedError, LockNotHeldError
+from kvstore.keys import check_value, prefix_range_end
 from kvstore.session import Session
-from kvstore.txn import Compare, CreateRevision, Delete, Put
+from kvstore.txn import CreateRevision, Delete, Put
 from kvstore.types import EventType, KeyValue, WatchEvent
 
 if TYPE_CHECKING:
@@ -42,17 +35,20 @@ ELECTION_NAMESPACE = "__kvstore/elections/"
 """Top-level prefix of every election key."""
 
 
-class Election:
+class Election(QueueClaim):
     """A leader election named ``name``: one leader at a time, FIFO among candidates.
 
     Get one with ``store.new_election(name, ttl=60)``. Each ``Election`` object has its
-    own ``Session`` unless one is passed. One object is used by one thread at a time.
+    own ``Session`` unless one is passed; the own session is created by ``campaign`` and
+    closed by ``resign`` (or a failed campaign), so a follower that is not campaigning
+    keeps no lease and no keep-alive thread. One object is used by one thread at a time.
 
     Args:
         store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
         name: The election's name (any non-empty ``str``).
-        ttl: TTL of the election's own session, when ``session`` is not given.
-        session: Share this session instead of creating one.
+        ttl: TTL of the election's own sessions, when ``session`` is not given.
+        session: Share this session instead of creating own ones; it is never closed by
+            the election.
         on_lost: Called with a ``LockLostError`` when leadership is lost (lease expired).
 
     Attributes:
@@ -69,6 +65,12 @@ class Election:
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
+    _noun = "election"
+    _kind = "Election"
+    _operation = "campaign"
+    _not_held = "not the leader of {name!r}"
+    _lost_what = "election {name!r}: leadership was lost"
+
     def __init__(
         self,
         store: BaseStore,
@@ -76,65 +78,26 @@ class Election:
         *,
         ttl: int = 60,
         session: Session | None = None,
-        on_lost: Callable[[LockLostError], object] | None = None,
+        on_lost: LockLostCallback | None = None,
     ) -> None:
-        self.prefix = recipe_prefix(ELECTION_NAMESPACE, name, "new_election")
-        check_ttl(ttl, operation="new_election")
-        self.store = store
-        self.name = name
-        self.lost = threading.Event()
-        self.on_lost = on_lost
-        self._queue = WaiterQueue(store, self.prefix, "campaign")
-        self._ttl = ttl
-        self._owns_session = session is None
-        self._session = Session(store, ttl) if session is None else session
-        self._session.add_lost_callback(self._session_lost)
-        self._state = threading.Lock()
-        self._revision = 0  # create revision of our key while leading
-        self._claimed: str | None = None
-        self._closed = False
+        super().__init__(
+            store,
+            name,
+            ELECTION_NAMESPACE,
+            ttl=ttl,
+            session=session,
+            on_lost=on_lost,
+            creator="new_election",
+        )
 
     def __repr__(self) -> str:
         state = "leader" if self.is_leader else "lost" if self.lost.is_set() else "follower"
         return f"Election(name={self.name!r}, {state})"
 
     @property
-    def session(self) -> Session:
-        """The session whose lease the candidate key is put with."""
-        return self._session
-
-    @property
-    def key(self) -> str:
-        """This object's candidate key: ``prefix`` + the session's lease id in hex."""
-        return f"{self.prefix}{self._session.lease_id:x}"
-
-    @property
     def is_leader(self) -> bool:
         """Whether this object leads, as far as this process knows (see ``guard``)."""
-        return self._revision != 0 and not self.lost.is_set() and self._session.alive
-
-    @property
-    def fencing_token(self) -> int:
-        """The candidate key's create revision: strictly increasing from leader to leader.
-
-        Raises:
-            LockNotHeldError: This object is not the leader (or resigned).
-        """
-        if self._revision == 0:
-            raise LockNotHeldError(
-                f"fencing_token: not the leader of {self.name!r}",
-                key=self.key,
-                operation="campaign",
-            )
-        return self._revision
-
-    def guard(self) -> Compare:
-        """A compare that holds only while this leadership still stands (fenced writes).
-
-        Raises:
-            LockNotHeldError: This object is not the leader (or resigned).
-        """
-        return CreateRevision(self.key) == self.fencing_token
+        return self._holding
 
     def campaign(self, value: bytes, timeout: float | None = None) -> None:
         """Stand for election with ``value`` and block until this object leads.
@@ -151,6 +114,7 @@ class Election:
             LockError: The election object was closed, or another ``Election`` object of
                 the same name uses the same session.
             InvalidArgumentError: ``value`` is not bytes, or ``timeout`` is invalid.
+            UnsupportedOperationError: The store has no ``leases`` capability.
             StoreClosedError: The store was closed.
             BackendError: The backend failed a call (the candidacy is withdrawn if possible).
         """
@@ -159,20 +123,16 @@ class Election:
         if self.is_leader:
             self.proclaim(value)
             return
-        session, key = self._begin()
+        session, key = self._begin("campaign")
         try:
             revision, created, queue = self._queue.enqueue(key, value, session)
             if not created:
-                self._put_value(key, revision, value)
+                self._put_value(session, key, revision, value)
             self._queue.wait_turn(key, revision, queue, session, deadline)
         except BaseException:
             self._abandon(key)
             raise
-        with self._state:
-            self._revision = revision
-            self.lost.clear()
-        if not session.alive:
-            self._session_lost(session._lost_error("it was lost during the campaign"))
+        self._acquired(session, revision, "the campaign")
 
     def proclaim(self, value: bytes) -> None:
         """Announce a new value as the leader, without a new election.
@@ -188,7 +148,7 @@ class Election:
             raise LockNotHeldError(
                 f"proclaim: not the leader of {self.name!r}", key=self.key, operation="proclaim"
             )
-        if not self._put_value(self.key, self._revision, value):
+        if not self._put_value(self.session, self.key, self._revision, value):
             self.lost.set()
             raise LockNotHeldError(
                 f"proclaim: leadership of {self.name!r} was lost",
@@ -199,21 +159,13 @@ class Election:
     def resign(self) -> None:
         """Give up leadership (or candidacy), letting the next candidate lead; idempotent.
 
+        An own session is closed too.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The delete failed; the leadership stands (retry, or ``close``).
         """
-        with self._state:
-            key, revision = self._claimed, self._revision
-        if key is None:
-            return
-        if revision:
-            self.store.kv_txn([CreateRevision(key) == revision], [Delete(key)], [])
-        else:
-            self._queue.delete(key)
-        with self._state:
-            self._revision = 0
-        self._release_claim(key)
+        self._release()
 
     def leader(self) -> KeyValue | None:
         """The current leader's key-value (its ``value`` is the proclaimed value), or None.
@@ -237,16 +189,6 @@ class Election:
         """
         return LeaderObserver(self.store, self.prefix)
 
-    def close(self) -> None:
-        """Resign and close the election's own session (not a shared one); idempotent."""
-        if self._closed:
-            return
-        self.resign()
-        self._closed = True
-        self._session.remove_lost_callback(self._session_lost)
-        if self._owns_session:
-            self._session.close()
-
     def __enter__(self) -> Election:
         return self
 
@@ -260,70 +202,15 @@ class Election:
 
     # -- internals
 
-    def _put_value(self, key: str, revision: int, value: bytes) -> bool:
-        put = Put(key, value, lease=self._session.lease_id)
-        return self._queue.txn(
-            self._session, [CreateRevision(key) == revision], [put], []
-        ).succeeded
-
-    def _begin(self) -> tuple[Session, str]:
-        if self._closed:
-            raise LockError(f"campaign: election {self.name!r} was closed", operation="campaign")
-        if self._claimed is not None:
-            self.resign()  # leadership lost earlier: withdraw what is left of it
-        session = self._ready_session()
-        key = self.key
-        if not session._claim(key):
-            raise LockError(
-                f"campaign: another Election object of {self.name!r} uses the same session",
-                key=key,
-                operation="campaign",
-            )
-        with self._state:
-            self._claimed = key
-        return session, key
-
-    def _ready_session(self) -> Session:
-        session = self._session
-        if session.alive:
-            return session
-        if not self._owns_session:
-            raise LockLostError(
-                f"campaign: the session of election {self.name!r} was lost or closed",
-                key=self.key,
-                operation="campaign",
-            )
-        session.remove_lost_callback(self._session_lost)
-        session.close()
-        self._session = Session(self.store, self._ttl)
-        self._session.add_lost_callback(self._session_lost)
-        return self._session
-
-    def _abandon(self, key: str) -> None:
-        with contextlib.suppress(Exception):
+    def _delete_key(self, key: str, revision: int) -> None:
+        if revision:
+            self.store.kv_txn([CreateRevision(key) == revision], [Delete(key)], [])
+        else:
             self._queue.delete(key)
-        self._release_claim(key)
 
-    def _release_claim(self, key: str) -> None:
-        with self._state:
-            if self._claimed == key:
-                self._claimed = None
-        self._session._release(key)
-
-    def _session_lost(self, error: LeaseExpiredError) -> None:
-        with self._state:
-            if self._revision == 0:
-                return
-            self.lost.set()
-        callback = self.on_lost
-        if callback is not None:
-            callback(
-                LockLostError(
-                    f"election {self.name!r}: leadership was lost: {error.message}",
-                    key=self.key,
-                    operation="campaign",
-                )
-            )
+    def _put_value(self, session: Session, key: str, revision: int, value: bytes) -> bool:
+        put = Put(key, value, lease=session.lease_id)
+        return self._queue.txn(session, [CreateRevision(key) == revision], [put], []).succeeded
 
 
 class LeaderObserver(Iterator[KeyValue]):

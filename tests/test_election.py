@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from recipe_helpers import WAIT, Worker, keepalive_threads, wait_until
 
 from kvstore import (
     BaseStore,
     CompactedError,
     Election,
-    EncryptedStore,
     InvalidArgumentError,
     KeyValue,
     LockError,
     LockLostError,
     LockNotHeldError,
     LockTimeoutError,
-    NamespacedStore,
     Put,
     Session,
     Watch,
@@ -28,64 +27,6 @@ from kvstore import (
 from kvstore.election import ELECTION_NAMESPACE
 from kvstore.watch import QueueWatch
 from kvstore_memory import ManualClock, MemoryStore
-
-WAIT = 10.0
-"""Upper bound for waiting on background threads; reaching it fails the test."""
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-class Worker(threading.Thread):
-    """Runs ``target`` on a thread and re-raises its exception in ``result()``."""
-
-    def __init__(self, target: Callable[[], object]) -> None:
-        super().__init__(daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._target_fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            self.error = exc
-
-    def result(self) -> None:
-        self.join(WAIT)
-        assert not self.is_alive(), "worker did not finish"
-        if self.error is not None:
-            raise self.error
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-def _make(kind: str, clock: ManualClock) -> BaseStore:
-    memory = MemoryStore(clock=clock)
-    if kind == "namespaced":
-        return NamespacedStore(memory, "app/")
-    if kind == "encrypted":
-        return EncryptedStore(memory, bytes(range(32)))
-    return memory
-
-
-@pytest.fixture
-def store(clock: ManualClock) -> Iterator[BaseStore]:
-    with _make("memory", clock) as made:
-        yield made
-
-
-@pytest.fixture(params=["memory", "namespaced", "encrypted"])
-def any_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[BaseStore]:
-    with _make(request.param, clock) as made:
-        yield made
 
 
 def candidates(store: BaseStore, election: Election) -> int:
@@ -313,3 +254,28 @@ def test_shared_session_between_lock_and_election(store: MemoryStore) -> None:
         election.close()
         twin.close()
     assert store.count(ELECTION_NAMESPACE) == 0
+
+
+def test_resign_and_with_blocks_leave_no_lease_and_no_keepalive_thread(
+    any_store: BaseStore,
+) -> None:
+    threads, leases = keepalive_threads(), any_store.lease_leases()
+    follower = any_store.new_election("cron")  # no session until it campaigns
+    assert follower.leader() is None
+    assert any_store.lease_leases() == leases
+    for index in range(10):
+        election = any_store.new_election("cron")
+        election.campaign(str(index).encode())
+        assert keepalive_threads() == threads + 1
+        election.resign()
+        with any_store.new_election("cron") as scoped:
+            scoped.campaign(b"scoped")
+    leader = any_store.new_election("cron")
+    leader.campaign(b"leader")
+    with pytest.raises(LockTimeoutError):
+        follower.campaign(b"follower", timeout=0)
+    leader.resign()
+    assert keepalive_threads() == threads
+    assert any_store.lease_leases() == leases
+    for election in (follower, leader):
+        election.close()

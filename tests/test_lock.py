@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from recipe_helpers import WAIT, Worker, keepalive_threads, wait_until
 
 from kvstore import (
     BaseStore,
-    EncryptedStore,
     InvalidArgumentError,
     InvalidKeyError,
     Lock,
@@ -20,72 +20,11 @@ from kvstore import (
     LockLostError,
     LockNotHeldError,
     LockTimeoutError,
-    NamespacedStore,
     Put,
     Session,
 )
 from kvstore.lock import LOCK_NAMESPACE, recipe_prefix
 from kvstore_memory import ManualClock, MemoryStore
-
-WAIT = 10.0
-"""Upper bound for waiting on background threads; reaching it fails the test."""
-
-
-def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-class Worker(threading.Thread):
-    """Runs ``target`` on a thread and re-raises its exception in ``result()``."""
-
-    def __init__(self, target: Callable[[], object]) -> None:
-        super().__init__(daemon=True)
-        self._target_fn = target
-        self.error: BaseException | None = None
-        self.value: object = None
-
-    def run(self) -> None:
-        try:
-            self.value = self._target_fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            self.error = exc
-
-    def result(self) -> object:
-        self.join(WAIT)
-        assert not self.is_alive(), "worker did not finish"
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-def _make(kind: str, clock: ManualClock) -> BaseStore:
-    memory = MemoryStore(clock=clock)
-    if kind == "namespaced":
-        return NamespacedStore(memory, "app/")
-    if kind == "encrypted":
-        return EncryptedStore(memory, bytes(range(32)))
-    return memory
-
-
-@pytest.fixture
-def store(clock: ManualClock) -> Iterator[BaseStore]:
-    with _make("memory", clock) as made:
-        yield made
-
-
-@pytest.fixture(params=["memory", "namespaced", "encrypted"])
-def any_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[BaseStore]:
-    with _make(request.param, clock) as made:
-        yield made
 
 
 def lock_keys(store: BaseStore, lock: Lock) -> list[str]:
@@ -498,4 +437,48 @@ def test_lease_revoked_behind_the_locks_back_gives_lock_lost_then_a_new_session(
     assert lock.try_lock()  # the lock's own session is replaced
     assert lock.is_locked
     lock.close()
+    assert store.lease_leases() == []
+
+
+def test_with_blocks_and_failed_attempts_leave_no_lease_and_no_keepalive_thread(
+    any_store: BaseStore,
+) -> None:
+    threads, leases = keepalive_threads(), any_store.lease_leases()
+    idle = any_store.new_lock("billing")  # an own session is made only to queue or hold
+    assert any_store.lease_leases() == leases
+    for _ in range(20):
+        with any_store.new_lock("billing") as lock:
+            assert lock.is_locked
+            assert keepalive_threads() == threads + 1
+        assert not lock.is_locked
+    holder = any_store.new_lock("billing")
+    assert holder.try_lock()
+    assert idle.try_lock() is False
+    with pytest.raises(LockTimeoutError):
+        idle.lock(timeout=0)
+    holder.unlock()
+    assert keepalive_threads() == threads
+    assert any_store.lease_leases() == leases
+    for lock in (idle, holder):
+        lock.close()
+
+
+def test_unlock_keeps_a_shared_session_and_the_own_one_is_replaced(store: MemoryStore) -> None:
+    with Session(store) as session:
+        shared = store.new_lock("keep", session=session)
+        with shared:
+            pass
+        assert session.alive
+        assert shared.try_lock()
+        assert shared.key == f"{shared.prefix}{session.lease_id:x}"
+        shared.close()
+        assert session.alive
+    own = store.new_lock("keep")
+    own.lock()
+    first = own.session
+    own.unlock()
+    assert first.closed
+    own.lock()
+    assert own.session is not first and own.session.alive
+    own.close()
     assert store.lease_leases() == []

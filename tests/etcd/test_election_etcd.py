@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from recipe_helpers import keepalive_threads
 
 from kvstore import KeyValue, LockNotHeldError, LockTimeoutError, Put
 from kvstore.election import ELECTION_NAMESPACE
@@ -136,3 +137,15 @@ def test_observer_sees_proclaims_and_hand_over(etcd_store: EtcdStore) -> None:
     observer.cancel()
     first.close()
     second.close()
+
+
+def test_resign_leaves_no_lease_and_no_keepalive_thread(etcd_store: EtcdStore) -> None:
+    threads, leases = keepalive_threads(), set(etcd_store.lease_leases())
+    election = etcd_store.new_election("cron", ttl=10)
+    for index in range(5):
+        election.campaign(str(index).encode(), timeout=WAIT)
+        assert election.is_leader
+        election.resign()
+    assert keepalive_threads() == threads
+    assert set(etcd_store.lease_leases()) - leases == set()
+    election.close()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from recipe_helpers import keepalive_threads
 
 from kvstore import (
     CreateRevision,
@@ -166,3 +167,16 @@ def test_fifo_hand_off_between_threads_through_a_namespace(etcd_config: EtcdConf
         assert inner.list("tenant/" + LOCK_NAMESPACE) == []
         for lock in (holder, *waiters):
             lock.close()
+
+
+def test_with_blocks_leave_no_lease_and_no_keepalive_thread(etcd_store: EtcdStore) -> None:
+    threads, leases = keepalive_threads(), set(etcd_store.lease_leases())
+    for _ in range(10):
+        with etcd_store.new_lock("billing", ttl=10) as lock:
+            assert lock.is_locked
+    other = etcd_store.new_lock("billing", ttl=10)
+    with etcd_store.new_lock("billing", ttl=10):
+        assert not other.try_lock()
+    assert keepalive_threads() == threads
+    assert set(etcd_store.lease_leases()) - leases == set()
+    other.close()

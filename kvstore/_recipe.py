@@ -1,0 +1,452 @@
+"""The queue recipe shared by ``Lock`` and ``Election`` (see ``kvstore.lock`` for the recipe).
+
+``WaiterQueue`` is the FIFO queue of keys under one prefix; ``QueueClaim`` is one object's
+place in it: its session, its key, whether it holds the head of the queue, and the loss of
+the session while it does. ``Lock`` and ``Election`` add only their verbs on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from kvstore.errors import (
+    CompactedError,
+    InvalidArgumentError,
+    KVStoreError,
+    LeaseExpiredError,
+    LeaseNotFoundError,
+    LockError,
+    LockLostError,
+    LockNotHeldError,
+    LockTimeoutError,
+    StoreClosedError,
+)
+from kvstore.keys import check_key, check_ttl, prefix_range_end
+from kvstore.session import Session
+from kvstore.txn import Compare, CreateRevision, Get, Op, Put
+from kvstore.types import Capability, EventType, KeyValue, RangeResult, TxnResult
+
+if TYPE_CHECKING:
+    from kvstore.base import BaseStore
+
+__all__ = ["LockLostCallback", "QueueClaim", "WaiterQueue", "check_timeout", "recipe_prefix"]
+
+LockLostCallback = Callable[[LockLostError], object]
+"""Called with a ``LockLostError`` when a held lock or a leadership is lost."""
+
+_WAKE_SECONDS = 0.1
+"""How often a waiter looks up from its watch to notice a lost session or its deadline."""
+
+
+def recipe_prefix(namespace: str, name: str, operation: str) -> str:
+    """The key prefix of the lock or election ``name`` under ``namespace``.
+
+    Raises:
+        InvalidKeyError: ``name`` is not a valid key.
+    """
+    check_key(name, operation=operation)
+    return namespace + urllib.parse.quote(name, safe="") + "/"
+
+
+def check_timeout(timeout: object, operation: str) -> float | None:
+    """Turn a ``timeout`` argument into a ``time.monotonic`` deadline (``None``: none).
+
+    Raises:
+        InvalidArgumentError: ``timeout`` is not ``None`` or a finite number >= 0.
+    """
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise InvalidArgumentError(
+            f"{operation}: timeout must be None or a number of seconds >= 0, not {timeout!r}",
+            operation=operation,
+        )
+    return time.monotonic() + timeout
+
+
+class WaiterQueue:
+    """The FIFO queue of keys under one prefix, shared by ``Lock`` and ``Election``.
+
+    Args:
+        store: The store holding the keys.
+        prefix: The lock's or election's prefix (see ``recipe_prefix``).
+        operation: Name used in errors (``"lock"``, ``"campaign"``).
+    """
+
+    def __init__(self, store: BaseStore, prefix: str, operation: str) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.range_end = prefix_range_end(prefix)
+        self.operation = operation
+
+    def enqueue(self, key: str, value: bytes, session: Session) -> tuple[int, bool, RangeResult]:
+        """Put ``key`` with the session's lease unless it exists, and read the queue, in one txn.
+
+        Returns:
+            The key's create revision, whether this call created it, and the keys of the
+            prefix (keys only) as of the transaction.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
+        """
+        listing = Get(self.prefix, self.range_end, keys_only=True)
+        put = Put(key, value, lease=session.lease_id)
+        result = self.txn(session, [CreateRevision(key) == 0], [put, listing], [listing])
+        queue = result.responses[-1]
+        assert isinstance(queue, RangeResult)
+        mine = next((kv for kv in queue.kvs if kv.key == key), None)
+        if mine is None:
+            raise LockLostError(
+                f"{self.operation}: key {key!r} vanished while it was being queued",
+                key=key,
+                operation=self.operation,
+            )
+        stamped = RangeResult(queue.kvs, queue.count, queue.more, result.revision)
+        return mine.create_revision, result.succeeded, stamped
+
+    def txn(
+        self, session: Session, compares: list[Compare], success: list[Op], failure: list[Op]
+    ) -> TxnResult:
+        """``kv_txn`` that turns an unknown session lease into ``LockLostError``.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
+        """
+        try:
+            return self.store.kv_txn(compares, success, failure)
+        except LeaseNotFoundError as exc:
+            session._report_lost(session._lost_error("the store no longer knows it"))
+            raise LockLostError(
+                f"{self.operation}: the session lease {session.lease_id:#x} is gone",
+                key=self.prefix,
+                operation=self.operation,
+            ) from exc
+
+    def wait_turn(
+        self,
+        key: str,
+        revision: int,
+        queue: RangeResult,
+        session: Session,
+        deadline: float | None,
+    ) -> None:
+        """Block until ``key`` (created at ``revision``) is the oldest key of the prefix.
+
+        Args:
+            queue: A listing of the prefix made after ``key`` was created.
+
+        Raises:
+            LockTimeoutError: ``deadline`` passed first.
+            LockLostError: The session was lost, or ``key`` vanished, while waiting.
+        """
+        while True:
+            predecessor = self._predecessor(key, revision, queue.kvs, session)
+            if predecessor is None:
+                return
+            self._wait_delete(predecessor, queue.revision + 1, session, deadline)
+            queue = self.store.kv_range(self.prefix, self.range_end, keys_only=True)
+
+    def _predecessor(
+        self, key: str, revision: int, kvs: Sequence[KeyValue], session: Session
+    ) -> str | None:
+        if not any(kv.key == key for kv in kvs):
+            session.check()
+            raise LockLostError(
+                f"{self.operation}: key {key!r} was deleted while waiting "
+                "(session lease expired or key removed)",
+                key=key,
+                operation=self.operation,
+            )
+        older = [kv for kv in kvs if kv.create_revision < revision]
+        return max(older, key=lambda kv: kv.create_revision).key if older else None
+
+    def _wait_delete(
+        self, key: str, start_revision: int, session: Session, deadline: float | None
+    ) -> None:
+        watch = self.store.watch_range(key, start_revision=start_revision)
+        try:
+            while True:
+                if not session.alive:
+                    raise LockLostError(
+                        f"{self.operation}: the session was lost while waiting for {key!r}",
+                        key=key,
+                        operation=self.operation,
+                    )
+                wait = _WAKE_SECONDS
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise LockTimeoutError(
+                            f"{self.operation}: timed out waiting for {self.prefix!r}",
+                            key=self.prefix,
+                            operation=self.operation,
+                        )
+                    wait = min(wait, remaining)
+                event = watch.next_event(wait)
+                if event is not None and event.type is EventType.DELETE:
+                    return
+                if event is None and watch.cancelled:
+                    self.store._check_open(self.operation)
+                    return
+        except CompactedError:
+            return  # history gone: the caller's fresh read tells whether the key still is
+        finally:
+            watch.cancel()
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``, ignoring a closed store (its lease then expires by itself)."""
+        with contextlib.suppress(StoreClosedError):
+            self.store.kv_delete_range(key)
+
+
+class QueueClaim:
+    """One object's place in a ``WaiterQueue``: the common part of ``Lock`` and ``Election``.
+
+    The object's own session (when none is passed in) exists only while the object queues
+    or holds: it is created when the object joins the queue and closed when it leaves
+    (released, resigned, timed out, failed), so an object that holds nothing keeps no
+    lease and no keep-alive thread. A passed-in session belongs to the caller and is
+    never closed here.
+
+    Args:
+        store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
+        name: The lock's or election's name.
+        namespace: The top-level prefix (``LOCK_NAMESPACE``, ``ELECTION_NAMESPACE``).
+        ttl: TTL of the object's own sessions, when ``session`` is not given.
+        session: Share this session (its lease) instead of creating own ones.
+        on_lost: Called with a ``LockLostError`` when the head of the queue is lost.
+        creator: The operation named in argument errors (``"new_lock"`` ...).
+
+    Raises:
+        InvalidKeyError: ``name`` is not a valid key.
+        InvalidArgumentError: ``ttl`` is not a positive int.
+        UnsupportedOperationError: The store has no ``leases`` capability.
+    """
+
+    _noun: ClassVar[str]
+    """What the object is called in errors: ``"lock"``, ``"election"``."""
+    _kind: ClassVar[str]
+    """The class name used in errors about a shared session."""
+    _operation: ClassVar[str]
+    """The operation named in errors of the recipe itself: ``"lock"``, ``"campaign"``."""
+    _not_held: ClassVar[str]
+    """Error text (``str.format`` with ``name``) for a token asked of a non-holder."""
+    _lost_what: ClassVar[str]
+    """Loss text (``str.format`` with ``name``) passed to ``on_lost``."""
+
+    def __init__(
+        self,
+        store: BaseStore,
+        name: str,
+        namespace: str,
+        *,
+        ttl: int,
+        session: Session | None,
+        on_lost: LockLostCallback | None,
+        creator: str,
+    ) -> None:
+        self.prefix = recipe_prefix(namespace, name, creator)
+        check_ttl(ttl, operation=creator)
+        if session is None and Capability.LEASES not in store.capabilities:
+            raise store._unsupported(creator)
+        self.store = store
+        self.name = name
+        self.lost = threading.Event()
+        self.on_lost = on_lost
+        self._queue = WaiterQueue(store, self.prefix, self._operation)
+        self._ttl = ttl
+        self._owns_session = session is None
+        self._session = session
+        if session is not None:
+            session.add_lost_callback(self._session_lost)
+        self._state = threading.Lock()
+        self._revision = 0  # create revision of our key while held (or lost, until released)
+        self._claimed: str | None = None
+        self._closed = False
+
+    @property
+    def session(self) -> Session:
+        """The session whose lease the key is put with.
+
+        An own session is created on first use (joining the queue, or reading this
+        property) and closed when the object leaves the queue; the object keeps it for
+        ``key`` and ``guard()`` and replaces it by a new one when it joins again.
+        """
+        if self._session is None:
+            self._session = self._new_session()
+        return self._session
+
+    @property
+    def key(self) -> str:
+        """This object's key: ``prefix`` + its session's lease id in hex.
+
+        Just ``prefix`` while the object never had a session (it never queued).
+        """
+        session = self._session
+        return self.prefix if session is None else f"{self.prefix}{session.lease_id:x}"
+
+    @property
+    def fencing_token(self) -> int:
+        """The key's create revision: strictly increasing from holder to holder.
+
+        Still readable after the lock or leadership was lost (until ``unlock`` or
+        ``resign``), so late writes carry a stale token that a resource can refuse.
+
+        Raises:
+            LockNotHeldError: Not acquired or elected (or unlocked, or resigned).
+        """
+        if self._revision == 0:
+            raise LockNotHeldError(
+                "fencing_token: " + self._not_held.format(name=self.name),
+                key=self.key,
+                operation=self._operation,
+            )
+        return self._revision
+
+    def guard(self) -> Compare:
+        """A compare that holds only while this acquisition or leadership still stands.
+
+        ``CreateRevision(key) == fencing_token``: put it in the ``if_`` of a transaction
+        and the writes apply only if the key was not lost (lease expired, key deleted)
+        since it was acquired.
+
+        Raises:
+            LockNotHeldError: Not acquired or elected (or unlocked, or resigned).
+        """
+        return CreateRevision(self.key) == self.fencing_token
+
+    def close(self) -> None:
+        """Release (``unlock``, ``resign``) and close an own session; idempotent.
+
+        A passed-in session is left open. The object cannot be used again.
+
+        Raises:
+            StoreClosedError: The store was closed (elections only: the guarded delete).
+            BackendError: Releasing failed.
+        """
+        if self._closed:
+            return
+        self._release()
+        self._closed = True
+        if self._session is not None:
+            self._session.remove_lost_callback(self._session_lost)
+        self._drop_own_session()
+
+    # -- internals
+
+    @property
+    def _holding(self) -> bool:
+        session = self._session
+        return (
+            self._revision != 0 and not self.lost.is_set() and session is not None and session.alive
+        )
+
+    def _begin(self, operation: str) -> tuple[Session, str]:
+        """Join the queue: check, get a live session, and claim the key on it."""
+        if self._closed:
+            raise LockError(
+                f"{operation}: {self._noun} {self.name!r} was closed", operation=operation
+            )
+        if self._claimed is not None:
+            self._release()  # lost earlier: drop what is left of the old acquisition
+        session = self._ready_session(operation)
+        key = f"{self.prefix}{session.lease_id:x}"
+        if not session._claim(key):
+            raise LockError(
+                f"{operation}: another {self._kind} object of {self.name!r} uses the same session",
+                key=key,
+                operation=operation,
+            )
+        with self._state:
+            self._claimed = key
+        return session, key
+
+    def _ready_session(self, operation: str) -> Session:
+        session = self._session
+        if session is not None and session.alive:
+            return session
+        if not self._owns_session:
+            raise LockLostError(
+                f"{operation}: the session of {self._noun} {self.name!r} was lost or closed",
+                key=self.key,
+                operation=operation,
+            )
+        self._drop_own_session()
+        self._session = self._new_session()
+        return self._session
+
+    def _new_session(self) -> Session:
+        session = Session(self.store, self._ttl)
+        session.add_lost_callback(self._session_lost)
+        return session
+
+    def _drop_own_session(self) -> None:
+        session = self._session
+        if not self._owns_session or session is None:
+            return
+        session.remove_lost_callback(self._session_lost)
+        # close() stops the keep-alive before revoking: if the revoke fails, the lease
+        # still expires within its TTL, and the release that led here did succeed.
+        with contextlib.suppress(KVStoreError):
+            session.close()
+
+    def _acquired(self, session: Session, revision: int, during: str) -> None:
+        with self._state:
+            self._revision = revision
+            self.lost.clear()
+        if not session.alive:
+            self._session_lost(session._lost_error(f"it was lost during {during}"))
+
+    def _release(self) -> None:
+        """Delete the key and leave the queue; idempotent."""
+        with self._state:
+            key, revision = self._claimed, self._revision
+        if key is None:
+            return
+        self._delete_key(key, revision)
+        with self._state:
+            self._revision = 0
+        self._release_claim(key)
+
+    def _delete_key(self, key: str, revision: int) -> None:
+        self._queue.delete(key)
+
+    def _abandon(self, key: str) -> None:
+        """Leave the queue after a failed attempt, without masking the attempt's error."""
+        with contextlib.suppress(Exception):
+            self._queue.delete(key)
+        self._release_claim(key)
+
+    def _release_claim(self, key: str) -> None:
+        with self._state:
+            if self._claimed == key:
+                self._claimed = None
+        if self._session is not None:
+            self._session._release(key)
+        self._drop_own_session()
+
+    def _session_lost(self, error: LeaseExpiredError) -> None:
+        with self._state:
+            if self._revision == 0:
+                return
+            self.lost.set()
+        callback = self.on_lost
+        if callback is not None:
+            callback(
+                LockLostError(
+                    f"{self._lost_what.format(name=self.name)}: {error.message}",
+                    key=self.key,
+                    operation=self._operation,
+                )
+            )

@@ -1,0 +1,35 @@
+"""Store fixtures on MemoryStore with a ManualClock, shared by the tests under ``tests/``.
+
+Test modules that need another ``store`` define their own fixture of that name, which
+takes precedence over these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from recipe_helpers import STORE_KINDS, make_store
+
+from kvstore import BaseStore
+from kvstore_memory import ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """The clock of the test's MemoryStore: ``clock.advance(s)`` expires leases, no sleep."""
+    return ManualClock()
+
+
+@pytest.fixture
+def store(clock: ManualClock) -> Iterator[BaseStore]:
+    """A fresh MemoryStore on ``clock``, closed after the test."""
+    with make_store("memory", clock) as made:
+        yield made
+
+
+@pytest.fixture(params=STORE_KINDS)
+def any_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[BaseStore]:
+    """Each of MemoryStore, NamespacedStore and EncryptedStore over it, on ``clock``."""
+    with make_store(request.param, clock) as made:
+        yield made
