@@ -1,12 +1,15 @@
 """Security (SPEC 12): TLS with client certificates (CN as the etcd user), a wrong CA
 refused, ``insecure_skip_verify`` honoured; a user confined to a prefix gets
-PermissionDeniedError outside it; a wrong password fails with AuthenticationError without
-waiting out the timeout; an expired auth token is renewed transparently for get, put and
-a watch."""
+PermissionDeniedError outside it; a wrong password fails with AuthenticationError after a
+single Authenticate call (no retries); an expired auth token is renewed transparently for
+get, put and a watch."""
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,14 +128,34 @@ def test_user_confined_to_a_prefix_is_denied_outside_it(auth_server: EtcdServer)
             watch.next_event(5)
 
 
-def test_wrong_password_fails_fast_with_authentication_error(auth_server: EtcdServer) -> None:
-    timeout = 20.0
-    with _auth_store(auth_server, "not-the-password", timeout=timeout) as store:
-        started = time.monotonic()
-        with pytest.raises(AuthenticationError):
+def _authenticate_calls(server: EtcdServer) -> Counter[str]:
+    """Authenticate RPCs the member has answered so far, by gRPC status code (its metrics)."""
+    with urllib.request.urlopen(f"{server.metrics_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    calls: Counter[str] = Counter()
+    for match in _HANDLED_AUTHENTICATE.finditer(text):
+        calls[match.group("code")] += int(float(match.group("count")))
+    return calls
+
+
+_HANDLED_AUTHENTICATE = re.compile(
+    r'^grpc_server_handled_total\{grpc_code="(?P<code>\w+)",grpc_method="Authenticate",'
+    r".*\} (?P<count>\S+)$",
+    re.MULTILINE,
+)
+
+
+def test_wrong_password_fails_once_with_authentication_error(auth_server: EtcdServer) -> None:
+    # A long timeout leaves room for retries: refused credentials are final, so the store
+    # must ask the server exactly once and then raise.
+    with _auth_store(auth_server, "not-the-password", timeout=20) as store:
+        before = _authenticate_calls(auth_server)
+        with pytest.raises(AuthenticationError) as info:
             store.get("app/x")
-        # Refused credentials are final: the call must not retry until the deadline.
-        assert time.monotonic() - started < timeout
+        after = _authenticate_calls(auth_server)
+    assert after - before == Counter({"InvalidArgument": 1})
+    assert "not-the-password" not in str(info.value)
+    assert not any("not-the-password" in repr(arg) for arg in info.value.args)
 
 
 def test_expired_token_is_renewed_for_get_put_and_watch(auth_server: EtcdServer) -> None:
