@@ -222,11 +222,9 @@ class QueueClaim:
     Args:
         store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
         name: The lock's or election's name.
-        namespace: The top-level prefix (``LOCK_NAMESPACE``, ``ELECTION_NAMESPACE``).
         ttl: TTL of the object's own sessions, when ``session`` is not given.
         session: Share this session (its lease) instead of creating own ones.
         on_lost: Called with a ``LockLostError`` when the head of the queue is lost.
-        creator: The operation named in argument errors (``"new_lock"`` ...).
 
     Raises:
         InvalidKeyError: ``name`` is not a valid key.
@@ -234,6 +232,10 @@ class QueueClaim:
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
+    _namespace: ClassVar[str]
+    """The top-level prefix of the keys (``LOCK_NAMESPACE``, ``ELECTION_NAMESPACE``)."""
+    _creator: ClassVar[str]
+    """The operation named in argument errors: ``"new_lock"``, ``"new_election"``."""
     _noun: ClassVar[str]
     """What the object is called in errors: ``"lock"``, ``"election"``."""
     _kind: ClassVar[str]
@@ -244,22 +246,22 @@ class QueueClaim:
     """Error text (``str.format`` with ``name``) for a token asked of a non-holder."""
     _lost_what: ClassVar[str]
     """Loss text (``str.format`` with ``name``) passed to ``on_lost``."""
+    _states: ClassVar[tuple[str, str]]
+    """How ``repr`` calls holding and not holding: ``("held", "free")`` ..."""
 
     def __init__(
         self,
         store: BaseStore,
         name: str,
-        namespace: str,
         *,
-        ttl: int,
-        session: Session | None,
-        on_lost: LockLostCallback | None,
-        creator: str,
+        ttl: int = 60,
+        session: Session | None = None,
+        on_lost: LockLostCallback | None = None,
     ) -> None:
-        self.prefix = recipe_prefix(namespace, name, creator)
-        check_ttl(ttl, operation=creator)
+        self.prefix = recipe_prefix(self._namespace, name, self._creator)
+        check_ttl(ttl, operation=self._creator)
         if session is None and Capability.LEASES not in store.capabilities:
-            raise store._unsupported(creator)
+            raise store._unsupported(self._creator)
         self.store = store
         self.name = name
         self.lost = threading.Event()
@@ -274,6 +276,11 @@ class QueueClaim:
         self._revision = 0  # create revision of our key while held (or lost, until released)
         self._claimed: str | None = None
         self._closed = False
+
+    def __repr__(self) -> str:
+        holding, free = self._states
+        state = holding if self._holding else "lost" if self.lost.is_set() else free
+        return f"{self._kind}(name={self.name!r}, {state})"
 
     @property
     def session(self) -> Session:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kvstore._recipe import LockLostCallback, QueueClaim, check_timeout
+from kvstore._recipe import QueueClaim, check_timeout
 from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
 from kvstore.session import Session
@@ -65,34 +65,14 @@ class Election(QueueClaim):
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
+    _namespace = ELECTION_NAMESPACE
+    _creator = "new_election"
     _noun = "election"
     _kind = "Election"
     _operation = "campaign"
     _not_held = "not the leader of {name!r}"
+    _states = ("leader", "follower")
     _lost_what = "election {name!r}: leadership was lost"
-
-    def __init__(
-        self,
-        store: BaseStore,
-        name: str,
-        *,
-        ttl: int = 60,
-        session: Session | None = None,
-        on_lost: LockLostCallback | None = None,
-    ) -> None:
-        super().__init__(
-            store,
-            name,
-            ELECTION_NAMESPACE,
-            ttl=ttl,
-            session=session,
-            on_lost=on_lost,
-            creator="new_election",
-        )
-
-    def __repr__(self) -> str:
-        state = "leader" if self.is_leader else "lost" if self.lost.is_set() else "follower"
-        return f"Election(name={self.name!r}, {state})"
 
     @property
     def is_leader(self) -> bool:

@@ -40,21 +40,11 @@ late writes::
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
 
-from kvstore._recipe import (
-    LockLostCallback,
-    QueueClaim,
-    WaiterQueue,
-    check_timeout,
-    recipe_prefix,
-)
+from kvstore._recipe import QueueClaim, WaiterQueue, check_timeout, recipe_prefix
 from kvstore.errors import LockError
 from kvstore.session import Session
 from kvstore.txn import CreateRevision, Put
-
-if TYPE_CHECKING:
-    from kvstore.base import BaseStore
 
 __all__ = ["LOCK_NAMESPACE", "Lock", "Session", "WaiterQueue", "check_timeout", "recipe_prefix"]
 
@@ -94,34 +84,14 @@ class Lock(QueueClaim):
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
+    _namespace = LOCK_NAMESPACE
+    _creator = "new_lock"
     _noun = "lock"
     _kind = "Lock"
     _operation = "lock"
     _not_held = "lock {name!r} is not held"
+    _states = ("held", "free")
     _lost_what = "lock {name!r} was lost"
-
-    def __init__(
-        self,
-        store: BaseStore,
-        name: str,
-        *,
-        ttl: int = 60,
-        session: Session | None = None,
-        on_lost: LockLostCallback | None = None,
-    ) -> None:
-        super().__init__(
-            store,
-            name,
-            LOCK_NAMESPACE,
-            ttl=ttl,
-            session=session,
-            on_lost=on_lost,
-            creator="new_lock",
-        )
-
-    def __repr__(self) -> str:
-        state = "held" if self.is_locked else "lost" if self.lost.is_set() else "free"
-        return f"Lock(name={self.name!r}, {state})"
 
     @property
     def is_locked(self) -> bool:
