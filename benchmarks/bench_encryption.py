@@ -15,8 +15,9 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+
+from etcd_target import optional_etcd_store
 
 from kvstore import EncryptedStore, Keyring
 from kvstore.base import BaseStore
@@ -78,35 +79,6 @@ def bench_encryption(store: BaseStore, *, ops: int = 2000, chunk: int = 50) -> d
     }
 
 
-@contextmanager
-def _etcd_store(endpoints: list[str]) -> Iterator[BaseStore | None]:
-    """An ``EtcdStore`` on ``endpoints``, ``$KVSTORE_ETCD_ENDPOINTS`` or a local etcd."""
-    try:
-        from kvstore_etcd import EtcdConfig, EtcdStore
-        from kvstore_etcd.testing import EtcdServer
-    except ImportError:
-        yield None
-        return
-    external = endpoints or [
-        e for e in os.environ.get("KVSTORE_ETCD_ENDPOINTS", "").split(",") if e.strip()
-    ]
-    if external:
-        with EtcdStore(EtcdConfig(endpoints=external)) as store:
-            yield store
-        return
-    try:
-        server = EtcdServer().start()
-    except Exception as exc:  # noqa: BLE001 - no etcd here: report and measure the rest
-        print(f"etcd unavailable, skipped: {exc}", file=sys.stderr)
-        yield None
-        return
-    try:
-        with EtcdStore(EtcdConfig(endpoints=server.endpoints)) as store:
-            yield store
-    finally:
-        server.close()
-
-
 def _table(results: dict[str, dict[str, float]]) -> str:
     lines = [
         "| store | plain put/s | encrypted put/s | put overhead | plain get/s "
@@ -137,7 +109,7 @@ def main(endpoints: list[str] | None = None) -> dict[str, dict[str, float]]:
         results["memory"] = bench_encryption(memory, ops=20000)
     finally:
         memory.close()
-    with _etcd_store(sys.argv[1:] if endpoints is None else endpoints) as etcd:
+    with optional_etcd_store(sys.argv[1:] if endpoints is None else endpoints) as etcd:
         if etcd is not None:
             results["etcd"] = bench_encryption(etcd)
     print(f"Encryption overhead, {VALUE_BYTES}-byte values (ratio = plain / encrypted rate)\n")

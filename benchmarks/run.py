@@ -3,10 +3,9 @@
     python benchmarks/run.py            # about 2-3 minutes on 2 cores
     python benchmarks/run.py --quick    # shorter measurements, for a smoke run
 
-Starts a throwaway local etcd (the launcher in ``kvstore_etcd.testing``; or uses
-``$KVSTORE_ETCD_ENDPOINTS``), runs the core benchmarks (``bench_core.py``) on it and on
-``MemoryStore``, then every other ``bench_*.py`` that exists here (etcd overhead,
-encryption, locks), and writes:
+Starts a throwaway local etcd (``etcd_target.py``; or uses ``$KVSTORE_ETCD_ENDPOINTS``),
+runs the core benchmarks (``bench_core.py``) on it and on ``MemoryStore``, then every
+other ``bench_*.py`` that exists here (etcd overhead, encryption, locks), and writes:
 
 - ``RESULTS.md``: each figure beside its same-run baseline, as a ratio, the targets of
   SPEC section 11 with pass/miss, and the machine (cores, CPU, Python, etcd version);
@@ -39,6 +38,7 @@ if str(HERE.parent) not in sys.path:
     sys.path.insert(1, str(HERE.parent))
 
 import bench_core  # noqa: E402 - after the path set-up, so the script runs from anywhere
+from etcd_target import etcd_target  # noqa: E402
 
 import kvstore  # noqa: E402
 from kvstore.base import BaseStore  # noqa: E402
@@ -98,22 +98,6 @@ def machine(etcd_version: str) -> dict[str, str]:
         "kvstore": kvstore.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-
-
-# ---------------------------------------------------------------------------- etcd
-
-
-@contextlib.contextmanager
-def etcd() -> Iterator[tuple[list[str], str]]:
-    """Endpoints and version of ``$KVSTORE_ETCD_ENDPOINTS`` or of a throwaway local etcd."""
-    external = os.environ.get("KVSTORE_ETCD_ENDPOINTS", "").strip()
-    if external:
-        yield [part.strip() for part in external.split(",") if part.strip()], "external"
-        return
-    from kvstore_etcd.testing import EtcdServer
-
-    with EtcdServer() as server:
-        yield list(server.endpoints), server.version
 
 
 # ---------------------------------------------------------------------------- optional modules
@@ -449,9 +433,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as stack:
         with progress.stage("starting a throwaway etcd"):
-            endpoints, version = stack.enter_context(etcd())
-        info = machine(version)
-        etcd_store = stack.enter_context(kvstore.open("etcd://" + ",".join(endpoints)))
+            target = stack.enter_context(etcd_target())
+        endpoints = target.endpoints
+        info = machine(target.version)
+        etcd_store = stack.enter_context(kvstore.open(target.url))
         memory_store = stack.enter_context(MemoryStore())
         stores: dict[str, BaseStore] = {"memory": memory_store, "etcd": etcd_store}
 
