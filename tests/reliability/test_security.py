@@ -171,6 +171,9 @@ def test_expired_token_is_renewed_for_get_put_and_watch(auth_server: EtcdServer)
             revision = store.put("app/t", b"1")
             time.sleep(TOKEN_TTL + 2)
             proxy.close_connections()  # the watch must re-create itself with a fresh token
+            # A write racing the severed connection may rightly be IndeterminateError; a
+            # read is retried, so the put below goes over the re-established connection.
+            assert store.get("app/t") == b"1"
             last = store.put("app/t", b"2")
             assert recorder.wait_for_revision(last, timeout=20), repr(recorder.error)
             assert [event.kv.mod_revision for event in recorder.events] == [revision, last]
