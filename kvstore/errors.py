@@ -250,8 +250,10 @@ class BackendNotFoundError(KVStoreError):
         known: The schemes that are installed.
     """
 
-    def __init__(self, message: str, *, scheme: str, known: tuple[str, ...]) -> None:
-        super().__init__(message, operation="open")
+    def __init__(
+        self, message: str, *, scheme: str, known: tuple[str, ...], operation: str = "open"
+    ) -> None:
+        super().__init__(message, operation=operation)
         self.scheme = scheme
         self.known = known
 
@@ -263,6 +265,6 @@ class PluginLoadError(KVStoreError):
         plugin: The entry-point name of the broken plugin.
     """
 
-    def __init__(self, message: str, *, plugin: str) -> None:
-        super().__init__(message, operation="open")
+    def __init__(self, message: str, *, plugin: str, operation: str = "open") -> None:
+        super().__init__(message, operation=operation)
         self.plugin = plugin

@@ -81,6 +81,7 @@ def _plugin_for(scheme: str, operation: str) -> str:
             f"installed: {', '.join(known) or 'none'}",
             scheme=scheme,
             known=known,
+            operation=operation.replace(" ", "_"),
         )
     manager = _plugin_manager()
     with _manager_lock:
@@ -96,6 +97,7 @@ def _plugin_for(scheme: str, operation: str) -> str:
                 f"{operation}: the backend plugin {point.name!r} ({point.value}) failed to "
                 f"load: {type(exc).__name__}: {exc}",
                 plugin=point.name,
+                operation=operation.replace(" ", "_"),
             ) from exc
     return point.name
 

@@ -51,4 +51,3 @@ def test_all_lists_every_public_name_and_nothing_else(package: types.ModuleType)
 @pytest.mark.parametrize("package", list(SPEC_NAMES), ids=lambda module: module.__name__)
 def test_the_names_the_spec_promises_are_exported(package: types.ModuleType) -> None:
     assert SPEC_NAMES[package] <= set(package.__all__)
-
