@@ -15,13 +15,12 @@ Run ``python benchmarks/bench_lock.py`` (MemoryStore, plus etcd when a binary or
 
 from __future__ import annotations
 
-import os
 import statistics
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+
+from etcd_target import optional_etcd_store
 
 from kvstore import BaseStore, Lock, Session
 from kvstore_memory import MemoryStore
@@ -132,33 +131,6 @@ def bench_lock(
     }
 
 
-@contextmanager
-def _etcd_store() -> Iterator[BaseStore | None]:
-    """An ``EtcdStore`` on ``$KVSTORE_ETCD_ENDPOINTS`` or a throwaway local etcd, else None."""
-    try:
-        from kvstore_etcd import EtcdConfig, EtcdStore
-        from kvstore_etcd.testing import EtcdServer
-    except ImportError:
-        yield None
-        return
-    external = os.environ.get("KVSTORE_ETCD_ENDPOINTS")
-    if external:
-        with EtcdStore(EtcdConfig(endpoints=external.split(","))) as store:
-            yield store
-        return
-    try:
-        server = EtcdServer().start()
-    except Exception as exc:  # noqa: BLE001 - no etcd here: report and measure the rest
-        print(f"etcd unavailable, skipped: {exc}", file=sys.stderr)
-        yield None
-        return
-    try:
-        with EtcdStore(EtcdConfig(endpoints=server.endpoints)) as store:
-            yield store
-    finally:
-        server.close()
-
-
 def _table(results: dict[str, dict[str, float]]) -> str:
     lines = [
         "| store | put/s | lock+unlock/s | lock+unlock vs put | shared session: lock+unlock/s "
@@ -180,7 +152,7 @@ def main() -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     with MemoryStore() as memory:
         results["memory"] = bench_lock(memory)
-    with _etcd_store() as etcd:
+    with optional_etcd_store() as etcd:
         if etcd is not None:
             results["etcd"] = bench_lock(etcd)
     print(_table(results))
