@@ -25,6 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from etcd_target import etcd_target
+
 __all__ = ["main", "measure", "measure_threads"]
 
 _BLOCK = 100
@@ -111,13 +113,9 @@ def measure(endpoint: str | None = None, *, ops: int = 2000, rounds: int = 7) ->
         ``get_raw_us``, ``get_store_us``, ``get_ratio``, ``put_raw_us``, ``put_store_us``,
         ``put_ratio`` (store / raw), plus the etcd version and parameters.
     """
-    if endpoint is not None:
-        return _run(endpoint, ops, rounds)
-    from kvstore_etcd.testing import EtcdServer
-
-    with EtcdServer() as server:
-        result = _run(server.endpoint, ops, rounds)
-        result["etcd_version"] = server.version
+    with etcd_target([endpoint] if endpoint else []) as target:
+        result = _run(target.endpoints[0], ops, rounds)
+        result["etcd_version"] = target.version
     return result
 
 
@@ -187,13 +185,24 @@ def measure_threads(
     Returns:
         ``{raw,store}_{put,get}_per_s_{n}`` and ``{raw,store}_{put,get}_scaling_{n}``.
     """
-    if endpoint is not None:
-        return _run_threads(endpoint, thread_counts, seconds, rounds)
-    from kvstore_etcd.testing import EtcdServer
+    with etcd_target([endpoint] if endpoint else []) as target:
+        result = _run_threads(target.endpoints[0], thread_counts, seconds, rounds)
+        result["etcd_version"] = target.version
+    return result
 
-    with EtcdServer() as server:
-        result = _run_threads(server.endpoint, thread_counts, seconds, rounds)
-        result["etcd_version"] = server.version
+
+def bench_etcd_overhead(endpoints: list[str]) -> dict[str, Any]:
+    """What ``run.py`` reports: the get/put overhead and the 1/4/16-thread scaling of both
+    clients on the given etcd.
+
+    Args:
+        endpoints: ``host:port`` of the etcd to measure (the first is used).
+
+    Returns:
+        ``measure``'s figures, plus ``measure_threads``' under ``threads``.
+    """
+    result = measure(endpoints[0])
+    result["threads"] = measure_threads(endpoints[0], seconds=1.0, rounds=1)
     return result
 
 

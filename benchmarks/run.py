@@ -259,8 +259,13 @@ def _ratio_row(
 
     def rate(words: tuple[str, ...]) -> str:
         for name, value in figures.items():
-            if operation in name and "per_s" in name and any(word in name for word in words):
+            # nested figures (``threads.*``) belong to other measurements of the module
+            if "." in name or operation not in name or not any(word in name for word in words):
+                continue
+            if "per_s" in name:
                 return f"{_fmt(value)} ops/s"
+            if name.endswith("_us"):
+                return f"{_fmt(value)} µs/call"
         return ""
 
     return (
