@@ -36,6 +36,7 @@ from kvstore.errors import (
 __all__ = [
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
+    "compacted_error",
     "is_deadline",
     "is_invalid_token",
     "is_unavailable",
@@ -193,6 +194,33 @@ def translate(
             operation=operation,
         )
     return (error_class or BackendError)(message, key=key, operation=operation)
+
+
+def compacted_error(
+    operation: str, *, revision: int | None, compact_revision: int, key: str | None
+) -> CompactedError:
+    """The ``CompactedError`` for a request at ``revision`` below ``compact_revision``.
+
+    etcd's own message ("mvcc: required revision has been compacted") names neither the
+    key nor the revisions; this one does, worded as on the memory backend.
+
+    Args:
+        operation: The kvstore operation (``"range"``, ``"txn"``, ``"watch"`` ...).
+        revision: The revision asked for, if known.
+        compact_revision: The store's compact revision (0 if it could not be learnt).
+        key: The key of the request, if any.
+
+    Returns:
+        The error to raise.
+    """
+    asked = f"revision {revision}" if revision is not None else "the revision asked for"
+    of_key = f" of {key!r}" if key is not None else ""
+    return CompactedError(
+        f"{operation}: {asked}{of_key} was compacted (compact revision {compact_revision})",
+        compact_revision=compact_revision,
+        key=key,
+        operation=operation,
+    )
 
 
 @contextlib.contextmanager

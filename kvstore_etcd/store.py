@@ -40,7 +40,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
@@ -93,6 +93,7 @@ from kvstore.watch import Watch
 from kvstore_etcd import _wire
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
+    compacted_error,
     is_deadline,
     is_invalid_token,
     is_unavailable,
@@ -351,7 +352,7 @@ class EtcdStore(BaseStore):
         try:
             response = self._unary("range", _kv_range, request, key=key)
         except CompactedError as exc:
-            raise self._compacted(exc, key) from exc.__cause__
+            raise self._compacted("range", key, revision) from exc.__cause__
         return _range_result(response)
 
     def kv_put(
@@ -398,7 +399,7 @@ class EtcdStore(BaseStore):
         try:
             response = self._unary("txn", _kv_txn, request, write=write)
         except CompactedError as exc:
-            raise self._compacted(exc, None) from exc.__cause__
+            raise self._compacted_txn([*success, *failure]) from exc.__cause__
         return _txn_result(response, response.header.revision)
 
     def _txn_request(
@@ -443,16 +444,22 @@ class EtcdStore(BaseStore):
             )
         return rpc_pb2.RequestOp(request_txn=self._txn_request(op.compares, op.success, op.failure))
 
-    def _compacted(self, error: CompactedError, key: str | None) -> CompactedError:
-        """``error`` with the store's compact revision filled in (etcd does not say it)."""
-        compact_revision = self._probe_compact_revision()
-        return CompactedError(
-            f"{error.operation}: the revision asked for was compacted "
-            f"(compact revision {compact_revision})",
-            compact_revision=compact_revision,
-            key=key,
-            operation=error.operation,
+    def _compacted(self, operation: str, key: str | None, revision: int | None) -> CompactedError:
+        """The ``CompactedError`` naming the key, the revision asked for and the store's
+        compact revision (etcd's own error says none of them)."""
+        return compacted_error(
+            operation, revision=revision, compact_revision=self._probe_compact_revision(), key=key
         )
+
+    def _compacted_txn(self, ops: Sequence[Op]) -> CompactedError:
+        """``error`` for a transaction, naming its first read below the compact revision."""
+        compact_revision = self._probe_compact_revision()
+        for get in _reads_at_revisions(ops):
+            if get.revision is not None and get.revision < compact_revision:
+                return compacted_error(
+                    "txn", revision=get.revision, compact_revision=compact_revision, key=get.key
+                )
+        return compacted_error("txn", revision=None, compact_revision=compact_revision, key=None)
 
     def _probe_compact_revision(self) -> int:
         """The compact revision, learnt from a watch from revision 1 (etcd cancels it,
@@ -604,7 +611,7 @@ class EtcdStore(BaseStore):
         try:
             self._unary("compact", _kv_compact, request, write=True)
         except CompactedError as exc:
-            raise self._compacted(exc, None) from exc.__cause__
+            raise self._compacted("compact", None, revision) from exc.__cause__
         self._learn_compact_revision(revision)
 
     def status(self) -> StatusInfo:
@@ -661,7 +668,7 @@ class EtcdStore(BaseStore):
         try:
             response = self._unary("hash_kv", _hash_kv, rpc_pb2.HashKVRequest(revision=revision))
         except CompactedError as exc:
-            raise self._compacted(exc, None) from exc.__cause__
+            raise self._compacted("hash_kv", None, revision) from exc.__cause__
         compacted = self._learn_compact_revision(max(response.compact_revision, 0))
         return HashInfo(response.hash, compacted, response.header.revision)
 
@@ -859,6 +866,15 @@ def _writes(ops: Sequence[Op]) -> bool:
         if isinstance(op, Txn) and (_writes(op.success) or _writes(op.failure)):
             return True
     return False
+
+
+def _reads_at_revisions(ops: Sequence[Op]) -> Iterator[Get]:
+    """The ``Get`` ops of a transaction (nested ones too) that read at a past revision."""
+    for op in ops:
+        if isinstance(op, Get) and op.revision is not None:
+            yield op
+        elif isinstance(op, Txn):
+            yield from _reads_at_revisions([*op.success, *op.failure])
 
 
 def _txn_result(response: Any, revision: int) -> TxnResult:

@@ -135,6 +135,24 @@ def test_history_reads_and_compaction(etcd_store: EtcdStore) -> None:
         etcd_store.compact_revision(second + 1000)
 
 
+def test_compacted_read_names_the_key_and_the_revision(etcd_store: EtcdStore) -> None:
+    first = etcd_store.put("t000", b"v1")
+    latest = etcd_store.put("t000", b"v2")
+    etcd_store.compact_revision(latest)
+    with pytest.raises(CompactedError) as info:
+        etcd_store.kv_range("t000", revision=first)
+    assert info.value.key == "t000"
+    assert info.value.operation == "range"
+    assert info.value.compact_revision == latest
+    assert str(info.value) == (
+        f"range: revision {first} of 't000' was compacted (compact revision {latest})"
+    )
+    with pytest.raises(CompactedError) as in_txn:
+        etcd_store.kv_txn([], [Get("t001"), Txn([], [Get("t000", revision=first)], [])], [])
+    assert in_txn.value.key == "t000"
+    assert "'t000'" in str(in_txn.value) and f"revision {first}" in str(in_txn.value)
+
+
 def test_put_if_not_exists_cas_and_move(etcd_store: EtcdStore) -> None:
     assert etcd_store.put_if_not_exists("c", b"1")
     assert not etcd_store.put_if_not_exists("c", b"2")
