@@ -36,6 +36,7 @@ from kvstore.errors import (
 __all__ = [
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
+    "closed_channel_error",
     "compacted_error",
     "is_deadline",
     "is_invalid_token",
@@ -196,6 +197,20 @@ def translate(
     return (error_class or BackendError)(message, key=key, operation=operation)
 
 
+def closed_channel_error(
+    exc: ValueError, *, operation: str, key: str | None = None
+) -> StoreClosedError | None:
+    """The ``StoreClosedError`` for grpc's ``ValueError`` on a closed channel, else ``None``.
+
+    grpc raises a bare ``ValueError`` for a call on a closed channel: "Cannot invoke RPC on
+    closed channel!" for unary calls, "Cannot invoke RPC: Channel closed!" for streams.
+    """
+    text = str(exc).lower()
+    if "closed channel" not in text and "channel closed" not in text:
+        return None
+    return StoreClosedError(f"{operation}: the store is closed", key=key, operation=operation)
+
+
 def compacted_error(
     operation: str, *, revision: int | None, compact_revision: int, key: str | None
 ) -> CompactedError:
@@ -245,12 +260,10 @@ def map_errors(
     except grpc.RpcError as exc:
         raise translate(exc, operation=operation, key=key, write=write, endpoint=endpoint) from exc
     except ValueError as exc:
-        # grpc raises a bare ValueError for calls on a closed channel.
-        if "closed channel" in str(exc):
-            raise StoreClosedError(
-                f"{operation}: the store is closed", key=key, operation=operation
-            ) from exc
-        raise
+        closed = closed_channel_error(exc, operation=operation, key=key)
+        if closed is None:
+            raise
+        raise closed from exc
     except Exception as exc:
         if _is_etcd3_error(exc):
             raise BackendError(

@@ -36,7 +36,13 @@ from kvstore.errors import (
 )
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import QueueWatch
-from kvstore_etcd._errors import ERRORS_BY_MESSAGE, is_invalid_token, is_unavailable, translate
+from kvstore_etcd._errors import (
+    ERRORS_BY_MESSAGE,
+    is_invalid_token,
+    is_unavailable,
+    map_errors,
+    translate,
+)
 from kvstore_etcd.store import to_key_value
 
 if TYPE_CHECKING:
@@ -116,6 +122,7 @@ class EtcdWatch(QueueWatch):
             UnavailableError: No endpoint could create the watch within the request timeout.
             PermissionDeniedError: The user may not watch this key or range.
             AuthenticationError: The credentials were refused.
+            StoreClosedError: The store was closed before etcd created the watch.
         """
         self._thread.start()
         if not self._created.wait(self._store.config.request_timeout):
@@ -138,7 +145,7 @@ class EtcdWatch(QueueWatch):
                     delay = _RECONNECT_FIRST_DELAY
                     renewed_token = False
             except _StreamEnded:
-                return
+                break
             except _TokenRefused:
                 if renewed_token:
                     self._end(
@@ -152,6 +159,8 @@ class EtcdWatch(QueueWatch):
                 renewed_token = True
                 continue
             except KVStoreError as exc:
+                if self._store.closed:
+                    break
                 if not isinstance(exc, UnavailableError) or not self._created.is_set():
                     self._end(exc)
                     return
@@ -160,6 +169,16 @@ class EtcdWatch(QueueWatch):
                 return
             self._store.pool.wait_any(delay, self._stopping.is_set)
             delay = min(delay * 2, _RECONNECT_MAX_DELAY)
+        if not self._created.is_set():
+            # The store closed before etcd created the watch, too early for close() to
+            # cancel it: start() must fail now rather than wait out the request timeout.
+            self._end(
+                StoreClosedError(
+                    f"watch: the store was closed before the watch on {self._key!r} was created",
+                    key=self._key,
+                    operation="watch",
+                )
+            )
 
     def _stream(self) -> bool:
         """Run one stream until it breaks; return whether it delivered anything.
@@ -188,7 +207,8 @@ class EtcdWatch(QueueWatch):
                 )
             )
         )
-        call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
+        with map_errors("watch", key=self._key, endpoint=endpoint.address):
+            call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
         with self._call_lock:
             self._call, self._pending = call, pending
             self._last_activity, self._probe_sent = time.monotonic(), None

@@ -93,6 +93,7 @@ from kvstore.watch import Watch
 from kvstore_etcd import _wire
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
+    closed_channel_error,
     compacted_error,
     is_deadline,
     is_invalid_token,
@@ -283,11 +284,10 @@ class EtcdStore(BaseStore):
                     exc, operation=operation, key=key, write=write, endpoint=endpoint.address
                 ) from exc
             except ValueError as exc:
-                if "closed channel" in str(exc):
-                    raise StoreClosedError(
-                        f"{operation}: the store is closed", key=key, operation=operation
-                    ) from exc
-                raise
+                closed = closed_channel_error(exc, operation=operation, key=key)
+                if closed is None:
+                    raise
+                raise closed from exc
 
     def _metadata(self, endpoint: Endpoint, deadline: float) -> Metadata:
         """The auth token metadata, authenticating first if needed (``None`` without auth)."""
@@ -752,11 +752,10 @@ class EtcdStore(BaseStore):
         Raises:
             AuthenticationError: The credentials were refused.
             UnavailableError: The endpoint failed during authentication.
+            StoreClosedError: The store was closed.
         """
-        try:
+        with map_errors("watch", endpoint=endpoint.address):
             return self._metadata(endpoint, deadline)
-        except grpc.RpcError as exc:
-            raise translate(exc, operation="watch", endpoint=endpoint.address) from exc
 
     def forget_token(self, metadata: Metadata) -> None:
         """Drop an auth token that etcd refused, so the next call authenticates again."""

@@ -494,6 +494,19 @@ def test_map_errors_keeps_the_cause() -> None:
     assert info.value.__cause__ is original
 
 
+@pytest.mark.parametrize(
+    "message", ["Cannot invoke RPC on closed channel!", "Cannot invoke RPC: Channel closed!"]
+)
+def test_map_errors_turns_a_closed_channel_into_store_closed(message: str) -> None:
+    # grpc's wording differs between unary calls and streams.
+    original = ValueError(message)
+    with pytest.raises(StoreClosedError) as info, map_errors("watch", key="k"):
+        raise original
+    assert info.value.__cause__ is original and info.value.key == "k"
+    with pytest.raises(ValueError, match="unrelated"), map_errors("watch"):
+        raise ValueError("unrelated")
+
+
 @pytest.mark.slow
 def test_keepalive_keeps_a_2s_lease_for_10s_then_it_expires(etcd_store: EtcdStore) -> None:
     lease = etcd_store.lease(2)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from kvstore.errors import StoreClosedError
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import Watch
-from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd import EtcdConfig, EtcdStore, _watch
 from kvstore_etcd.testing import EtcdServer
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
@@ -109,3 +113,48 @@ def test_keepalive_survives_a_restart(own_server: EtcdServer, own_store: EtcdSto
         assert lease.remaining_ttl() > 0
     finally:
         keepalive.stop()
+
+
+def _close_in_another_thread(store: EtcdStore) -> None:
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join()
+
+
+def test_store_closed_before_the_watch_starts_gives_store_closed_error(
+    etcd_config: EtcdConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EtcdStore(etcd_config)
+    store.put("closing/a", b"1")
+
+    class ClosedWhileCreated(_watch.EtcdWatch):
+        # The store is closed after watch_range checked that it is open and before the
+        # watch is registered and started: close() cannot cancel it, its stream thread
+        # finds the store closed.
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            _close_in_another_thread(store)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(_watch, "EtcdWatch", ClosedWhileCreated)
+    with pytest.raises(StoreClosedError) as info:
+        store.watch("closing/a")
+    assert info.value.key == "closing/a" and info.value.operation == "watch"
+
+
+def test_closing_the_store_while_watches_are_created_never_waits_out_a_timeout(
+    etcd_config: EtcdConfig,
+) -> None:
+    chance = random.Random(7)
+    for attempt in range(20):
+        store = EtcdStore(etcd_config)
+        store.put("closing/b", b"1")
+        closer = threading.Timer(chance.uniform(0, 0.01), store.close)
+        closer.start()
+        watch: Watch | None = None
+        try:
+            watch = store.watch("closing/b")
+        except StoreClosedError:
+            pass
+        finally:
+            closer.join()
+        assert watch is None or watch.cancelled, f"attempt {attempt}: the watch outlived its store"
