@@ -36,6 +36,7 @@ from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import ConfigurationError, UnavailableError
 from kvstore_etcd import _wire
+from kvstore_etcd._errors import tls_failure
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["Endpoint", "EndpointPool"]
@@ -48,7 +49,6 @@ _SUSPECT_SECONDS = 1.0
 """How long an endpoint that failed a call is passed over while another one is READY."""
 _PROBE_SECONDS = 0.5
 """Bound of the fail-fast call that reads a failing channel's last connection error."""
-_TLS_FAILURE_MARKERS = ("handshake failed", "certificate_verify_failed", "bad_certificate")
 
 
 def _read_file(path: str | None, what: str) -> bytes | None:
@@ -150,12 +150,7 @@ class Endpoint:
         try:
             self.maintenance.Status(_STATUS_REQUEST, timeout=_PROBE_SECONDS, wait_for_ready=False)
         except grpc.RpcError as exc:
-            details = exc.details() if callable(getattr(exc, "details", None)) else ""
-            text = details if isinstance(details, str) else ""
-            if any(marker in text.lower() for marker in _TLS_FAILURE_MARKERS):
-                self.tls_failure = text.removeprefix(
-                    "failed to connect to all addresses; last error: "
-                ).removesuffix(": OK")
+            self.tls_failure = tls_failure(exc)
 
     def connect(self) -> None:
         """Ask gRPC to connect now if the channel is idle."""

@@ -4,6 +4,9 @@
 etcd's error messages first (they are stable strings, e.g. ``"etcdserver: requested lease
 not found"``) and the gRPC status code second. ``map_errors`` is the context manager
 around every call into gRPC or etcd3, so no foreign exception escapes ``kvstore_etcd``.
+``translate_cancel_reason`` does the same for a watch that etcd cancelled, and the
+predicates (``is_stream_lost``, ``tls_failure`` ...) are the other modules' only way to
+read gRPC status codes and etcd's error strings.
 
 Whether a failed write might have been applied decides between ``UnavailableError`` (it
 provably never left the client) and ``IndeterminateError`` (its outcome is unknown).
@@ -36,14 +39,20 @@ from kvstore.errors import (
 __all__ = [
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
+    "cancel_refuses_token",
     "closed_channel_error",
     "compacted_error",
     "is_deadline",
     "is_invalid_token",
+    "is_stream_lost",
     "is_unavailable",
     "map_errors",
     "never_sent",
+    "refused_again_error",
+    "refused_lease_error",
+    "tls_failure",
     "translate",
+    "translate_cancel_reason",
 ]
 
 ERRORS_BY_MESSAGE: dict[str, type[KVStoreError]] = {
@@ -92,6 +101,22 @@ _NOT_SENT_MARKERS = (
 
 _SENT_MESSAGE_TOO_LARGE = "sent message larger than max"
 
+_STREAM_LOST_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+    }
+)
+
+_TLS_FAILURE_MARKERS = ("handshake failed", "certificate_verify_failed", "bad_certificate")
+
+# etcd cancels a watch whose auth token expired with "permission denied", the same words
+# as a watch on a key the user may not read.
+_REFUSED_TOKEN_CANCEL_REASONS = ("permission denied", "invalid auth token")
+
 
 def _code(exc: grpc.RpcError) -> grpc.StatusCode | None:
     code = getattr(exc, "code", None)
@@ -115,6 +140,11 @@ def _details(exc: grpc.RpcError) -> str:
     return text if isinstance(text, str) else ""
 
 
+def _error_class_for(message: str) -> type[KVStoreError] | None:
+    """The kvstore error an etcd error string means, if it is one of ``ERRORS_BY_MESSAGE``."""
+    return next((cls for text, cls in ERRORS_BY_MESSAGE.items() if text in message), None)
+
+
 def is_unavailable(exc: grpc.RpcError) -> bool:
     """Whether ``exc`` says the endpoint (or its cluster) cannot serve right now."""
     return _code(exc) is grpc.StatusCode.UNAVAILABLE
@@ -131,6 +161,25 @@ def never_sent(exc: grpc.RpcError) -> bool:
         return False
     details = _details(exc).lower()
     return any(marker in details for marker in _NOT_SENT_MARKERS)
+
+
+def is_stream_lost(exc: grpc.RpcError) -> bool:
+    """Whether a broken watch stream is worth opening again (rather than a definitive error).
+
+    Besides ``UNAVAILABLE``, a member that stops or a connection that is reset mid-stream
+    shows up as ``CANCELLED``, ``DEADLINE_EXCEEDED``, ``UNKNOWN`` or ``INTERNAL``.
+    """
+    return _code(exc) in _STREAM_LOST_CODES
+
+
+def tls_failure(exc: grpc.RpcError) -> str | None:
+    """The TLS handshake error that ``exc`` reports, without gRPC's wrapping; else ``None``."""
+    details = _details(exc)
+    if not any(marker in details.lower() for marker in _TLS_FAILURE_MARKERS):
+        return None
+    return details.removeprefix("failed to connect to all addresses; last error: ").removesuffix(
+        ": OK"
+    )
 
 
 def is_invalid_token(exc: grpc.RpcError) -> bool:
@@ -168,11 +217,7 @@ def translate(
     about = f" (key {key!r})" if key is not None else ""
     reason = details or (code.name if code is not None else type(exc).__name__)
     message = f"{operation}: etcd{where}: {reason}{about}"
-    error_class: type[KVStoreError] | None = None
-    for text, candidate in ERRORS_BY_MESSAGE.items():
-        if text in details:
-            error_class = candidate
-            break
+    error_class = _error_class_for(details)
     if error_class is None and _SENT_MESSAGE_TOO_LARGE in details.lower():
         error_class = ValueTooLargeError
     if error_class is None and code in _UNKNOWN_OUTCOME_CODES and write and not never_sent(exc):
@@ -222,7 +267,7 @@ def compacted_error(
     Args:
         operation: The kvstore operation (``"range"``, ``"txn"``, ``"watch"`` ...).
         revision: The revision asked for, if known.
-        compact_revision: The store's compact revision (0 if it could not be learnt).
+        compact_revision: The store's compact revision (0: it could not be learnt).
         key: The key of the request, if any.
 
     Returns:
@@ -230,11 +275,63 @@ def compacted_error(
     """
     asked = f"revision {revision}" if revision is not None else "the revision asked for"
     of_key = f" of {key!r}" if key is not None else ""
+    known = (
+        f"compact revision {compact_revision}" if compact_revision else "compact revision unknown"
+    )
     return CompactedError(
-        f"{operation}: {asked}{of_key} was compacted (compact revision {compact_revision})",
+        f"{operation}: {asked}{of_key} was compacted ({known})",
         compact_revision=compact_revision,
         key=key,
         operation=operation,
+    )
+
+
+def cancel_refuses_token(reason: str) -> bool:
+    """Whether etcd's reason for cancelling a watch may be a refused auth token.
+
+    Authenticating again and reopening the watch tells an expired token (it then works)
+    from a key the user may not read (``refused_again_error``).
+    """
+    return any(text in reason for text in _REFUSED_TOKEN_CANCEL_REASONS)
+
+
+def refused_again_error(operation: str, key: str | None) -> PermissionDeniedError:
+    """The error once etcd refused a freshly renewed auth token too: access is denied."""
+    about = f" on {key!r}" if key is not None else ""
+    return PermissionDeniedError(
+        f"{operation}: permission denied{about}", key=key, operation=operation
+    )
+
+
+def translate_cancel_reason(
+    reason: str, *, compact_revision: int, key: str, revision: int | None
+) -> KVStoreError:
+    """The kvstore error for a watch that etcd cancelled.
+
+    Args:
+        reason: etcd's ``cancel_reason`` (may be empty).
+        compact_revision: The response's ``compact_revision`` (0 if etcd did not set it).
+        key: The watched key.
+        revision: The revision the watch asked to start from, for a ``CompactedError``.
+
+    Returns:
+        ``CompactedError`` when history the watch needs was compacted, the error
+        ``ERRORS_BY_MESSAGE`` names for ``reason``, else ``BackendError``.
+    """
+    error_class = _error_class_for(reason)
+    if compact_revision or error_class is CompactedError:
+        return compacted_error(
+            "watch", revision=revision, compact_revision=compact_revision, key=key
+        )
+    return (error_class or BackendError)(
+        f"watch: {reason or 'etcd cancelled the watch'} (key {key!r})", key=key, operation="watch"
+    )
+
+
+def refused_lease_error(reason: str) -> InvalidArgumentError:
+    """The error for a ``LeaseGrant`` answer whose ``error`` field is set."""
+    return InvalidArgumentError(
+        f"lease_grant: etcd refused the lease: {reason}", operation="lease_grant"
     )
 
 

@@ -27,21 +27,21 @@ import grpc
 from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
 from kvstore.errors import (
-    BackendError,
     CompactedError,
     KVStoreError,
-    PermissionDeniedError,
     StoreClosedError,
     UnavailableError,
 )
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import QueueWatch
 from kvstore_etcd._errors import (
-    ERRORS_BY_MESSAGE,
+    cancel_refuses_token,
     is_invalid_token,
-    is_unavailable,
+    is_stream_lost,
     map_errors,
+    refused_again_error,
     translate,
+    translate_cancel_reason,
 )
 from kvstore_etcd.store import to_key_value
 
@@ -148,13 +148,7 @@ class EtcdWatch(QueueWatch):
                 break
             except _TokenRefused:
                 if renewed_token:
-                    self._end(
-                        PermissionDeniedError(
-                            f"watch: permission denied on {self._key!r}",
-                            key=self._key,
-                            operation="watch",
-                        )
-                    )
+                    self._end(refused_again_error("watch", self._key))
                     return
                 renewed_token = True
                 continue
@@ -228,12 +222,7 @@ class EtcdWatch(QueueWatch):
             if is_invalid_token(exc):
                 store.forget_token(metadata)
                 raise _TokenRefused from None
-            if is_unavailable(exc) or exc.code() in (
-                grpc.StatusCode.CANCELLED,
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                grpc.StatusCode.UNKNOWN,
-                grpc.StatusCode.INTERNAL,
-            ):
+            if is_stream_lost(exc):
                 store.pool.mark_failed(endpoint)
                 _log.debug("watch on %r lost its stream, resuming: %s", self._key, exc.details())
                 return progressed
@@ -247,33 +236,16 @@ class EtcdWatch(QueueWatch):
         return progressed
 
     def _handle(self, response: Any, metadata: Any) -> None:
-        if response.compact_revision:
-            self._end(
-                CompactedError(
-                    f"watch: revision {self._next_revision} of {self._key!r} was compacted "
-                    f"(compact revision {response.compact_revision})",
-                    compact_revision=response.compact_revision,
-                    key=self._key,
-                    operation="watch",
-                )
-            )
-            raise _StreamEnded
-        if response.canceled:
-            reason = response.cancel_reason or "etcd cancelled the watch"
-            if "permission denied" in reason or "invalid auth token" in reason:
-                # etcd reports an expired token on a watch as "permission denied".
+        if response.canceled or response.compact_revision:
+            if not response.compact_revision and cancel_refuses_token(response.cancel_reason):
                 self._store.forget_token(metadata)
                 raise _TokenRefused
-            error_class = next(
-                (cls for text, cls in ERRORS_BY_MESSAGE.items() if text in reason), BackendError
-            )
             self._end(
-                error_class(
-                    f"watch: {reason} (key {self._key!r})", key=self._key, operation="watch"
-                )
-                if error_class is not CompactedError
-                else CompactedError(
-                    f"watch: {reason}", compact_revision=0, key=self._key, operation="watch"
+                translate_cancel_reason(
+                    response.cancel_reason,
+                    compact_revision=response.compact_revision,
+                    key=self._key,
+                    revision=self._next_revision,
                 )
             )
             raise _StreamEnded

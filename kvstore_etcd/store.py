@@ -49,7 +49,6 @@ from etcd3.etcdrpc import rpc_pb2
 from kvstore.base import BaseStore
 from kvstore.errors import (
     CompactedError,
-    InvalidArgumentError,
     KVStoreError,
     LeaseNotFoundError,
     StoreClosedError,
@@ -100,6 +99,7 @@ from kvstore_etcd._errors import (
     is_unavailable,
     map_errors,
     never_sent,
+    refused_lease_error,
     translate,
 )
 from kvstore_etcd.config import EtcdConfig
@@ -548,9 +548,7 @@ class EtcdStore(BaseStore):
         request = rpc_pb2.LeaseGrantRequest(TTL=max(ttl, MIN_LEASE_TTL))
         response = self._unary("lease_grant", _lease_grant, request, idempotent=True)
         if response.error:
-            raise InvalidArgumentError(
-                f"lease_grant: etcd refused the lease: {response.error}", operation="lease_grant"
-            )
+            raise refused_lease_error(response.error)
         return LeaseGrant(response.ID, response.TTL)
 
     def lease_revoke(self, lease_id: int) -> None:

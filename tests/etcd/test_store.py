@@ -29,7 +29,7 @@ from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES
 from kvstore.txn import CreateRevision, Delete, Get, LeaseId, ModRevision, Put, Txn, Value, Version
 from kvstore.types import DeleteResult, EventType, PutResult, RangeResult, TxnResult
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd._errors import map_errors, translate
+from kvstore_etcd._errors import map_errors, translate, translate_cancel_reason
 
 pytestmark = pytest.mark.etcd
 
@@ -485,6 +485,30 @@ def test_translate_table(
     error = translate(_FakeRpcError(code, details), operation="op", key="k", write=write)
     assert type(error) is expected
     assert error.key == "k" and error.operation == "op"
+
+
+@pytest.mark.parametrize(
+    ("reason", "compact_revision", "expected", "compact_in_message"),
+    [
+        ("", 20, CompactedError, "compact revision 20"),
+        ("mvcc: required revision has been compacted", 0, CompactedError, "unknown"),
+        ("etcdserver: permission denied", 0, kvstore.PermissionDeniedError, "permission denied"),
+        ("etcdserver: no leader", 0, kvstore.BackendError, "no leader"),
+        ("", 0, kvstore.BackendError, "etcd cancelled the watch"),
+    ],
+)
+def test_translate_cancel_reason(
+    reason: str, compact_revision: int, expected: type[Exception], compact_in_message: str
+) -> None:
+    error = translate_cancel_reason(
+        reason, compact_revision=compact_revision, key="w/k", revision=5
+    )
+    assert type(error) is expected
+    assert error.key == "w/k" and error.operation == "watch"
+    assert "'w/k'" in str(error) and compact_in_message in str(error)
+    if isinstance(error, CompactedError):
+        assert error.compact_revision == compact_revision
+        assert "revision 5 of 'w/k'" in str(error)
 
 
 def test_map_errors_keeps_the_cause() -> None:
