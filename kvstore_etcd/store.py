@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import operator
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import grpc
 from etcd3.etcdrpc import rpc_pb2
@@ -119,6 +120,43 @@ _MIN_ATTEMPT_SECONDS = 0.5
 """An idempotent call's attempt is shortened to half the remaining time only above this."""
 MIN_LEASE_TTL = 2
 """Smallest lease TTL granted, in seconds (etcd's minimum with default timing)."""
+
+RpcMethod = Literal[
+    "Range",
+    "Put",
+    "DeleteRange",
+    "Txn",
+    "Compact",
+    "LeaseGrant",
+    "LeaseRevoke",
+    "LeaseTimeToLive",
+    "LeaseLeases",
+    "Status",
+    "MemberList",
+    "Defragment",
+    "Alarm",
+    "HashKV",
+]
+"""The etcd RPCs that ``EtcdStore`` sends as one unary call."""
+
+_STUB_METHODS: dict[RpcMethod, Callable[[Endpoint], Any]] = {
+    "Range": operator.attrgetter("kv.Range"),
+    "Put": operator.attrgetter("kv.Put"),
+    "DeleteRange": operator.attrgetter("kv.DeleteRange"),
+    "Txn": operator.attrgetter("kv.Txn"),
+    "Compact": operator.attrgetter("kv.Compact"),
+    "LeaseGrant": operator.attrgetter("lease.LeaseGrant"),
+    "LeaseRevoke": operator.attrgetter("lease.LeaseRevoke"),
+    "LeaseTimeToLive": operator.attrgetter("lease.LeaseTimeToLive"),
+    # Not in python3-etcd3's generated stubs: ``Endpoint`` builds these two itself.
+    "LeaseLeases": operator.attrgetter("lease_leases"),
+    "MemberList": operator.attrgetter("member_list"),
+    "Status": operator.attrgetter("maintenance.Status"),
+    "Defragment": operator.attrgetter("maintenance.Defragment"),
+    "Alarm": operator.attrgetter("maintenance.Alarm"),
+    "HashKV": operator.attrgetter("maintenance.HashKV"),
+}
+"""Each RPC's callable on a connected ``Endpoint`` (its channel's stubs)."""
 
 _COMPARE_RESULT = {
     CompareOp.EQUAL: rpc_pb2.Compare.EQUAL,
@@ -313,7 +351,7 @@ class EtcdStore(BaseStore):
     def _unary(
         self,
         operation: str,
-        method: Callable[[Endpoint], Any],
+        method: RpcMethod,
         request: Any,
         *,
         key: str | None = None,
@@ -321,8 +359,10 @@ class EtcdStore(BaseStore):
         idempotent: bool = False,
         timeout: float | None = None,
     ) -> Any:
+        stub = _STUB_METHODS[method]
+
         def invoke(endpoint: Endpoint, remaining: float, metadata: Metadata) -> Any:
-            return method(endpoint)(request, timeout=remaining, metadata=metadata)
+            return stub(endpoint)(request, timeout=remaining, metadata=metadata)
 
         return self._call(
             operation, invoke, key=key, write=write, idempotent=idempotent, timeout=timeout
@@ -350,7 +390,7 @@ class EtcdStore(BaseStore):
             count_only=count_only,
         )
         try:
-            response = self._unary("range", _kv_range, request, key=key)
+            response = self._unary("range", "Range", request, key=key)
         except CompactedError as exc:
             raise self._compacted("range", key, revision) from exc.__cause__
         return _range_result(response)
@@ -366,7 +406,7 @@ class EtcdStore(BaseStore):
         request = rpc_pb2.PutRequest(
             key=key.encode(), value=value, lease=lease or 0, prev_kv=prev_kv
         )
-        response = self._unary("put", _kv_put, request, key=key, write=True)
+        response = self._unary("put", "Put", request, key=key, write=True)
         previous = to_key_value(response.prev_kv) if response.HasField("prev_kv") else None
         return PutResult(response.header.revision, previous)
 
@@ -377,7 +417,7 @@ class EtcdStore(BaseStore):
         request = rpc_pb2.DeleteRangeRequest(
             key=_start(key), range_end=_end(range_end), prev_kv=prev_kv
         )
-        response = self._unary("delete", _kv_delete, request, key=key, write=True)
+        response = self._unary("delete", "DeleteRange", request, key=key, write=True)
         return DeleteResult(
             response.header.revision,
             response.deleted,
@@ -397,7 +437,7 @@ class EtcdStore(BaseStore):
         request = self._txn_request(compares, success, failure)
         write = _writes(success) or _writes(failure)
         try:
-            response = self._unary("txn", _kv_txn, request, write=write)
+            response = self._unary("txn", "Txn", request, write=write)
         except CompactedError as exc:
             raise self._compacted_txn([*success, *failure]) from exc.__cause__
         return _txn_result(response, response.header.revision)
@@ -483,7 +523,7 @@ class EtcdStore(BaseStore):
         """Whether a read at ``revision`` works (it is not below the compact revision)."""
         request = rpc_pb2.RangeRequest(key=b"\0", revision=revision, count_only=True)
         try:
-            self._unary("status", _kv_range, request)
+            self._unary("status", "Range", request)
         except CompactedError:
             return False
         return True
@@ -546,7 +586,7 @@ class EtcdStore(BaseStore):
         # etcd's minimum TTL follows its election timeout (2 s with the defaults, less on
         # a tuned cluster); the same 2 s floor everywhere keeps backends interchangeable.
         request = rpc_pb2.LeaseGrantRequest(TTL=max(ttl, MIN_LEASE_TTL))
-        response = self._unary("lease_grant", _lease_grant, request, idempotent=True)
+        response = self._unary("lease_grant", "LeaseGrant", request, idempotent=True)
         if response.error:
             raise refused_lease_error(response.error)
         return LeaseGrant(response.ID, response.TTL)
@@ -554,7 +594,7 @@ class EtcdStore(BaseStore):
     def lease_revoke(self, lease_id: int) -> None:
         check_lease_id(lease_id, operation="lease_revoke")
         self._unary(
-            "lease_revoke", _lease_revoke, rpc_pb2.LeaseRevokeRequest(ID=lease_id), write=True
+            "lease_revoke", "LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id), write=True
         )
 
     def lease_keepalive_once(self, lease_id: int) -> int:
@@ -585,7 +625,7 @@ class EtcdStore(BaseStore):
         check_lease_id(lease_id, operation="lease_time_to_live")
         response = self._unary(
             "lease_time_to_live",
-            _lease_time_to_live,
+            "LeaseTimeToLive",
             rpc_pb2.LeaseTimeToLiveRequest(ID=lease_id, keys=keys),
             idempotent=True,
         )
@@ -598,7 +638,7 @@ class EtcdStore(BaseStore):
         return LeaseInfo(lease_id, response.TTL, response.grantedTTL, attached)
 
     def lease_leases(self) -> builtins.list[int]:
-        data = self._unary("lease_leases", _lease_leases, b"", idempotent=True)
+        data = self._unary("lease_leases", "LeaseLeases", b"", idempotent=True)
         return sorted(_wire.decode_lease_ids(data))
 
     # ------------------------------------------------------------------ cluster
@@ -607,7 +647,7 @@ class EtcdStore(BaseStore):
         check_revision(revision, operation="compact")
         request = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
         try:
-            self._unary("compact", _kv_compact, request, write=True)
+            self._unary("compact", "Compact", request, write=True)
         except CompactedError as exc:
             raise self._compacted("compact", None, revision) from exc.__cause__
         self._learn_compact_revision(revision)
@@ -622,7 +662,7 @@ class EtcdStore(BaseStore):
             UnavailableError: No endpoint answered.
             OperationTimeoutError: The member did not answer in time.
         """
-        response = self._unary("status", _status, rpc_pb2.StatusRequest())
+        response = self._unary("status", "Status", rpc_pb2.StatusRequest())
         return StatusInfo(
             response.version,
             response.dbSize,
@@ -635,7 +675,7 @@ class EtcdStore(BaseStore):
         )
 
     def member_list(self) -> builtins.list[MemberInfo]:
-        data = self._unary("member_list", _member_list, b"")
+        data = self._unary("member_list", "MemberList", b"")
         return [
             MemberInfo(member_id, name, tuple(peers), tuple(clients), learner)
             for member_id, name, peers, clients, learner in _wire.decode_members(data)
@@ -645,7 +685,7 @@ class EtcdStore(BaseStore):
         # Defragmenting rewrites the whole database file: allow more than a normal call.
         self._unary(
             "defragment",
-            _defragment,
+            "Defragment",
             rpc_pb2.DefragmentRequest(),
             timeout=max(self._timeout, 60.0),
         )
@@ -654,7 +694,7 @@ class EtcdStore(BaseStore):
         request = rpc_pb2.AlarmRequest(
             action=rpc_pb2.AlarmRequest.GET, memberID=0, alarm=rpc_pb2.NONE
         )
-        response = self._unary("alarms", _alarm, request)
+        response = self._unary("alarms", "Alarm", request)
         return [
             AlarmInfo(alarm.memberID, rpc_pb2.AlarmType.Name(alarm.alarm))
             for alarm in response.alarms
@@ -664,7 +704,7 @@ class EtcdStore(BaseStore):
         if revision:
             check_revision(revision, operation="hash_kv")
         try:
-            response = self._unary("hash_kv", _hash_kv, rpc_pb2.HashKVRequest(revision=revision))
+            response = self._unary("hash_kv", "HashKV", rpc_pb2.HashKVRequest(revision=revision))
         except CompactedError as exc:
             raise self._compacted("hash_kv", None, revision) from exc.__cause__
         compacted = self._learn_compact_revision(max(response.compact_revision, 0))
@@ -783,65 +823,6 @@ class EtcdStore(BaseStore):
             with contextlib.suppress(Exception):
                 client.close()
         self._pool.close()
-
-
-# Stub method pickers: module-level functions, so calls do not build closures.
-
-
-def _kv_range(endpoint: Endpoint) -> Any:
-    return endpoint.kv.Range
-
-
-def _kv_put(endpoint: Endpoint) -> Any:
-    return endpoint.kv.Put
-
-
-def _kv_delete(endpoint: Endpoint) -> Any:
-    return endpoint.kv.DeleteRange
-
-
-def _kv_txn(endpoint: Endpoint) -> Any:
-    return endpoint.kv.Txn
-
-
-def _kv_compact(endpoint: Endpoint) -> Any:
-    return endpoint.kv.Compact
-
-
-def _lease_grant(endpoint: Endpoint) -> Any:
-    return endpoint.lease.LeaseGrant
-
-
-def _lease_revoke(endpoint: Endpoint) -> Any:
-    return endpoint.lease.LeaseRevoke
-
-
-def _lease_time_to_live(endpoint: Endpoint) -> Any:
-    return endpoint.lease.LeaseTimeToLive
-
-
-def _lease_leases(endpoint: Endpoint) -> Any:
-    return endpoint.lease_leases
-
-
-def _status(endpoint: Endpoint) -> Any:
-    return endpoint.maintenance.Status
-
-
-def _member_list(endpoint: Endpoint) -> Any:
-    return endpoint.member_list
-
-
-def _defragment(endpoint: Endpoint) -> Any:
-    return endpoint.maintenance.Defragment
-
-
-def _alarm(endpoint: Endpoint) -> Any:
-    return endpoint.maintenance.Alarm
-
-
-def _hash_kv(endpoint: Endpoint) -> Any:
-    return endpoint.maintenance.HashKV
 
 
 def _compare_message(compare: Compare) -> Any:
