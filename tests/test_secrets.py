@@ -16,7 +16,6 @@ import traceback
 from collections.abc import Callable, Iterator
 
 import pytest
-from reliability.etcd_auth import UserSpec, enable_auth
 
 import kvstore
 from kvstore import (
@@ -29,7 +28,7 @@ from kvstore import (
 )
 from kvstore.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer
+from kvstore_etcd.testing import EtcdServer, EtcdUser, enable_auth
 
 PASSWORD = "pw-CANARY-9d1c4e7a"
 ROOT_PASSWORD = "root-CANARY-5b2f8e1d"
@@ -114,11 +113,7 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
 def auth_server() -> Iterator[EtcdServer]:
     """A single etcd member with auth on: ``root`` and ``app`` (confined to ``app/``)."""
     with EtcdServer(extra_args=["--auth-token=simple"]) as server:
-        enable_auth(
-            server.endpoint,
-            root_password=ROOT_PASSWORD,
-            users={"app": UserSpec(PASSWORD, "app/")},
-        )
+        enable_auth(server, {"app": EtcdUser(PASSWORD, prefix="app/")}, root_password=ROOT_PASSWORD)
         yield server
 
 

@@ -1,22 +1,12 @@
-"""TLS (certificates made here with ``cryptography``) and etcd authentication."""
+"""TLS (certificates from ``make_test_pki``) and etcd authentication (``enable_auth``)."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import logging
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from etcd3.etcdrpc import auth_pb2, rpc_pb2
-from etcd3.etcdrpc.rpc_pb2_grpc import AuthStub
 
 from kvstore.errors import (
     AuthenticationError,
@@ -25,111 +15,27 @@ from kvstore.errors import (
     UnavailableError,
 )
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdTLS
+from kvstore_etcd.testing import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
 pytestmark = pytest.mark.etcd
 
 ROOT_PASSWORD = "root-canary-7c1e"
 ALICE_PASSWORD = "alice-canary-51d2"
+CLIENT = "client"
 
 
-# ------------------------------------------------------------------ certificates
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> str:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(path)
-
-
-def _write_cert(cert: x509.Certificate, path: Path) -> str:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(path)
-
-
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool = False,
-    server: bool = False,
-) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name, issuer_key = issuer if issuer is not None else (name, key)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-        builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-class Pki:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
-
-    def __init__(self, directory: Path) -> None:
-        ca_key = _key()
-        ca_cert = _certificate("kvstore test CA", ca_key, None, ca=True)
-        issuer = (ca_cert.subject, ca_key)
-        server_key, client_key = _key(), _key()
-        self.ca = _write_cert(ca_cert, directory / "ca.pem")
-        self.server_cert = _write_cert(
-            _certificate("etcd", server_key, issuer, server=True), directory / "server.pem"
-        )
-        self.server_key = _write_key(server_key, directory / "server-key.pem")
-        self.client_cert = _write_cert(
-            _certificate("client", client_key, issuer), directory / "client.pem"
-        )
-        self.client_key = _write_key(client_key, directory / "client-key.pem")
-        other_key = _key()
-        self.other_ca = _write_cert(
-            _certificate("unrelated CA", other_key, None, ca=True), directory / "other-ca.pem"
-        )
+# ------------------------------------------------------------------ TLS
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return Pki(tmp_path_factory.mktemp("pki"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKIFiles:
+    return make_test_pki(tmp_path_factory.mktemp("pki"), client_names=[CLIENT])
 
 
 @pytest.fixture(scope="module")
-def tls_server(etcd_binary: str, pki: Pki) -> Iterator[EtcdServer]:
+def tls_server(etcd_binary: str, pki: PKIFiles) -> Iterator[EtcdServer]:
     """etcd serving clients over TLS and requiring a client certificate."""
-    tls = EtcdTLS(
-        cert_file=pki.server_cert,
-        key_file=pki.server_key,
-        trusted_ca_file=pki.ca,
-        client_cert_auth=True,
-        client_cert_file=pki.client_cert,
-        client_key_file=pki.client_key,
-    )
-    with EtcdServer(etcd_binary, tls=tls) as server:
+    with EtcdServer(etcd_binary, tls=pki.etcd_tls(CLIENT)) as server:
         yield server
 
 
@@ -143,42 +49,40 @@ def _use(config: EtcdConfig) -> bytes:
         return store.get("tls/key")
 
 
-def test_tls_with_ca_and_client_certificate(tls_server: EtcdServer, pki: Pki) -> None:
-    config = _tls_config(tls_server).with_tls(pki.client_cert, pki.client_key, pki.ca)
+def test_tls_with_ca_and_client_certificate(tls_server: EtcdServer, pki: PKIFiles) -> None:
+    config = _tls_config(tls_server).with_tls(*pki.client(CLIENT), pki.ca_file)
     assert _use(config) == b"value"
 
 
-def test_tls_server_name_override(tls_server: EtcdServer, pki: Pki) -> None:
+def test_tls_server_name_override(tls_server: EtcdServer, pki: PKIFiles) -> None:
     config = _tls_config(tls_server).with_tls(
-        pki.client_cert, pki.client_key, pki.ca, server_name="localhost"
+        *pki.client(CLIENT), pki.ca_file, server_name="localhost"
     )
     assert _use(config) == b"value"
 
 
-def test_insecure_skip_verify_accepts_an_unknown_ca(tls_server: EtcdServer, pki: Pki) -> None:
-    config = _tls_config(tls_server).with_tls(
-        pki.client_cert, pki.client_key, None, insecure_skip_verify=True
-    )
+def test_insecure_skip_verify_accepts_an_unknown_ca(tls_server: EtcdServer, pki: PKIFiles) -> None:
+    config = _tls_config(tls_server).with_tls(*pki.client(CLIENT), None, insecure_skip_verify=True)
     assert _use(config) == b"value"
 
 
-def test_untrusted_server_certificate_is_refused(tls_server: EtcdServer, pki: Pki) -> None:
-    config = _tls_config(tls_server).with_tls(pki.client_cert, pki.client_key, pki.other_ca)
+def test_untrusted_server_certificate_is_refused(tls_server: EtcdServer, pki: PKIFiles) -> None:
+    config = _tls_config(tls_server).with_tls(*pki.client(CLIENT), pki.other_ca_file)
     with pytest.raises(UnavailableError):
         _use(config)
 
 
-def test_missing_client_certificate_is_refused(tls_server: EtcdServer, pki: Pki) -> None:
-    config = _tls_config(tls_server).with_tls(None, None, pki.ca)
+def test_missing_client_certificate_is_refused(tls_server: EtcdServer, pki: PKIFiles) -> None:
+    config = _tls_config(tls_server).with_tls(None, None, pki.ca_file)
     with pytest.raises(UnavailableError):
         _use(config)
 
 
 def test_wrong_ca_is_reported_without_waiting_out_the_dial_timeout(
-    tls_server: EtcdServer, pki: Pki
+    tls_server: EtcdServer, pki: PKIFiles
 ) -> None:
     config = _tls_config(tls_server).with_dial_timeout(30.0).with_timeout(30.0)
-    config = config.with_tls(pki.client_cert, pki.client_key, pki.other_ca)
+    config = config.with_tls(*pki.client(CLIENT), pki.other_ca_file)
     with pytest.raises(UnavailableError) as info:
         _use(config)
     # Only the fail-fast path says "every endpoint" (the dial-timeout one lists states).
@@ -195,32 +99,15 @@ def test_plaintext_client_cannot_talk_to_a_tls_server(tls_server: EtcdServer) ->
 # ------------------------------------------------------------------ authentication
 
 
-def _enable_auth(endpoint: str) -> None:
-    """Create root, a role for ``app/`` only, user alice in it; then turn auth on."""
-    with grpc.insecure_channel(endpoint) as channel:
-        auth = AuthStub(channel)
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="root"), timeout=5)
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="root", password=ROOT_PASSWORD), timeout=5)
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="root", role="root"), timeout=5)
-        auth.RoleAdd(rpc_pb2.AuthRoleAddRequest(name="app"), timeout=5)
-        permission = auth_pb2.Permission(
-            permType=auth_pb2.Permission.READWRITE, key=b"app/", range_end=b"app0"
-        )
-        auth.RoleGrantPermission(
-            rpc_pb2.AuthRoleGrantPermissionRequest(name="app", perm=permission), timeout=5
-        )
-        auth.UserAdd(rpc_pb2.AuthUserAddRequest(name="alice", password=ALICE_PASSWORD), timeout=5)
-        auth.UserGrantRole(rpc_pb2.AuthUserGrantRoleRequest(user="alice", role="app"), timeout=5)
-        auth.AuthEnable(rpc_pb2.AuthEnableRequest(), timeout=5)
-
-
 @pytest.fixture(scope="module")
 def auth_server(etcd_binary: str) -> Iterator[EtcdServer]:
     """etcd with auth on; simple tokens expire after 2 s of disuse."""
     with EtcdServer(
         etcd_binary, extra_args=["--auth-token=simple", "--auth-token-ttl=2"]
     ) as server:
-        _enable_auth(server.endpoint)
+        enable_auth(
+            server, {"alice": EtcdUser(ALICE_PASSWORD, prefix="app/")}, root_password=ROOT_PASSWORD
+        )
         yield server
 
 

@@ -11,17 +11,14 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
 
 from kvstore import AuthenticationError, PermissionDeniedError, UnavailableError
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdTLS
+from kvstore_etcd.testing import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
 from .conftest import WatchRecorder
-from .etcd_auth import TLSFiles, UserSpec, enable_auth, make_tls
 from .proxy import FaultProxy
 
 pytestmark = [pytest.mark.reliability, pytest.mark.etcd]
@@ -31,33 +28,18 @@ TOKEN_TTL = 2
 
 
 @pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    return make_tls(Path(tmp_path_factory.mktemp("tls")), ("root", "app"))
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> PKIFiles:
+    return make_test_pki(tmp_path_factory.mktemp("tls"), client_names=("root", "app"))
 
 
 @pytest.fixture(scope="module")
-def tls_server(tls_files: TLSFiles) -> Iterator[EtcdServer]:
+def tls_server(tls_files: PKIFiles) -> Iterator[EtcdServer]:
     """TLS with client certificates required; auth on, so the CN is the user."""
-    root_cert, root_key = tls_files.clients["root"]
-    tls = EtcdTLS(
-        tls_files.server_cert,
-        tls_files.server_key,
-        trusted_ca_file=tls_files.ca,
-        client_cert_auth=True,
-        client_cert_file=root_cert,
-        client_key_file=root_key,
-    )
-    with EtcdServer(tls=tls) as server:
-        credentials = grpc.ssl_channel_credentials(
-            Path(tls_files.ca).read_bytes(),
-            Path(root_key).read_bytes(),
-            Path(root_cert).read_bytes(),
-        )
+    with EtcdServer(tls=tls_files.etcd_tls("root")) as server:
         enable_auth(
-            server.endpoint,
+            server,
+            {"app": EtcdUser("unused-with-certificates", prefix="app/")},
             root_password="root-password",
-            users={"app": UserSpec("unused-with-certificates", "app/")},
-            credentials=credentials,
         )
         yield server
 
@@ -68,9 +50,7 @@ def auth_server() -> Iterator[EtcdServer]:
     args = ["--auth-token=simple", f"--auth-token-ttl={TOKEN_TTL}"]
     with EtcdServer(extra_args=args) as server:
         enable_auth(
-            server.endpoint,
-            root_password="root-password",
-            users={"app": UserSpec(APP_PASSWORD, "app/")},
+            server, {"app": EtcdUser(APP_PASSWORD, prefix="app/")}, root_password="root-password"
         )
         yield server
 
@@ -82,26 +62,26 @@ def _tls_store(
     return EtcdStore(config.with_tls(cert[0], cert[1], ca, insecure_skip_verify=skip_verify))
 
 
-def test_tls_client_certificate_cn_is_the_user(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
-    with _tls_store(tls_server, tls_files.clients["app"], tls_files.ca) as store:
+def test_tls_client_certificate_cn_is_the_user(tls_server: EtcdServer, tls_files: PKIFiles) -> None:
+    with _tls_store(tls_server, tls_files.client("app"), tls_files.ca_file) as store:
         store.put("app/x", b"1")
         assert store.get("app/x") == b"1"
         with pytest.raises(PermissionDeniedError):
             store.put("other/x", b"1")
-    with _tls_store(tls_server, tls_files.clients["root"], tls_files.ca) as root:
+    with _tls_store(tls_server, tls_files.client("root"), tls_files.ca_file) as root:
         root.put("other/x", b"root may")
 
 
-def test_tls_wrong_ca_is_refused(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
+def test_tls_wrong_ca_is_refused(tls_server: EtcdServer, tls_files: PKIFiles) -> None:
     with (
-        _tls_store(tls_server, tls_files.clients["app"], tls_files.other_ca) as store,
+        _tls_store(tls_server, tls_files.client("app"), tls_files.other_ca_file) as store,
         pytest.raises(UnavailableError),
     ):
         store.get("app/x")
 
 
-def test_tls_insecure_skip_verify_is_honoured(tls_server: EtcdServer, tls_files: TLSFiles) -> None:
-    cert = tls_files.clients["app"]
+def test_tls_insecure_skip_verify_is_honoured(tls_server: EtcdServer, tls_files: PKIFiles) -> None:
+    cert = tls_files.client("app")
     with _tls_store(tls_server, cert, None, skip_verify=True) as store:
         store.put("app/skip", b"1")
         assert store.get("app/skip") == b"1"
