@@ -204,6 +204,45 @@ def _range_result(response: Any, revision: int = 0) -> RangeResult:
     )
 
 
+def _put_result(response: Any, revision: int = 0) -> PutResult:
+    previous = to_key_value(response.prev_kv) if response.HasField("prev_kv") else None
+    return PutResult(response.header.revision or revision, previous)
+
+
+def _delete_result(response: Any, revision: int = 0) -> DeleteResult:
+    return DeleteResult(
+        response.header.revision or revision,
+        response.deleted,
+        tuple(map(to_key_value, response.prev_kvs)),
+    )
+
+
+def _range_request(
+    key: str,
+    range_end: str | None,
+    revision: int | None,
+    limit: int,
+    keys_only: bool,
+    count_only: bool,
+) -> Any:
+    return rpc_pb2.RangeRequest(
+        key=_start(key),
+        range_end=_end(range_end),
+        revision=revision or 0,
+        limit=max(limit, 0),
+        keys_only=keys_only,
+        count_only=count_only,
+    )
+
+
+def _put_request(key: str, value: bytes, lease: int | None, prev_kv: bool) -> Any:
+    return rpc_pb2.PutRequest(key=key.encode(), value=value, lease=lease or 0, prev_kv=prev_kv)
+
+
+def _delete_request(key: str, range_end: str | None, prev_kv: bool) -> Any:
+    return rpc_pb2.DeleteRangeRequest(key=_start(key), range_end=_end(range_end), prev_kv=prev_kv)
+
+
 class EtcdStore(BaseStore):
     """A ``KVStore`` on an etcd v3 cluster.
 
@@ -381,14 +420,7 @@ class EtcdStore(BaseStore):
         count_only: bool = False,
     ) -> RangeResult:
         check_range(key, range_end, operation="range", revision=revision, limit=limit)
-        request = rpc_pb2.RangeRequest(
-            key=_start(key),
-            range_end=_end(range_end),
-            revision=revision or 0,
-            limit=max(limit, 0),
-            keys_only=keys_only,
-            count_only=count_only,
-        )
+        request = _range_request(key, range_end, revision, limit, keys_only, count_only)
         try:
             response = self._unary("range", "Range", request, key=key)
         except CompactedError as exc:
@@ -403,26 +435,15 @@ class EtcdStore(BaseStore):
         check_value_size(key, value, operation="put", max_request_bytes=self.max_request_bytes)
         if lease:
             check_lease_id(lease, operation="put")
-        request = rpc_pb2.PutRequest(
-            key=key.encode(), value=value, lease=lease or 0, prev_kv=prev_kv
-        )
-        response = self._unary("put", "Put", request, key=key, write=True)
-        previous = to_key_value(response.prev_kv) if response.HasField("prev_kv") else None
-        return PutResult(response.header.revision, previous)
+        request = _put_request(key, value, lease, prev_kv)
+        return _put_result(self._unary("put", "Put", request, key=key, write=True))
 
     def kv_delete_range(
         self, key: str, range_end: str | None = None, *, prev_kv: bool = False
     ) -> DeleteResult:
         check_range(key, range_end, operation="delete")
-        request = rpc_pb2.DeleteRangeRequest(
-            key=_start(key), range_end=_end(range_end), prev_kv=prev_kv
-        )
-        response = self._unary("delete", "DeleteRange", request, key=key, write=True)
-        return DeleteResult(
-            response.header.revision,
-            response.deleted,
-            tuple(map(to_key_value, response.prev_kvs)),
-        )
+        request = _delete_request(key, range_end, prev_kv)
+        return _delete_result(self._unary("delete", "DeleteRange", request, key=key, write=True))
 
     def kv_txn(
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
@@ -459,28 +480,19 @@ class EtcdStore(BaseStore):
             if op.lease:
                 check_lease_id(op.lease, operation="txn")
             return rpc_pb2.RequestOp(
-                request_put=rpc_pb2.PutRequest(
-                    key=op.key.encode(), value=op.value, lease=op.lease or 0, prev_kv=op.prev_kv
-                )
+                request_put=_put_request(op.key, op.value, op.lease, op.prev_kv)
             )
         if isinstance(op, Get):
             if op.revision is not None:
                 check_revision(op.revision, operation="txn", key=op.key)
             return rpc_pb2.RequestOp(
-                request_range=rpc_pb2.RangeRequest(
-                    key=_start(op.key),
-                    range_end=_end(op.range_end),
-                    revision=op.revision or 0,
-                    limit=max(op.limit, 0),
-                    keys_only=op.keys_only,
-                    count_only=op.count_only,
+                request_range=_range_request(
+                    op.key, op.range_end, op.revision, op.limit, op.keys_only, op.count_only
                 )
             )
         if isinstance(op, Delete):
             return rpc_pb2.RequestOp(
-                request_delete_range=rpc_pb2.DeleteRangeRequest(
-                    key=_start(op.key), range_end=_end(op.range_end), prev_kv=op.prev_kv
-                )
+                request_delete_range=_delete_request(op.key, op.range_end, op.prev_kv)
             )
         return rpc_pb2.RequestOp(request_txn=self._txn_request(op.compares, op.success, op.failure))
 
@@ -862,18 +874,9 @@ def _txn_result(response: Any, revision: int) -> TxnResult:
         if kind == "response_range":
             responses.append(_range_result(item.response_range, revision))
         elif kind == "response_put":
-            put = item.response_put
-            previous = to_key_value(put.prev_kv) if put.HasField("prev_kv") else None
-            responses.append(PutResult(put.header.revision or revision, previous))
+            responses.append(_put_result(item.response_put, revision))
         elif kind == "response_delete_range":
-            deleted = item.response_delete_range
-            responses.append(
-                DeleteResult(
-                    deleted.header.revision or revision,
-                    deleted.deleted,
-                    tuple(map(to_key_value, deleted.prev_kvs)),
-                )
-            )
+            responses.append(_delete_result(item.response_delete_range, revision))
         elif kind == "response_txn":
             responses.append(_txn_result(item.response_txn, revision))
     return TxnResult(response.succeeded, tuple(responses), response.header.revision or revision)
