@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import time
@@ -13,6 +14,8 @@ from typing import Any
 import etcd3
 import etcd3.exceptions
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from kvstore_etcd import testing
 from kvstore_etcd.testing import (
@@ -20,8 +23,11 @@ from kvstore_etcd.testing import (
     EtcdLaunchError,
     EtcdNotFoundError,
     EtcdServer,
+    EtcdUser,
     ExternalEtcd,
+    enable_auth,
     find_etcd_binary,
+    make_test_pki,
     wipe_etcd,
 )
 
@@ -260,3 +266,70 @@ def test_cluster_elects_new_leader_when_leader_paused(etcd_cluster: EtcdCluster)
         time.sleep(0.05)
     assert get_value(old_leader.endpoint, "while-paused") == b"x"
     assert healthy_member_count(etcd_cluster) == 3
+
+
+# -- TLS material and authentication ------------------------------------------------------
+
+
+def _load(path: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def _common_name(certificate: x509.Certificate) -> str:
+    return str(certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def test_make_test_pki_writes_a_chain_the_ca_signed(tmp_path: Path) -> None:
+    pki = make_test_pki(tmp_path / "pki", client_names=("root", "app"))
+    ca, other_ca = _load(pki.ca_file), _load(pki.other_ca_file)
+    server = _load(pki.server_cert_file)
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.IPAddress) == [ipaddress.ip_address("127.0.0.1")]
+    assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+    server.verify_directly_issued_by(ca)
+    assert set(pki.clients) == {"root", "app"}
+    for name in ("root", "app"):
+        cert_file, key_file = pki.client(name)
+        client = _load(cert_file)
+        assert _common_name(client) == name
+        client.verify_directly_issued_by(ca)
+        with pytest.raises(ValueError):
+            client.verify_directly_issued_by(other_ca)
+        assert os.stat(key_file).st_mode & 0o077 == 0
+    tls = pki.etcd_tls("app")
+    assert (tls.client_cert_file, tls.client_key_file) == pki.client("app")
+    assert tls.trusted_ca_file == pki.ca_file and tls.client_cert_auth
+
+
+@pytest.mark.parametrize("client_names", [(), ("a", "a"), ("",), ("../a",), ("a/b",)])
+def test_make_test_pki_rejects_bad_client_names(
+    tmp_path: Path, client_names: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError):
+        make_test_pki(tmp_path, client_names=client_names)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_etcd_user_repr_hides_the_password() -> None:
+    assert "canary-4f1e" not in repr(EtcdUser("canary-4f1e", prefix="app/"))
+
+
+def test_enable_auth_refuses_a_user_named_root() -> None:
+    with pytest.raises(ValueError):
+        enable_auth("127.0.0.1:1", {"root": EtcdUser("x")}, root_password="y")
+
+
+def test_enable_auth_refused_by_etcd_raises_launch_error_without_passwords(
+    etcd_binary: str,
+) -> None:
+    root_password, app_password = "root-canary-9e2b", "app-canary-1c7d"
+    with EtcdServer(etcd_binary) as server:
+        enable_auth(server.endpoint, {}, root_password=root_password)
+        # Auth is on now, so the anonymous second attempt is refused by etcd.
+        with pytest.raises(EtcdLaunchError) as info:
+            enable_auth(
+                server, {"app": EtcdUser(app_password, prefix="app/")}, root_password=root_password
+            )
+    texts = (str(info.value), repr(info.value), repr(info.value.__cause__))
+    assert server.endpoint in texts[0]
+    assert not any(secret in text for text in texts for secret in (root_password, app_password))
