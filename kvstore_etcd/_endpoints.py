@@ -150,7 +150,9 @@ class Endpoint:
         try:
             self.maintenance.Status(_STATUS_REQUEST, timeout=_PROBE_SECONDS, wait_for_ready=False)
         except grpc.RpcError as exc:
-            self.tls_failure = tls_failure(exc)
+            failure = tls_failure(exc)
+            if failure is not None:
+                self.tls_failure = failure
 
     def connect(self) -> None:
         """Ask gRPC to connect now if the channel is idle."""
