@@ -73,6 +73,8 @@ from kvstore.types import (
     MemberInfo,
     PutResult,
     RangeResult,
+    SortOrder,
+    SortTarget,
     StatusInfo,
     TxnResult,
     WatchEvent,
@@ -140,8 +142,24 @@ class BaseStore(abc.ABC):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
-        """Read one key, or the keys in ``[key, range_end)``, ordered by key.
+        """Read one key, or the keys in ``[key, range_end)``, ordered by key or sorted.
+
+        As etcd does, the create-revision bounds and an explicit sort order apply to the
+        whole range before ``limit``, so ``sort_target=SortTarget.CREATE,
+        sort_order=SortOrder.ASCEND, limit=1`` reads the oldest key of a range, and
+        ``max_create_revision=r - 1, sort_target=SortTarget.CREATE,
+        sort_order=SortOrder.DESCEND, limit=1`` the newest key created before ``r``.
+        Without an order or a bound, etcd reads only the first ``limit + 1`` keys (by key)
+        and a sort target sorts just those: pass the order to sort the whole range.
+        ``count`` is the number of keys in the range before the bounds (etcd's count);
+        ``more`` tells whether ``limit`` left out keys that passed them. A count-only read
+        ignores the bounds. Keys that tie on the sort target come in key order on
+        ``MemoryStore``; etcd does not promise an order among them.
 
         Args:
             key: The key, or the start of the range.
@@ -150,10 +168,20 @@ class BaseStore(abc.ABC):
             limit: Most keys returned (0: no limit); ``more`` tells if some were left out.
             keys_only: Leave values out (``b""``).
             count_only: Return only the count.
+            sort_target: Sort by this field (``None``: by key). With a target other than
+                ``SortTarget.KEY`` and no order, the order is ascending.
+            sort_order: ``SortOrder.ASCEND`` or ``DESCEND`` (``None`` or ``NONE``: key
+                order, or ascending for a target other than the key).
+            min_create_revision: Leave out keys created before this revision (0: none).
+            max_create_revision: Leave out keys created after this revision (0: none).
 
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
-            InvalidArgumentError: ``revision`` is not positive or is in the future.
+            InvalidArgumentError: ``revision`` is not positive or is in the future, a sort
+                argument is not a ``SortTarget`` / ``SortOrder``, or a create-revision
+                bound is not an int >= 0.
+            UnsupportedOperationError: The store cannot sort by this target (an
+                ``EncryptedStore`` cannot sort by value).
             CompactedError: ``revision`` is below the compact revision.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -919,6 +947,10 @@ class WrapperStore(BaseStore):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
         return self.inner.kv_range(
             key,
@@ -927,6 +959,10 @@ class WrapperStore(BaseStore):
             limit=limit,
             keys_only=keys_only,
             count_only=count_only,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
         )
 
     def kv_put(

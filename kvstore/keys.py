@@ -11,6 +11,7 @@ same typed error on every backend, before anything is stored.
 from __future__ import annotations
 
 from kvstore.errors import InvalidArgumentError, InvalidKeyError, ValueTooLargeError
+from kvstore.types import SortOrder, SortTarget
 
 __all__ = [
     "ALL_KEYS",
@@ -21,7 +22,9 @@ __all__ = [
     "check_limit",
     "check_range",
     "check_range_end",
+    "check_range_options",
     "check_revision",
+    "check_revision_bound",
     "check_ttl",
     "check_value",
     "check_value_size",
@@ -195,6 +198,54 @@ def check_range(
     if revision is not None:
         check_revision(revision, operation=operation, key=key if isinstance(key, str) else None)
     check_limit(limit, operation=operation)
+
+
+def check_revision_bound(bound: object, *, name: str, operation: str) -> int:
+    """Check a create-revision bound of a range read (an ``int``, 0 meaning no bound).
+
+    etcd takes a negative bound as a revision no key has (a negative maximum selects
+    nothing); it is refused here instead, as negative read revisions are.
+
+    Raises:
+        InvalidArgumentError: ``bound`` is not an ``int`` or is negative.
+    """
+    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 0:
+        raise InvalidArgumentError(
+            f"{operation}: {name} must be an int >= 0 (0: no bound), not {bound!r}",
+            operation=operation,
+        )
+    return bound
+
+
+def check_range_options(
+    *,
+    operation: str,
+    sort_target: object = None,
+    sort_order: object = None,
+    min_create_revision: object = 0,
+    max_create_revision: object = 0,
+) -> None:
+    """The checks of a range read's sort and create-revision bounds.
+
+    Only the enum members are accepted: etcd 3.4 and 3.5 crash (the whole member) on a
+    sort target they do not know, and ignore an unknown sort order.
+
+    Raises:
+        InvalidArgumentError: ``sort_target`` is not ``None`` or a ``SortTarget``,
+            ``sort_order`` not ``None`` or a ``SortOrder``, or a bound not an int >= 0.
+    """
+    if sort_target is not None and not isinstance(sort_target, SortTarget):
+        raise InvalidArgumentError(
+            f"{operation}: sort_target must be None or a SortTarget, not {sort_target!r}",
+            operation=operation,
+        )
+    if sort_order is not None and not isinstance(sort_order, SortOrder):
+        raise InvalidArgumentError(
+            f"{operation}: sort_order must be None or a SortOrder, not {sort_order!r}",
+            operation=operation,
+        )
+    check_revision_bound(min_create_revision, name="min_create_revision", operation=operation)
+    check_revision_bound(max_create_revision, name="max_create_revision", operation=operation)
 
 
 def check_lease_id(lease: object, *, operation: str) -> int:

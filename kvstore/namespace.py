@@ -22,6 +22,8 @@ from kvstore.types import (
     OpResult,
     PutResult,
     RangeResult,
+    SortOrder,
+    SortTarget,
     TxnResult,
     WatchEvent,
 )
@@ -108,6 +110,10 @@ class NamespacedStore(WrapperStore):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
         self._check_open("range")
         check_range(key, range_end, operation="range", revision=revision, limit=limit)
@@ -119,6 +125,10 @@ class NamespacedStore(WrapperStore):
             limit=limit,
             keys_only=keys_only,
             count_only=count_only,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
         )
         return attrs.evolve(result, kvs=tuple(self._strip(kv) for kv in result.kvs))
 

@@ -39,10 +39,13 @@ from kvstore.keys import (
     check_key,
     check_limit,
     check_range_end,
+    check_range_options,
     check_revision,
+    check_revision_bound,
     check_value,
     prefix_range_end,
 )
+from kvstore.types import SortOrder, SortTarget
 
 if TYPE_CHECKING:
     from kvstore.types import TxnResult
@@ -200,6 +203,24 @@ def _checked_limit(value: int) -> int:
     return check_limit(value, operation="txn")
 
 
+def _checked_sort_target(value: SortTarget | None) -> SortTarget | None:
+    check_range_options(operation="txn", sort_target=value)
+    return value
+
+
+def _checked_sort_order(value: SortOrder | None) -> SortOrder | None:
+    check_range_options(operation="txn", sort_order=value)
+    return value
+
+
+def _checked_min_create(value: int) -> int:
+    return check_revision_bound(value, name="min_create_revision", operation="txn")
+
+
+def _checked_max_create(value: int) -> int:
+    return check_revision_bound(value, name="max_create_revision", operation="txn")
+
+
 def _checked_range_end(value: str | None) -> str | None:
     if value is not None:
         check_range_end(value, operation="txn")
@@ -218,7 +239,16 @@ class Put:
 
 @attrs.frozen
 class Get:
-    """Read a key, or the range ``[key, range_end)``, inside a transaction."""
+    """Read a key, or the range ``[key, range_end)``, inside a transaction.
+
+    The fields are the arguments of ``BaseStore.kv_range``, with its semantics (the sort
+    and the create-revision bounds apply before ``limit``).
+
+    Raises:
+        InvalidKeyError: ``key`` or ``range_end`` is not valid.
+        InvalidArgumentError: ``revision``, ``limit``, a sort argument or a
+            create-revision bound is not valid.
+    """
 
     key: str = attrs.field(validator=_key_check)
     range_end: str | None = attrs.field(default=None, converter=_checked_range_end)
@@ -226,6 +256,14 @@ class Get:
     limit: int = attrs.field(default=0, converter=_checked_limit)
     keys_only: bool = False
     count_only: bool = False
+    sort_target: SortTarget | None = attrs.field(
+        default=None, converter=_checked_sort_target, kw_only=True
+    )
+    sort_order: SortOrder | None = attrs.field(
+        default=None, converter=_checked_sort_order, kw_only=True
+    )
+    min_create_revision: int = attrs.field(default=0, converter=_checked_min_create, kw_only=True)
+    max_create_revision: int = attrs.field(default=0, converter=_checked_max_create, kw_only=True)
 
     @classmethod
     def prefix(cls, prefix: str, **options: object) -> Get:

@@ -24,6 +24,8 @@ __all__ = [
     "OpResult",
     "PutResult",
     "RangeResult",
+    "SortOrder",
+    "SortTarget",
     "StatusInfo",
     "TxnResult",
     "WatchEvent",
@@ -79,14 +81,39 @@ class WatchEvent:
         return self.kv.mod_revision
 
 
+class SortTarget(enum.Enum):
+    """The field a range read sorts by (etcd's ``RangeRequest.SortTarget``)."""
+
+    KEY = "key"
+    VERSION = "version"
+    CREATE = "create_revision"
+    MOD = "mod_revision"
+    VALUE = "value"
+
+
+class SortOrder(enum.Enum):
+    """The direction of a range read's sort (etcd's ``RangeRequest.SortOrder``).
+
+    ``NONE`` is key order, unless the sort target is not ``SortTarget.KEY``: then it is
+    ``ASCEND``, as etcd does, but with a ``limit`` etcd then sorts only the first
+    ``limit + 1`` keys of the range; an explicit ``ASCEND`` sorts the whole range.
+    """
+
+    NONE = "none"
+    ASCEND = "ascend"
+    DESCEND = "descend"
+
+
 @attrs.frozen
 class RangeResult:
     """The answer to a range read.
 
     Attributes:
-        kvs: The key-values found, ordered by key (empty for count-only reads).
-        count: How many keys are in the range (regardless of ``limit``).
-        more: Whether ``limit`` cut the result.
+        kvs: The key-values found, ordered by key unless the read asked for a sort (empty
+            for count-only reads).
+        count: How many keys are in the range, regardless of ``limit`` and of the
+            create-revision bounds (as etcd counts).
+        more: Whether ``limit`` cut the result (counted after the create-revision bounds).
         revision: The store revision the read was served at.
     """
 

@@ -58,6 +58,7 @@ from kvstore.keys import (
     check_key,
     check_lease_id,
     check_range,
+    check_range_options,
     check_revision,
     check_ttl,
     check_value,
@@ -86,6 +87,8 @@ from kvstore.types import (
     OpResult,
     PutResult,
     RangeResult,
+    SortOrder,
+    SortTarget,
     StatusInfo,
     TxnResult,
 )
@@ -217,21 +220,35 @@ def _delete_result(response: Any, revision: int = 0) -> DeleteResult:
     )
 
 
-def _range_request(
-    key: str,
-    range_end: str | None,
-    revision: int | None,
-    limit: int,
-    keys_only: bool,
-    count_only: bool,
-) -> Any:
+_SORT_TARGETS = {
+    None: rpc_pb2.RangeRequest.KEY,
+    SortTarget.KEY: rpc_pb2.RangeRequest.KEY,
+    SortTarget.VERSION: rpc_pb2.RangeRequest.VERSION,
+    SortTarget.CREATE: rpc_pb2.RangeRequest.CREATE,
+    SortTarget.MOD: rpc_pb2.RangeRequest.MOD,
+    SortTarget.VALUE: rpc_pb2.RangeRequest.VALUE,
+}
+
+_SORT_ORDERS = {
+    None: rpc_pb2.RangeRequest.NONE,
+    SortOrder.NONE: rpc_pb2.RangeRequest.NONE,
+    SortOrder.ASCEND: rpc_pb2.RangeRequest.ASCEND,
+    SortOrder.DESCEND: rpc_pb2.RangeRequest.DESCEND,
+}
+
+
+def _range_request(read: Get) -> Any:
     return rpc_pb2.RangeRequest(
-        key=_start(key),
-        range_end=_end(range_end),
-        revision=revision or 0,
-        limit=max(limit, 0),
-        keys_only=keys_only,
-        count_only=count_only,
+        key=_start(read.key),
+        range_end=_end(read.range_end),
+        revision=read.revision or 0,
+        limit=max(read.limit, 0),
+        keys_only=read.keys_only,
+        count_only=read.count_only,
+        sort_target=_SORT_TARGETS[read.sort_target],
+        sort_order=_SORT_ORDERS[read.sort_order],
+        min_create_revision=read.min_create_revision,
+        max_create_revision=read.max_create_revision,
     )
 
 
@@ -418,11 +435,34 @@ class EtcdStore(BaseStore):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
         check_range(key, range_end, operation="range", revision=revision, limit=limit)
-        request = _range_request(key, range_end, revision, limit, keys_only, count_only)
+        # an unknown sort target crashes the etcd member: checked before anything is sent
+        check_range_options(
+            operation="range",
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        read = Get(
+            key,
+            range_end,
+            revision,
+            limit,
+            keys_only,
+            count_only,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
         try:
-            response = self._unary("range", "Range", request, key=key)
+            response = self._unary("range", "Range", _range_request(read), key=key)
         except CompactedError as exc:
             raise self._compacted("range", key, revision) from exc.__cause__
         return _range_result(response)
@@ -485,11 +525,7 @@ class EtcdStore(BaseStore):
         if isinstance(op, Get):
             if op.revision is not None:
                 check_revision(op.revision, operation="txn", key=op.key)
-            return rpc_pb2.RequestOp(
-                request_range=_range_request(
-                    op.key, op.range_end, op.revision, op.limit, op.keys_only, op.count_only
-                )
-            )
+            return rpc_pb2.RequestOp(request_range=_range_request(op))
         if isinstance(op, Delete):
             return rpc_pb2.RequestOp(
                 request_delete_range=_delete_request(op.key, op.range_end, op.prev_kv)

@@ -22,10 +22,11 @@ from __future__ import annotations
 import bisect
 import builtins
 import math
+import operator
 import secrets
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -37,6 +38,7 @@ from kvstore.keys import (
     check_key,
     check_lease_id,
     check_range,
+    check_range_options,
     check_revision,
     check_ttl,
     check_value,
@@ -56,6 +58,8 @@ from kvstore.types import (
     OpResult,
     PutResult,
     RangeResult,
+    SortOrder,
+    SortTarget,
     StatusInfo,
     TxnResult,
     WatchEvent,
@@ -179,15 +183,36 @@ class MemoryStore(BaseStore):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
         check_range(key, range_end, operation="range", revision=revision, limit=limit)
+        check_range_options(
+            operation="range",
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        read = Get(
+            key,
+            range_end,
+            revision,
+            limit,
+            keys_only,
+            count_only,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
         with self._lock:
             self._check_open("range")
             self._expire_leases()
             self._check_read_revision(revision, key, "range")
-            return self._range(
-                key, range_end, revision, limit, keys_only, count_only, self._revision
-            )
+            return self._range(read, self._revision)
 
     def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
         if revision is None:
@@ -208,27 +233,32 @@ class MemoryStore(BaseStore):
                 operation=operation,
             )
 
-    def _range(
-        self,
-        key: str,
-        range_end: str | None,
-        revision: int | None,
-        limit: int,
-        keys_only: bool,
-        count_only: bool,
-        header_revision: int,
-    ) -> RangeResult:
-        if revision is None or revision >= self._revision:
-            kvs = self._current_range(key, range_end)
+    def _range(self, read: Get, header_revision: int) -> RangeResult:
+        """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit."""
+        if read.revision is None or read.revision >= self._revision:
+            kvs = self._current_range(read.key, read.range_end)
         else:
-            kvs = self._past_range(key, range_end, revision)
+            kvs = self._past_range(read.key, read.range_end, read.revision)
         count = len(kvs)
-        if count_only:
+        if read.count_only:
             return RangeResult((), count, False, header_revision)
-        more = bool(limit) and count > limit
-        if limit:
-            kvs = kvs[:limit]
-        if keys_only:
+        if read.limit > 0 and not (
+            read.sort_order not in (None, SortOrder.NONE)
+            or read.min_create_revision
+            or read.max_create_revision
+        ):
+            # etcd reads all the range only for an explicit order or a bound; otherwise it
+            # reads limit + 1 keys in key order, and a sort target sorts just those
+            kvs = kvs[: read.limit + 1]
+        if read.min_create_revision:
+            kvs = [kv for kv in kvs if kv.create_revision >= read.min_create_revision]
+        if read.max_create_revision:
+            kvs = [kv for kv in kvs if kv.create_revision <= read.max_create_revision]
+        kvs = _sorted(kvs, read.sort_target, read.sort_order)
+        more = read.limit > 0 and len(kvs) > read.limit
+        if more:
+            kvs = kvs[: read.limit]
+        if read.keys_only:
             kvs = [attrs.evolve(kv, value=b"") for kv in kvs]
         return RangeResult(tuple(kvs), count, more, header_revision)
 
@@ -346,17 +376,7 @@ class MemoryStore(BaseStore):
                 responses.append(self._apply_delete(step, change))
             elif isinstance(step, Get):
                 revision = change.revision if change.events else self._revision
-                responses.append(
-                    self._range(
-                        step.key,
-                        step.range_end,
-                        step.revision,
-                        step.limit,
-                        step.keys_only,
-                        step.count_only,
-                        revision,
-                    )
-                )
+                responses.append(self._range(step, revision))
         return TxnResult(path.succeeded, tuple(responses), 0)
 
     def _stamp(self, result: TxnResult, revision: int) -> TxnResult:
@@ -654,6 +674,31 @@ class _Path:
 
     succeeded: bool
     steps: builtins.list[Op | _Path]
+
+
+_SORT_KEYS: dict[SortTarget, Callable[[KeyValue], str | bytes | int]] = {
+    SortTarget.KEY: operator.attrgetter("key"),
+    SortTarget.VERSION: operator.attrgetter("version"),
+    SortTarget.CREATE: operator.attrgetter("create_revision"),
+    SortTarget.MOD: operator.attrgetter("mod_revision"),
+    SortTarget.VALUE: operator.attrgetter("value"),
+}
+
+
+def _sorted(
+    kvs: builtins.list[KeyValue], target: SortTarget | None, order: SortOrder | None
+) -> builtins.list[KeyValue]:
+    """Sort key-ordered ``kvs`` as etcd does: no order means ascending unless by key."""
+    target = target or SortTarget.KEY
+    order = order or SortOrder.NONE
+    if order is SortOrder.NONE:
+        if target is SortTarget.KEY:
+            return kvs
+        order = SortOrder.ASCEND
+    if target is SortTarget.KEY and order is SortOrder.ASCEND:
+        return kvs
+    # a stable sort keeps ties in key order, as etcd's insertion sort does on small ranges
+    return sorted(kvs, key=_SORT_KEYS[target], reverse=order is SortOrder.DESCEND)
 
 
 def _field(kv: KeyValue, target: CompareTarget) -> bytes | int:

@@ -21,6 +21,7 @@ from kvstore.errors import (
     InvalidArgumentError,
     KeyNotFoundError,
     UnsupportedCompareError,
+    UnsupportedOperationError,
     ValueTooLargeError,
 )
 from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, check_key, check_value
@@ -32,6 +33,8 @@ from kvstore.types import (
     OpResult,
     PutResult,
     RangeResult,
+    SortOrder,
+    SortTarget,
     TxnResult,
     WatchEvent,
 )
@@ -99,7 +102,19 @@ class ReencryptReport:
         return not self.failed
 
 
+def _refuse_value_sort(sort_target: object, key: str, operation: str) -> None:
+    if sort_target is SortTarget.VALUE:
+        raise UnsupportedOperationError(
+            f"{operation}: cannot sort by value through EncryptedStore: the server holds "
+            "random ciphertexts, so it would sort them, not the values; read the range and "
+            "sort the decrypted values instead",
+            key=key,
+            operation=operation,
+        )
+
+
 def _refuse_value_compares(compares: Sequence[Compare], ops: Sequence[Op]) -> None:
+    """Refuse value compares and value sorts (also in nested txns): both need plaintext."""
     for compare in compares:
         if compare.target is CompareTarget.VALUE:
             raise UnsupportedCompareError(
@@ -113,6 +128,8 @@ def _refuse_value_compares(compares: Sequence[Compare], ops: Sequence[Op]) -> No
     for op in ops:
         if isinstance(op, Txn):
             _refuse_value_compares(op.compares, (*op.success, *op.failure))
+        elif isinstance(op, Get):
+            _refuse_value_sort(op.sort_target, op.key, "txn")
 
 
 class EncryptedStore(WrapperStore):
@@ -120,7 +137,8 @@ class EncryptedStore(WrapperStore):
 
     Gets, ranges, revision reads, transactions (puts encrypted, get responses and
     ``prev_kv`` decrypted) and watch events (``kv`` and ``prev_kv``) are all covered.
-    Keys, revisions, leases and counts are not encrypted.
+    Keys, revisions, leases and counts are not encrypted. Reads sorted by value
+    (``SortTarget.VALUE``) are refused: the server would sort ciphertexts.
 
     Args:
         inner: The store to wrap.
@@ -230,8 +248,20 @@ class EncryptedStore(WrapperStore):
         limit: int = 0,
         keys_only: bool = False,
         count_only: bool = False,
+        sort_target: SortTarget | None = None,
+        sort_order: SortOrder | None = None,
+        min_create_revision: int = 0,
+        max_create_revision: int = 0,
     ) -> RangeResult:
+        """Read keys with decrypted values; as ``BaseStore.kv_range``, without value sorts.
+
+        Raises:
+            UnsupportedOperationError: ``sort_target`` is ``SortTarget.VALUE``.
+            DecryptionError: A value read cannot be decrypted.
+            Others: As ``BaseStore.kv_range``.
+        """
         self._check_open("range")
+        _refuse_value_sort(sort_target, key, "range")
         result = self.inner.kv_range(
             key,
             range_end,
@@ -239,6 +269,10 @@ class EncryptedStore(WrapperStore):
             limit=limit,
             keys_only=keys_only,
             count_only=count_only,
+            sort_target=sort_target,
+            sort_order=sort_order,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
         )
         if keys_only or count_only:
             return result
@@ -277,6 +311,8 @@ class EncryptedStore(WrapperStore):
         Raises:
             UnsupportedCompareError: A compare (also in a nested txn) is on ``Value``
                 (checked after etcd's limits, before anything is sent).
+            UnsupportedOperationError: A get (also in a nested txn) sorts by
+                ``SortTarget.VALUE`` (checked before anything is sent).
             DecryptionError: A value read by the transaction cannot be decrypted.
             Others: As ``BaseStore.kv_txn``.
         """

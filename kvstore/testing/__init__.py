@@ -18,12 +18,13 @@ A backend's test file::
         def advance_clock(self, store, seconds):
             store.clock.advance(seconds)
 
-Groups, each usable alone (``KVConformance``, ``TxnConformance``, ``WatchConformance``,
-``HistoryConformance``, ``LeaseConformance``, ``BadInputConformance``,
-``StateMachineConformance``); ``ConformanceSuite`` combines them. Suite classes do not
-start with ``Test``, so pytest collects only the backend's subclass. Tests skip by
-capability (``requires(store, "watch")``), never by backend name. Revisions are only
-compared relative to revisions the test read, so the suite runs against a shared etcd.
+Groups, each usable alone (``KVConformance``, ``RangeOptionsConformance``,
+``TxnConformance``, ``WatchConformance``, ``HistoryConformance``, ``LeaseConformance``,
+``BadInputConformance``, ``StateMachineConformance``); ``ConformanceSuite`` combines
+them. Suite classes do not start with ``Test``, so pytest collects only the backend's
+subclass. Tests skip by capability (``requires(store, "watch")``), never by backend name.
+Revisions are only compared relative to revisions the test read, so the suite runs
+against a shared etcd.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ pytest.register_assert_rewrite(
     "kvstore.testing.history",
     "kvstore.testing.kv",
     "kvstore.testing.lease",
+    "kvstore.testing.range_options",
     "kvstore.testing.state_machine",
     "kvstore.testing.txn",
     "kvstore.testing.watch",
@@ -54,6 +56,7 @@ from kvstore.testing.bad_input import BadInputConformance  # noqa: E402
 from kvstore.testing.history import HistoryConformance  # noqa: E402
 from kvstore.testing.kv import KVConformance  # noqa: E402
 from kvstore.testing.lease import LeaseConformance  # noqa: E402
+from kvstore.testing.range_options import RangeOptionsConformance  # noqa: E402
 from kvstore.testing.state_machine import (  # noqa: E402
     KVStoreMachine,
     ReferenceModel,
@@ -70,6 +73,7 @@ __all__ = [
     "KVConformance",
     "KVStoreMachine",
     "LeaseConformance",
+    "RangeOptionsConformance",
     "ReferenceModel",
     "StateMachineConformance",
     "StoreSnapshot",
@@ -84,6 +88,7 @@ __all__ = [
 
 class ConformanceSuite(
     KVConformance,
+    RangeOptionsConformance,
     TxnConformance,
     WatchConformance,
     HistoryConformance,
