@@ -12,7 +12,7 @@ import math
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from kvstore.errors import (
@@ -30,7 +30,7 @@ from kvstore.errors import (
 from kvstore.keys import check_key, check_ttl, prefix_range_end
 from kvstore.session import Session
 from kvstore.txn import Compare, CreateRevision, Get, Op, Put
-from kvstore.types import Capability, EventType, KeyValue, RangeResult, TxnResult
+from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
 
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
@@ -91,29 +91,51 @@ class WaiterQueue:
         self.operation = operation
 
     def enqueue(self, key: str, value: bytes, session: Session) -> tuple[int, bool, RangeResult]:
-        """Put ``key`` with the session's lease unless it exists, and read the queue, in one txn.
+        """Put ``key`` with the session's lease unless it exists, and read the owner, in one txn.
 
         Returns:
-            The key's create revision, whether this call created it, and the keys of the
-            prefix (keys only) as of the transaction.
+            The key's create revision, whether this call created it, and the owner: the
+            oldest key of the prefix (keys only, at most one), as of the transaction.
 
         Raises:
             LockLostError: The session's lease is gone (the session is marked lost).
         """
-        listing = Get(self.prefix, self.range_end, keys_only=True)
+        mine = Get(key, keys_only=True)
+        owner = self._oldest()
         put = Put(key, value, lease=session.lease_id)
-        result = self.txn(session, [CreateRevision(key) == 0], [put, listing], [listing])
-        queue = result.responses[-1]
-        assert isinstance(queue, RangeResult)
-        mine = next((kv for kv in queue.kvs if kv.key == key), None)
-        if mine is None:
+        result = self.txn(session, [CreateRevision(key) == 0], [put, mine, owner], [mine, owner])
+        *_, own, first = result.responses
+        assert isinstance(own, RangeResult) and isinstance(first, RangeResult)
+        if not own.kvs:
             raise LockLostError(
                 f"{self.operation}: key {key!r} vanished while it was being queued",
                 key=key,
                 operation=self.operation,
             )
-        stamped = RangeResult(queue.kvs, queue.count, queue.more, result.revision)
-        return mine.create_revision, result.succeeded, stamped
+        return own.kvs[0].create_revision, result.succeeded, first
+
+    def _oldest(self) -> Get:
+        """The owner read: the key of the prefix with the lowest create revision."""
+        return Get(
+            self.prefix,
+            self.range_end,
+            limit=1,
+            keys_only=True,
+            sort_target=SortTarget.CREATE,
+            sort_order=SortOrder.ASCEND,
+        )
+
+    def _newest_before(self, revision: int) -> Get:
+        """The predecessor read: the newest key of the prefix created before ``revision``."""
+        return Get(
+            self.prefix,
+            self.range_end,
+            limit=1,
+            keys_only=True,
+            sort_target=SortTarget.CREATE,
+            sort_order=SortOrder.DESCEND,
+            max_create_revision=revision - 1,
+        )
 
     def txn(
         self, session: Session, compares: list[Compare], success: list[Op], failure: list[Op]
@@ -137,30 +159,42 @@ class WaiterQueue:
         self,
         key: str,
         revision: int,
-        queue: RangeResult,
+        owner: RangeResult,
         session: Session,
         deadline: float | None,
     ) -> None:
         """Block until ``key`` (created at ``revision``) is the oldest key of the prefix.
 
+        Each step reads one key, the predecessor (the newest key created before ``key``),
+        and watches it until it is deleted, as etcd's Go ``concurrency`` package does.
+
         Args:
-            queue: A listing of the prefix made after ``key`` was created.
+            owner: The oldest key of the prefix, read after ``key`` was created.
 
         Raises:
             LockTimeoutError: ``deadline`` passed first.
             LockLostError: The session was lost, or ``key`` vanished, while waiting.
         """
+        if owner.kvs and owner.kvs[0].key == key:
+            return
         while True:
-            predecessor = self._predecessor(key, revision, queue.kvs, session)
+            predecessor, read_at = self._predecessor(key, revision, session)
             if predecessor is None:
                 return
-            self._wait_delete(predecessor, queue.revision + 1, session, deadline)
-            queue = self.store.kv_range(self.prefix, self.range_end, keys_only=True)
+            self._wait_delete(predecessor, read_at + 1, session, deadline)
 
-    def _predecessor(
-        self, key: str, revision: int, kvs: Sequence[KeyValue], session: Session
-    ) -> str | None:
-        if not any(kv.key == key for kv in kvs):
+    def _predecessor(self, key: str, revision: int, session: Session) -> tuple[str | None, int]:
+        """The key to wait for (``None``: ``key`` is the oldest) and the revision read at.
+
+        Raises:
+            LockLostError: ``key`` is gone (or was created again).
+        """
+        result = self.store.kv_txn(
+            [], [self._newest_before(revision), Get(key, keys_only=True)], []
+        )
+        older, own = result.responses
+        assert isinstance(older, RangeResult) and isinstance(own, RangeResult)
+        if not own.kvs or own.kvs[0].create_revision != revision:
             session.check()
             raise LockLostError(
                 f"{self.operation}: key {key!r} was deleted while waiting "
@@ -168,8 +202,7 @@ class WaiterQueue:
                 key=key,
                 operation=self.operation,
             )
-        older = [kv for kv in kvs if kv.create_revision < revision]
-        return max(older, key=lambda kv: kv.create_revision).key if older else None
+        return (older.kvs[0].key if older.kvs else None), result.revision
 
     def _wait_delete(
         self, key: str, start_revision: int, session: Session, deadline: float | None

@@ -23,7 +23,7 @@ from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
 from kvstore.session import Session
 from kvstore.txn import CreateRevision, Delete, Put
-from kvstore.types import EventType, KeyValue, WatchEvent
+from kvstore.types import EventType, KeyValue, SortOrder, SortTarget, WatchEvent
 
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
@@ -154,8 +154,14 @@ class Election(QueueClaim):
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
-        kvs = self.store.kv_range(self.prefix, prefix_range_end(self.prefix)).kvs
-        return min(kvs, key=lambda kv: kv.create_revision) if kvs else None
+        kvs = self.store.kv_range(
+            self.prefix,
+            prefix_range_end(self.prefix),
+            limit=1,
+            sort_target=SortTarget.CREATE,
+            sort_order=SortOrder.ASCEND,
+        ).kvs
+        return kvs[0] if kvs else None
 
     def observe(self) -> LeaderObserver:
         """Follow the leadership: an iterator yielding the leader's key-value on each change.

@@ -8,11 +8,16 @@ The recipe is etcd's ``clientv3/concurrency`` Mutex, written once on the store p
    created by ``lock()`` / ``try_lock()``, closed by ``unlock()`` (and by a failed
    attempt), so a ``with store.new_lock(...)`` block leaves no lease behind.
 2. Acquiring is ONE transaction: *if the waiter key does not exist, put it; in both
-   branches read the keys of the prefix*. The owner is the key with the lowest create
-   revision, so the uncontended path is a single round trip.
-3. Otherwise the waiter watches only its predecessor (the key created just before its
-   own) until that key is deleted, then reads the prefix again: waiters are served in
-   FIFO order and a release wakes one waiter, not all of them.
+   branches read the waiter key and the owner*. The owner is the key with the lowest
+   create revision, read as one key (``sort_target=SortTarget.CREATE``, ascending,
+   ``limit=1``, as Go's ``WithFirstCreate``), so the uncontended path is a single round
+   trip whatever the number of waiters.
+3. Otherwise the waiter reads its predecessor, again one key: the newest key created
+   before its own (``max_create_revision=own - 1``, sorted by create revision descending,
+   ``limit=1``, as Go's ``WithLastCreate`` + ``WithMaxCreateRev``), with its own key in the
+   same read-only transaction to notice a lost key. It watches only that predecessor until
+   it is deleted, then reads again: waiters are served in FIFO order and a release wakes
+   one waiter, not all of them.
 
 Key layout. Locks live in their own top-level namespace, apart from application keys::
 
