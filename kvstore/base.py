@@ -351,15 +351,17 @@ class BaseStore(abc.ABC):
         raise self._unsupported("get_client")
 
     def close(self) -> None:
-        """Close the store: stop keep-alives; later calls raise ``StoreClosedError``.
+        """Close the store; later calls raise ``StoreClosedError``.
 
+        Keep-alives end and report their leases lost (``lost``, ``on_lost``), since nothing
+        renews them any more: locks and elections held through this store say so too.
         Idempotent. Backends extend it to release connections and watches.
         """
         self._closed = True
         with self._keepalives_lock:
             keepalives, self._keepalives = self._keepalives, []
         for keepalive in keepalives:
-            keepalive.stop()
+            keepalive.store_closed()
 
     @property
     def closed(self) -> bool:

@@ -101,9 +101,10 @@ class Lease:
 class KeepAlive:
     """Renews a lease every TTL/3 on a daemon thread; reports when the lease is lost.
 
-    Transient backend errors are retried until the lease's deadline passes; then, or when
-    the store says the lease is gone, ``lost`` is set and ``on_lost`` is called once with
-    a ``LeaseExpiredError``.
+    Transient backend errors are retried until the lease's deadline passes; then, when the
+    store says the lease is gone, or when the store is closed (nothing renews the lease
+    any more, so it will expire), ``lost`` is set and ``on_lost`` is called once with a
+    ``LeaseExpiredError``. ``stop()`` ends renewals without reporting a loss.
 
     Attributes:
         lease: The lease kept alive.
@@ -122,6 +123,7 @@ class KeepAlive:
         self._store = store
         self._on_lost = on_lost
         self._stopped = threading.Event()
+        self._reported = threading.Lock()
         self._thread = threading.Thread(
             target=self._run, name=f"kvstore-keepalive-{lease.id:x}", daemon=True
         )
@@ -139,6 +141,20 @@ class KeepAlive:
     def stop(self) -> None:
         """Stop renewing (the lease then expires after its TTL); idempotent."""
         self._stopped.set()
+        self._join()
+
+    def store_closed(self) -> None:
+        """End renewals because the store closed, and report the lease as lost.
+
+        Called by ``BaseStore.close``; a keep-alive already stopped on purpose stays silent.
+        """
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._join()
+        self._announce_lost("the store was closed, so nothing renews it any more")
+
+    def _join(self) -> None:
         if self._thread is not threading.current_thread():
             self._thread.join()
 
@@ -154,6 +170,7 @@ class KeepAlive:
                 self._report_lost("the store no longer knows it")
                 return
             except StoreClosedError:
+                self._report_lost("the store was closed, so nothing renews it any more")
                 return
             except KVStoreError as exc:
                 if time.monotonic() >= deadline:
@@ -164,13 +181,18 @@ class KeepAlive:
             self._stopped.wait(wait)
 
     def _report_lost(self, why: str) -> None:
-        if self._stopped.is_set():
-            return
+        if not self._stopped.is_set():
+            self._announce_lost(why)
+
+    def _announce_lost(self, why: str) -> None:
+        with self._reported:
+            if self.lost.is_set():
+                return
+            self.lost.set()
         error = LeaseExpiredError(
             f"keepalive: lease {self.lease.id:#x} was lost: {why}", operation="keep_alive"
         )
         _log.warning("%s", error)
-        self.lost.set()
         if self._on_lost is not None:
             try:
                 self._on_lost(error)

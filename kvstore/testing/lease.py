@@ -280,10 +280,19 @@ class LeaseConformance(ConformanceBase):
         finally:
             keepalive.stop()
 
-    def test_keep_alive_stops_when_the_store_closes(self, store: BaseStore) -> None:
+    def test_keep_alive_stops_and_reports_loss_when_the_store_closes(
+        self, store: BaseStore
+    ) -> None:
+        # nothing renews the lease after close, so it will expire: holders must hear of it
+        # (as Go's session.Done() closes with its client)
         requires(store, "leases")
         lease = store.lease(3)
-        keepalive = store.keep_alive(lease)
+        errors: list[LeaseExpiredError] = []
+        keepalive = store.keep_alive(lease, on_lost=errors.append)
+        stopped = store.keep_alive(store.lease(3))
+        stopped.stop()
         store.close()
         assert wait_until(lambda: not keepalive.running)
-        assert not keepalive.lost.is_set()
+        assert keepalive.lost.is_set()
+        assert len(errors) == 1 and "closed" in str(errors[0])
+        assert not stopped.lost.is_set()
