@@ -25,6 +25,8 @@ __all__ = ["KeepAlive", "Lease"]
 
 _log = logging.getLogger(__name__)
 
+_STORE_CLOSED = "the store was closed, so nothing renews it any more"
+
 
 class Lease:
     """A granted lease: keys put with it are deleted when it expires or is revoked.
@@ -152,7 +154,7 @@ class KeepAlive:
             return
         self._stopped.set()
         self._join()
-        self._announce_lost("the store was closed, so nothing renews it any more")
+        self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
 
     def _join(self) -> None:
         if self._thread is not threading.current_thread():
@@ -170,7 +172,8 @@ class KeepAlive:
                 self._report_lost("the store no longer knows it")
                 return
             except StoreClosedError:
-                self._report_lost("the store was closed, so nothing renews it any more")
+                if not self._stopped.is_set():
+                    self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
                 return
             except KVStoreError as exc:
                 if time.monotonic() >= deadline:
@@ -184,7 +187,7 @@ class KeepAlive:
         if not self._stopped.is_set():
             self._announce_lost(why)
 
-    def _announce_lost(self, why: str) -> None:
+    def _announce_lost(self, why: str, *, level: int = logging.WARNING) -> None:
         with self._reported:
             if self.lost.is_set():
                 return
@@ -192,7 +195,7 @@ class KeepAlive:
         error = LeaseExpiredError(
             f"keepalive: lease {self.lease.id:#x} was lost: {why}", operation="keep_alive"
         )
-        _log.warning("%s", error)
+        _log.log(level, "%s", error)
         if self._on_lost is not None:
             try:
                 self._on_lost(error)
