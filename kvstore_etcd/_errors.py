@@ -2,7 +2,10 @@
 
 ``translate`` turns a ``grpc.RpcError`` into the matching ``kvstore.errors`` class, using
 etcd's error messages first (they are stable strings, e.g. ``"etcdserver: requested lease
-not found"``) and the gRPC status code second. ``map_errors`` is the context manager
+not found"``) and the gRPC status code second. The message is kvstore's own wording, the
+memory backend's where it has the same error (``"lease_revoke: lease 0x1234 not found"``),
+naming the operation and the key, lease or revision the caller passed; etcd's text stays
+in the ``__cause__`` (the ``grpc.RpcError``). ``map_errors`` is the context manager
 around every call into gRPC or etcd3, so no foreign exception escapes ``kvstore_etcd``.
 ``translate_cancel_reason`` does the same for a watch that etcd cancelled, and the
 predicates (``is_stream_lost``, ``tls_failure`` ...) are the other modules' only way to
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import grpc
 
@@ -84,6 +88,63 @@ ERRORS_BY_CODE: dict[grpc.StatusCode, type[KVStoreError]] = {
 }
 """gRPC status codes and the kvstore error for a read; anything else is ``BackendError``."""
 
+
+class _Context(NamedTuple):
+    """The parts of a kvstore message that the call knows, worded to fill ``_WORDING``."""
+
+    lease: str
+    """``"lease 0x1234"``, or ``"lease"`` when the call did not say which."""
+    revision: str
+    """``"revision 5"``, or ``"the revision asked for"``."""
+    for_key: str
+    """``" for key 'k'"``, or empty."""
+    on_key: str
+    """``" on 'k'"``, or empty."""
+    etcd: str
+    """``"etcd at host:port"``, or ``"etcd"``."""
+
+
+_WORDING: dict[str, str] = {
+    "etcdserver: requested lease not found": "{lease}{for_key} not found",
+    "mvcc: required revision is a future revision": "{revision} is in the future",
+    "etcdserver: request is too large": (
+        "the request{for_key} is larger than {etcd} accepts (its --max-request-bytes)"
+    ),
+    "etcdserver: too many operations in txn request": (
+        "the transaction has more operations than {etcd} accepts (its --max-txn-ops)"
+    ),
+    "etcdserver: duplicate key given in txn request": (
+        "the transaction writes the same key more than once"
+    ),
+    "etcdserver: authentication failed, invalid user ID or password": (
+        "authentication failed: {etcd} refused the user name or password"
+    ),
+    "etcdserver: user name is empty": "authentication failed: the user name is empty",
+    "etcdserver: user name not found": "authentication failed: {etcd} has no such user",
+    "etcdserver: authentication is not enabled": (
+        "authentication failed: {etcd} does not have authentication enabled "
+        "(configure no user name for it)"
+    ),
+    "etcdserver: invalid auth token": "{etcd} refused the auth token (expired or unknown)",
+    "etcdserver: permission denied": "permission denied{on_key}",
+    "etcdserver: lease already exists": "{lease} already exists",
+    "etcdserver: key is not provided": "no key given",
+    "etcdserver: no leader": "{etcd} has no leader",
+    "etcdserver: leader changed": "the etcd leader changed during the request",
+    "etcdserver: request timed out": "{etcd} timed out applying the request",
+    "etcdserver: too many requests": "{etcd} is overloaded (too many requests)",
+    "etcdserver: server stopped": "{etcd} is stopping",
+    "etcdserver: mvcc: database space exceeded": (
+        "{etcd} is out of space (compact and defragment it, then disarm the NOSPACE alarm)"
+    ),
+    "etcdserver: not capable": "{etcd} does not support this request (its version is too old)",
+}
+"""etcd error strings and kvstore's wording of them (``_Context`` fields fill them in).
+
+The first entry found in etcd's text wins: "request timed out" also covers etcd's "request
+timed out, possibly due to previous leader failure" and "... connection lost".
+"""
+
 _UNKNOWN_OUTCOME_CODES = frozenset(
     {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED}
 )
@@ -138,6 +199,34 @@ def _details(exc: grpc.RpcError) -> str:
     except Exception:  # noqa: BLE001 - a half-built RpcError has no details
         return ""
     return text if isinstance(text, str) else ""
+
+
+def _describe(
+    details: str,
+    *,
+    key: str | None,
+    lease: int | None,
+    revision: int | None,
+    endpoint: str | None,
+) -> str | None:
+    """kvstore's wording of etcd's error text ``details``; ``None`` if it is not known.
+
+    The wording names the key (when ``key`` is given) even where the table's does not.
+    """
+    wording = next((text for known, text in _WORDING.items() if known in details), None)
+    if wording is None:
+        return None
+    context = _Context(
+        lease=f"lease {lease:#x}" if lease is not None else "lease",
+        revision=f"revision {revision}" if revision is not None else "the revision asked for",
+        for_key=f" for key {key!r}" if key is not None else "",
+        on_key=f" on {key!r}" if key is not None else "",
+        etcd=f"etcd at {endpoint}" if endpoint else "etcd",
+    )
+    description = wording.format(**context._asdict())
+    if key is not None and repr(key) not in description:
+        description += f" (key {key!r})"
+    return description
 
 
 def _error_class_for(message: str) -> type[KVStoreError] | None:
@@ -197,6 +286,8 @@ def translate(
     write: bool = False,
     endpoint: str | None = None,
     compact_revision: int = 0,
+    lease: int | None = None,
+    revision: int | None = None,
 ) -> KVStoreError:
     """The kvstore error for a failed gRPC call.
 
@@ -207,31 +298,43 @@ def translate(
         write: Whether the call writes: an unknown outcome then is ``IndeterminateError``.
         endpoint: The endpoint that failed, for the message.
         compact_revision: The compact revision, for a ``CompactedError``.
+        lease: The lease ID of the call, if any, for the message.
+        revision: The revision the call asked for, if any, for the message.
 
     Returns:
-        The error to raise (``raise translate(...) from exc``).
+        The error to raise (``raise translate(...) from exc``, which keeps etcd's own text
+        in the ``__cause__``).
     """
     code = _code(exc)
     details = _details(exc)
     where = f" at {endpoint}" if endpoint else ""
     about = f" (key {key!r})" if key is not None else ""
-    reason = details or (code.name if code is not None else type(exc).__name__)
-    message = f"{operation}: etcd{where}: {reason}{about}"
+    description = _describe(details, key=key, lease=lease, revision=revision, endpoint=endpoint)
+    if description is not None:
+        message = f"{operation}: {description}"
+        reason = description
+        about = ""
+    else:
+        reason = details.removeprefix("etcdserver: ") or (
+            code.name if code is not None else type(exc).__name__
+        )
+        message = f"{operation}: etcd{where}: {reason}{about}"
+        reason = f"etcd{where}: {reason}"
     error_class = _error_class_for(details)
     if error_class is None and _SENT_MESSAGE_TOO_LARGE in details.lower():
         error_class = ValueTooLargeError
     if error_class is None and code in _UNKNOWN_OUTCOME_CODES and write and not never_sent(exc):
         return IndeterminateError(
             f"{operation}: the write may or may not have been applied "
-            f"(etcd{where}: {reason}){about}; read the key to learn the outcome",
+            f"({reason}){about}; read the key to learn the outcome",
             key=key,
             operation=operation,
         )
     if error_class is None and code is not None:
         error_class = ERRORS_BY_CODE.get(code)
     if error_class is CompactedError:
-        return CompactedError(
-            message, compact_revision=compact_revision, key=key, operation=operation
+        return compacted_error(
+            operation, revision=revision, compact_revision=compact_revision, key=key
         )
     if error_class is OperationTimeoutError:
         return OperationTimeoutError(
@@ -323,15 +426,17 @@ def translate_cancel_reason(
         return compacted_error(
             "watch", revision=revision, compact_revision=compact_revision, key=key
         )
-    return (error_class or BackendError)(
-        f"watch: {reason or 'etcd cancelled the watch'} (key {key!r})", key=key, operation="watch"
-    )
+    description = _describe(reason, key=key, lease=None, revision=revision, endpoint=None)
+    if description is None:
+        description = f"{reason or 'etcd cancelled the watch'} (key {key!r})"
+    return (error_class or BackendError)(f"watch: {description}", key=key, operation="watch")
 
 
 def refused_lease_error(reason: str) -> InvalidArgumentError:
     """The error for a ``LeaseGrant`` answer whose ``error`` field is set."""
+    description = _describe(reason, key=None, lease=None, revision=None, endpoint=None)
     return InvalidArgumentError(
-        f"lease_grant: etcd refused the lease: {reason}", operation="lease_grant"
+        f"lease_grant: etcd refused the lease: {description or reason}", operation="lease_grant"
     )
 
 
@@ -342,10 +447,12 @@ def map_errors(
     key: str | None = None,
     write: bool = False,
     endpoint: str | None = None,
+    lease: int | None = None,
+    revision: int | None = None,
 ) -> Iterator[None]:
     """Turn any gRPC or etcd3 exception raised in the block into a kvstore error.
 
-    ``KVStoreError`` passes through unchanged.
+    ``KVStoreError`` passes through unchanged. The arguments are ``translate``'s.
 
     Raises:
         KVStoreError: The translated error (its ``__cause__`` is the original).
@@ -355,7 +462,15 @@ def map_errors(
     except KVStoreError:
         raise
     except grpc.RpcError as exc:
-        raise translate(exc, operation=operation, key=key, write=write, endpoint=endpoint) from exc
+        raise translate(
+            exc,
+            operation=operation,
+            key=key,
+            write=write,
+            endpoint=endpoint,
+            lease=lease,
+            revision=revision,
+        ) from exc
     except ValueError as exc:
         closed = closed_channel_error(exc, operation=operation, key=key)
         if closed is None:
