@@ -47,7 +47,8 @@ def normalize_endpoint(endpoint: object) -> str:
     """``host:port`` for an endpoint given as ``host``, ``host:port`` or ``http(s)://host:port``.
 
     Raises:
-        ConfigurationError: The endpoint is not a non-empty ``str`` or has a bad port.
+        ConfigurationError: The endpoint is not a non-empty ``str``, has a bad port, or
+            has unbalanced brackets or an IPv6 address outside brackets.
     """
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise ConfigurationError(
@@ -61,12 +62,22 @@ def normalize_endpoint(endpoint: object) -> str:
     text = text.rstrip("/")
     if "/" in text or "@" in text or not text:
         raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
-    if text.startswith("["):  # IPv6 literal
+    if "[" in text or "]" in text:  # IPv6 literal: exactly one [...] at the start
+        if not text.startswith("[") or text.count("[") != 1 or text.count("]") != 1:
+            raise ConfigurationError(
+                f"etcd config: endpoint {endpoint!r} has unbalanced brackets "
+                "(an IPv6 address is written '[::1]:2379')"
+            )
         host, _, rest = text.partition("]")
         host += "]"
         port_text = rest[1:] if rest.startswith(":") else ""
         if rest and not rest.startswith(":"):
             raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
+    elif text.count(":") > 1:
+        raise ConfigurationError(
+            f"etcd config: endpoint {endpoint!r} is ambiguous "
+            "(an IPv6 address goes in brackets: '[::1]:2379')"
+        )
     elif ":" in text:
         host, _, port_text = text.rpartition(":")
     else:
@@ -181,7 +192,8 @@ class EtcdConfig:
     Attributes:
         endpoints: ``host:port`` of each member; the store fails over between them.
         username: etcd user name (``""``: no authentication).
-        password: The password (never shown in ``repr``).
+        password: The password (never shown in ``repr``); at most one of ``password``,
+            ``password_env`` and ``password_file`` is given.
         password_env: Name of an environment variable holding the password.
         password_file: Path of a file holding the password (a trailing newline is dropped).
         dial_timeout: Most time spent connecting to an endpoint.
@@ -251,6 +263,21 @@ class EtcdConfig:
             raise ConfigurationError(
                 f"etcd config: give one encryption key source, not {' and '.join(sources)}"
             )
+        password_sources = [
+            name
+            for name, value in (
+                ("password", self.password or None),
+                ("password_env", self.password_env),
+                ("password_file", self.password_file),
+            )
+            if value is not None
+        ]
+        if len(password_sources) > 1:
+            # Which one would win is a guess the user did not make; the values are not named.
+            raise ConfigurationError(
+                "etcd config: give one password source, not "
+                f"{' and '.join(password_sources)} (a password in the URL counts as password)"
+            )
         if sources and not self.enable_encryption:
             # A key source implies encryption: storing plaintext because a flag was
             # forgotten is the one failure encryption must never have.
@@ -293,7 +320,8 @@ class EtcdConfig:
         """A copy authenticating as ``username``, with a password given one of three ways.
 
         Raises:
-            ConfigurationError: ``username`` is empty.
+            ConfigurationError: ``username`` is empty, or more than one password source is
+                given.
         """
         if not isinstance(username, str) or not username:
             raise ConfigurationError("etcd config: with_auth needs a non-empty user name")
@@ -459,9 +487,11 @@ class EtcdConfig:
         ``encryption_key_file``, ``encryption_key_env`` ...).
 
         Raises:
-            ConfigurationError: The URL is malformed, names an unknown option, or tries to
-                carry a password or key material in an option (the error never repeats the
-                URL or an option's value, which may be secret).
+            ConfigurationError: The URL is malformed (a ``user:password@`` part anywhere but
+                once before the first host, unbalanced IPv6 brackets ...), names an unknown
+                option, gives a password both in the URL and as ``password_env`` /
+                ``password_file``, or tries to carry a password or key material in an option
+                (the error never repeats the URL or an option's value, which may be secret).
         """
         if not isinstance(url, str) or "://" not in url:
             raise ConfigurationError("etcd config: a URL looks like 'etcd://host:2379'")
@@ -473,7 +503,14 @@ class EtcdConfig:
         netloc, _, fragment_path = netloc.partition("/")
         if fragment_path.strip("/"):
             raise ConfigurationError("etcd config: an etcd URL has no path")
-        userinfo, at, hosts = netloc.rpartition("@")
+        userinfo, at, hosts = netloc.partition("@") if "@" in netloc else ("", "", netloc)
+        if at and ("@" in hosts or "," in userinfo):
+            # Taking everything before the last '@' as userinfo would drop hosts silently;
+            # the netloc is not repeated: it holds passwords.
+            raise ConfigurationError(
+                "etcd config: a URL takes one 'user:password@' part, before the first host "
+                "(percent-encode '@' and ',' in a user name or password as %40 and %2C)"
+            )
         options: dict[str, Any] = {}
         if at:
             user, colon, password = userinfo.partition(":")

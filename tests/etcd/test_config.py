@@ -142,6 +142,97 @@ def test_malformed_urls_raise_without_echoing_secrets(url: str) -> None:
     assert CANARY not in str(info.value)
 
 
+CANARY_2 = "canary-Other-41c7"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"etcd://u:{CANARY}@h1:2379,u2:{CANARY_2}@h2:1",
+        f"etcd://h1:2379,u:{CANARY}@h2:1",
+        f"etcd://u:{CANARY}@@h1:2379",
+        f"etcd://u:{CANARY},{CANARY_2}@h1:2379",
+        f"etcds://u:{CANARY}@h1:2379,h2@h3",
+    ],
+)
+def test_userinfo_only_once_before_the_first_host(url: str) -> None:
+    # Taking everything before the last '@' as userinfo would silently drop h1.
+    with pytest.raises(ConfigurationError, match="user:password@") as info:
+        EtcdConfig.from_url(url)
+    for text in (str(info.value), repr(info.value)):
+        assert CANARY not in text and CANARY_2 not in text
+
+
+def test_percent_encoded_userinfo_keeps_every_host() -> None:
+    config = EtcdConfig.from_url(f"etcd://u:{CANARY}%40%2Cx@h1:2379,h2:1")
+    assert config.endpoints == ("h1:2379", "h2:1")
+    assert config.password == f"{CANARY}@,x"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "etcd://[::1",
+        "etcd://::1]:2379",
+        "etcd://[::1]]:2379",
+        "etcd://[[::1]:2379",
+        "etcd://h1:2379,[::1",
+        "etcd://a[::1]:2379",
+        "etcd://::1",
+        f"etcd://u:{CANARY}@[::1",
+    ],
+)
+def test_unbalanced_brackets_are_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        EtcdConfig.from_url(url)
+    assert CANARY not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoints"),
+    [
+        ("etcd://[::1]", ("[::1]:2379",)),
+        ("etcd://[::1]:2380,h:1", ("[::1]:2380", "h:1")),
+        ("etcd://[fe80::1]:7", ("[fe80::1]:7",)),
+    ],
+)
+def test_bracketed_ipv6_endpoints(url: str, endpoints: tuple[str, ...]) -> None:
+    assert EtcdConfig.from_url(url).endpoints == endpoints
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"etcd://u:{CANARY}@h:2379?password_env=ETCD_PW",
+        f"etcd://u:{CANARY}@h:2379?password_file=/run/pw",
+        "etcd://u@h:2379?password_env=ETCD_PW&password_file=/run/pw",
+    ],
+)
+def test_conflicting_password_sources_in_a_url(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="one password source") as info:
+        EtcdConfig.from_url(url)
+    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    "sources",
+    [
+        {"password": CANARY, "password_env": "ETCD_PW"},
+        {"password": CANARY, "password_file": "/run/pw"},
+        {"password_env": "ETCD_PW", "password_file": "/run/pw"},
+    ],
+)
+def test_conflicting_password_sources(sources: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="one password source") as info:
+        EtcdConfig(username="u", **sources)  # type: ignore[arg-type]
+    assert CANARY not in str(info.value)
+    with pytest.raises(ConfigurationError, match="one password source"):
+        EtcdConfig.from_env({"ETCD_PASSWORD": CANARY, "ETCD_PASSWORD_FILE": "/run/pw"})
+    # with_auth replaces every source, so switching from one to another is fine
+    config = EtcdConfig(username="u", password=CANARY).with_auth("u", password_env="ETCD_PW")
+    assert (config.password, config.password_env) == ("", "ETCD_PW")
+
+
 def test_password_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KVSTORE_TEST_PW", CANARY)
     assert EtcdConfig(username="u", password_env="KVSTORE_TEST_PW").resolve_password() == CANARY
