@@ -125,8 +125,11 @@ class EtcdTLS:
     Attributes:
         cert_file: PEM server certificate (``--cert-file``); must be valid for 127.0.0.1.
         key_file: PEM private key of ``cert_file`` (``--key-file``).
-        trusted_ca_file: PEM CA that signs client certificates (``--trusted-ca-file``).
-        client_cert_auth: Require client certificates (``--client-cert-auth``).
+        trusted_ca_file: PEM CA that signed the server certificate (the launcher's own
+            calls verify the server with it) and, with ``client_cert_auth``, the client
+            certificates etcd accepts (``--trusted-ca-file``).
+        client_cert_auth: Require client certificates (``--client-cert-auth`` and
+            ``--trusted-ca-file``).
         client_cert_file: Client certificate the launcher itself presents in `status()`
             calls when ``client_cert_auth`` is on.
         client_key_file: Private key of ``client_cert_file``.
@@ -146,9 +149,11 @@ class EtcdTLS:
             The ``--cert-file`` / ``--key-file`` / ... flags.
         """
         args = [f"--cert-file={self.cert_file}", f"--key-file={self.key_file}"]
-        if self.trusted_ca_file is not None:
-            args.append(f"--trusted-ca-file={self.trusted_ca_file}")
+        # etcd requires a client certificate from every client as soon as it is given
+        # --trusted-ca-file, with or without --client-cert-auth: only pass it with the latter.
         if self.client_cert_auth:
+            if self.trusted_ca_file is not None:
+                args.append(f"--trusted-ca-file={self.trusted_ca_file}")
             args.append("--client-cert-auth")
         return args
 
@@ -1127,7 +1132,9 @@ class PKIFiles:
         Args:
             client: Client whose certificate the launcher presents in its own calls
                 (`EtcdServer.status`, `enable_auth`); default the first client name.
-            client_cert_auth: Make etcd require client certificates signed by the CA.
+            client_cert_auth: Make etcd require client certificates signed by the CA;
+                without it any client that trusts the CA may connect (no client
+                certificate needed).
 
         Returns:
             An `EtcdTLS` for `EtcdServer` / `EtcdCluster`.

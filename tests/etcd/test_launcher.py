@@ -17,7 +17,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kvstore_etcd import testing
+from kvstore_etcd import EtcdConfig, EtcdStore, testing
 from kvstore_etcd.testing import (
     EtcdCluster,
     EtcdLaunchError,
@@ -333,3 +333,26 @@ def test_enable_auth_refused_by_etcd_raises_launch_error_without_passwords(
     texts = (str(info.value), repr(info.value), repr(info.value.__cause__))
     assert server.endpoint in texts[0]
     assert not any(secret in text for text in texts for secret in (root_password, app_password))
+
+
+def test_tls_without_client_cert_auth_asks_no_client_certificate(
+    tmp_path: Path, etcd_binary: str
+) -> None:
+    pki = make_test_pki(tmp_path / "pki")
+    required = pki.etcd_tls()
+    assert {"--client-cert-auth", f"--trusted-ca-file={pki.ca_file}"} <= set(required.server_args())
+    optional = pki.etcd_tls(client_cert_auth=False)
+    assert not any(
+        flag.startswith(("--trusted-ca-file", "--client-cert-auth"))
+        for flag in optional.server_args()
+    )
+    with EtcdServer(etcd_binary, tls=optional) as server:
+        config = (
+            EtcdConfig(request_timeout=5.0, dial_timeout=5.0)
+            .with_endpoints(*server.endpoints)
+            .with_tls(ca=pki.ca_file)
+        )
+        assert config.cert is None and config.key is None
+        with EtcdStore(config) as store:
+            store.put("tls/k", b"v")
+            assert store.get("tls/k") == b"v"
