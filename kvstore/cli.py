@@ -6,11 +6,15 @@ Every command opens the store named by ``--url``, else ``$KVSTORE_URL``, else
 store is wrapped in an ``EncryptedStore``, so values are encrypted and decrypted here.
 
 Mistakes and failures (a missing key, a bad argument, an unreachable server) print one line
-to stderr and exit non-zero, never a traceback. ``get`` writes the value's raw bytes to
-stdout; ``--json`` gives machine-readable output where it helps.
+to stderr, ``kvstore COMMAND: error: ...``, and exit non-zero, never a traceback. ``get``
+writes the value's raw bytes to a pipe; ``--json`` gives machine-readable output where it
+helps. Human-readable output never prints a key or value raw: every non-printable
+character (line breaks, terminal escape codes, NUL ...) appears as a Python-style escape
+(``\\n``, ``\\x1b``, ``\\x00``), so one key is one line and cannot drive the terminal.
 
 Exit codes: 0 success, 1 a store or usage error, 2 bad command-line arguments,
-130 interrupted; ``lock NAME -- CMD`` exits with ``CMD``'s own exit code.
+130 interrupted; ``lock NAME -- CMD`` exits with ``CMD``'s own exit code, 127 when ``CMD``
+is not found and 126 when it cannot be run.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import contextlib
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -38,7 +44,7 @@ if TYPE_CHECKING:
     from kvstore.base import BaseStore
     from kvstore.encryption import Keyring
 
-__all__ = ["DEFAULT_URL", "main", "redact_url", "resolve_url"]
+__all__ = ["DEFAULT_URL", "main", "printable", "redact_url", "resolve_url"]
 
 DEFAULT_URL = "etcd://localhost:2379"
 """The store used when neither ``--url`` nor the environment names one."""
@@ -48,9 +54,15 @@ ENDPOINTS_ENV_VAR = "ETCD_ENDPOINTS"
 KEY_FILE_ENV_VAR = "KVSTORE_ENCRYPTION_KEY_FILE"
 KEY_ENV_VAR = "KVSTORE_ENCRYPTION_KEY"
 DEBUG_ENV_VAR = "KVSTORE_DEBUG"
+GRPC_VERBOSITY_ENV_VAR = "GRPC_VERBOSITY"
+GRPC_VERBOSITY = "NONE"
+"""gRPC's C core otherwise logs its own lines (e.g. TLS handshake failures) beside our error."""
 
 SERVE_SCHEME = "etcd"
 """The backend whose plugin ``kvstore serve`` asks for a local server."""
+
+SERVE_DEFAULT_PORT = 2379
+"""etcd's standard client port: ``serve`` takes it when free, so ``DEFAULT_URL`` just works."""
 
 SERVE_WARNING = (
     "the bundled etcd 3.5.1 is for development and tests only: etcd 3.5.0-3.5.2 have a "
@@ -60,11 +72,25 @@ SERVE_WARNING = (
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
 EXIT_INTERRUPTED = 130
+
+_ADDED_ENV_VARS: set[str] = set()
+"""Variables ``main`` set for itself, kept out of the environment of ``lock``'s command."""
 
 
 class CommandError(Exception):
-    """A command-line mistake found by the CLI itself; printed as one line, exit 1."""
+    """A command-line mistake found by the CLI itself; printed as one line.
+
+    Args:
+        message: The line to print, without the ``kvstore COMMAND: error:`` prefix.
+        code: The exit code (default 1).
+    """
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,12 +210,44 @@ def _kv_json(kv: KeyValue) -> dict[str, Any]:
     }
 
 
-def _value_text(value: bytes) -> str:
-    """A value on one line: UTF-8 where possible, backslash escapes for the rest."""
-    text = value.decode("utf-8", "backslashreplace")
-    if any(char in text for char in "\n\r\t"):
-        text = text.encode("unicode_escape").decode("ascii")
-    return text
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str, *, keep: str = "") -> str:
+    """``text`` safe to show on a terminal: each non-printable character as a Python escape.
+
+    Line breaks, tabs, terminal escape codes, NUL and other characters for which
+    ``str.isprintable()`` is false become ``\\n``, ``\\t``, ``\\x1b``, ``\\x00``,
+    ``\\u2028`` ..., so a key or value is one line of visible text. Backslashes are left
+    alone, so the result is for reading, not parsing: ``--json`` is the exact form.
+
+    Args:
+        text: A key, a value's text or a message.
+        keep: Characters to leave as they are (``get`` keeps line breaks on a terminal).
+
+    Returns:
+        ``text`` with only printable characters (and those in ``keep``).
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char in keep else _escape(char) for char in text)
+
+
+def _value_text(value: bytes, *, keep: str = "") -> str:
+    """A value as visible text: UTF-8 where possible, backslash escapes for the rest."""
+    return printable(value.decode("utf-8", "backslashreplace"), keep=keep)
 
 
 def _parse_lease_id(text: str) -> int:
@@ -244,10 +302,13 @@ def cmd_get(args: argparse.Namespace) -> int:
                 _print_json(_kv_json(kv))
                 return 0
             value = kv.value
+    if sys.stdout.isatty():
+        # For people: line breaks stay (multi-line values are common), escape codes do not.
+        text = _value_text(value, keep="\n\t")
+        _out(text[:-1] if text.endswith("\n") else text)
+        return 0
     stdout = sys.stdout.buffer
-    stdout.write(value)
-    if sys.stdout.isatty() and not value.endswith(b"\n"):
-        stdout.write(b"\n")  # only for people: a pipe gets the exact bytes
+    stdout.write(value)  # a pipe gets the exact bytes
     stdout.flush()
     return 0
 
@@ -270,7 +331,7 @@ def cmd_put(args: argparse.Namespace) -> int:
 def cmd_del(args: argparse.Namespace) -> int:
     """Delete a key, or every key under a prefix; print how many were deleted."""
     if args.prefix and args.key == "" and not args.all:
-        raise CommandError("del: --prefix '' would delete every key; add --all to confirm")
+        raise CommandError("--prefix '' would delete every key; add --all to confirm")
     with _open(args) as store:
         if args.prefix:
             deleted = store.delete_prefix(args.key, allow_all=args.all)
@@ -292,14 +353,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 _print_json([{"key": key, **_value_json(value)} for key, value in items.items()])
             else:
                 for key, value in items.items():
-                    _out(f"{key}\t{_value_text(value)}")
+                    _out(f"{printable(key)}\t{_value_text(value)}")
         else:
             keys = store.list(args.prefix)
             if args.json:
                 _print_json(keys)
             else:
                 for key in keys:
-                    _out(key)
+                    _out(printable(key))
     return 0
 
 
@@ -317,7 +378,7 @@ def _event_line(event: WatchEvent, *, as_json: bool) -> str:
         if event.prev_kv is not None:
             record["prev_kv"] = _kv_json(event.prev_kv)
         return json.dumps(record)
-    line = f"{event.type.value} {event.kv.key} rev={event.revision}"
+    line = f"{event.type.value} {printable(event.kv.key)} rev={event.revision}"
     if event.type is kvstore.EventType.PUT:
         line += f" {_value_text(event.kv.value)}"
     if event.prev_kv is not None:
@@ -375,7 +436,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        raise CommandError("lock: give the command to run after '--', e.g. lock NAME -- make")
+        raise CommandError("give the command to run after '--', e.g. lock NAME -- make")
     with _open(args) as store:
         lock = store.new_lock(args.name, ttl=args.ttl)
         try:
@@ -383,14 +444,21 @@ def cmd_lock(args: argparse.Namespace) -> int:
                 lock.lock(timeout=args.timeout)
             else:
                 lock.lock()
-            env = dict(os.environ)
+            env = {name: value for name, value in os.environ.items() if name not in _ADDED_ENV_VARS}
             env["KVSTORE_LOCK_NAME"] = args.name
             env["KVSTORE_LOCK_FENCING_TOKEN"] = str(lock.fencing_token)
             try:
                 child = subprocess.Popen(command, env=env)
+            except FileNotFoundError as exc:
+                # The shell's exit codes: 127 not found, 126 found but not runnable.
+                raise CommandError(
+                    f"command not found: {command[0]!r}", code=EXIT_NOT_FOUND
+                ) from exc
             except OSError as exc:
-                raise CommandError(f"lock: cannot run {command[0]!r}: {exc.strerror}") from exc
-            return _wait_child(child, lock)
+                raise CommandError(
+                    f"cannot run {command[0]!r}: {exc.strerror}", code=EXIT_NOT_EXECUTABLE
+                ) from exc
+            return _wait_child(child, lock, _prog(args))
         finally:
             with contextlib.suppress(KVStoreError):
                 lock.unlock()
@@ -406,7 +474,7 @@ def _lock_lost(lock: object) -> bool:
     return bool(is_set()) if callable(is_set) else False
 
 
-def _wait_child(child: subprocess.Popen[bytes], lock: object) -> int:
+def _wait_child(child: subprocess.Popen[bytes], lock: object, prog: str) -> int:
     """Wait for the child, forwarding SIGINT/SIGTERM, and stop it if the lock is lost."""
     forwarded: list[int] = []
 
@@ -423,7 +491,7 @@ def _wait_child(child: subprocess.Popen[bytes], lock: object) -> int:
             except subprocess.TimeoutExpired:
                 if _lock_lost(lock):
                     print(
-                        "kvstore: error: lock: the lock's session was lost; stopping the command",
+                        f"{prog}: error: the lock's session was lost; stopping the command",
                         file=sys.stderr,
                     )
                     child.terminate()
@@ -468,7 +536,8 @@ def cmd_lease(args: argparse.Namespace) -> int:
             else:
                 line = f"lease {info.id:x}: {info.ttl}s left of {info.granted_ttl}s"
                 if args.keys:
-                    line += f"; keys: {', '.join(info.keys) or '(none)'}"
+                    shown = ", ".join(printable(key) for key in info.keys)
+                    line += f"; keys: {shown or '(none)'}"
                 _out(line)
     return 0
 
@@ -493,7 +562,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         width = max(len(name) for name in record)
         for name, value in record.items():
-            _out(f"{name:<{width}}  {value}")
+            _out(printable(f"{name:<{width}}  {value}"))
     return 0
 
 
@@ -518,8 +587,10 @@ def cmd_members(args: argparse.Namespace) -> int:
         for member in members:
             learner = " (learner)" if member.is_learner else ""
             _out(
-                f"{member.id:x}  {member.name or '(unstarted)'}{learner}  "
-                f"clients={','.join(member.client_urls)}  peers={','.join(member.peer_urls)}"
+                printable(
+                    f"{member.id:x}  {member.name or '(unstarted)'}{learner}  "
+                    f"clients={','.join(member.client_urls)}  peers={','.join(member.peer_urls)}"
+                )
             )
     return 0
 
@@ -528,7 +599,10 @@ def cmd_compact(args: argparse.Namespace) -> int:
     """Compact history below a revision."""
     with _open(args, encrypted=False) as store:
         store.compact_revision(args.revision, physical=args.physical)
-    _out(f"compacted revision {args.revision}")
+    if args.json:
+        _print_json({"compacted": args.revision})
+    else:
+        _out(f"compacted revision {args.revision}")
     return 0
 
 
@@ -536,39 +610,50 @@ def cmd_defrag(args: argparse.Namespace) -> int:
     """Defragment the answering member's storage."""
     with _open(args, encrypted=False) as store:
         store.defragment()
-    _out("defragmented")
+    if args.json:
+        _print_json({"defragmented": True})
+    else:
+        _out("defragmented")
     return 0
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr (a plain count when stderr is not a terminal)."""
+    """A progress bar redrawn in place on a terminal; elsewhere only a final summary line.
+
+    Args:
+        label: Printed before the bar and the summary.
+        stream: Where to draw (default stderr).
+        width: The bar's width in characters.
+    """
 
     def __init__(self, label: str, stream: IO[str] | None = None, width: int = 30) -> None:
         self._label = label
         self._stream = stream if stream is not None else sys.stderr
         self._width = width
         self._tty = self._stream.isatty()
-        self._last = 0.0
         self._shown = (-1, -1)
+        self._latest = (0, 0)
 
     def update(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if (done, total) == self._shown or (
-            not self._tty and done < total and now - self._last < 1.0
-        ):
+        """Record progress; redraw the bar when on a terminal and something changed."""
+        self._latest = (done, total)
+        if not self._tty or (done, total) == self._shown:
             return
-        self._last, self._shown = now, (done, total)
+        self._shown = (done, total)
         fraction = done / total if total else 1.0
         filled = int(self._width * fraction)
         bar = "#" * filled + "-" * (self._width - filled)
-        text = f"{self._label} [{bar}] {done}/{total}"
-        self._stream.write(("\r" + text) if self._tty else (text + "\n"))
+        self._stream.write(f"\r{self._label} [{bar}] {done}/{total}")
         self._stream.flush()
 
     def finish(self) -> None:
+        """End the bar's line on a terminal; elsewhere write the one summary line."""
         if self._tty:
             self._stream.write("\n")
-            self._stream.flush()
+        else:
+            done, total = self._latest
+            self._stream.write(f"{self._label}: {done}/{total} value(s) examined\n")
+        self._stream.flush()
 
 
 def cmd_reencrypt(args: argparse.Namespace) -> int:
@@ -581,14 +666,13 @@ def cmd_reencrypt(args: argparse.Namespace) -> int:
     keyring = _keyring(args)
     if keyring is None:
         raise CommandError(
-            "reencrypt: needs the encryption keys: --key-file FILE, "
-            f"${KEY_FILE_ENV_VAR} or ${KEY_ENV_VAR}"
+            f"needs the encryption keys: --key-file FILE, ${KEY_FILE_ENV_VAR} or ${KEY_ENV_VAR}"
         )
     store = EncryptedStore(
         kvstore.open(args.resolved_url), keyring, allow_plaintext=args.allow_plaintext
     )
     with store:
-        bar = _ProgressBar("reencrypt")
+        bar = _ProgressBar(_prog(args))
         try:
             report = store.reencrypt(args.prefix, progress=bar.update)
         finally:
@@ -614,36 +698,81 @@ def cmd_reencrypt(args: argparse.Namespace) -> int:
             f"{len(report.failed)} undecryptable"
         )
         for key in report.failed:
-            print(f"kvstore: cannot decrypt {key!r} (left alone)", file=sys.stderr)
+            print(f"{_prog(args)}: cannot decrypt {key!r} (left alone)", file=sys.stderr)
     return EXIT_ERROR if report.failed else 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Print a new random encryption key as an ``ID:KEY`` line of a key file."""
+    from kvstore.encryption import Keyring
+
+    key = Keyring.generate_key()
+    Keyring.single(key, key_id=args.id)  # rejects an id a key file cannot hold
+    _out(f"{args.id}:{Keyring.encode_key(key)}")
+    return 0
+
+
+def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``host:port`` now (another may take it later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As etcd does: a port left in TIME_WAIT by a previous server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _serve_port(requested: int | None, preferred: int = SERVE_DEFAULT_PORT) -> int | None:
+    """The client port for ``serve``: ``requested``, else ``preferred`` if free, else any.
+
+    Returns:
+        The port, or ``None`` for "a free port, chosen by the launcher".
+    """
+    if requested is not None:
+        return requested
+    return preferred if _port_is_free(preferred) else None
+
+
+def _endpoints_of(url: str) -> str:
+    """The ``host:port,...`` part of a store URL, the form ``$ETCD_ENDPOINTS`` takes."""
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run a local etcd (through its backend plugin) until Ctrl-C or SIGTERM."""
     from kvstore.plugins import start_local_server
 
+    prog = _prog(args)
+    port = _serve_port(args.port)
     server = None
     try:
         with _stop_on_sigterm():
             server = start_local_server(
-                SERVE_SCHEME, port=args.port, data_dir=args.data_dir, binary=args.etcd_binary
+                SERVE_SCHEME, port=port, data_dir=args.data_dir, binary=args.etcd_binary
             )
             if server.warning:
-                print(f"kvstore serve: warning: {server.warning}", file=sys.stderr)
+                print(f"{prog}: warning: {server.warning}", file=sys.stderr)
+            if port is None:
+                print(
+                    f"{prog}: port {SERVE_DEFAULT_PORT} is in use, so this server listens on "
+                    "another port: use the export line below (or choose one with --port)",
+                    file=sys.stderr,
+                )
             _out(f"{server.description} serving at {server.url}")
-            _out(f"  export {URL_ENV_VAR}={server.url}   # or: --url {server.url}")
+            endpoints = _endpoints_of(server.url)
+            _out(f"  export {ENDPOINTS_ENV_VAR}={endpoints}   # or: --url {server.url}")
             if server.data_dir:
                 kept = "" if args.data_dir else " (removed on exit)"
                 _out(f"  data dir: {server.data_dir}{kept}")
             _out("Press Ctrl-C to stop.")
             while server.is_running:
                 time.sleep(0.2)
-            raise CommandError(
-                f"serve: {server.description} exited unexpectedly; see {server.log_path}"
-            )
+            raise CommandError(f"{server.description} exited unexpectedly; see {server.log_path}")
     except (kvstore.BackendNotFoundError, kvstore.PluginLoadError) as exc:
         # Not about --url: serve opens no store, so the URL suffix in _describe misleads.
-        raise CommandError(f"serve: {_first_line(exc)}") from exc
+        raise CommandError(_first_line(exc)) from exc
     except (KeyboardInterrupt, _Terminated):
         if server is not None:
             print(f"stopping {server.description} ...", file=sys.stderr)
@@ -674,23 +803,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- parser
 
 
+def _key_id(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a key id (an integer), got {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a key id >= 0, got {text!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kvstore`` command.
 
     Returns:
-        The parser; each subcommand sets ``handler``.
+        The parser; each subcommand sets ``handler`` and ``parser`` (its own parser, for
+        errors that name it).
     """
-    common = _Parser(add_help=False)
-    common.add_argument(
+    url_option = _Parser(add_help=False)
+    url_option.add_argument(
         "--url",
         default=argparse.SUPPRESS,
         help=f"store URL (default: ${URL_ENV_VAR}, else ${ENDPOINTS_ENV_VAR}, else {DEFAULT_URL})",
     )
-    common.add_argument(
+    key_file_option = _Parser(add_help=False)
+    key_file_option.add_argument(
         "--key-file",
         default=argparse.SUPPRESS,
         help=f"encryption keys, ID:KEY per line (default: ${KEY_FILE_ENV_VAR}, ${KEY_ENV_VAR})",
     )
+    option_parsers = {"url": url_option, "key_file": key_file_option}
+    store_options = ("url", "key_file")
     as_json = _Parser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="machine-readable JSON output")
 
@@ -703,6 +846,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="store URL (also accepted after the command)")
     parser.add_argument("--key-file", help="encryption key file (also after the command)")
     parser.add_argument("--version", action="version", version=f"kvstore {kvstore.__version__}")
+    parser.set_defaults(parser=parser, options=())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -711,34 +855,39 @@ def build_parser() -> argparse.ArgumentParser:
         handler: Callable[[argparse.Namespace], int],
         help_text: str,
         *parents: _Parser,
+        options: tuple[str, ...] = store_options,
         **kwargs: Any,
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, parents=[common, *parents], help=help_text, description=help_text, **kwargs
+            name,
+            parents=[*(option_parsers[option] for option in options), *parents],
+            help=help_text,
+            description=help_text,
+            **kwargs,
         )
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, parser=sub, options=options)
         return sub
 
     sub = add("get", cmd_get, "print the value of KEY (raw bytes; --json for metadata)", as_json)
-    sub.add_argument("key")
+    sub.add_argument("key", help="the key to read")
     sub.add_argument("--rev", type=_positive_int, help="read as of this revision")
 
     sub = add("put", cmd_put, "write VALUE (or stdin) at KEY", as_json)
-    sub.add_argument("key")
+    sub.add_argument("key", help="the key to write")
     sub.add_argument("value", nargs="?", help="the value; omitted or '-' reads stdin")
     sub.add_argument("--lease", type=_parse_lease_id, help="attach to this lease (hex id)")
 
     sub = add("del", cmd_del, "delete KEY (or every key under a prefix)", as_json)
-    sub.add_argument("key")
+    sub.add_argument("key", help="the key to delete (the prefix, with --prefix)")
     sub.add_argument("--prefix", action="store_true", help="delete every key starting with KEY")
     sub.add_argument("--all", action="store_true", help="allow --prefix '' (every key)")
 
     sub = add("ls", cmd_ls, "list the keys under PREFIX (every key if omitted)", as_json)
-    sub.add_argument("prefix", nargs="?", default="")
+    sub.add_argument("prefix", nargs="?", default="", help="list keys starting with this")
     sub.add_argument("--values", action="store_true", help="print values too")
 
     sub = add("watch", cmd_watch, "print changes to KEY as they happen, one line each", as_json)
-    sub.add_argument("key")
+    sub.add_argument("key", help="the key to watch (the prefix, with --prefix)")
     sub.add_argument("--prefix", action="store_true", help="watch every key starting with KEY")
     sub.add_argument("--rev", type=_positive_int, help="replay history from this revision")
     sub.add_argument("--prev-kv", action="store_true", help="show the previous value too")
@@ -747,41 +896,50 @@ def build_parser() -> argparse.ArgumentParser:
     sub = add(
         "lock",
         cmd_lock,
-        "run COMMAND while holding the lock NAME; exits with COMMAND's exit code",
-        usage="kvstore lock [--ttl S] [--timeout S] NAME -- COMMAND [ARG ...]",
+        "run COMMAND while holding the lock NAME; exits with COMMAND's exit code "
+        "(127: COMMAND not found, 126: not executable)",
+        usage="kvstore lock [--ttl S] [--timeout S] [--url URL] [--key-file KEY_FILE] "
+        "NAME -- COMMAND [ARG ...]",
     )
-    sub.add_argument("name")
+    sub.add_argument("name", help="the lock's name (a key prefix shared by its holders)")
     sub.add_argument("command", nargs=argparse.REMAINDER, help="the command, after '--'")
-    sub.add_argument("--ttl", type=_positive_int, default=10, help="session lease TTL (10 s)")
-    sub.add_argument("--timeout", type=_positive_float, help="give up after S seconds")
+    sub.add_argument(
+        "--ttl", type=_positive_int, default=10, metavar="S", help="session lease TTL (10 s)"
+    )
+    sub.add_argument("--timeout", type=_positive_float, metavar="S", help="give up after S seconds")
 
     lease = add("lease", cmd_lease, "grant, revoke or inspect leases (hex ids)")
     lease_commands = lease.add_subparsers(
         dest="lease_command", metavar="ACTION", parser_class=_Parser
     )
     lease_commands.required = True
-    grant = lease_commands.add_parser(
-        "grant", parents=[common, as_json], help="grant a lease of TTL seconds; prints its id"
-    )
-    grant.add_argument("ttl", type=_positive_int)
-    revoke = lease_commands.add_parser(
-        "revoke", parents=[common, as_json], help="revoke a lease, deleting its keys"
-    )
-    revoke.add_argument("id", type=_parse_lease_id)
-    ttl = lease_commands.add_parser(
-        "ttl", parents=[common, as_json], help="a lease's remaining TTL"
-    )
-    ttl.add_argument("id", type=_parse_lease_id)
+
+    def add_lease(name: str, help_text: str) -> argparse.ArgumentParser:
+        action = lease_commands.add_parser(
+            name,
+            parents=[url_option, key_file_option, as_json],
+            help=help_text,
+            description=help_text,
+        )
+        action.set_defaults(parser=action, options=store_options)
+        return action
+
+    grant = add_lease("grant", "grant a lease of TTL seconds; prints its id")
+    grant.add_argument("ttl", type=_positive_int, help="the lease's time to live in seconds")
+    revoke = add_lease("revoke", "revoke a lease, deleting its keys")
+    revoke.add_argument("id", type=_parse_lease_id, help="the lease id (hexadecimal)")
+    ttl = add_lease("ttl", "a lease's remaining TTL")
+    ttl.add_argument("id", type=_parse_lease_id, help="the lease id (hexadecimal)")
     ttl.add_argument("--keys", action="store_true", help="list the keys attached to it")
 
     add("status", cmd_status, "show the answering member's status", as_json)
     add("members", cmd_members, "list the cluster's members", as_json)
 
-    sub = add("compact", cmd_compact, "forget history below REVISION")
-    sub.add_argument("revision", type=_positive_int)
+    sub = add("compact", cmd_compact, "forget history below REVISION", as_json)
+    sub.add_argument("revision", type=_positive_int, help="the oldest revision to keep")
     sub.add_argument("--physical", action="store_true", help="wait until the space is freed")
 
-    add("defrag", cmd_defrag, "defragment the answering member's storage")
+    add("defrag", cmd_defrag, "defragment the answering member's storage", as_json)
 
     sub = add(
         "reencrypt",
@@ -797,11 +955,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub = add(
+        "keygen",
+        cmd_keygen,
+        "print a new random encryption key as an ID:KEY line: kvstore keygen > keys.txt "
+        "(keep the file private); to rotate, append a key with a higher --id and reencrypt",
+        options=(),
+    )
+    sub.add_argument("--id", type=_key_id, default=1, help="the key id (default 1)")
+
+    sub = add(
         "serve",
         cmd_serve,
         f"start a local etcd for development; {SERVE_WARNING}",
+        options=(),
     )
-    sub.add_argument("--port", type=_positive_int, help="client port (default: a free port)")
+    sub.add_argument(
+        "--port",
+        type=_positive_int,
+        help=f"client port (default: {SERVE_DEFAULT_PORT} if free, else a free port)",
+    )
     sub.add_argument("--data-dir", help="keep data here (default: a temporary directory)")
     sub.add_argument("--etcd-binary", help="etcd binary (default: $KVSTORE_ETCD_BIN, bundled)")
 
@@ -809,6 +981,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         cmd_demo,
         "walk through every feature; with no URL it starts a throwaway local etcd",
+        options=("url",),
     )
     return parser
 
@@ -816,9 +989,22 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------- entry point
 
 
-def _fail(message: str, code: int = EXIT_ERROR) -> int:
-    print(f"kvstore: error: {message}", file=sys.stderr)
+def _prog(args: argparse.Namespace) -> str:
+    """The command as typed, ``kvstore lease revoke``: the prefix of its messages."""
+    prog: str = args.parser.prog
+    return prog
+
+
+def _fail(message: str, prog: str = "kvstore", code: int = EXIT_ERROR) -> int:
+    print(f"{prog}: error: {printable(message)}", file=sys.stderr)
     return code
+
+
+def _quiet_grpc() -> None:
+    """Keep gRPC's C core from logging beside our one-line errors (before grpc loads)."""
+    if GRPC_VERBOSITY_ENV_VAR not in os.environ:
+        os.environ[GRPC_VERBOSITY_ENV_VAR] = GRPC_VERBOSITY
+        _ADDED_ENV_VARS.add(GRPC_VERBOSITY_ENV_VAR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -830,18 +1016,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code.
     """
+    _quiet_grpc()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unrecognized = parser.parse_known_args(argv)
+    command_parser: argparse.ArgumentParser = args.parser
+    if unrecognized:
+        command_parser.error(f"unrecognized arguments: {' '.join(unrecognized)}")
+    for dest in ("url", "key_file"):
+        if getattr(args, dest, None) is not None and dest not in args.options:
+            flag = "--" + dest.replace("_", "-")
+            command_parser.error(f"{flag} does not apply to {args.command}")
     args.resolved_url = resolve_url(getattr(args, "url", None))
     if not hasattr(args, "url"):
         args.url = None
+    prog = _prog(args)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except (KeyboardInterrupt, _Terminated):
         return EXIT_INTERRUPTED
-    except (KVStoreError, CommandError) as exc:
-        return _fail(_describe(exc, args))
+    except CommandError as exc:
+        return _fail(_first_line(exc), prog, exc.code)
+    except KVStoreError as exc:
+        code = _fail(_describe(exc, args), prog)
+        hint = _tls_hint(exc, args.resolved_url)
+        if hint:
+            print(f"{prog}: hint: {hint}", file=sys.stderr)
+        return code
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away: not an error worth a message.
         with contextlib.suppress(OSError):
@@ -851,19 +1052,74 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get(DEBUG_ENV_VAR):
             raise
         return _fail(
-            f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV_VAR}=1 for a traceback)"
+            f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV_VAR}=1 for a traceback)",
+            prog,
         )
 
 
-def _describe(error: BaseException, args: argparse.Namespace) -> str:
+def _describe(error: KVStoreError, args: argparse.Namespace) -> str:
+    """The error's first line, without the library's operation prefix, plus the store URL.
+
+    The library names its primitive (``range:``, ``lease_revoke:``); the line's prefix
+    already names the command the user typed, so the primitive's name is dropped.
+    """
     message = _first_line(error)
+    is_open_error = isinstance(error, ConfigurationError) and message.startswith("open:")
+    if error.operation and message.startswith(f"{error.operation}: "):
+        message = message[len(error.operation) + 2 :]
     if isinstance(error, kvstore.UnavailableError | kvstore.OperationTimeoutError):
         message += f" (store: {redact_url(args.resolved_url)})"
-    elif isinstance(error, kvstore.BackendNotFoundError | kvstore.PluginLoadError) or (
-        isinstance(error, ConfigurationError) and message.startswith("open:")
-    ):
+    elif isinstance(error, kvstore.BackendNotFoundError | kvstore.PluginLoadError) or is_open_error:
         message += f" (url: {redact_url(args.resolved_url)})"
     return message
+
+
+_TLS_PROBE_TIMEOUT = 1.0
+_TLS_PROBE_MAX_ENDPOINTS = 3
+
+
+def _speaks_tls(host: str, port: int) -> bool:
+    """Whether ``host:port`` answers a TLS handshake (the certificate is not checked)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=_TLS_PROBE_TIMEOUT) as raw,
+            context.wrap_socket(raw),
+        ):
+            return True
+    except ssl.SSLError as exc:
+        # A TLS server that refuses us (e.g. wants a client certificate) still answers
+        # with a TLS alert; a plaintext server's reply is no TLS record at all.
+        return "ALERT" in (exc.reason or "").upper()
+    except OSError:
+        return False
+
+
+def _tls_hint(error: KVStoreError, url: str) -> str | None:
+    """A hint when a plain ``etcd://`` URL failed because the server speaks TLS.
+
+    Only given when an endpoint completes a TLS handshake (or answers with a TLS alert),
+    so an unreachable plaintext server never gets a misleading hint.
+    """
+    if not isinstance(error, kvstore.UnavailableError):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() != "etcd":
+        return None
+    for endpoint in _endpoints_of(url).split(",")[:_TLS_PROBE_MAX_ENDPOINTS]:
+        try:
+            address = urlsplit(f"//{endpoint}")
+            host, port = address.hostname, address.port or SERVE_DEFAULT_PORT
+        except ValueError:
+            continue
+        if host and _speaks_tls(host, port):
+            return f"{endpoint} speaks TLS: is the server using TLS? try etcds://"
+    return None
 
 
 if __name__ == "__main__":
