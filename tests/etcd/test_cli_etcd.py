@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,9 +74,25 @@ def failed(result: subprocess.CompletedProcess[bytes], code: int = 1) -> str:
     stderr = result.stderr.decode()
     assert result.returncode == code, stderr
     assert "Traceback" not in stderr
-    errors = [line for line in stderr.splitlines() if line.startswith("kvstore: error:")]
-    assert len(errors) == 1, stderr
-    return errors[0]
+    # Nothing else (gRPC's own logging, say) beside watch's "watching ..." notice.
+    lines = [line for line in stderr.splitlines() if not line.startswith("watching ")]
+    assert len(lines) == 1, stderr
+    assert re.match(r"kvstore [a-z ]+: error: ", lines[0]), stderr
+    return lines[0]
+
+
+def stop_serve(server: subprocess.Popen[bytes]) -> None:
+    """Stop a ``kvstore serve`` a failed test left running, with the etcd it started.
+
+    SIGTERM first: a SIGKILLed ``serve`` cannot stop its etcd, which would keep the port.
+    """
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def test_put_get_roundtrip_keeps_raw_bytes(cli: Cli) -> None:
@@ -125,6 +143,22 @@ def test_ls_keys_values_and_json(cli: Cli) -> None:
         {"key": "cfg/b", "value": "two\nlines"},
     ]
     assert json.loads(ok(cli("ls", "--json", "cfg/"))) == ["cfg/a", "cfg/b"]
+
+
+def test_keys_and_values_never_reach_the_terminal_raw(cli: Cli) -> None:
+    start = int(ok(cli("put", "x/evil\nfake", "v\x1b[2J")).split()[-1])
+    ok(cli("put", "x/\x1b]0;title\x07", "ok"))
+    assert ok(cli("ls", "x/")) == "x/\\x1b]0;title\\x07\nx/evil\\nfake\n"
+    assert ok(cli("ls", "--values", "x/")).splitlines()[1] == "x/evil\\nfake\tv\\x1b[2J"
+    watched = ok(cli("watch", "--prefix", "x/", "--rev", str(start), "--count", "2"))
+    assert [line.split(" rev=")[0] for line in watched.splitlines()] == [
+        "PUT x/evil\\nfake",
+        "PUT x/\\x1b]0;title\\x07",
+    ]
+    assert cli("get", "x/evil\nfake").stdout == b"v\x1b[2J"  # a pipe gets the bytes
+    lease_id = ok(cli("lease", "grant", "60")).strip()
+    ok(cli("put", "--lease", lease_id, "x/leased\r", "1"))
+    assert ok(cli("lease", "ttl", "--keys", lease_id)).rstrip().endswith("keys: x/leased\\r")
 
 
 def test_watch_replays_history_from_a_revision(cli: Cli) -> None:
@@ -219,7 +253,9 @@ def test_lease_grant_attach_ttl_and_revoke(cli: Cli) -> None:
     assert info["keys"] == ["session/a"]
     assert "revoked" in ok(cli("lease", "revoke", lease_id))
     assert ok(cli("ls")) == ""
-    assert "lease" in failed(cli("lease", "ttl", lease_id))
+    error = failed(cli("lease", "ttl", lease_id))
+    assert error.startswith(f"kvstore lease ttl: error: lease 0x{lease_id} ")
+    assert "lease_time_to_live" not in error
 
 
 def test_status_and_members(cli: Cli, etcd_endpoints: list[str]) -> None:
@@ -237,7 +273,9 @@ def test_compact_then_history_is_gone(cli: Cli) -> None:
     first = int(ok(cli("put", "h", "1")).split()[-1])
     second = int(ok(cli("put", "h", "2")).split()[-1])
     assert ok(cli("compact", str(second))) == f"compacted revision {second}\n"
-    assert "compact" in failed(cli("get", "h", "--rev", str(first)))
+    error = failed(cli("get", "h", "--rev", str(first)))
+    assert error.startswith("kvstore get: error: ") and "compact" in error
+    assert "range:" not in error
     assert cli("get", "h", "--rev", str(second)).stdout == b"2"
 
 
@@ -262,7 +300,8 @@ def test_reencrypt_rotates_values_to_the_primary_key(cli: Cli, tmp_path: Path) -
     )
     report = json.loads(ok(result))
     assert (report["rewritten"], report["key_id"], report["failed"]) == (5, 2, [])
-    assert "reencrypt [" in result.stderr.decode()  # the progress display
+    # stderr is a pipe here: no bar redrawn with carriage returns, one summary line.
+    assert result.stderr.decode() == "kvstore reencrypt: 5/5 value(s) examined\n"
     assert cli("--key-file", str(new_only), "get", "secret/3").stdout == b"value 3"
     for secret in (old.hex(), new.hex()):
         assert secret not in result.stdout.decode() + result.stderr.decode()
@@ -294,14 +333,17 @@ def test_serve_starts_etcd_and_stops_on_sigterm(cli: Cli) -> None:
         first = server.stdout.readline().decode()
         assert first.startswith("etcd ") and " serving at etcd://127.0.0.1:" in first, first
         url = first.split(" serving at ")[1].strip()
+        endpoints = url.removeprefix("etcd://")
+        export = server.stdout.readline().decode()
+        assert export.startswith(f"  export ETCD_ENDPOINTS={endpoints} "), export
+        # The pasted export line is all a shell needs.
+        assert ok(cli("status", env={"ETCD_ENDPOINTS": endpoints})) != ""
         ok(cli("--url", url, "put", "served", "yes"))
         assert cli("--url", url, "get", "served").stdout == b"yes"
         server.send_signal(signal.SIGTERM)
         stdout, stderr = server.communicate(timeout=30)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        stop_serve(server)
     assert server.returncode == 0, stderr.decode()
     assert "development and tests only" in stderr.decode()
     assert "stopping etcd" in stderr.decode()
@@ -328,3 +370,75 @@ def test_demo_without_a_url_starts_its_own_etcd() -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert "Started a throwaway etcd" in output
     assert "Done: every section ran as documented." in output
+
+
+def test_serve_moves_to_a_free_port_when_2379_is_taken(cli: Cli) -> None:
+    with socket.socket() as squatter:
+        # SO_REUSEADDR: connections of an earlier server on 2379 may linger in TIME_WAIT.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            squatter.bind(("127.0.0.1", 2379))
+        except OSError:
+            pass  # already taken by someone else: the same situation
+        else:
+            squatter.listen()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kvstore.cli", "serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_environment({}),
+        )
+        try:
+            assert server.stdout is not None
+            ready, _, _ = select.select([server.stdout], [], [], 60)
+            assert ready, "serve printed nothing"
+            first = server.stdout.readline().decode()
+            assert " serving at etcd://127.0.0.1:" in first and ":2379" not in first, first
+            server.send_signal(signal.SIGTERM)
+            _, stderr = server.communicate(timeout=30)
+        finally:
+            stop_serve(server)
+    assert server.returncode == 0, stderr.decode()
+    assert "port 2379 is in use" in stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def tls_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The client port of a TLS-only etcd (no client certificates needed)."""
+    from kvstore_etcd.testing import EtcdServer, make_test_pki
+
+    pki = make_test_pki(tmp_path_factory.mktemp("pki"))
+    tls = pki.etcd_tls(client_cert_auth=False)
+    with EtcdServer(tls=tls) as server:
+        yield server.client_port
+
+
+def test_plain_etcd_url_on_a_tls_server_hints_at_etcds(tls_etcd: int) -> None:
+    port = tls_etcd
+    result = subprocess.run(
+        [sys.executable, "-m", "kvstore.cli", "get", "k"],
+        capture_output=True,
+        env=_environment({"KVSTORE_URL": f"etcd://127.0.0.1:{port}?dial_timeout=1"}),
+        timeout=60,
+        check=False,
+    )
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("kvstore get: error: ")
+    assert lines[1] == (
+        f"kvstore get: hint: 127.0.0.1:{port} speaks TLS: is the server using TLS? try etcds://"
+    )
+
+
+def test_tls_failures_print_no_grpc_log_lines(tls_etcd: int) -> None:
+    port = tls_etcd
+    result = subprocess.run(
+        [sys.executable, "-m", "kvstore.cli", "get", "k"],
+        capture_output=True,
+        env=_environment({"KVSTORE_URL": f"etcds://127.0.0.1:{port}?dial_timeout=1"}),
+        timeout=60,
+        check=False,
+    )
+    error = failed(result)  # exactly one line: gRPC's "Handshake failed" log is silenced
+    assert "TLS handshake failed" in error
