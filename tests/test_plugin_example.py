@@ -111,5 +111,5 @@ def test_a_malformed_plugin_url_is_one_clear_line(installed: dict[str, str]) -> 
         timeout=60,
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("kvstore: error: open: dictstore:// URLs take no host")
+    assert result.stderr.startswith("kvstore ls: error: open: dictstore:// URLs take no host")
     assert len(result.stderr.strip().splitlines()) == 1
