@@ -43,6 +43,7 @@ __all__ = ["Endpoint", "EndpointPool"]
 
 _READY = grpc.ChannelConnectivity.READY
 _FAILURE = grpc.ChannelConnectivity.TRANSIENT_FAILURE
+_IDLE = grpc.ChannelConnectivity.IDLE
 _SHUTDOWN = grpc.ChannelConnectivity.SHUTDOWN
 _POLLER_STOP_SECONDS = 1.0
 _SUSPECT_SECONDS = 1.0
@@ -414,9 +415,11 @@ class EndpointPool:
                 if not self._closed:
                     self._changed.release()
                     try:
-                        # Channels whose certificate fetch failed get another chance.
+                        # Channels whose certificate fetch failed get another chance, and
+                        # a channel that went IDLE while we waited (gRPC's pick_first idles
+                        # a channel whose connection was closed) is asked to connect again.
                         for candidate in self.endpoints:
-                            if candidate.state is None:
+                            if candidate.state is None or candidate.state is _IDLE:
                                 candidate.connect()
                             candidate.probe_failure()
                     finally:
