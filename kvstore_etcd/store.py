@@ -316,6 +316,8 @@ class EtcdStore(BaseStore):
         write: bool = False,
         idempotent: bool = False,
         timeout: float | None = None,
+        lease: int | None = None,
+        revision: int | None = None,
     ) -> T:
         """Run ``invoke`` on a connected endpoint with failover, auth and error mapping.
 
@@ -375,7 +377,13 @@ class EtcdStore(BaseStore):
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
                     continue
                 raise translate(
-                    exc, operation=operation, key=key, write=write, endpoint=endpoint.address
+                    exc,
+                    operation=operation,
+                    key=key,
+                    write=write,
+                    endpoint=endpoint.address,
+                    lease=lease,
+                    revision=revision,
                 ) from exc
             except ValueError as exc:
                 closed = closed_channel_error(exc, operation=operation, key=key)
@@ -414,6 +422,8 @@ class EtcdStore(BaseStore):
         write: bool = False,
         idempotent: bool = False,
         timeout: float | None = None,
+        lease: int | None = None,
+        revision: int | None = None,
     ) -> Any:
         stub = _STUB_METHODS[method]
 
@@ -421,7 +431,14 @@ class EtcdStore(BaseStore):
             return stub(endpoint)(request, timeout=remaining, metadata=metadata)
 
         return self._call(
-            operation, invoke, key=key, write=write, idempotent=idempotent, timeout=timeout
+            operation,
+            invoke,
+            key=key,
+            write=write,
+            idempotent=idempotent,
+            timeout=timeout,
+            lease=lease,
+            revision=revision,
         )
 
     # ------------------------------------------------------------------ KV primitives
@@ -462,7 +479,9 @@ class EtcdStore(BaseStore):
             max_create_revision=max_create_revision,
         )
         try:
-            response = self._unary("range", "Range", _range_request(read), key=key)
+            response = self._unary(
+                "range", "Range", _range_request(read), key=key, revision=revision
+            )
         except CompactedError as exc:
             raise self._compacted("range", key, revision) from exc.__cause__
         return _range_result(response)
@@ -476,7 +495,9 @@ class EtcdStore(BaseStore):
         if lease:
             check_lease_id(lease, operation="put")
         request = _put_request(key, value, lease, prev_kv)
-        return _put_result(self._unary("put", "Put", request, key=key, write=True))
+        return _put_result(
+            self._unary("put", "Put", request, key=key, write=True, lease=lease or None)
+        )
 
     def kv_delete_range(
         self, key: str, range_end: str | None = None, *, prev_kv: bool = False
@@ -642,7 +663,11 @@ class EtcdStore(BaseStore):
     def lease_revoke(self, lease_id: int) -> None:
         check_lease_id(lease_id, operation="lease_revoke")
         self._unary(
-            "lease_revoke", "LeaseRevoke", rpc_pb2.LeaseRevokeRequest(ID=lease_id), write=True
+            "lease_revoke",
+            "LeaseRevoke",
+            rpc_pb2.LeaseRevokeRequest(ID=lease_id),
+            write=True,
+            lease=lease_id,
         )
 
     def lease_keepalive_once(self, lease_id: int) -> int:
@@ -695,7 +720,7 @@ class EtcdStore(BaseStore):
         check_revision(revision, operation="compact")
         request = rpc_pb2.CompactionRequest(revision=revision, physical=physical)
         try:
-            self._unary("compact", "Compact", request, write=True)
+            self._unary("compact", "Compact", request, write=True, revision=revision)
         except CompactedError as exc:
             raise self._compacted("compact", None, revision) from exc.__cause__
         self._learn_compact_revision(revision)

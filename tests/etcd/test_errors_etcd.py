@@ -31,11 +31,6 @@ UNKNOWN_LEASE = 0x1234
 FAR_REVISION = 1_000_000
 COMPACT_REVISION = 99_999
 
-NEEDS_STORE_CONTEXT = pytest.mark.xfail(
-    strict=True,
-    reason="store.py does not yet pass lease=/revision= on to _errors.translate",
-)
-
 
 class _FakeRpcError(grpc.RpcError):  # type: ignore[misc]
     """A gRPC error as the channel raises it (code and details)."""
@@ -93,7 +88,6 @@ def test_revoking_an_unknown_lease_reads_alike(memory: MemoryStore, etcd_store: 
     assert "not found" in str(etcd_error)
 
 
-@NEEDS_STORE_CONTEXT
 def test_revoking_an_unknown_lease_names_it(memory: MemoryStore, etcd_store: EtcdStore) -> None:
     memory_error, etcd_error = _errors_of(
         lambda store: store.revoke_lease(UNKNOWN_LEASE), memory, etcd_store
@@ -110,7 +104,6 @@ def test_put_with_an_unknown_lease_reads_alike(memory: MemoryStore, etcd_store: 
     assert "'k'" in str(etcd_error) and "not found" in str(etcd_error)
 
 
-@NEEDS_STORE_CONTEXT
 def test_put_with_an_unknown_lease_names_it(memory: MemoryStore, etcd_store: EtcdStore) -> None:
     memory_error, etcd_error = _errors_of(
         lambda store: store.put("k", b"v", lease=UNKNOWN_LEASE), memory, etcd_store
@@ -127,7 +120,6 @@ def test_read_at_a_future_revision_reads_alike(memory: MemoryStore, etcd_store: 
     assert "in the future" in str(etcd_error) and "'k'" in str(etcd_error)
 
 
-@NEEDS_STORE_CONTEXT
 def test_read_at_a_future_revision_names_it(memory: MemoryStore, etcd_store: EtcdStore) -> None:
     memory_error, etcd_error = _errors_of(
         lambda store: store.kv_range("k", revision=FAR_REVISION), memory, etcd_store
@@ -147,7 +139,6 @@ def test_compacting_at_a_future_revision_reads_alike(
     assert "in the future" in str(etcd_error)
 
 
-@NEEDS_STORE_CONTEXT
 def test_compacting_at_a_future_revision_names_it(
     memory: MemoryStore, etcd_store: EtcdStore
 ) -> None:
