@@ -43,7 +43,7 @@ class ManualClock:
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[], object]] = []
 
     def now(self) -> float:
         """The current time in seconds."""
@@ -64,12 +64,12 @@ class ManualClock:
         for listener in listeners:
             listener()
 
-    def subscribe(self, listener: Callable[[], None]) -> None:
+    def subscribe(self, listener: Callable[[], object]) -> None:
         """Call ``listener`` after every ``advance`` (stores use it to expire leases)."""
         with self._lock:
             self._listeners.append(listener)
 
-    def unsubscribe(self, listener: Callable[[], None]) -> None:
+    def unsubscribe(self, listener: Callable[[], object]) -> None:
         """Stop calling ``listener``."""
         with self._lock:
             if listener in self._listeners:

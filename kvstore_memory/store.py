@@ -25,6 +25,7 @@ import math
 import operator
 import secrets
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Sequence
 
@@ -161,13 +162,11 @@ class MemoryStore(BaseStore):
         self._watchers: list[_Watcher] = []
         self._stop = threading.Event()
         self._expirer: threading.Thread | None = None
+        # The clock and the expiry thread hold the store weakly, so an unclosed store can
+        # still be garbage-collected (and its thread then ends).
+        self._clock_listener = _weak_call(self, MemoryStore._expire_leases)
         if isinstance(self.clock, ManualClock):
-            self.clock.subscribe(self._expire_leases)
-        else:
-            self._expirer = threading.Thread(
-                target=self._expire_loop, name="kvstore-memory-leases", daemon=True
-            )
-            self._expirer.start()
+            self.clock.subscribe(self._clock_listener)
 
     def __repr__(self) -> str:
         return f"MemoryStore(keys={len(self._current)}, revision={self._revision})"
@@ -513,7 +512,20 @@ class MemoryStore(BaseStore):
             expires_at = self.clock.now() + granted
             self._leases[lease_id] = _LeaseState(lease_id, granted, expires_at)
             self._next_expiry = min(self._next_expiry, expires_at)
+            self._start_expirer()
             return LeaseGrant(lease_id, granted)
+
+    def _start_expirer(self) -> None:
+        """Start the real-time expiry thread on the first lease (a ManualClock needs none)."""
+        if self._expirer is not None or isinstance(self.clock, ManualClock):
+            return
+        self._expirer = threading.Thread(
+            target=_expire_loop,
+            args=(self._clock_listener, self._stop),
+            name="kvstore-memory-leases",
+            daemon=True,
+        )
+        self._expirer.start()
 
     def lease_revoke(self, lease_id: int) -> None:
         check_lease_id(lease_id, operation="lease_revoke")
@@ -575,10 +587,6 @@ class MemoryStore(BaseStore):
             for _, lease_id in due:
                 self._drop_lease(lease_id)
             self._next_expiry = min((s.expires_at for s in self._leases.values()), default=math.inf)
-
-    def _expire_loop(self) -> None:
-        while not self._stop.wait(_EXPIRY_POLL_SECONDS):
-            self._expire_leases()
 
     # ------------------------------------------------------------------ cluster
 
@@ -663,9 +671,29 @@ class MemoryStore(BaseStore):
         if self._expirer is not None and self._expirer is not threading.current_thread():
             self._expirer.join()
         if isinstance(self.clock, ManualClock):
-            self.clock.unsubscribe(self._expire_leases)
+            self.clock.unsubscribe(self._clock_listener)
         for watcher in watchers:
             watcher.watch.cancel()
+
+
+def _weak_call(store: MemoryStore, method: Callable[[MemoryStore], None]) -> Callable[[], bool]:
+    """``method(store)`` through a weak reference; returns False once the store is gone."""
+    reference = weakref.ref(store)
+
+    def call() -> bool:
+        target = reference()
+        if target is None:
+            return False
+        method(target)
+        return True
+
+    return call
+
+
+def _expire_loop(expire: Callable[[], bool], stop: threading.Event) -> None:
+    while not stop.wait(_EXPIRY_POLL_SECONDS):
+        if not expire():
+            return
 
 
 @attrs.frozen

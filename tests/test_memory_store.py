@@ -141,3 +141,35 @@ def test_namespace_strips_and_isolates(store: MemoryStore) -> None:
         (EventType.PUT, "a"),
         (EventType.DELETE, "a"),
     ]
+
+
+def _expiry_threads() -> int:
+    return sum(thread.name == "kvstore-memory-leases" for thread in threading.enumerate())
+
+
+def test_no_thread_until_a_lease_and_none_left_by_unclosed_stores() -> None:
+    import gc
+
+    before = _expiry_threads()
+    stores = [MemoryStore() for _ in range(5)]
+    assert _expiry_threads() == before  # no lease, no thread
+    for store in stores:
+        store.lease(30)
+    assert _expiry_threads() == before + 5
+    del stores, store
+    gc.collect()
+    # the threads hold their store weakly, so they end with it
+    deadline = threading.Event()
+    for _ in range(40):
+        if _expiry_threads() == before:
+            break
+        deadline.wait(0.05)
+    assert _expiry_threads() == before
+
+
+def test_a_lock_held_when_its_store_closes_is_reported_lost(store: MemoryStore) -> None:
+    lock = store.new_lock("jobs", ttl=5)
+    lock.lock()
+    store.close()
+    assert lock.lost.is_set()
+    assert not lock.is_locked
