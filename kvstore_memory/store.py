@@ -187,6 +187,18 @@ class MemoryStore(BaseStore):
         min_create_revision: int = 0,
         max_create_revision: int = 0,
     ) -> RangeResult:
+        if (
+            range_end is None
+            and revision is None
+            and keys_only is False
+            and count_only is False
+            and sort_target is None
+            and sort_order is None
+            and _is_zero(limit)
+            and _is_zero(min_create_revision)
+            and _is_zero(max_create_revision)
+        ):
+            return self._get_current(key)
         check_range(key, range_end, operation="range", revision=revision, limit=limit)
         check_range_options(
             operation="range",
@@ -212,6 +224,16 @@ class MemoryStore(BaseStore):
             self._expire_leases()
             self._check_read_revision(revision, key, "range")
             return self._range(read, self._revision)
+
+    def _get_current(self, key: str) -> RangeResult:
+        """The current value of one key: ``get``'s hot path, one dict lookup."""
+        check_key(key, operation="range")
+        with self._lock:
+            self._check_open("range")
+            self._expire_leases()
+            kv = self._current.get(key)
+            kvs = () if kv is None else (kv,)
+            return RangeResult(kvs, len(kvs), False, self._revision)
 
     def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
         if revision is None:
@@ -674,6 +696,10 @@ class MemoryStore(BaseStore):
             self.clock.unsubscribe(self._clock_listener)
         for watcher in watchers:
             watcher.watch.cancel()
+
+
+def _is_zero(value: object) -> bool:
+    return type(value) is int and value == 0
 
 
 def _weak_call(store: MemoryStore, method: Callable[[MemoryStore], None]) -> Callable[[], bool]:
