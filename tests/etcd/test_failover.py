@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -30,14 +31,24 @@ def cluster_store(etcd_cluster: EtcdCluster) -> Iterator[EtcdStore]:
 
 
 def _put_settled(store: EtcdStore, key: str, value: bytes) -> int:
-    """Put a unique value; after an ``IndeterminateError`` read back what happened."""
+    """Put a unique value; after an ``IndeterminateError`` read back what happened.
+
+    While the cluster elects a new leader, the read-back itself may time out or find no
+    reachable member: it is tried again (bounded), since only the write's fate matters.
+    """
+    deadline = time.monotonic() + 60
     while True:
         try:
             return store.put(key, value)
-        except IndeterminateError:
+        except (IndeterminateError, UnavailableError):
+            if time.monotonic() > deadline:
+                raise
+        try:
             kv = store.get_kv(key)
-            if kv is not None and kv.value == value:
-                return kv.mod_revision
+        except (OperationTimeoutError, UnavailableError):
+            continue
+        if kv is not None and kv.value == value:
+            return kv.mod_revision
 
 
 def _member_in_use(cluster: EtcdCluster, store: EtcdStore) -> EtcdServer:
