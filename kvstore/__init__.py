@@ -87,7 +87,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import Watch
+from kvstore.watch import Watch, WatchRequest
 from kvstore.wrappers import KeyMappingStore, ValueMappingStore
 
 __version__ = "0.1.0"
@@ -169,6 +169,7 @@ __all__ = [
     "Version",
     "Watch",
     "WatchEvent",
+    "WatchRequest",
     "WrapperStore",
     "__version__",
     "backends",

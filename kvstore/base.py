@@ -86,7 +86,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import Watch, run_callback
+from kvstore.watch import Watch, WatchRequest, run_callback
 
 if TYPE_CHECKING:
     from kvstore.election import Election
@@ -365,7 +365,7 @@ class BaseStore(abc.ABC):
 
     def watch_range(
         self,
-        key: str,
+        request: WatchRequest | str,
         range_end: str | None = None,
         *,
         start_revision: int | None = None,
@@ -373,13 +373,37 @@ class BaseStore(abc.ABC):
     ) -> Watch:
         """Watch one key, or the keys in ``[key, range_end)``.
 
+        Takes a ``WatchRequest``, or its fields as arguments (which build it here).
+        Backends implement ``do_watch``.
+
         Args:
+            request: A ``WatchRequest``, or the key (the start of the range).
+            range_end: End of the range (exclusive); ``"\\0"`` means no upper bound.
             start_revision: Replay history from this revision (``None``: from now on).
             prev_kv: Include each key's previous value in the events.
 
         Raises:
+            InvalidKeyError: The key or range end is not valid.
+            InvalidArgumentError: ``start_revision`` is not positive, or a
+                ``WatchRequest`` came with other arguments.
             UnsupportedOperationError: The backend has no ``watch`` capability.
+            StoreClosedError: The store was closed.
             CompactedError: From the iterator, when ``start_revision`` was compacted.
+        """
+        if isinstance(request, WatchRequest):
+            if range_end is not None or start_revision is not None or prev_kv:
+                raise _request_with_arguments("watch")
+            return self.do_watch(request)
+        return self.do_watch(
+            WatchRequest(request, range_end, start_revision=start_revision, prev_kv=prev_kv)
+        )
+
+    def do_watch(self, request: WatchRequest) -> Watch:
+        """The backend's watch: ``watch_range`` with its request built and checked.
+
+        Raises:
+            UnsupportedOperationError: The backend has no ``watch`` capability.
+            StoreClosedError: The store was closed.
         """
         raise self._unsupported("watch")
 
@@ -957,11 +981,10 @@ class BaseStore(abc.ABC):
         callback: Callable[[WatchEvent], object] | None,
         on_error: Callable[[BaseException], object] | None,
     ) -> Watch:
-        if start_revision is not None:
-            check_revision(start_revision, operation="watch", key=key)
+        request = WatchRequest(key, range_end, start_revision=start_revision, prev_kv=prev_kv)
         _check_callable(callback, "callback", "watch")
         _check_callable(on_error, "on_error", "watch")
-        watch = self.watch_range(key, range_end, start_revision=start_revision, prev_kv=prev_kv)
+        watch = self.watch_range(request)
         if callback is not None:
             run_callback(watch, callback, on_error)
         return watch
@@ -1093,17 +1116,8 @@ class WrapperStore(BaseStore):
     def do_txn(self, request: Txn) -> TxnResult:
         return self.inner.do_txn(request)
 
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
-        return self.inner.watch_range(
-            key, range_end, start_revision=start_revision, prev_kv=prev_kv
-        )
+    def do_watch(self, request: WatchRequest) -> Watch:
+        return self.inner.do_watch(request)
 
     def lease_grant(self, ttl: int) -> LeaseGrant:
         return self.inner.lease_grant(ttl)

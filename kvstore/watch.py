@@ -13,9 +13,38 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 
+import attrs
+
+from kvstore.keys import check_key, check_range_end, check_revision
 from kvstore.types import WatchEvent
 
-__all__ = ["MappedWatch", "QueueWatch", "Watch", "run_callback"]
+__all__ = ["MappedWatch", "QueueWatch", "Watch", "WatchRequest", "run_callback"]
+
+
+@attrs.frozen
+class WatchRequest:
+    """Watch a key, or the range ``[key, range_end)``: the request of ``watch_range``.
+
+    Attributes:
+        start_revision: Replay history from this revision (``None``: from now on).
+        prev_kv: Include each key's previous value in the events.
+
+    Raises:
+        InvalidKeyError: ``key`` or ``range_end`` is not valid.
+        InvalidArgumentError: ``start_revision`` is not a positive int.
+    """
+
+    key: str
+    range_end: str | None = None
+    start_revision: int | None = attrs.field(default=None, kw_only=True)
+    prev_kv: bool = attrs.field(default=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        check_key(self.key, operation="watch", allow_empty=self.range_end is not None)
+        if self.range_end is not None:
+            check_range_end(self.range_end, operation="watch")
+        if self.start_revision is not None:
+            check_revision(self.start_revision, operation="watch", key=self.key)
 
 
 class Watch(abc.ABC, Iterator[WatchEvent]):

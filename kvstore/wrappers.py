@@ -39,7 +39,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import MappedWatch, Watch
+from kvstore.watch import MappedWatch, Watch, WatchRequest
 
 __all__ = ["KeyMappingStore", "ValueMappingStore", "map_txn"]
 
@@ -136,17 +136,10 @@ class KeyMappingStore(WrapperStore):
         assert isinstance(unmapped, TxnResult)
         return unmapped
 
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
+    def do_watch(self, request: WatchRequest) -> Watch:
         self._check_open("watch")
-        start, end = self.map_range(key, range_end)
-        inner = self.inner.watch_range(start, end, start_revision=start_revision, prev_kv=prev_kv)
+        start, end = self.map_range(request.key, request.range_end)
+        inner = self.inner.watch_range(attrs.evolve(request, key=start, range_end=end))
         return MappedWatch(inner, self._unmap_event)
 
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
@@ -303,24 +296,14 @@ class ValueMappingStore(WrapperStore):
             ) from exc
         return self._decode_txn(request, result)
 
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
+    def do_watch(self, request: WatchRequest) -> Watch:
         """Watch keys; events carry decoded values.
 
         An event whose value cannot be decoded raises the decoding error from the
         iterator; the watch goes on with the next event.
         """
         self._check_open("watch")
-        inner = self.inner.watch_range(
-            key, range_end, start_revision=start_revision, prev_kv=prev_kv
-        )
-        return MappedWatch(inner, self._decode_event)
+        return MappedWatch(self.inner.watch_range(request), self._decode_event)
 
     def _decode_event(self, event: WatchEvent) -> WatchEvent:
         # A delete event's kv is a tombstone with an empty value: nothing to decode.

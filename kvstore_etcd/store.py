@@ -56,7 +56,6 @@ from kvstore.errors import (
 )
 from kvstore.keys import (
     check_lease_id,
-    check_range,
     check_revision,
     check_ttl,
 )
@@ -87,7 +86,7 @@ from kvstore.types import (
     StatusInfo,
     TxnResult,
 )
-from kvstore.watch import Watch
+from kvstore.watch import Watch, WatchRequest
 from kvstore_etcd import _wire
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
@@ -563,25 +562,17 @@ class EtcdStore(BaseStore):
 
     # ------------------------------------------------------------------ watches
 
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
+    def do_watch(self, request: WatchRequest) -> Watch:
         from kvstore_etcd._watch import EtcdWatch
 
-        check_range(key, range_end, operation="watch", revision=start_revision)
         self._check_open("watch")
         watch = EtcdWatch(
             self,
-            key,
-            _start(key),
-            _end(range_end),
-            start_revision=start_revision,
-            prev_kv=prev_kv,
+            request.key,
+            _start(request.key),
+            _end(request.range_end),
+            start_revision=request.start_revision,
+            prev_kv=request.prev_kv,
         )
         with self._watches_lock:
             self._watches.add(watch)

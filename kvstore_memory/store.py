@@ -42,7 +42,6 @@ from kvstore.keys import (
     ALL_KEYS,
     MAX_REQUEST_BYTES,
     check_lease_id,
-    check_range,
     check_revision,
     check_ttl,
 )
@@ -66,7 +65,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import QueueWatch, Watch
+from kvstore.watch import QueueWatch, Watch, WatchRequest
 from kvstore_memory.clock import Clock, ManualClock, SystemClock
 
 __all__ = ["MIN_LEASE_TTL", "MemoryStore"]
@@ -412,19 +411,12 @@ class MemoryStore(BaseStore):
 
     # ------------------------------------------------------------------ watches
 
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
-        check_range(key, range_end, operation="watch", revision=start_revision)
+    def do_watch(self, request: WatchRequest) -> Watch:
+        key, range_end, start_revision = request.key, request.range_end, request.start_revision
         with self._lock:
             self._check_open("watch")
             watch = QueueWatch(on_cancel=lambda: self._remove_watcher(watcher))
-            watcher = _Watcher(key, range_end, prev_kv, watch, start_revision or 0)
+            watcher = _Watcher(key, range_end, request.prev_kv, watch, start_revision or 0)
             if start_revision is not None and start_revision < self._compacted:
                 watch.fail(
                     CompactedError(
