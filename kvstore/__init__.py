@@ -3,13 +3,15 @@
 Applications type against ``KVStore``; production wires an ``EtcdStore``
 (``kvstore_etcd``), unit tests a ``MemoryStore`` (``kvstore_memory``), and
 ``kvstore.open(url)`` builds either from a URL. Wrapper stores (``NamespacedStore``,
-``EncryptedStore``) are complete stores themselves.
+``EncryptedStore``, ``CompressedStore``) are complete stores themselves, built on the
+wrapper bases ``KeyMappingStore`` and ``ValueMappingStore``.
 """
 
 from __future__ import annotations
 
 from kvstore import txn
 from kvstore.base import BaseStore, WrapperStore
+from kvstore.compression import CompressedStore
 from kvstore.election import Election, LeaderObserver
 from kvstore.encryption import EncryptedStore, EnvelopeInfo, Keyring, ReencryptReport
 from kvstore.errors import (
@@ -17,6 +19,7 @@ from kvstore.errors import (
     BackendError,
     BackendNotFoundError,
     CompactedError,
+    CompressionError,
     ConfigurationError,
     DecryptionError,
     DuplicateKeyError,
@@ -85,6 +88,7 @@ from kvstore.types import (
     WatchEvent,
 )
 from kvstore.watch import Watch
+from kvstore.wrappers import KeyMappingStore, ValueMappingStore
 
 __version__ = "0.1.0"
 
@@ -97,6 +101,8 @@ __all__ = [
     "Capability",
     "CompactedError",
     "Compare",
+    "CompressedStore",
+    "CompressionError",
     "ConfigurationError",
     "CreateRevision",
     "DecryptionError",
@@ -116,6 +122,7 @@ __all__ = [
     "KVStore",
     "KVStoreError",
     "KeepAlive",
+    "KeyMappingStore",
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyValue",
@@ -157,6 +164,7 @@ __all__ = [
     "UnsupportedCompareError",
     "UnsupportedOperationError",
     "Value",
+    "ValueMappingStore",
     "ValueTooLargeError",
     "Version",
     "Watch",

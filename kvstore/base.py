@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from kvstore.errors import (
     InvalidArgumentError,
     InvalidKeyError,
@@ -57,11 +59,16 @@ from kvstore.txn import (
     Compare,
     CreateRevision,
     Delete,
+    Get,
     ModRevision,
     Op,
     Put,
     TransactionBuilder,
+    Txn,
+    Value,
     Version,
+    build_request,
+    validate_request,
 )
 from kvstore.types import (
     AlarmInfo,
@@ -102,6 +109,17 @@ def _lease_id(lease: LeaseLike | None) -> int | None:
     return lease.id if isinstance(lease, Lease) else lease
 
 
+_NO_RANGE_OPTIONS = (None, None, 0, False, False, None)
+_NO_RANGE_BOUNDS = (None, 0, 0)
+
+
+def _request_with_arguments(operation: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"{operation}: pass a request object or its fields as arguments, not both",
+        operation=operation,
+    )
+
+
 def _check_callable(function: object, name: str, operation: str) -> None:
     if function is not None and not callable(function):
         raise InvalidArgumentError(
@@ -115,12 +133,15 @@ class BaseStore(abc.ABC):
 
     Attributes:
         capabilities: The optional capabilities the backend supports (``Capability`` names).
+        value_compares: Whether the store evaluates ``Value`` compares and value sorts on
+            the caller's values (false through a wrapper that encodes values).
         max_txn_ops: Most compares or operations in one transaction branch.
         max_request_bytes: The request size limit (keys, values and framing).
         range_page_size: Keys fetched per request by the paging reads (``list`` ...).
     """
 
     capabilities: frozenset[str] = frozenset()
+    value_compares: bool = True
     max_txn_ops: int = DEFAULT_MAX_TXN_OPS
     max_request_bytes: int = MAX_REQUEST_BYTES
     range_page_size: int = 1000
@@ -132,10 +153,9 @@ class BaseStore(abc.ABC):
 
     # ------------------------------------------------------------------ primitives
 
-    @abc.abstractmethod
     def kv_range(
         self,
-        key: str,
+        request: Get | str,
         range_end: str | None = None,
         *,
         revision: int | None = None,
@@ -148,6 +168,11 @@ class BaseStore(abc.ABC):
         max_create_revision: int = 0,
     ) -> RangeResult:
         """Read one key, or the keys in ``[key, range_end)``, ordered by key or sorted.
+
+        Takes a ``Get`` request (``store.kv_range(Get("a", "b", limit=10))``), or its
+        fields as arguments (``store.kv_range("a", "b", limit=10)``), which build the
+        ``Get`` here; with a ``Get`` the other arguments must be left out. Backends
+        implement ``do_range``, which receives the checked ``Get``.
 
         As etcd does, the create-revision bounds and an explicit sort order apply to the
         whole range before ``limit``, so ``sort_target=SortTarget.CREATE,
@@ -162,7 +187,7 @@ class BaseStore(abc.ABC):
         ``MemoryStore``; etcd does not promise an order among them.
 
         Args:
-            key: The key, or the start of the range.
+            request: A ``Get``, or the key (the start of the range).
             range_end: End of the range (exclusive); ``"\\0"`` means no upper bound.
             revision: Read as of this revision (``None``: the current one).
             limit: Most keys returned (0: no limit); ``more`` tells if some were left out.
@@ -178,52 +203,162 @@ class BaseStore(abc.ABC):
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``revision`` is not positive or is in the future, a sort
-                argument is not a ``SortTarget`` / ``SortOrder``, or a create-revision
-                bound is not an int >= 0.
+                argument is not a ``SortTarget`` / ``SortOrder``, a create-revision
+                bound is not an int >= 0, or a ``Get`` came with other arguments.
             UnsupportedOperationError: The store cannot sort by this target (an
                 ``EncryptedStore`` cannot sort by value).
             CompactedError: ``revision`` is below the compact revision.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
+        if isinstance(request, Get):
+            options = (range_end, revision, limit, keys_only, count_only, sort_target)
+            bounds = (sort_order, min_create_revision, max_create_revision)
+            if options != _NO_RANGE_OPTIONS or bounds != _NO_RANGE_BOUNDS:
+                raise _request_with_arguments("range")
+            return self.do_range(request)
+        return self.do_range(
+            build_request(
+                "range",
+                Get,
+                request,
+                range_end,
+                revision,
+                limit,
+                keys_only,
+                count_only,
+                sort_target=sort_target,
+                sort_order=sort_order,
+                min_create_revision=min_create_revision,
+                max_create_revision=max_create_revision,
+            )
+        )
 
-    @abc.abstractmethod
     def kv_put(
-        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
+        self,
+        request: Put | str,
+        value: bytes | None = None,
+        *,
+        lease: int | None = None,
+        prev_kv: bool = False,
     ) -> PutResult:
         """Write ``value`` at ``key``, optionally attached to a lease.
 
+        Takes a ``Put`` request, or its fields as arguments (which build the ``Put``
+        here). Backends implement ``do_put``, which receives the checked ``Put``.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
-            InvalidArgumentError: ``value`` is not bytes.
+            InvalidArgumentError: ``value`` is not bytes, the lease id is not valid, or
+                a ``Put`` came with other arguments.
             ValueTooLargeError: The request is over the size limit.
             LeaseNotFoundError: ``lease`` is not a live lease.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
+        if isinstance(request, Put):
+            if value is not None or lease is not None or prev_kv:
+                raise _request_with_arguments("put")
+            put = request
+        else:
+            put = build_request("put", Put, request, value, lease, prev_kv)
+        check_value_size(
+            put.key, put.value, operation="put", max_request_bytes=self.max_request_bytes
+        )
+        return self.do_put(put)
 
-    @abc.abstractmethod
     def kv_delete_range(
-        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
+        self, request: Delete | str, range_end: str | None = None, *, prev_kv: bool = False
     ) -> DeleteResult:
         """Delete one key, or the keys in ``[key, range_end)``.
 
+        Takes a ``Delete`` request, or its fields as arguments (which build the
+        ``Delete`` here). Backends implement ``do_delete_range``.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: A ``Delete`` came with other arguments.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        if isinstance(request, Delete):
+            if range_end is not None or prev_kv:
+                raise _request_with_arguments("delete")
+            return self.do_delete_range(request)
+        return self.do_delete_range(build_request("delete", Delete, request, range_end, prev_kv))
+
+    def kv_txn(
+        self,
+        request: Txn | Iterable[Compare],
+        success: Iterable[Op] = (),
+        failure: Iterable[Op] = (),
+    ) -> TxnResult:
+        """Apply a transaction atomically, at one new revision if it writes.
+
+        Takes a ``Txn`` request, or its compares and branches as arguments (which build
+        the ``Txn`` here). The request is checked against etcd's rules (``max_txn_ops``,
+        no key written twice, the request size) before the backend's ``do_txn`` sees it.
+
+        Raises:
+            TransactionTooLargeError: A branch has more than ``max_txn_ops`` entries.
+            DuplicateKeyError: A branch writes one key twice.
+            ValueTooLargeError: The request is over the size limit.
+            InvalidArgumentError: An operation or compare is not one, or a ``Txn`` came
+                with branches.
+            LeaseNotFoundError: A put names a lease that is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        if isinstance(request, Txn):
+            if success or failure:
+                raise _request_with_arguments("txn")
+            txn = request
+        else:
+            txn = Txn(request, success, failure)
+        validate_request(
+            txn, max_txn_ops=self.max_txn_ops, max_request_bytes=self.max_request_bytes
+        )
+        return self.do_txn(txn)
+
+    @abc.abstractmethod
+    def do_range(self, request: Get) -> RangeResult:
+        """The backend's range read: ``kv_range`` with its request built and checked.
+
+        Raises:
+            InvalidArgumentError: ``request.revision`` is in the future.
+            CompactedError: ``request.revision`` is below the compact revision.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
 
     @abc.abstractmethod
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        """Apply a transaction atomically, at one new revision if it writes.
+    def do_put(self, request: Put) -> PutResult:
+        """The backend's put: ``kv_put`` with its request built and checked.
 
         Raises:
-            TransactionTooLargeError: A branch has more than ``max_txn_ops`` entries.
-            DuplicateKeyError: A branch writes one key twice.
+            LeaseNotFoundError: ``request.lease`` is not a live lease.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    @abc.abstractmethod
+    def do_delete_range(self, request: Delete) -> DeleteResult:
+        """The backend's delete: ``kv_delete_range`` with its request built and checked.
+
+        Raises:
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+
+    @abc.abstractmethod
+    def do_txn(self, request: Txn) -> TxnResult:
+        """The backend's transaction: ``kv_txn`` with its request built and checked
+        against etcd's rules (``validate_txn``).
+
+        Raises:
             LeaseNotFoundError: A put names a lease that is not live.
+            InvalidArgumentError: A get's revision is in the future.
+            CompactedError: A get's revision is below the compact revision.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
@@ -615,9 +750,11 @@ class BaseStore(abc.ABC):
     def compare_and_swap(self, key: str, old: bytes, new: bytes) -> bool:
         """Replace the value at ``key`` with ``new`` if it currently is ``old``.
 
-        Reads the key, compares the value here, then writes in a transaction guarded by
-        the key's mod revision, so it also works through ``EncryptedStore`` (whose
-        ciphertexts cannot be compared by the server). The key keeps its lease.
+        One transaction (``Value(key) == old``, then a put that keeps the key's lease)
+        where the store compares values itself (``value_compares``); otherwise, as
+        through ``EncryptedStore`` whose ciphertexts the server cannot compare, it reads
+        the key, compares the value here, then writes in a transaction guarded by the
+        key's mod revision. Either way the key keeps its lease.
 
         Returns:
             Whether the value was swapped (``False`` if absent or different).
@@ -627,8 +764,11 @@ class BaseStore(abc.ABC):
             InvalidArgumentError: ``old`` or ``new`` is not bytes.
             StoreClosedError: The store was closed.
         """
-        check_value(old, operation="compare_and_swap", key=key)
-        put = Put(key, new)  # checks key and new value before anything is read
+        old = check_value(old, operation="compare_and_swap", key=key)
+        put = build_request("compare_and_swap", Put, key, new)  # checked before any read
+        if self.value_compares:
+            keep_lease = attrs.evolve(put, ignore_lease=True)
+            return self.kv_txn([Value(key) == old], [keep_lease], []).succeeded
         while True:
             kv = self.get_kv(key)
             if kv is None or kv.value != old:
@@ -936,51 +1076,22 @@ class WrapperStore(BaseStore):
         super().__init__()
         self.inner = inner
         self.capabilities = inner.capabilities
+        self.value_compares = inner.value_compares and type(self).value_compares
         self.max_txn_ops = inner.max_txn_ops
         self.max_request_bytes = inner.max_request_bytes
         self.range_page_size = inner.range_page_size
 
-    def kv_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        revision: int | None = None,
-        limit: int = 0,
-        keys_only: bool = False,
-        count_only: bool = False,
-        sort_target: SortTarget | None = None,
-        sort_order: SortOrder | None = None,
-        min_create_revision: int = 0,
-        max_create_revision: int = 0,
-    ) -> RangeResult:
-        return self.inner.kv_range(
-            key,
-            range_end,
-            revision=revision,
-            limit=limit,
-            keys_only=keys_only,
-            count_only=count_only,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
+    def do_range(self, request: Get) -> RangeResult:
+        return self.inner.do_range(request)
 
-    def kv_put(
-        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
-    ) -> PutResult:
-        return self.inner.kv_put(key, value, lease=lease, prev_kv=prev_kv)
+    def do_put(self, request: Put) -> PutResult:
+        return self.inner.do_put(request)
 
-    def kv_delete_range(
-        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
-    ) -> DeleteResult:
-        return self.inner.kv_delete_range(key, range_end, prev_kv=prev_kv)
+    def do_delete_range(self, request: Delete) -> DeleteResult:
+        return self.inner.do_delete_range(request)
 
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        return self.inner.kv_txn(compares, success, failure)
+    def do_txn(self, request: Txn) -> TxnResult:
+        return self.inner.do_txn(request)
 
     def watch_range(
         self,

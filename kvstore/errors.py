@@ -23,6 +23,7 @@
     ├── UnsupportedOperationError
     ├── EncryptionError
     │   └── DecryptionError
+    ├── CompressionError
     ├── BackendError
     │   ├── UnavailableError
     │   ├── OperationTimeoutError   (also TimeoutError)
@@ -48,6 +49,7 @@ __all__ = [
     "BackendError",
     "BackendNotFoundError",
     "CompactedError",
+    "CompressionError",
     "ConfigurationError",
     "DecryptionError",
     "DuplicateKeyError",
@@ -205,6 +207,10 @@ class EncryptionError(KVStoreError):
 
 class DecryptionError(EncryptionError):
     """A stored value could not be decrypted and authenticated for its key."""
+
+
+class CompressionError(KVStoreError):
+    """A value with ``CompressedStore``'s header cannot be decompressed."""
 
 
 class BackendError(KVStoreError):

@@ -21,9 +21,10 @@ key written twice in one branch.
 
 from __future__ import annotations
 
+import contextvars
 import enum
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
@@ -37,11 +38,11 @@ from kvstore.keys import (
     MAX_REQUEST_BYTES,
     REQUEST_OVERHEAD_BYTES,
     check_key,
+    check_lease_id,
     check_limit,
     check_range_end,
     check_range_options,
     check_revision,
-    check_revision_bound,
     check_value,
     prefix_range_end,
 )
@@ -65,7 +66,9 @@ __all__ = [
     "TransactionBuilder",
     "Value",
     "Version",
+    "build_request",
     "count_ops",
+    "validate_request",
     "validate_txn",
 ]
 
@@ -187,59 +190,75 @@ class LeaseId(_Target):
     target = CompareTarget.LEASE
 
 
-def _key_check(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    check_key(value, operation="txn", allow_empty=getattr(instance, "range_end", None) is not None)
+_OPERATION: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "kvstore_request_operation", default="txn"
+)
+"""The operation named by the errors of requests being built (``"txn"`` unless a store's
+keyword helper builds the request for ``range``, ``put`` or ``delete``)."""
+
+_R = TypeVar("_R")
 
 
-def _checked_value(value: object) -> bytes:
-    return check_value(value, operation="txn")
+def build_request(operation: str, factory: Callable[..., _R], /, *args: Any, **kwargs: Any) -> _R:
+    """Build a request whose validation errors name ``operation`` (not ``"txn"``).
+
+    The keyword forms of ``BaseStore.kv_range`` / ``kv_put`` / ``kv_delete_range`` use it,
+    so that ``store.kv_put("", b"v")`` says ``put: the key is empty``.
+    """
+    token = _OPERATION.set(operation)
+    try:
+        return factory(*args, **kwargs)
+    finally:
+        _OPERATION.reset(token)
 
 
-def _checked_revision(value: int | None) -> int | None:
-    return None if value is None else check_revision(value, operation="txn")
-
-
-def _checked_limit(value: int) -> int:
-    return check_limit(value, operation="txn")
-
-
-def _checked_sort_target(value: SortTarget | None) -> SortTarget | None:
-    check_range_options(operation="txn", sort_target=value)
-    return value
-
-
-def _checked_sort_order(value: SortOrder | None) -> SortOrder | None:
-    check_range_options(operation="txn", sort_order=value)
-    return value
-
-
-def _checked_min_create(value: int) -> int:
-    return check_revision_bound(value, name="min_create_revision", operation="txn")
-
-
-def _checked_max_create(value: int) -> int:
-    return check_revision_bound(value, name="max_create_revision", operation="txn")
-
-
-def _checked_range_end(value: str | None) -> str | None:
-    if value is not None:
-        check_range_end(value, operation="txn")
-    return value
+def _check_key_range(key: object, range_end: object, operation: str) -> None:
+    check_key(key, operation=operation, allow_empty=range_end is not None)
+    if range_end is not None:
+        check_range_end(range_end, operation=operation)
 
 
 @attrs.frozen
 class Put:
-    """Put ``value`` at ``key`` (optionally attached to a lease) inside a transaction."""
+    """Put ``value`` at ``key`` (optionally attached to a lease): the request of
+    ``kv_put`` and an operation of a transaction.
 
-    key: str = attrs.field(validator=_key_check)
-    value: bytes = attrs.field(converter=_checked_value)
+    ``ignore_lease`` (etcd's) keeps the key's current lease; the key must then exist
+    (``KeyNotFoundError`` otherwise) and ``lease`` must be unset.
+
+    Raises:
+        InvalidKeyError: ``key`` is not a valid key.
+        InvalidArgumentError: ``value`` is not bytes-like, ``lease`` is not an int
+            >= 0 (0 and ``None``: no lease), or a lease comes with ``ignore_lease``.
+    """
+
+    key: str
+    value: bytes
     lease: int | None = None
     prev_kv: bool = False
+    ignore_lease: bool = attrs.field(default=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        operation = _OPERATION.get()
+        check_key(self.key, operation=operation)
+        if type(self.value) is not bytes:
+            object.__setattr__(
+                self, "value", check_value(self.value, operation=operation, key=self.key)
+            )
+        if self.lease is not None and self.lease != 0:
+            check_lease_id(self.lease, operation=operation)
+            if self.ignore_lease:
+                raise InvalidArgumentError(
+                    f"{operation}: a put of {self.key!r} cannot both set a lease and ignore_lease",
+                    key=self.key,
+                    operation=operation,
+                )
 
 
 @attrs.frozen
 class Get:
-    """Read a key, or the range ``[key, range_end)``, inside a transaction.
+    """Read a key, or the range ``[key, range_end)``: the request of ``kv_range`` and an
+    operation of a transaction.
 
     The fields are the arguments of ``BaseStore.kv_range``, with its semantics (the sort
     and the create-revision bounds apply before ``limit``).
@@ -250,20 +269,54 @@ class Get:
             create-revision bound is not valid.
     """
 
-    key: str = attrs.field(validator=_key_check)
-    range_end: str | None = attrs.field(default=None, converter=_checked_range_end)
-    revision: int | None = attrs.field(default=None, converter=_checked_revision)
-    limit: int = attrs.field(default=0, converter=_checked_limit)
+    key: str
+    range_end: str | None = None
+    revision: int | None = None
+    limit: int = 0
     keys_only: bool = False
     count_only: bool = False
-    sort_target: SortTarget | None = attrs.field(
-        default=None, converter=_checked_sort_target, kw_only=True
-    )
-    sort_order: SortOrder | None = attrs.field(
-        default=None, converter=_checked_sort_order, kw_only=True
-    )
-    min_create_revision: int = attrs.field(default=0, converter=_checked_min_create, kw_only=True)
-    max_create_revision: int = attrs.field(default=0, converter=_checked_max_create, kw_only=True)
+    sort_target: SortTarget | None = attrs.field(default=None, kw_only=True)
+    sort_order: SortOrder | None = attrs.field(default=None, kw_only=True)
+    min_create_revision: int = attrs.field(default=0, kw_only=True)
+    max_create_revision: int = attrs.field(default=0, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        operation = _OPERATION.get()
+        _check_key_range(self.key, self.range_end, operation)
+        if self.revision is not None:
+            check_revision(self.revision, operation=operation, key=self.key)
+        if type(self.limit) is not int:
+            check_limit(self.limit, operation=operation)
+        if (
+            self.sort_target is not None
+            or self.sort_order is not None
+            or type(self.min_create_revision) is not int
+            or type(self.max_create_revision) is not int
+            or self.min_create_revision
+            or self.max_create_revision
+        ):
+            check_range_options(
+                operation=operation,
+                sort_target=self.sort_target,
+                sort_order=self.sort_order,
+                min_create_revision=self.min_create_revision,
+                max_create_revision=self.max_create_revision,
+            )
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether this reads one key's current value with no option (``get``'s read)."""
+        return (
+            self.range_end is None
+            and self.revision is None
+            and self.limit == 0
+            and not self.keys_only
+            and not self.count_only
+            and self.sort_target is None
+            and self.sort_order is None
+            and self.min_create_revision == 0
+            and self.max_create_revision == 0
+        )
 
     @classmethod
     def prefix(cls, prefix: str, **options: object) -> Get:
@@ -273,11 +326,19 @@ class Get:
 
 @attrs.frozen
 class Delete:
-    """Delete a key, or the range ``[key, range_end)``, inside a transaction."""
+    """Delete a key, or the range ``[key, range_end)``: the request of
+    ``kv_delete_range`` and an operation of a transaction.
 
-    key: str = attrs.field(validator=_key_check)
-    range_end: str | None = attrs.field(default=None, converter=_checked_range_end)
+    Raises:
+        InvalidKeyError: ``key`` or ``range_end`` is not valid.
+    """
+
+    key: str
+    range_end: str | None = None
     prev_kv: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        _check_key_range(self.key, self.range_end, _OPERATION.get())
 
     @classmethod
     def prefix(cls, prefix: str, *, prev_kv: bool = False) -> Delete:
@@ -294,7 +355,14 @@ class Delete:
 
 
 def _compares(compares: Iterable[Compare]) -> tuple[Compare, ...]:
-    return tuple(compares)
+    checked = tuple(compares)
+    for compare in checked:
+        if not isinstance(compare, Compare):
+            raise InvalidArgumentError(
+                f"txn: compares are Compare objects, not {type(compare).__name__}",
+                operation="txn",
+            )
+    return checked
 
 
 def _ops(ops: Iterable[Op]) -> tuple[Op, ...]:
@@ -303,7 +371,13 @@ def _ops(ops: Iterable[Op]) -> tuple[Op, ...]:
 
 @attrs.frozen
 class Txn:
-    """A nested transaction, as an operation of an outer one."""
+    """A transaction: the request of ``kv_txn``, and a nested transaction as an
+    operation of an outer one.
+
+    Raises:
+        InvalidArgumentError: An operation is not a ``Put``, ``Get``, ``Delete`` or
+            ``Txn``, or a compare is not a ``Compare``.
+    """
 
     compares: tuple[Compare, ...] = attrs.field(converter=_compares, factory=tuple)
     success: tuple[Op, ...] = attrs.field(converter=_ops, factory=tuple)
@@ -316,6 +390,24 @@ Op: TypeAlias = "Put | Get | Delete | Txn"
 def count_ops(compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> int:
     """The size etcd checks against ``max_txn_ops``: the largest of the three lists."""
     return max(len(compares), len(success), len(failure))
+
+
+def validate_request(
+    request: Txn, *, max_txn_ops: int, max_request_bytes: int = MAX_REQUEST_BYTES
+) -> None:
+    """``validate_txn`` for a ``Txn`` request.
+
+    Raises:
+        TransactionTooLargeError, DuplicateKeyError, ValueTooLargeError: As
+            ``validate_txn``.
+    """
+    validate_txn(
+        request.compares,
+        request.success,
+        request.failure,
+        max_txn_ops=max_txn_ops,
+        max_request_bytes=max_request_bytes,
+    )
 
 
 def validate_txn(
@@ -448,9 +540,7 @@ def _check_intervals(ops: Sequence[Op]) -> tuple[set[str], _Intervals]:
 class _Committer(Protocol):
     """What a builder commits through: any store with the ``kv_txn`` primitive."""
 
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult: ...
+    def kv_txn(self, request: Txn) -> TxnResult: ...
 
 
 class TransactionBuilder:
@@ -500,7 +590,7 @@ class TransactionBuilder:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
-        return self._store.kv_txn(tuple(self._compares), tuple(self._success), tuple(self._failure))
+        return self._store.kv_txn(Txn(self._compares, self._success, self._failure))
 
 
 def _checked_ops(ops: Sequence[object]) -> list[Op]:

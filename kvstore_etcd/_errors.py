@@ -30,6 +30,7 @@ from kvstore.errors import (
     DuplicateKeyError,
     IndeterminateError,
     InvalidArgumentError,
+    KeyNotFoundError,
     KVStoreError,
     LeaseNotFoundError,
     OperationTimeoutError,
@@ -61,6 +62,7 @@ __all__ = [
 
 ERRORS_BY_MESSAGE: dict[str, type[KVStoreError]] = {
     "etcdserver: requested lease not found": LeaseNotFoundError,
+    "etcdserver: key not found": KeyNotFoundError,
     "mvcc: required revision has been compacted": CompactedError,
     "mvcc: required revision is a future revision": InvalidArgumentError,
     "etcdserver: request is too large": ValueTooLargeError,
@@ -106,6 +108,7 @@ class _Context(NamedTuple):
 
 _WORDING: dict[str, str] = {
     "etcdserver: requested lease not found": "{lease}{for_key} not found",
+    "etcdserver: key not found": "ignore_lease needs an existing key, none found{for_key}",
     "mvcc: required revision is a future revision": "{revision} is in the future",
     "etcdserver: request is too large": (
         "the request{for_key} is larger than {etcd} accepts (its --max-request-bytes)"

@@ -55,14 +55,10 @@ from kvstore.errors import (
     StoreClosedError,
 )
 from kvstore.keys import (
-    check_key,
     check_lease_id,
     check_range,
-    check_range_options,
     check_revision,
     check_ttl,
-    check_value,
-    check_value_size,
 )
 from kvstore.txn import (
     Compare,
@@ -73,7 +69,6 @@ from kvstore.txn import (
     Op,
     Put,
     Txn,
-    validate_txn,
 )
 from kvstore.types import (
     AlarmInfo,
@@ -252,12 +247,38 @@ def _range_request(read: Get) -> Any:
     )
 
 
-def _put_request(key: str, value: bytes, lease: int | None, prev_kv: bool) -> Any:
-    return rpc_pb2.PutRequest(key=key.encode(), value=value, lease=lease or 0, prev_kv=prev_kv)
+def _put_request(put: Put) -> Any:
+    return rpc_pb2.PutRequest(
+        key=put.key.encode(),
+        value=put.value,
+        lease=put.lease or 0,
+        prev_kv=put.prev_kv,
+        ignore_lease=put.ignore_lease,
+    )
 
 
-def _delete_request(key: str, range_end: str | None, prev_kv: bool) -> Any:
-    return rpc_pb2.DeleteRangeRequest(key=_start(key), range_end=_end(range_end), prev_kv=prev_kv)
+def _delete_request(delete: Delete) -> Any:
+    return rpc_pb2.DeleteRangeRequest(
+        key=_start(delete.key), range_end=_end(delete.range_end), prev_kv=delete.prev_kv
+    )
+
+
+def _op_message(op: Op) -> Any:
+    if isinstance(op, Put):
+        return rpc_pb2.RequestOp(request_put=_put_request(op))
+    if isinstance(op, Get):
+        return rpc_pb2.RequestOp(request_range=_range_request(op))
+    if isinstance(op, Delete):
+        return rpc_pb2.RequestOp(request_delete_range=_delete_request(op))
+    return rpc_pb2.RequestOp(request_txn=_txn_request(op))
+
+
+def _txn_request(txn: Txn) -> Any:
+    return rpc_pb2.TxnRequest(
+        compare=[_compare_message(compare) for compare in txn.compares],
+        success=[_op_message(op) for op in txn.success],
+        failure=[_op_message(op) for op in txn.failure],
+    )
 
 
 class EtcdStore(BaseStore):
@@ -443,115 +464,38 @@ class EtcdStore(BaseStore):
 
     # ------------------------------------------------------------------ KV primitives
 
-    def kv_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        revision: int | None = None,
-        limit: int = 0,
-        keys_only: bool = False,
-        count_only: bool = False,
-        sort_target: SortTarget | None = None,
-        sort_order: SortOrder | None = None,
-        min_create_revision: int = 0,
-        max_create_revision: int = 0,
-    ) -> RangeResult:
-        check_range(key, range_end, operation="range", revision=revision, limit=limit)
-        # an unknown sort target crashes the etcd member: checked before anything is sent
-        check_range_options(
-            operation="range",
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
-        read = Get(
-            key,
-            range_end,
-            revision,
-            limit,
-            keys_only,
-            count_only,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
+    def do_range(self, request: Get) -> RangeResult:
         try:
             response = self._unary(
-                "range", "Range", _range_request(read), key=key, revision=revision
+                "range",
+                "Range",
+                _range_request(request),
+                key=request.key,
+                revision=request.revision,
             )
         except CompactedError as exc:
-            raise self._compacted("range", key, revision) from exc.__cause__
+            raise self._compacted("range", request.key, request.revision) from exc.__cause__
         return _range_result(response)
 
-    def kv_put(
-        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
-    ) -> PutResult:
-        check_key(key, operation="put")
-        value = check_value(value, operation="put", key=key)
-        check_value_size(key, value, operation="put", max_request_bytes=self.max_request_bytes)
-        if lease:
-            check_lease_id(lease, operation="put")
-        request = _put_request(key, value, lease, prev_kv)
-        return _put_result(
-            self._unary("put", "Put", request, key=key, write=True, lease=lease or None)
+    def do_put(self, request: Put) -> PutResult:
+        response = self._unary(
+            "put", "Put", _put_request(request), key=request.key, write=True, lease=request.lease
         )
+        return _put_result(response)
 
-    def kv_delete_range(
-        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
-    ) -> DeleteResult:
-        check_range(key, range_end, operation="delete")
-        request = _delete_request(key, range_end, prev_kv)
-        return _delete_result(self._unary("delete", "DeleteRange", request, key=key, write=True))
-
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        validate_txn(
-            compares,
-            success,
-            failure,
-            max_txn_ops=self.max_txn_ops,
-            max_request_bytes=self.max_request_bytes,
+    def do_delete_range(self, request: Delete) -> DeleteResult:
+        response = self._unary(
+            "delete", "DeleteRange", _delete_request(request), key=request.key, write=True
         )
-        request = self._txn_request(compares, success, failure)
-        write = _writes(success) or _writes(failure)
+        return _delete_result(response)
+
+    def do_txn(self, request: Txn) -> TxnResult:
+        write = _writes(request.success) or _writes(request.failure)
         try:
-            response = self._unary("txn", "Txn", request, write=write)
+            response = self._unary("txn", "Txn", _txn_request(request), write=write)
         except CompactedError as exc:
-            raise self._compacted_txn([*success, *failure]) from exc.__cause__
+            raise self._compacted_txn([*request.success, *request.failure]) from exc.__cause__
         return _txn_result(response, response.header.revision)
-
-    def _txn_request(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> Any:
-        return rpc_pb2.TxnRequest(
-            compare=[_compare_message(compare) for compare in compares],
-            success=[self._op_message(op) for op in success],
-            failure=[self._op_message(op) for op in failure],
-        )
-
-    def _op_message(self, op: Op) -> Any:
-        if isinstance(op, Put):
-            check_value_size(
-                op.key, op.value, operation="txn", max_request_bytes=self.max_request_bytes
-            )
-            if op.lease:
-                check_lease_id(op.lease, operation="txn")
-            return rpc_pb2.RequestOp(
-                request_put=_put_request(op.key, op.value, op.lease, op.prev_kv)
-            )
-        if isinstance(op, Get):
-            if op.revision is not None:
-                check_revision(op.revision, operation="txn", key=op.key)
-            return rpc_pb2.RequestOp(request_range=_range_request(op))
-        if isinstance(op, Delete):
-            return rpc_pb2.RequestOp(
-                request_delete_range=_delete_request(op.key, op.range_end, op.prev_kv)
-            )
-        return rpc_pb2.RequestOp(request_txn=self._txn_request(op.compares, op.success, op.failure))
 
     def _compacted(self, operation: str, key: str | None, revision: int | None) -> CompactedError:
         """The ``CompactedError`` naming the key, the revision asked for and the store's

@@ -32,20 +32,21 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from kvstore.base import BaseStore
-from kvstore.errors import CompactedError, InvalidArgumentError, LeaseNotFoundError
+from kvstore.errors import (
+    CompactedError,
+    InvalidArgumentError,
+    KeyNotFoundError,
+    LeaseNotFoundError,
+)
 from kvstore.keys import (
     ALL_KEYS,
     MAX_REQUEST_BYTES,
-    check_key,
     check_lease_id,
     check_range,
-    check_range_options,
     check_revision,
     check_ttl,
-    check_value,
-    check_value_size,
 )
-from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn, validate_txn
+from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn
 from kvstore.types import (
     AlarmInfo,
     Capability,
@@ -173,67 +174,17 @@ class MemoryStore(BaseStore):
 
     # ------------------------------------------------------------------ reads
 
-    def kv_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        revision: int | None = None,
-        limit: int = 0,
-        keys_only: bool = False,
-        count_only: bool = False,
-        sort_target: SortTarget | None = None,
-        sort_order: SortOrder | None = None,
-        min_create_revision: int = 0,
-        max_create_revision: int = 0,
-    ) -> RangeResult:
-        if (
-            range_end is None
-            and revision is None
-            and keys_only is False
-            and count_only is False
-            and sort_target is None
-            and sort_order is None
-            and _is_zero(limit)
-            and _is_zero(min_create_revision)
-            and _is_zero(max_create_revision)
-        ):
-            return self._get_current(key)
-        check_range(key, range_end, operation="range", revision=revision, limit=limit)
-        check_range_options(
-            operation="range",
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
-        read = Get(
-            key,
-            range_end,
-            revision,
-            limit,
-            keys_only,
-            count_only,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
+    def do_range(self, request: Get) -> RangeResult:
         with self._lock:
             self._check_open("range")
             self._expire_leases()
-            self._check_read_revision(revision, key, "range")
-            return self._range(read, self._revision)
-
-    def _get_current(self, key: str) -> RangeResult:
-        """The current value of one key: ``get``'s hot path, one dict lookup."""
-        check_key(key, operation="range")
-        with self._lock:
-            self._check_open("range")
-            self._expire_leases()
-            kv = self._current.get(key)
-            kvs = () if kv is None else (kv,)
-            return RangeResult(kvs, len(kvs), False, self._revision)
+            if request.is_plain:
+                # get's hot path: one dict lookup
+                kv = self._current.get(request.key)
+                kvs = () if kv is None else (kv,)
+                return RangeResult(kvs, len(kvs), False, self._revision)
+            self._check_read_revision(request.revision, request.key, "range")
+            return self._range(request, self._revision)
 
     def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
         if revision is None:
@@ -312,48 +263,30 @@ class MemoryStore(BaseStore):
 
     # ------------------------------------------------------------------ writes
 
-    def kv_put(
-        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
-    ) -> PutResult:
-        check_key(key, operation="put")
-        put = Put(key, check_value(value, operation="put", key=key), lease, prev_kv)
-        check_value_size(key, put.value, operation="put", max_request_bytes=self.max_request_bytes)
+    def do_put(self, request: Put) -> PutResult:
         with self._lock:
             self._check_open("put")
             self._expire_leases()
-            self._check_lease(put)
+            self._check_lease(request)
             change = _Change(self._revision + 1)
-            result = self._apply_put(put, change)
+            result = self._apply_put(request, change)
             self._commit(change)
             return result
 
-    def kv_delete_range(
-        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
-    ) -> DeleteResult:
-        check_range(key, range_end, operation="delete")
-        delete = Delete(key, range_end, prev_kv)
+    def do_delete_range(self, request: Delete) -> DeleteResult:
         with self._lock:
             self._check_open("delete")
             self._expire_leases()
             change = _Change(self._revision + 1)
-            result = self._apply_delete(delete, change)
+            result = self._apply_delete(request, change)
             self._commit(change)
             return attrs.evolve(result, revision=self._revision)
 
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        validate_txn(
-            compares,
-            success,
-            failure,
-            max_txn_ops=self.max_txn_ops,
-            max_request_bytes=self.max_request_bytes,
-        )
+    def do_txn(self, request: Txn) -> TxnResult:
         with self._lock:
             self._check_open("txn")
             self._expire_leases()
-            path = self._plan(compares, success, failure)
+            path = self._plan(request.compares, request.success, request.failure)
             change = _Change(self._revision + 1)
             result = self._apply_txn(path, change)
             self._commit(change)
@@ -412,9 +345,14 @@ class MemoryStore(BaseStore):
         return TxnResult(result.succeeded, tuple(responses), revision)
 
     def _check_lease(self, put: Put) -> None:
+        if put.ignore_lease and put.key not in self._current:
+            raise KeyNotFoundError(
+                f"put: ignore_lease needs an existing key, none found for key {put.key!r}",
+                key=put.key,
+                operation="put",
+            )
         if put.lease is None or put.lease == 0:
             return
-        check_lease_id(put.lease, operation="put")
         if put.lease not in self._leases:
             raise LeaseNotFoundError(
                 f"put: lease {put.lease:#x} for key {put.key!r} not found",
@@ -425,7 +363,7 @@ class MemoryStore(BaseStore):
     def _apply_put(self, put: Put, change: _Change) -> PutResult:
         revision = change.revision
         old = self._current.get(put.key)
-        lease = put.lease or 0
+        lease = old.lease if put.ignore_lease and old is not None else put.lease or 0
         if old is None:
             kv = KeyValue(put.key, put.value, revision, revision, 1, lease)
             bisect.insort(self._sorted, put.key)

@@ -1,18 +1,18 @@
 """``EncryptedStore``: a wrapper store that encrypts every value with AES-256-GCM.
 
-Only the primitives that carry values are overridden (``kv_range``, ``kv_put``,
-``kv_delete_range``, ``kv_txn``, ``watch_range``); every convenience of ``BaseStore``
+It is a ``ValueMappingStore``: it supplies ``encode`` (seal) and ``decode`` (open) and the
+base maps every primitive that carries values, so every convenience of ``BaseStore``
 goes through them. See the ``kvstore.encryption`` package docstring for the format.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 
-from kvstore.base import BaseStore, WrapperStore
+from kvstore.base import BaseStore
 from kvstore.encryption.envelope import OVERHEAD_BYTES, has_magic, open_envelope, read_header, seal
 from kvstore.encryption.keyring import Keyring
 from kvstore.errors import (
@@ -20,25 +20,15 @@ from kvstore.errors import (
     DecryptionError,
     InvalidArgumentError,
     KeyNotFoundError,
-    UnsupportedCompareError,
-    UnsupportedOperationError,
     ValueTooLargeError,
 )
-from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, check_key, check_value
-from kvstore.txn import Compare, CompareTarget, Get, ModRevision, Op, Put, Txn, validate_txn
+from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, check_key
+from kvstore.txn import ModRevision, Put, Txn
 from kvstore.types import (
-    DeleteResult,
-    EventType,
     KeyValue,
-    OpResult,
-    PutResult,
-    RangeResult,
-    SortOrder,
-    SortTarget,
     TxnResult,
-    WatchEvent,
 )
-from kvstore.watch import MappedWatch, Watch
+from kvstore.wrappers import ValueMappingStore
 
 __all__ = ["EncryptedStore", "EnvelopeInfo", "ReencryptReport"]
 
@@ -102,37 +92,7 @@ class ReencryptReport:
         return not self.failed
 
 
-def _refuse_value_sort(sort_target: object, key: str, operation: str) -> None:
-    if sort_target is SortTarget.VALUE:
-        raise UnsupportedOperationError(
-            f"{operation}: cannot sort by value through EncryptedStore: the server holds "
-            "random ciphertexts, so it would sort them, not the values; read the range and "
-            "sort the decrypted values instead",
-            key=key,
-            operation=operation,
-        )
-
-
-def _refuse_value_compares(compares: Sequence[Compare], ops: Sequence[Op]) -> None:
-    """Refuse value compares and value sorts (also in nested txns): both need plaintext."""
-    for compare in compares:
-        if compare.target is CompareTarget.VALUE:
-            raise UnsupportedCompareError(
-                f"txn: cannot compare the value of key {compare.key!r} through "
-                "EncryptedStore: stored values are random ciphertexts, so the server cannot "
-                "compare them; compare ModRevision or Version instead (compare_and_swap "
-                "reads, compares and writes guarded by the mod revision)",
-                key=compare.key,
-                operation="txn",
-            )
-    for op in ops:
-        if isinstance(op, Txn):
-            _refuse_value_compares(op.compares, (*op.success, *op.failure))
-        elif isinstance(op, Get):
-            _refuse_value_sort(op.sort_target, op.key, "txn")
-
-
-class EncryptedStore(WrapperStore):
+class EncryptedStore(ValueMappingStore):
     """A store whose values are encrypted with AES-256-GCM before they reach ``inner``.
 
     Gets, ranges, revision reads, transactions (puts encrypted, get responses and
@@ -156,6 +116,8 @@ class EncryptedStore(WrapperStore):
     """
 
     value_overhead: int = OVERHEAD_BYTES
+    value_hint = "stored values are random ciphertexts"
+    size_hint = f"values are encrypted: the envelope adds {OVERHEAD_BYTES} bytes to each"
 
     def __init__(
         self, inner: BaseStore, keyring: Keyring | bytes, *, allow_plaintext: bool = False
@@ -214,14 +176,6 @@ class EncryptedStore(WrapperStore):
             )
         return open_envelope(self._keyring.cipher, key, value, operation=operation)
 
-    def _open_kv(self, kv: KeyValue, operation: str) -> KeyValue:
-        # the constructor, not attrs.evolve: this runs for every value read (3x faster)
-        value = self._open(kv.key, kv.value, operation)
-        return KeyValue(kv.key, value, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
-
-    def _open_kvs(self, kvs: Sequence[KeyValue], operation: str) -> tuple[KeyValue, ...]:
-        return tuple(self._open_kv(kv, operation) for kv in kvs)
-
     def _check_size(self, key: str, plaintext: bytes, operation: str) -> None:
         """Refuse a put whose envelope is over the limit, saying the envelope is why."""
         key_bytes = len(key.encode())
@@ -237,169 +191,23 @@ class EncryptedStore(WrapperStore):
                 operation=operation,
             )
 
-    # ------------------------------------------------------------------ primitives
+    # ------------------------------------------------------------------ the mapping
 
-    def kv_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        revision: int | None = None,
-        limit: int = 0,
-        keys_only: bool = False,
-        count_only: bool = False,
-        sort_target: SortTarget | None = None,
-        sort_order: SortOrder | None = None,
-        min_create_revision: int = 0,
-        max_create_revision: int = 0,
-    ) -> RangeResult:
-        """Read keys with decrypted values; as ``BaseStore.kv_range``, without value sorts.
+    def encode(self, key: str, value: bytes) -> bytes:
+        return self._seal(key, value)
+
+    def decode(self, key: str, stored: bytes, operation: str) -> bytes:
+        """Decrypt ``stored``.
 
         Raises:
-            UnsupportedOperationError: ``sort_target`` is ``SortTarget.VALUE``.
-            DecryptionError: A value read cannot be decrypted.
-            Others: As ``BaseStore.kv_range``.
+            DecryptionError: The value is plaintext (without ``allow_plaintext``), was
+                encrypted for another key, or is corrupt.
         """
-        self._check_open("range")
-        _refuse_value_sort(sort_target, key, "range")
-        result = self.inner.kv_range(
-            key,
-            range_end,
-            revision=revision,
-            limit=limit,
-            keys_only=keys_only,
-            count_only=count_only,
-            sort_target=sort_target,
-            sort_order=sort_order,
-            min_create_revision=min_create_revision,
-            max_create_revision=max_create_revision,
-        )
-        if keys_only or count_only:
-            return result
-        kvs = self._open_kvs(result.kvs, "range")
-        return RangeResult(kvs, result.count, result.more, result.revision)
+        return self._open(key, stored, operation)
 
-    def kv_put(
-        self, key: str, value: bytes, *, lease: int | None = None, prev_kv: bool = False
-    ) -> PutResult:
-        self._check_open("put")
-        check_key(key, operation="put")
-        plaintext = check_value(value, operation="put", key=key)
-        self._check_size(key, plaintext, "put")
-        result = self.inner.kv_put(key, self._seal(key, plaintext), lease=lease, prev_kv=prev_kv)
-        if result.prev_kv is None:
-            return result
-        return attrs.evolve(result, prev_kv=self._open_kv(result.prev_kv, "put"))
-
-    def kv_delete_range(
-        self, key: str, range_end: str | None = None, *, prev_kv: bool = False
-    ) -> DeleteResult:
-        self._check_open("delete")
-        result = self.inner.kv_delete_range(key, range_end, prev_kv=prev_kv)
-        if not result.prev_kvs:
-            return result
-        return attrs.evolve(result, prev_kvs=self._open_kvs(result.prev_kvs, "delete"))
-
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        """Apply a transaction: puts are encrypted for their keys, reads decrypted.
-
-        A ``DecryptionError`` from a get or ``prev_kv`` response is raised after the
-        transaction was applied (its writes are in the store).
-
-        Raises:
-            UnsupportedCompareError: A compare (also in a nested txn) is on ``Value``
-                (checked after etcd's limits, before anything is sent).
-            UnsupportedOperationError: A get (also in a nested txn) sorts by
-                ``SortTarget.VALUE`` (checked before anything is sent).
-            DecryptionError: A value read by the transaction cannot be decrypted.
-            Others: As ``BaseStore.kv_txn``.
-        """
-        self._check_open("txn")
-        # etcd's own checks first, so a bad transaction gets the same error as unwrapped
-        validate_txn(
-            compares,
-            success,
-            failure,
-            max_txn_ops=self.max_txn_ops,
-            max_request_bytes=self._max_request_bytes,
-        )
-        _refuse_value_compares(compares, (*success, *failure))
-        try:
-            result = self.inner.kv_txn(
-                compares,
-                [self._seal_op(op) for op in success],
-                [self._seal_op(op) for op in failure],
-            )
-        except ValueTooLargeError as exc:
-            raise ValueTooLargeError(
-                f"{exc.message} (values are encrypted: the envelope adds "
-                f"{OVERHEAD_BYTES} bytes to each)",
-                key=exc.key,
-                operation=exc.operation,
-            ) from exc
-        return self._open_txn(result, success, failure)
-
-    def _seal_op(self, op: Op) -> Op:
-        if isinstance(op, Put):
-            return attrs.evolve(op, value=self._seal(op.key, op.value))
-        if isinstance(op, Txn):
-            return Txn(
-                op.compares,
-                [self._seal_op(o) for o in op.success],
-                [self._seal_op(o) for o in op.failure],
-            )
-        return op
-
-    def _open_txn(
-        self, result: TxnResult, success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
-        ops = success if result.succeeded else failure
-        responses = tuple(
-            self._open_response(op, response)
-            for op, response in zip(ops, result.responses, strict=True)
-        )
-        return attrs.evolve(result, responses=responses)
-
-    def _open_response(self, op: Op, response: OpResult) -> OpResult:
-        if isinstance(response, RangeResult):
-            if isinstance(op, Get) and (op.keys_only or op.count_only):
-                return response
-            return attrs.evolve(response, kvs=self._open_kvs(response.kvs, "txn"))
-        if isinstance(response, PutResult):
-            if response.prev_kv is None:
-                return response
-            return attrs.evolve(response, prev_kv=self._open_kv(response.prev_kv, "txn"))
-        if isinstance(response, DeleteResult):
-            return attrs.evolve(response, prev_kvs=self._open_kvs(response.prev_kvs, "txn"))
-        assert isinstance(op, Txn), "a nested txn result answers a Txn op"
-        return self._open_txn(response, op.success, op.failure)
-
-    def watch_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        start_revision: int | None = None,
-        prev_kv: bool = False,
-    ) -> Watch:
-        """Watch keys; events carry decrypted values.
-
-        An event whose value cannot be decrypted raises ``DecryptionError`` from the
-        iterator; the watch goes on with the next event.
-        """
-        self._check_open("watch")
-        inner = self.inner.watch_range(
-            key, range_end, start_revision=start_revision, prev_kv=prev_kv
-        )
-        return MappedWatch(inner, self._open_event)
-
-    def _open_event(self, event: WatchEvent) -> WatchEvent:
-        # A delete event's kv is a tombstone with an empty value: nothing to decrypt.
-        kv = event.kv if event.type is EventType.DELETE else self._open_kv(event.kv, "watch")
-        prev = None if event.prev_kv is None else self._open_kv(event.prev_kv, "watch")
-        return WatchEvent(event.type, kv, prev)
+    def encode_put(self, put: Put, operation: str) -> Put:
+        self._check_size(put.key, put.value, operation)
+        return attrs.evolve(put, value=self._seal(put.key, put.value))
 
     # ------------------------------------------------------------------ rotation
 

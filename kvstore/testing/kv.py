@@ -17,7 +17,7 @@ from kvstore.errors import (
 )
 from kvstore.keys import ALL_KEYS, prefix_range_end
 from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
-from kvstore.txn import Get, Put
+from kvstore.txn import Delete, Get, Put, Txn, Version
 from kvstore.types import RangeResult
 
 __all__ = ["KVConformance"]
@@ -308,6 +308,54 @@ class KVConformance(ConformanceBase):
         before = current_revision(store)
         store.compare_and_swap("k", b"old", b"new")
         assert current_revision(store) == before + 1
+
+    def test_compare_and_swap_keeps_the_lease(self, store: BaseStore) -> None:
+        requires(store, "leases")
+        lease = store.lease(60)
+        store.put("k", b"old", lease=lease)
+        assert store.compare_and_swap("k", b"old", b"new") is True
+        kv = store.get_kv("k")
+        assert kv is not None and kv.value == b"new" and kv.lease == lease.id
+
+    def test_primitives_take_request_objects(self, store: BaseStore) -> None:
+        put = store.kv_put(Put("r/a", b"1"))
+        assert store.kv_range(Get("r/a")).kvs[0].mod_revision == put.revision
+        result = store.kv_txn(Txn([Version("r/a") == 1], [Put("r/b", b"2")], []))
+        assert result.succeeded and store.get("r/b") == b"2"
+        assert store.kv_range(Get.prefix("r/")).count == 2
+        assert store.kv_delete_range(Delete.prefix("r/")).deleted == 2
+
+    @pytest.mark.parametrize(
+        "call",
+        [
+            lambda s: s.kv_range(Get("a"), limit=1),
+            lambda s: s.kv_put(Put("a", b"v"), b"w"),
+            lambda s: s.kv_delete_range(Delete("a"), prev_kv=True),
+            lambda s: s.kv_txn(Txn(), [Put("a", b"v")]),
+        ],
+        ids=["range", "put", "delete", "txn"],
+    )
+    def test_request_with_arguments_is_refused(
+        self, store: BaseStore, call: Callable[[BaseStore], object]
+    ) -> None:
+        before = snapshot(store)
+        with pytest.raises(InvalidArgumentError):
+            call(store)
+        assert snapshot(store) == before
+
+    def test_put_ignore_lease_keeps_the_lease(self, store: BaseStore) -> None:
+        requires(store, "leases")
+        lease = store.lease(60)
+        store.put("k", b"1", lease=lease)
+        store.kv_put(Put("k", b"2", ignore_lease=True))
+        kv = store.get_kv("k")
+        assert kv is not None and kv.value == b"2" and kv.lease == lease.id
+        before = snapshot(store)
+        with pytest.raises(KeyNotFoundError):
+            store.kv_put(Put("missing", b"v", ignore_lease=True))
+        with pytest.raises(InvalidArgumentError):
+            Put("k", b"v", lease=lease.id, ignore_lease=True)
+        assert snapshot(store) == before
 
     def test_move_key_moves_value_in_one_revision(self, store: BaseStore) -> None:
         store.put("old", b"v")

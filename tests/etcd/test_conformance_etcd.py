@@ -1,4 +1,5 @@
-"""The conformance suite on ``EtcdStore``, bare and through ``NamespacedStore``."""
+"""The conformance suite on ``EtcdStore``, bare, through ``NamespacedStore`` and through
+``CompressedStore``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kvstore import BaseStore, NamespacedStore
+from kvstore import BaseStore, CompressedStore, NamespacedStore
 from kvstore.testing import ConformanceSuite
 from kvstore_etcd import EtcdConfig, EtcdStore
 
@@ -34,4 +35,15 @@ class TestNamespacedEtcdStore(ConformanceSuite):
         if not inner.closed:
             for key in ("app", "app0", "other/key"):
                 assert inner.get(key) == b"outside"
+        store.close()
+
+
+class TestCompressedEtcdStore(ConformanceSuite):
+    value_compares = False
+    value_sort = False
+
+    @pytest.fixture
+    def store(self, etcd_config: EtcdConfig) -> Iterator[BaseStore]:
+        store = CompressedStore(EtcdStore(etcd_config), threshold=0)
+        yield store
         store.close()
