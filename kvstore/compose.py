@@ -29,7 +29,6 @@ before they are encrypted, because ciphertext does not compress.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from typing import Any, TypedDict, cast
@@ -239,21 +238,10 @@ def _build(
 
 def _compressed(store: BaseStore, settings: Mapping[str, int | None]) -> BaseStore:
     """``CompressedStore(store, ...)``, imported only when compression is asked for."""
-    try:
-        # By name: the module is optional to this one (compression lands on its own).
-        module = importlib.import_module("kvstore.compression")
-    except ModuleNotFoundError as exc:
-        raise ConfigurationError(
-            "open: compress=1 needs kvstore.compression, which this install lacks",
-            operation="open",
-        ) from exc
+    from kvstore.compression import CompressedStore
+
     options = {name: value for name, value in settings.items() if value is not None}
-    try:
-        return cast(BaseStore, module.CompressedStore(store, **options))
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(
-            f"open: unusable compression settings {options}: {exc}", operation="open"
-        ) from exc
+    return CompressedStore(store, **options)
 
 
 # ---------------------------------------------------------------------------- URL options
