@@ -29,6 +29,7 @@ from kvstore.namespace import NamespacedStore
 from kvstore.plugins import start_local_server
 from kvstore.txn import Get, ModRevision, Put, Value, Version
 from kvstore.types import EventType
+from kvstore.urls import redact_url
 
 __all__ = ["DemoError", "main", "run"]
 
@@ -318,7 +319,7 @@ def run(url: str | None = None, *, out: TextIO | None = None) -> int:
         base = stack.enter_context(kvstore.open(url))
         namespace = f"kvstore-demo-{secrets.token_hex(4)}/"
         store = NamespacedStore(base, namespace)
-        stream.write(f"kvstore demo on {_shown(url)}, every key under {namespace!r}\n")
+        stream.write(f"kvstore demo on {redact_url(url)}, every key under {namespace!r}\n")
         demo = _Demo(store, stream)
         try:
             for number, (title, section) in enumerate(_SECTIONS, start=1):
@@ -331,25 +332,22 @@ def run(url: str | None = None, *, out: TextIO | None = None) -> int:
     return 0
 
 
-def _shown(url: str) -> str:
-    from kvstore.cli import redact_url
-
-    return redact_url(url)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kvstore.demo [URL]``: the same as ``kvstore demo [--url URL]``.
+    """``python -m kvstore.demo [URL]``: the walkthrough, as ``kvstore demo [--url URL]``.
 
     Args:
         argv: The arguments (default ``sys.argv[1:]``).
 
     Returns:
-        The exit code.
+        The exit code: 0, or 1 after one ``kvstore demo: error: ...`` line on stderr.
     """
-    from kvstore.cli import main as cli_main
-
     args = list(sys.argv[1:] if argv is None else argv)
-    return cli_main(["demo", *(["--url", args[0]] if args else [])])
+    try:
+        return run(args[0] if args else None)
+    except (DemoError, KVStoreError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stderr.write(f"kvstore demo: error: {ascii(reason)[1:-1]}\n")  # escaped, one line
+        return 1
 
 
 if __name__ == "__main__":

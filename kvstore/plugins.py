@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from kvstore import hookspecs
+from kvstore.compose import split_url, wrap_store
 from kvstore.errors import (
     BackendNotFoundError,
     ConfigurationError,
@@ -105,26 +106,31 @@ def _plugin_for(scheme: str, operation: str) -> str:
 def open_store(url: str) -> BaseStore:
     """Open a store from a URL: ``etcd://host:2379``, ``memory://``, or a plugin's scheme.
 
+    The wrapper options (``?namespace=``, ``?encryption_key_file=`` /
+    ``?encryption_key_env=``, ``?compress=1``) are taken out of the URL for every scheme
+    and composed by ``kvstore.compose.wrap_store``; the backend's plugin gets the rest.
+
     Args:
         url: ``scheme://...``; passwords in it are accepted but never echoed.
 
     Returns:
-        The opened store.
+        The opened store, wrapped as the URL asks.
 
     Raises:
-        ConfigurationError: ``url`` is malformed.
+        ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
         BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
         PluginLoadError: The backend's plugin failed to import or register.
     """
     scheme = scheme_of(url)
+    backend_url, wrappers = split_url(url)
     plugin = _plugin_for(scheme, "open")
-    store = _plugin_manager().hook.kvstore_open(url=url, scheme=scheme)
+    store = _plugin_manager().hook.kvstore_open(url=backend_url, scheme=scheme)
     if store is None:
         raise PluginLoadError(
             f"open: the backend plugin {plugin!r} did not open scheme {scheme!r}",
             plugin=plugin,
         )
-    return store  # type: ignore[no-any-return]
+    return wrap_store(store, **wrappers)
 
 
 def start_local_server(

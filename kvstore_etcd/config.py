@@ -11,9 +11,11 @@ The password can be given as a value, as the name of an environment variable
 Encryption (``EncryptedStore`` around the etcd store) is enabled by one key source:
 ``with_encryption(key_or_keyring)`` in code, or, from configuration, a key file
 (``encryption_key_file``) or an environment variable (``encryption_key_env``) in the
-``kvstore.Keyring`` text format, read when ``new_client()`` opens the store. A URL never
-carries key material: ``?encryption_key=...`` is refused. Passwords and encryption keys
-never appear in ``repr`` or in error messages.
+``kvstore.Keyring`` text format, read when ``new_client()`` opens the store. The config
+only holds the key source: reading the keys and wrapping the store is
+``kvstore.compose`` (``resolve_keyring``, ``wrap_store``), the same code ``kvstore.open``
+uses for every scheme. A URL never carries key material: ``?encryption_key=...`` is
+refused. Passwords and encryption keys never appear in ``repr`` or in error messages.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kvstore.compose import (
+    is_key_option,
+    one_key_source,
+    resolve_keyring,
+    url_key_option,
+    wrap_store,
+)
 from kvstore.encryption import Keyring
 from kvstore.errors import ConfigurationError
 from kvstore.keys import MAX_REQUEST_BYTES
@@ -249,20 +258,15 @@ class EtcdConfig:
     def __attrs_post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):
             raise ConfigurationError("etcd config: TLS cert and key must be given together")
-        sources = [
-            name
-            for name, value in (
-                ("encryption_key", self.encryption_key),
-                ("encryption_keyring", self.encryption_keyring),
-                ("encryption_key_file", self.encryption_key_file),
-                ("encryption_key_env", self.encryption_key_env),
-            )
-            if value is not None
-        ]
-        if len(sources) > 1:
-            raise ConfigurationError(
-                f"etcd config: give one encryption key source, not {' and '.join(sources)}"
-            )
+        key_source = one_key_source(
+            {
+                "encryption_key": self.encryption_key,
+                "encryption_keyring": self.encryption_keyring,
+                "encryption_key_file": self.encryption_key_file,
+                "encryption_key_env": self.encryption_key_env,
+            },
+            "etcd config",
+        )
         password_sources = [
             name
             for name, value in (
@@ -278,7 +282,7 @@ class EtcdConfig:
                 "etcd config: give one password source, not "
                 f"{' and '.join(password_sources)} (a password in the URL counts as password)"
             )
-        if sources and not self.enable_encryption:
+        if key_source is not None and not self.enable_encryption:
             # A key source implies encryption: storing plaintext because a flag was
             # forgotten is the one failure encryption must never have.
             object.__setattr__(self, "enable_encryption", True)
@@ -428,6 +432,8 @@ class EtcdConfig:
     def resolve_keyring(self) -> Keyring | None:
         """The encryption keys, from the key, the keyring, the key file or the variable.
 
+        Read by ``kvstore.compose.resolve_keyring``, as for every store URL.
+
         Returns:
             The ``Keyring``, or ``None`` when encryption is not enabled.
 
@@ -438,14 +444,14 @@ class EtcdConfig:
         """
         if not self.enable_encryption:
             return None
-        if self.encryption_keyring is not None:
-            return self.encryption_keyring
-        if self.encryption_key is not None:
-            return Keyring.single(self.encryption_key)
-        if self.encryption_key_file is not None:
-            return Keyring.from_file(self.encryption_key_file)
-        if self.encryption_key_env is not None:
-            return Keyring.from_env(self.encryption_key_env)
+        keyring = resolve_keyring(
+            self.encryption_keyring if self.encryption_keyring is not None else self.encryption_key,
+            key_file=self.encryption_key_file,
+            key_env=self.encryption_key_env,
+            where="etcd config",
+        )
+        if keyring is not None:
+            return keyring
         raise ConfigurationError(
             "etcd config: encryption is enabled but no key is given (with_encryption(), "
             "encryption_key_file or encryption_key_env); there is no plaintext fallback"
@@ -455,25 +461,18 @@ class EtcdConfig:
         """Open the store this config describes.
 
         Returns:
-            An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled.
+            An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled
+            (by ``kvstore.compose.wrap_store``, the composition ``kvstore.open`` uses).
 
         Raises:
             ConfigurationError: Encryption is enabled without a valid key (or its key file
                 or variable cannot be read), or a setting is unusable (unreadable
                 certificate or password file ...).
         """
-        from kvstore.encryption import EncryptedStore
         from kvstore_etcd.store import EtcdStore
 
         keyring = self.resolve_keyring()
-        store = EtcdStore(self)
-        if keyring is None:
-            return store
-        try:
-            return EncryptedStore(store, keyring)
-        except BaseException:
-            store.close()
-            raise
+        return wrap_store(EtcdStore(self), keyring=keyring)
 
     # ------------------------------------------------------------------ parsing
 
@@ -585,12 +584,7 @@ _STR_OPTIONS = frozenset(
         "key",
         "ca",
         "server_name",
-        "encryption_key_file",
-        "encryption_key_env",
     }
-)
-_SECRET_OPTIONS = frozenset(
-    {"password", "encryption_key", "encryption_keyring", "encryption_keys", "keyring"}
 )
 _ALIASES = {"timeout": "request_timeout", "user": "username", "cacert": "ca"}
 
@@ -603,9 +597,9 @@ def _option(name: str, value: str) -> dict[str, Any]:
         return {name: _parse_int(name, value)}
     if name in _BOOL_OPTIONS:
         return {name: _parse_bool(name, value)}
+    if is_key_option(name):
+        return {name: url_key_option(name, value, "etcd config")}
     if name in _STR_OPTIONS:
-        if name.startswith("encryption_") and not value.strip():
-            raise ConfigurationError(f"etcd config: {name} needs a value")
         return {name: value}
     if name == "endpoints":
         return {name: value}
@@ -613,12 +607,5 @@ def _option(name: str, value: str) -> dict[str, Any]:
         raise ConfigurationError(
             "etcd config: password cannot be a URL option; use password_env / password_file "
             "or the user:password@ part"
-        )
-    if name in _SECRET_OPTIONS or name.startswith("encryption_key"):
-        # URLs end up in logs, shell history and process lists: keys come from a file or
-        # a variable, and the refused value is never repeated.
-        raise ConfigurationError(
-            f"etcd config: {name} cannot be a URL option (key material never goes in a URL);"
-            " use encryption_key_file=PATH or encryption_key_env=VARIABLE"
         )
     raise ConfigurationError(f"etcd config: unknown option {name!r}")

@@ -9,11 +9,13 @@ they are searched by that shape, besides the exact canary strings.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import pickle
 import re
 import traceback
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +28,11 @@ from kvstore import (
     PermissionDeniedError,
     UnavailableError,
 )
+from kvstore.compose import wrap_store
 from kvstore.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd.testing import EtcdServer, EtcdUser, enable_auth
+from kvstore_memory import MemoryStore
 
 PASSWORD = "pw-CANARY-9d1c4e7a"
 ROOT_PASSWORD = "root-CANARY-5b2f8e1d"
@@ -157,6 +161,41 @@ def test_config_and_url_errors_do_not_echo_secrets(
     for error in errors:
         assert_error_clean(error)
     assert isinstance(errors[0], ConfigurationError)
+
+
+def test_wrapper_url_options_do_not_echo_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    good = tmp_path / "keys"
+    good.write_text(f"1:{ENCRYPTION_KEY.hex()}\n2:{Keyring.encode_key(OTHER_KEY)}\n")
+    short = tmp_path / "short-keys"
+    short.write_text(f"1:{ENCRYPTION_KEY[:31].hex()}\n")
+    raw = tmp_path / "raw-keys"
+    raw.write_text(ENCRYPTION_KEY.decode() + "\n")  # key text that is neither hex nor base64
+    monkeypatch.setenv("KVSTORE_TEST_SECRET_KEYS", f"1:{OTHER_KEY[:31].hex()}")
+    refused = [
+        f"memory://?{option}={form}"
+        for option in ("encryption_key", "encryption_keyring", "keyring")
+        for form in (ENCRYPTION_KEY.hex(), base64.b64encode(ENCRYPTION_KEY).decode())
+    ]
+    errors = [_raised(functools.partial(kvstore.open, url)) for url in refused]
+    errors += [
+        _raised(lambda: kvstore.open(f"memory://?encryption_key_file={short}")),
+        _raised(lambda: kvstore.open(f"memory://?encryption_key_file={raw}&namespace=a/")),
+        _raised(lambda: kvstore.open("memory://?encryption_key_env=KVSTORE_TEST_SECRET_KEYS")),
+        _raised(lambda: kvstore.open(f"etcd://app:{PASSWORD}@h:1?encryption_key_file={short}")),
+        _raised(lambda: wrap_store(MemoryStore(), keyring=ENCRYPTION_KEY[:31])),
+    ]
+    for error in errors:
+        assert isinstance(error, ConfigurationError)
+        assert_error_clean(error)
+    # A key file's path may be shown (it is how the user finds the file); its keys never.
+    missing = _raised(lambda: kvstore.open(f"memory://?encryption_key_file={tmp_path / 'nope'}"))
+    assert str(tmp_path / "nope") in str(missing)
+    with kvstore.open(f"memory://?encryption_key_file={good}&namespace=app/") as store:
+        assert_no_secret(repr(store), "repr of a store opened with ?encryption_key_file=")
+        store.put("k", b"v")
+        assert_no_secret(repr(store.inner), "repr(EncryptedStore) from a URL")
 
 
 def test_encryption_errors_do_not_echo_keys(debug_logs: pytest.LogCaptureFixture) -> None:
