@@ -46,12 +46,11 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from kvstore._recipe import QueueClaim, WaiterQueue, check_timeout, recipe_prefix
 from kvstore.errors import LockError
-from kvstore.session import Session
+from kvstore.recipes._waiters import QueueClaim, check_timeout
 from kvstore.txn import CreateRevision, Put
 
-__all__ = ["LOCK_NAMESPACE", "Lock", "Session", "WaiterQueue", "check_timeout", "recipe_prefix"]
+__all__ = ["LOCK_NAMESPACE", "Lock"]
 
 LOCK_NAMESPACE = "__kvstore/locks/"
 """Top-level prefix of every lock key."""

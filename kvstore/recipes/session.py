@@ -20,8 +20,8 @@ from kvstore.errors import LeaseExpiredError, LeaseNotFoundError, StoreClosedErr
 from kvstore.keys import check_ttl
 
 if TYPE_CHECKING:
-    from kvstore.base import BaseStore
     from kvstore.lease import KeepAlive, Lease
+    from kvstore.recipes._store import RecipeStore
 
 __all__ = ["LostCallback", "Session"]
 
@@ -52,7 +52,7 @@ class Session:
         StoreClosedError: The store was closed.
     """
 
-    def __init__(self, store: BaseStore, ttl: int = 60, *, on_lost: LostCallback | None = None):
+    def __init__(self, store: RecipeStore, ttl: int = 60, *, on_lost: LostCallback | None = None):
         check_ttl(ttl, operation="session")
         self.store = store
         self.lost = threading.Event()
@@ -153,7 +153,7 @@ class Session:
     ) -> None:
         self.close()
 
-    # -- for the recipes in kvstore.lock and kvstore.election
+    # -- for the recipes in kvstore.recipes.lock and kvstore.recipes.election
 
     def _claim(self, key: str) -> bool:
         """Reserve a recipe key for one object; two objects sharing a session and a name

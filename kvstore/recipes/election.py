@@ -1,6 +1,6 @@
 """``Election``: leader election for every backend, the recipe of etcd's ``concurrency``.
 
-Candidates queue exactly as lock waiters do (see ``kvstore.lock``): each puts the key
+Candidates queue exactly as lock waiters do (see ``kvstore.recipes.lock``): each puts the key
 ``__kvstore/elections/<quoted name>/<lease id hex>`` with its session's lease and its
 value; the key with the lowest create revision is the leader, and its value is what the
 leader proclaims. A candidate waits for its predecessor only. When the leader's process
@@ -18,15 +18,15 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kvstore._recipe import QueueClaim, check_timeout
 from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
-from kvstore.session import Session
+from kvstore.recipes._waiters import QueueClaim, check_timeout
 from kvstore.txn import CreateRevision, Delete, Put
 from kvstore.types import EventType, KeyValue, SortOrder, SortTarget, WatchEvent
 
 if TYPE_CHECKING:
-    from kvstore.base import BaseStore
+    from kvstore.recipes._store import RecipeStore
+    from kvstore.recipes.session import Session
     from kvstore.watch import Watch
 
 __all__ = ["ELECTION_NAMESPACE", "Election", "LeaderObserver"]
@@ -207,7 +207,7 @@ class LeaderObserver(Iterator[KeyValue]):
     a leader that existed only half-way through a transaction or a lease expiry.
     """
 
-    def __init__(self, store: BaseStore, prefix: str) -> None:
+    def __init__(self, store: RecipeStore, prefix: str) -> None:
         self._store = store
         self._prefix = prefix
         self._range_end = prefix_range_end(prefix)
