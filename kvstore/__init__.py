@@ -12,7 +12,6 @@ from __future__ import annotations
 from kvstore import txn
 from kvstore.base import BaseStore, WrapperStore
 from kvstore.compression import CompressedStore
-from kvstore.election import Election, LeaderObserver
 from kvstore.encryption import EncryptedStore, EnvelopeInfo, Keyring, ReencryptReport
 from kvstore.errors import (
     AuthenticationError,
@@ -50,12 +49,11 @@ from kvstore.errors import (
 )
 from kvstore.hookspecs import hookimpl
 from kvstore.lease import KeepAlive, Lease
-from kvstore.lock import Lock
 from kvstore.namespace import NamespacedStore
 from kvstore.plugins import backends
 from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
 from kvstore.protocol import KVStore
-from kvstore.session import Session
+from kvstore.recipes import Election, LeaderObserver, Lock, Session
 from kvstore.txn import (
     Compare,
     CreateRevision,

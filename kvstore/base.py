@@ -27,7 +27,7 @@ import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -55,6 +55,7 @@ from kvstore.keys import (
     prefix_range_end,
 )
 from kvstore.lease import KeepAlive, Lease
+from kvstore.recipes import Election, Lock, Session
 from kvstore.txn import (
     Compare,
     CreateRevision,
@@ -87,10 +88,6 @@ from kvstore.types import (
     WatchEvent,
 )
 from kvstore.watch import Watch, WatchRequest, run_callback
-
-if TYPE_CHECKING:
-    from kvstore.election import Election
-    from kvstore.lock import Lock, Session
 
 __all__ = ["BaseStore", "WrapperStore"]
 
@@ -1055,7 +1052,7 @@ class BaseStore(abc.ABC):
         session: Session | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
     ) -> Lock:
-        """A distributed lock named ``name`` (see ``kvstore.lock.Lock``).
+        """A distributed lock named ``name`` (see ``kvstore.recipes.Lock``).
 
         Args:
             ttl: TTL of the lock's own session lease, if no ``session`` is given.
@@ -1066,8 +1063,6 @@ class BaseStore(abc.ABC):
             InvalidKeyError: ``name`` is not a valid key.
             InvalidArgumentError: ``ttl`` is not a positive int.
         """
-        from kvstore.lock import Lock
-
         return Lock(self, name, ttl=ttl, session=session, on_lost=on_lost)
 
     def new_election(
@@ -1078,14 +1073,12 @@ class BaseStore(abc.ABC):
         session: Session | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
     ) -> Election:
-        """A leader election named ``name`` (see ``kvstore.election.Election``).
+        """A leader election named ``name`` (see ``kvstore.recipes.Election``).
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
             InvalidArgumentError: ``ttl`` is not a positive int.
         """
-        from kvstore.election import Election
-
         return Election(self, name, ttl=ttl, session=session, on_lost=on_lost)
 
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pluggy
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from kvstore.base import BaseStore
 
 __all__ = ["PROJECT_NAME", "LocalServer", "hookimpl", "hookspec"]
@@ -32,6 +30,8 @@ PROJECT_NAME = "kvstore"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+_Server = TypeVar("_Server", bound="LocalServer")
 
 
 class LocalServer:
@@ -98,7 +98,7 @@ class LocalServer:
             self._stopped = True
         self._stop()
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _Server) -> _Server:
         return self
 
     def __exit__(

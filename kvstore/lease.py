@@ -13,19 +13,26 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.types import LeaseInfo
-
-if TYPE_CHECKING:
-    from kvstore.base import BaseStore
 
 __all__ = ["KeepAlive", "Lease"]
 
 _log = logging.getLogger(__name__)
 
 _STORE_CLOSED = "the store was closed, so nothing renews it any more"
+
+
+class _LeaseStore(Protocol):
+    """What a lease handle and its keep-alive call: the lease primitives of ``BaseStore``."""
+
+    def lease_revoke(self, lease_id: int) -> None: ...
+
+    def lease_keepalive_once(self, lease_id: int) -> int: ...
+
+    def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo: ...
 
 
 class Lease:
@@ -36,7 +43,7 @@ class Lease:
         ttl: The TTL it was granted with, in seconds.
     """
 
-    def __init__(self, store: BaseStore, lease_id: int, ttl: int) -> None:
+    def __init__(self, store: _LeaseStore, lease_id: int, ttl: int) -> None:
         self._store = store
         self.id = lease_id
         self.ttl = ttl
@@ -115,7 +122,7 @@ class KeepAlive:
 
     def __init__(
         self,
-        store: BaseStore,
+        store: _LeaseStore,
         lease: Lease,
         *,
         on_lost: Callable[[LeaseExpiredError], object] | None = None,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.lease import KeepAlive, Lease
+from kvstore.recipes import Election, Lock, Session
 from kvstore.txn import TransactionBuilder
 from kvstore.types import (
     AlarmInfo,
@@ -26,10 +27,6 @@ from kvstore.types import (
     WatchEvent,
 )
 from kvstore.watch import Watch
-
-if TYPE_CHECKING:
-    from kvstore.election import Election
-    from kvstore.lock import Lock, Session
 
 __all__ = ["KVStore"]
 

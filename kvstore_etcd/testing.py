@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -72,9 +72,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from etcd3.etcdrpc import auth_pb2, rpc_pb2, rpc_pb2_grpc
 
 from kvstore.keys import prefix_range_end
-
-if TYPE_CHECKING:
-    from typing import Self
 
 __all__ = [
     "BINARY_ENV_VAR",
@@ -693,7 +690,7 @@ class EtcdServer:
             with _live_lock:
                 _live.discard(self)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> EtcdServer:
         if not self.is_running:
             self.start()
         return self
@@ -1010,7 +1007,7 @@ class EtcdCluster:
             with _live_lock:
                 _live.discard(self)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> EtcdCluster:
         if not all(member.is_running for member in self.members):
             self.start()
         return self

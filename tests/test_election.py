@@ -1,4 +1,4 @@
-"""Tests of ``kvstore.election`` on MemoryStore and through wrapper stores."""
+"""Tests of ``kvstore.recipes.election`` on MemoryStore and through wrapper stores."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from kvstore import (
     Session,
     Watch,
 )
-from kvstore.election import ELECTION_NAMESPACE
+from kvstore.recipes import ELECTION_NAMESPACE
 from kvstore.watch import QueueWatch
 from kvstore_memory import ManualClock, MemoryStore
 

@@ -1,4 +1,4 @@
-"""Tests of ``kvstore.lock`` (Session, Lock) on MemoryStore and through wrapper stores."""
+"""Tests of ``kvstore.recipes`` (Session, Lock) on MemoryStore and through wrapper stores."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from kvstore import (
     Put,
     Session,
 )
-from kvstore.lock import LOCK_NAMESPACE, recipe_prefix
+from kvstore.recipes import LOCK_NAMESPACE
+from kvstore.recipes._waiters import recipe_prefix
 from kvstore_memory import ManualClock, MemoryStore
 
 

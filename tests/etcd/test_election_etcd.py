@@ -14,7 +14,7 @@ import pytest
 from recipe_helpers import keepalive_threads
 
 from kvstore import KeyValue, LockNotHeldError, LockTimeoutError, Put
-from kvstore.election import ELECTION_NAMESPACE
+from kvstore.recipes import ELECTION_NAMESPACE
 from kvstore_etcd import EtcdStore
 
 pytestmark = pytest.mark.etcd

@@ -22,7 +22,7 @@ from kvstore import (
     NamespacedStore,
     Put,
 )
-from kvstore.lock import LOCK_NAMESPACE
+from kvstore.recipes import LOCK_NAMESPACE
 from kvstore_etcd import EtcdConfig, EtcdStore
 
 pytestmark = pytest.mark.etcd

@@ -1,4 +1,4 @@
-"""The queue recipe shared by ``Lock`` and ``Election`` (see ``kvstore.lock`` for the recipe).
+"""The queue recipe shared by ``Lock`` and ``Election`` (see ``kvstore.recipes.lock``).
 
 ``WaiterQueue`` is the FIFO queue of keys under one prefix; ``QueueClaim`` is one object's
 place in it: its session, its key, whether it holds the head of the queue, and the loss of
@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from kvstore.errors import (
     CompactedError,
@@ -28,12 +28,10 @@ from kvstore.errors import (
     StoreClosedError,
 )
 from kvstore.keys import check_key, check_ttl, prefix_range_end
-from kvstore.session import Session
+from kvstore.recipes._store import RecipeStore, check_open, unsupported
+from kvstore.recipes.session import Session
 from kvstore.txn import Compare, CreateRevision, Get, Op, Put
 from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
-
-if TYPE_CHECKING:
-    from kvstore.base import BaseStore
 
 __all__ = ["LockLostCallback", "QueueClaim", "WaiterQueue", "check_timeout", "recipe_prefix"]
 
@@ -84,7 +82,7 @@ class WaiterQueue:
         operation: Name used in errors (``"lock"``, ``"campaign"``).
     """
 
-    def __init__(self, store: BaseStore, prefix: str, operation: str) -> None:
+    def __init__(self, store: RecipeStore, prefix: str, operation: str) -> None:
         self.store = store
         self.prefix = prefix
         self.range_end = prefix_range_end(prefix)
@@ -230,7 +228,7 @@ class WaiterQueue:
                 if event is not None and event.type is EventType.DELETE:
                     return
                 if event is None and watch.cancelled:
-                    self.store._check_open(self.operation)
+                    check_open(self.store, self.operation)
                     return
         except CompactedError:
             return  # history gone: the caller's fresh read tells whether the key still is
@@ -284,7 +282,7 @@ class QueueClaim:
 
     def __init__(
         self,
-        store: BaseStore,
+        store: RecipeStore,
         name: str,
         *,
         ttl: int = 60,
@@ -294,7 +292,7 @@ class QueueClaim:
         self.prefix = recipe_prefix(self._namespace, name, self._creator)
         check_ttl(ttl, operation=self._creator)
         if session is None and Capability.LEASES not in store.capabilities:
-            raise store._unsupported(self._creator)
+            raise unsupported(store, self._creator)
         self.store = store
         self.name = name
         self.lost = threading.Event()

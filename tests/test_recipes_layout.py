@@ -1,0 +1,79 @@
+"""The layering of ``kvstore.recipes`` (see its docstring) and the deprecated module aliases."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pathlib
+import sys
+
+import pytest
+
+import kvstore
+import kvstore.recipes
+
+PACKAGE = pathlib.Path(kvstore.__file__).parent
+
+CORE = ("kvstore.errors", "kvstore.types", "kvstore.keys", "kvstore.txn", "kvstore.lease")
+"""The core modules a recipe may import (with ``kvstore.watch``), besides its own package."""
+
+
+def imported_modules(path: pathlib.Path) -> set[str]:
+    """Every ``kvstore*`` module ``path`` imports: at top level, in functions, under
+    ``if TYPE_CHECKING:``; ``from pkg import name`` counts as ``pkg.name`` and ``pkg``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            assert node.module is not None
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0].startswith("kvstore")}
+
+
+def test_recipes_import_only_core_modules_and_each_other() -> None:
+    allowed = (*CORE, "kvstore.watch", "kvstore.recipes")
+    for path in sorted((PACKAGE / "recipes").glob("*.py")):
+        for name in imported_modules(path):
+            assert name.startswith(allowed) and name != "kvstore", f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("module", [*CORE, "kvstore.watch"])
+def test_the_core_below_the_recipes_imports_no_store_and_no_recipe(module: str) -> None:
+    path = PACKAGE / (module.removeprefix("kvstore.") + ".py")
+    for name in imported_modules(path):
+        assert name.startswith(CORE), f"{module} imports {name}"
+
+
+def test_base_imports_the_recipes_at_the_top_of_the_module() -> None:
+    tree = ast.parse((PACKAGE / "base.py").read_text(encoding="utf-8"))
+    top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert "kvstore.recipes" in top
+    recipe_modules = ("kvstore.recipes", "kvstore.lock", "kvstore.election", "kvstore.session")
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef):
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom):
+                    assert not (node.module or "").startswith(recipe_modules), function.name
+
+
+@pytest.mark.parametrize(
+    ("old", "names"),
+    [
+        ("kvstore.lock", ["LOCK_NAMESPACE", "Lock", "Session"]),
+        ("kvstore.election", ["ELECTION_NAMESPACE", "Election", "LeaderObserver"]),
+        ("kvstore.session", ["LostCallback", "Session"]),
+    ],
+)
+def test_the_old_modules_warn_and_export_the_same_objects(
+    old: str, names: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, old, raising=False)
+    with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated.*kvstore\.recipes"):
+        module = importlib.import_module(old)
+    assert sorted(module.__all__) == sorted(names)
+    for name in names:
+        assert getattr(module, name) is getattr(kvstore.recipes, name)
+    assert module.__doc__ is not None and "Deprecated" in module.__doc__
