@@ -28,7 +28,7 @@ from kvstore import (
 )
 from kvstore.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdUser, enable_auth
+from kvstore_etcd.launcher import EtcdServer, EtcdUser, enable_auth
 
 PASSWORD = "pw-CANARY-9d1c4e7a"
 ROOT_PASSWORD = "root-CANARY-5b2f8e1d"
