@@ -42,7 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 from etcd3.etcdrpc import rpc_pb2
@@ -80,7 +80,6 @@ from kvstore.types import (
     Capability,
     DeleteResult,
     HashInfo,
-    KeyValue,
     LeaseGrant,
     LeaseInfo,
     MemberInfo,
@@ -94,6 +93,7 @@ from kvstore.types import (
 )
 from kvstore.watch import Watch
 from kvstore_etcd import _wire
+from kvstore_etcd._convert import to_key_value
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
     closed_channel_error,
@@ -106,10 +106,8 @@ from kvstore_etcd._errors import (
     refused_lease_error,
     translate,
 )
+from kvstore_etcd._watch import EtcdWatch, WatchMonitor, probe_compact_revision
 from kvstore_etcd.config import EtcdConfig
-
-if TYPE_CHECKING:
-    from kvstore_etcd._watch import WatchMonitor
 
 __all__ = ["EtcdStore"]
 
@@ -184,18 +182,6 @@ def _start(key: str) -> bytes:
 
 def _end(range_end: str | None) -> bytes:
     return b"" if range_end is None else range_end.encode()
-
-
-def to_key_value(kv: Any) -> KeyValue:
-    """A ``KeyValue`` from an etcd ``mvccpb.KeyValue`` message."""
-    return KeyValue(
-        kv.key.decode("utf-8", "replace"),
-        kv.value,
-        kv.create_revision,
-        kv.mod_revision,
-        kv.version,
-        kv.lease,
-    )
 
 
 def _range_result(response: Any, revision: int = 0) -> RangeResult:
@@ -573,8 +559,6 @@ class EtcdStore(BaseStore):
     def _probe_compact_revision(self) -> int:
         """The compact revision, learnt from a watch from revision 1 (etcd cancels it,
         naming the compact revision); 0 if it cannot be learnt quickly."""
-        from kvstore_etcd._watch import probe_compact_revision
-
         try:
             return self._learn_compact_revision(
                 probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
@@ -627,8 +611,6 @@ class EtcdStore(BaseStore):
         start_revision: int | None = None,
         prev_kv: bool = False,
     ) -> Watch:
-        from kvstore_etcd._watch import EtcdWatch
-
         check_range(key, range_end, operation="watch", revision=start_revision)
         self._check_open("watch")
         watch = EtcdWatch(
@@ -831,11 +813,6 @@ class EtcdStore(BaseStore):
                 failover=True,
             )
 
-    def register_watch(self, watch: Watch) -> None:
-        """Track ``watch`` so that ``close`` cancels it."""
-        with self._watches_lock:
-            self._watches.add(watch)
-
     def forget_watch(self, watch: Watch) -> None:
         """Stop tracking a cancelled watch."""
         with self._watches_lock:
@@ -845,8 +822,6 @@ class EtcdStore(BaseStore):
         """The thread that probes quiet watch streams (created on first use)."""
         with self._watches_lock:
             if self._monitor is None:
-                from kvstore_etcd._watch import WatchMonitor
-
                 self._monitor = WatchMonitor(
                     self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
                 )
