@@ -92,7 +92,7 @@ from kvstore.types import (
     TxnResult,
 )
 from kvstore.watch import Watch
-from kvstore_etcd import _wire
+from kvstore_etcd import _watch, _wire
 from kvstore_etcd._convert import to_key_value
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
@@ -106,7 +106,6 @@ from kvstore_etcd._errors import (
     refused_lease_error,
     translate,
 )
-from kvstore_etcd._watch import EtcdWatch, WatchMonitor, probe_compact_revision
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["EtcdStore"]
@@ -283,7 +282,7 @@ class EtcdStore(BaseStore):
         self._client_lock = threading.Lock()
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
-        self._monitor: WatchMonitor | None = None
+        self._monitor: _watch.WatchMonitor | None = None
         self._known_compact_revision = 0
         self._compact_lock = threading.Lock()
 
@@ -561,7 +560,7 @@ class EtcdStore(BaseStore):
         naming the compact revision); 0 if it cannot be learnt quickly."""
         try:
             return self._learn_compact_revision(
-                probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
+                _watch.probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
             )
         except KVStoreError:
             return 0
@@ -613,7 +612,7 @@ class EtcdStore(BaseStore):
     ) -> Watch:
         check_range(key, range_end, operation="watch", revision=start_revision)
         self._check_open("watch")
-        watch = EtcdWatch(
+        watch = _watch.EtcdWatch(
             self,
             key,
             _start(key),
@@ -818,11 +817,11 @@ class EtcdStore(BaseStore):
         with self._watches_lock:
             self._watches.discard(watch)
 
-    def watch_monitor(self) -> WatchMonitor:
+    def watch_monitor(self) -> _watch.WatchMonitor:
         """The thread that probes quiet watch streams (created on first use)."""
         with self._watches_lock:
             if self._monitor is None:
-                self._monitor = WatchMonitor(
+                self._monitor = _watch.WatchMonitor(
                     self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
                 )
             return self._monitor

@@ -11,43 +11,10 @@ from __future__ import annotations
 
 import warnings
 
-from kvstore_etcd.launcher import (
-    BINARY_ENV_VAR,
-    ENDPOINTS_ENV_VAR,
-    EtcdCluster,
-    EtcdLaunchError,
-    EtcdNotFoundError,
-    EtcdServer,
-    EtcdTLS,
-    EtcdUser,
-    ExternalEtcd,
-    PKIFiles,
-    enable_auth,
-    endpoints_from_env,
-    etcd_version,
-    find_etcd_binary,
-    make_test_pki,
-    wipe_etcd,
-)
+from kvstore_etcd import launcher as _launcher
+from kvstore_etcd.launcher import *  # noqa: F403 - the launcher's public names, unchanged
 
-__all__ = [
-    "BINARY_ENV_VAR",
-    "ENDPOINTS_ENV_VAR",
-    "EtcdCluster",
-    "EtcdLaunchError",
-    "EtcdNotFoundError",
-    "EtcdServer",
-    "EtcdTLS",
-    "EtcdUser",
-    "ExternalEtcd",
-    "PKIFiles",
-    "enable_auth",
-    "endpoints_from_env",
-    "etcd_version",
-    "find_etcd_binary",
-    "make_test_pki",
-    "wipe_etcd",
-]
+__all__ = _launcher.__all__
 
 warnings.warn(
     "kvstore_etcd.testing is deprecated; import the etcd launcher from kvstore_etcd.launcher",

@@ -6,13 +6,18 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvstore_etcd.launcher._common import LOOPBACK, Launched, free_ports
 from kvstore_etcd.launcher.binary import find_etcd_binary
 from kvstore_etcd.launcher.errors import EtcdLaunchError
-from kvstore_etcd.launcher.server import EtcdServer, EtcdTLS
+from kvstore_etcd.launcher.server import EtcdServer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from kvstore_etcd.launcher.server import MemberOptions
 
 __all__ = ["EtcdCluster"]
 
@@ -23,13 +28,10 @@ class EtcdCluster(Launched):
     Args:
         size: Number of members (3 tolerates one failure).
         binary: etcd binary; default `find_etcd_binary()`.
-        extra_args: More etcd flags for every member.
-        env: Extra environment variables for every member.
-        heartbeat_interval: ``--heartbeat-interval`` in ms.
-        election_timeout: ``--election-timeout`` in ms.
-        log_level: ``--log-level``.
-        startup_timeout: Seconds `start()` waits for every member to be healthy.
-        tls: Serve clients over TLS with these files.
+        **member_options: `EtcdServer`'s options for every member (`MemberOptions`):
+            ``extra_args``, ``env``, ``heartbeat_interval``, ``election_timeout``,
+            ``log_level``, ``startup_timeout`` (which `start()` also waits for every
+            member to be healthy), ``tls``.
 
     Raises:
         ValueError: ``size`` is below 1.
@@ -41,18 +43,11 @@ class EtcdCluster(Launched):
         size: int = 3,
         *,
         binary: str | None = None,
-        extra_args: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        heartbeat_interval: int = 50,
-        election_timeout: int = 500,
-        log_level: str = "warn",
-        startup_timeout: float = 20.0,
-        tls: EtcdTLS | None = None,
+        **member_options: Unpack[MemberOptions],
     ) -> None:
         if size < 1:
             raise ValueError(f"cluster size must be at least 1, got {size}")
         self.binary = binary if binary is not None else find_etcd_binary()
-        self.startup_timeout = startup_timeout
         self.base_dir = Path(tempfile.mkdtemp(prefix="kvstore-etcd-cluster-"))
         self._closed = False
         ports = free_ports(3 * size)
@@ -72,16 +67,11 @@ class EtcdCluster(Launched):
                 initial_cluster=initial_cluster,
                 cluster_token=token,
                 base_dir=self.base_dir / names[index],
-                extra_args=extra_args,
-                env=env,
-                heartbeat_interval=heartbeat_interval,
-                election_timeout=election_timeout,
-                log_level=log_level,
-                startup_timeout=startup_timeout,
-                tls=tls,
+                **member_options,
             )
             for index in range(size)
         ]
+        self.startup_timeout = self.members[0].startup_timeout
         self._track()
 
     @property

@@ -13,13 +13,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from kvstore_etcd.launcher._common import LOOPBACK, Launched, free_ports, http_json, http_text
 from kvstore_etcd.launcher.binary import clean_environment, find_etcd_binary
 from kvstore_etcd.launcher.errors import EtcdLaunchError
 
-__all__ = ["EtcdServer", "EtcdTLS"]
+__all__ = ["EtcdServer", "EtcdTLS", "MemberOptions"]
 
 _LOG_TAIL_LINES = 40
 _STOP_TIMEOUT = 10.0
@@ -77,6 +77,21 @@ class EtcdTLS:
         if self.client_cert_file is not None:
             context.load_cert_chain(self.client_cert_file, self.client_key_file)
         return context
+
+
+class MemberOptions(TypedDict, total=False):
+    """The `EtcdServer` options that `EtcdCluster` passes to each of its members.
+
+    Their meaning and defaults are those of `EtcdServer`'s arguments of the same names.
+    """
+
+    extra_args: Sequence[str]
+    env: Mapping[str, str] | None
+    heartbeat_interval: int
+    election_timeout: int
+    log_level: str
+    startup_timeout: float
+    tls: EtcdTLS | None
 
 
 class EtcdServer(Launched):
