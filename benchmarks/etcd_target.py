@@ -44,10 +44,10 @@ def etcd_target(endpoints: Sequence[str] = ()) -> Iterator[EtcdTarget]:
 
     Raises:
         ImportError: The etcd backend is not installed.
-        EtcdNotFoundError: No etcd binary to start (``kvstore_etcd.testing``).
-        EtcdLaunchError: The local etcd did not start (``kvstore_etcd.testing``).
+        EtcdNotFoundError: No etcd binary to start (``kvstore_etcd.launcher``).
+        EtcdLaunchError: The local etcd did not start (``kvstore_etcd.launcher``).
     """
-    from kvstore_etcd.testing import EtcdServer, endpoints_from_env
+    from kvstore_etcd.launcher import EtcdServer, endpoints_from_env
 
     external = list(endpoints) or endpoints_from_env()
     if external:

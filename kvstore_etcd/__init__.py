@@ -8,12 +8,47 @@ Example::
     store.put("config/a", b"1")
 
 ``kvstore.open("etcd://host:2379")`` builds the same store from a URL. The launcher for
-throwaway local servers is in ``kvstore_etcd.testing``.
+throwaway local servers is ``kvstore_etcd.launcher``.
+
+``EtcdStore`` needs the ``[etcd]`` extra (grpcio, python3-etcd3, protobuf). Without it this
+package still imports, so that ``pip install kvstore`` alone gives a working pytest plugin
+and ``EtcdConfig``; then ``EtcdStore`` is absent (using it raises ``ImportError``),
+``EtcdConfig.new_client()`` and ``kvstore.open("etcd://...")`` raise ``PluginLoadError``,
+each naming ``pip install "kvstore[etcd]"``.
+
+This module is the composition root of the package: ``store`` imports ``config`` (a store
+is built from a config), so ``config`` cannot import ``store`` back without an import
+cycle. Instead, once both are imported, this module hands ``EtcdStore`` to ``config``
+(``bind_store_class``), which is what ``EtcdConfig.new_client()`` instantiates. Python
+runs a package's ``__init__`` before any of its submodules can be used, so the class is
+bound whenever the extra is installed.
 """
 
 from __future__ import annotations
 
+import typing as _typing
+
+from kvstore_etcd import _extra
+from kvstore_etcd import config as _config
 from kvstore_etcd.config import EtcdConfig
-from kvstore_etcd.store import EtcdStore
+
+try:
+    from kvstore_etcd.store import EtcdStore
+except ImportError as _error:
+    if not _extra.is_missing_client(_error):
+        raise
+    _missing_client = _error
+    if not _typing.TYPE_CHECKING:
+
+        def __getattr__(name: str) -> object:
+            if name == "EtcdStore":
+                raise ImportError(
+                    _extra.missing_client_message("kvstore_etcd.EtcdStore", _missing_client),
+                    name=__name__,
+                ) from _missing_client
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+else:
+    _config.bind_store_class(EtcdStore)
 
 __all__ = ["EtcdConfig", "EtcdStore"]

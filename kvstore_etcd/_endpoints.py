@@ -101,7 +101,6 @@ class Endpoint:
         self.watch: Any = None
         self.lease: Any = None
         self.maintenance: Any = None
-        self.cluster: Any = None
         self.auth: Any = None
         self.lease_leases: Any = None
         self.member_list: Any = None
@@ -120,7 +119,6 @@ class Endpoint:
             self.watch = etcdrpc.WatchStub(channel)
             self.lease = etcdrpc.LeaseStub(channel)
             self.maintenance = etcdrpc.MaintenanceStub(channel)
-            self.cluster = etcdrpc.ClusterStub(channel)
             self.auth = etcdrpc.AuthStub(channel)
             self.lease_leases = channel.unary_unary(
                 _wire.LEASE_LEASES_METHOD,

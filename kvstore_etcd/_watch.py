@@ -34,6 +34,7 @@ from kvstore.errors import (
 )
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import QueueWatch
+from kvstore_etcd._convert import to_key_value
 from kvstore_etcd._errors import (
     cancel_refuses_token,
     is_invalid_token,
@@ -43,7 +44,6 @@ from kvstore_etcd._errors import (
     translate,
     translate_cancel_reason,
 )
-from kvstore_etcd.store import to_key_value
 
 if TYPE_CHECKING:
     from kvstore_etcd._endpoints import Endpoint
@@ -109,11 +109,6 @@ class EtcdWatch(QueueWatch):
         self._last_activity = time.monotonic()
         self._probe_sent: float | None = None
         self._thread = threading.Thread(target=self._run, name="kvstore-etcd-watch", daemon=True)
-
-    @property
-    def next_revision(self) -> int | None:
-        """The revision the stream resumes from after a reconnect."""
-        return self._next_revision
 
     def start(self) -> None:
         """Start the stream and wait until etcd has created the watcher.

@@ -38,8 +38,11 @@ from kvstore.compose import (
 from kvstore.encryption import Keyring
 from kvstore.errors import ConfigurationError
 from kvstore.keys import MAX_REQUEST_BYTES
+from kvstore_etcd._extra import missing_client_error
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from kvstore.base import BaseStore
 
 __all__ = ["DEFAULT_PORT", "EtcdConfig"]
@@ -468,11 +471,10 @@ class EtcdConfig:
             ConfigurationError: Encryption is enabled without a valid key (or its key file
                 or variable cannot be read), or a setting is unusable (unreadable
                 certificate or password file ...).
+            PluginLoadError: The ``[etcd]`` extra (the gRPC client) is not installed.
         """
-        from kvstore_etcd.store import EtcdStore
-
         keyring = self.resolve_keyring()
-        return wrap_store(EtcdStore(self), keyring=keyring)
+        return wrap_store(_new_store(self), keyring=keyring)
 
     # ------------------------------------------------------------------ parsing
 
@@ -609,3 +611,32 @@ def _option(name: str, value: str) -> dict[str, Any]:
             "or the user:password@ part"
         )
     raise ConfigurationError(f"etcd config: unknown option {name!r}")
+
+
+# ---------------------------------------------------------------------- the store class
+
+_store_class: Callable[[EtcdConfig], BaseStore] | None = None
+
+
+def bind_store_class(store_class: Callable[[EtcdConfig], BaseStore]) -> None:
+    """Make ``EtcdConfig.new_client()`` open stores of ``store_class`` (``EtcdStore``).
+
+    Called once, by ``kvstore_etcd/__init__`` (the package's composition root), after it
+    has imported both this module and ``kvstore_etcd.store``. ``store`` imports this
+    module (a store is built from a config), so this module never imports ``store``, not
+    even inside ``new_client``: the modules of the package import one way, without a cycle.
+    """
+    global _store_class
+    _store_class = store_class
+
+
+def _new_store(config: EtcdConfig) -> BaseStore:
+    """A store on ``config``, of the class given to `bind_store_class`.
+
+    Raises:
+        PluginLoadError: No class was bound, because ``kvstore_etcd.store`` could not be
+            imported: the ``[etcd]`` extra is missing.
+    """
+    if _store_class is None:
+        raise missing_client_error("new_client")
+    return _store_class(config)

@@ -2,6 +2,11 @@
 
 Registered in the ``kvstore`` entry-point group as ``etcd = "kvstore_etcd.plugin"``;
 imported only when an ``etcd://`` or ``etcds://`` URL is opened.
+
+The plugin imports without the ``[etcd]`` extra (grpcio, python3-etcd3, protobuf), so
+that ``pip install kvstore`` alone can tell what is missing: opening a URL then raises
+``PluginLoadError`` (the type ``kvstore.open`` gives any backend that cannot load) whose
+message names ``pip install "kvstore[etcd]"``.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 from kvstore.base import BaseStore
 from kvstore.errors import BackendError, ConfigurationError
 from kvstore.hookspecs import LocalServer, hookimpl
+from kvstore_etcd._extra import client_import_error, missing_client_error
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["SCHEMES", "kvstore_open"]
@@ -31,10 +37,16 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
 
     Raises:
         ConfigurationError: The URL is malformed.
+        PluginLoadError: The ``[etcd]`` extra is not installed (the message names
+            ``pip install "kvstore[etcd]"``).
     """
     if scheme not in SCHEMES:
         return None
-    return EtcdConfig.from_url(url).new_client()
+    config = EtcdConfig.from_url(url)
+    missing = client_import_error()
+    if missing is not None:
+        raise missing_client_error("open", missing, plugin=scheme) from missing
+    return config.new_client()
 
 
 @hookimpl
@@ -62,7 +74,7 @@ def kvstore_local_server(
     if scheme != "etcd":
         return None
     # Imported here: the launcher is only needed by `serve` and the demo, not by open().
-    from kvstore_etcd.testing import EtcdLaunchError, EtcdNotFoundError, EtcdServer
+    from kvstore_etcd.launcher import EtcdLaunchError, EtcdNotFoundError, EtcdServer
 
     try:
         server = EtcdServer(

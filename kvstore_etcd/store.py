@@ -42,7 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import grpc
 from etcd3.etcdrpc import rpc_pb2
@@ -74,7 +74,6 @@ from kvstore.types import (
     Capability,
     DeleteResult,
     HashInfo,
-    KeyValue,
     LeaseGrant,
     LeaseInfo,
     MemberInfo,
@@ -87,7 +86,8 @@ from kvstore.types import (
     TxnResult,
 )
 from kvstore.watch import Watch, WatchRequest
-from kvstore_etcd import _wire
+from kvstore_etcd import _watch, _wire
+from kvstore_etcd._convert import to_key_value
 from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import (
     closed_channel_error,
@@ -101,9 +101,6 @@ from kvstore_etcd._errors import (
     translate,
 )
 from kvstore_etcd.config import EtcdConfig
-
-if TYPE_CHECKING:
-    from kvstore_etcd._watch import WatchMonitor
 
 __all__ = ["EtcdStore"]
 
@@ -178,18 +175,6 @@ def _start(key: str) -> bytes:
 
 def _end(range_end: str | None) -> bytes:
     return b"" if range_end is None else range_end.encode()
-
-
-def to_key_value(kv: Any) -> KeyValue:
-    """A ``KeyValue`` from an etcd ``mvccpb.KeyValue`` message."""
-    return KeyValue(
-        kv.key.decode("utf-8", "replace"),
-        kv.value,
-        kv.create_revision,
-        kv.mod_revision,
-        kv.version,
-        kv.lease,
-    )
 
 
 def _range_result(response: Any, revision: int = 0) -> RangeResult:
@@ -317,7 +302,7 @@ class EtcdStore(BaseStore):
         self._client_lock = threading.Lock()
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
-        self._monitor: WatchMonitor | None = None
+        self._monitor: _watch.WatchMonitor | None = None
         self._known_compact_revision = 0
         self._compact_lock = threading.Lock()
 
@@ -516,11 +501,9 @@ class EtcdStore(BaseStore):
     def _probe_compact_revision(self) -> int:
         """The compact revision, learnt from a watch from revision 1 (etcd cancels it,
         naming the compact revision); 0 if it cannot be learnt quickly."""
-        from kvstore_etcd._watch import probe_compact_revision
-
         try:
             return self._learn_compact_revision(
-                probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
+                _watch.probe_compact_revision(self, min(self._timeout, _COMPACT_PROBE_SECONDS))
             )
         except KVStoreError:
             return 0
@@ -563,10 +546,8 @@ class EtcdStore(BaseStore):
     # ------------------------------------------------------------------ watches
 
     def do_watch(self, request: WatchRequest) -> Watch:
-        from kvstore_etcd._watch import EtcdWatch
-
         self._check_open("watch")
-        watch = EtcdWatch(
+        watch = _watch.EtcdWatch(
             self,
             request.key,
             _start(request.key),
@@ -766,23 +747,16 @@ class EtcdStore(BaseStore):
                 failover=True,
             )
 
-    def register_watch(self, watch: Watch) -> None:
-        """Track ``watch`` so that ``close`` cancels it."""
-        with self._watches_lock:
-            self._watches.add(watch)
-
     def forget_watch(self, watch: Watch) -> None:
         """Stop tracking a cancelled watch."""
         with self._watches_lock:
             self._watches.discard(watch)
 
-    def watch_monitor(self) -> WatchMonitor:
+    def watch_monitor(self) -> _watch.WatchMonitor:
         """The thread that probes quiet watch streams (created on first use)."""
         with self._watches_lock:
             if self._monitor is None:
-                from kvstore_etcd._watch import WatchMonitor
-
-                self._monitor = WatchMonitor(
+                self._monitor = _watch.WatchMonitor(
                     self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
                 )
             return self._monitor

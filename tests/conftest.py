@@ -14,6 +14,9 @@ from recipe_helpers import STORE_KINDS, make_store
 from kvstore import BaseStore
 from kvstore_memory import ManualClock
 
+collect_ignore = ["bare_install"]
+"""A project for a virtualenv without the [etcd] extra; CI runs it there (``.ci/run``)."""
+
 
 @pytest.fixture
 def clock() -> ManualClock:

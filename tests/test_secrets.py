@@ -31,7 +31,7 @@ from kvstore import (
 from kvstore.compose import wrap_store
 from kvstore.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdUser, enable_auth
+from kvstore_etcd.launcher import EtcdServer, EtcdUser, enable_auth
 from kvstore_memory import MemoryStore
 
 PASSWORD = "pw-CANARY-9d1c4e7a"

@@ -405,7 +405,7 @@ def test_serve_moves_to_a_free_port_when_2379_is_taken(cli: Cli) -> None:
 @pytest.fixture(scope="module")
 def tls_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The client port of a TLS-only etcd (no client certificates needed)."""
-    from kvstore_etcd.testing import EtcdServer, make_test_pki
+    from kvstore_etcd.launcher import EtcdServer, make_test_pki
 
     pki = make_test_pki(tmp_path_factory.mktemp("pki"))
     tls = pki.etcd_tls(client_cert_auth=False)

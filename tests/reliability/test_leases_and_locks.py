@@ -13,7 +13,7 @@ import pytest
 
 from kvstore import IndeterminateError, KVStoreError, Lock, Put
 from kvstore_etcd import EtcdStore
-from kvstore_etcd.testing import EtcdCluster
+from kvstore_etcd.launcher import EtcdCluster
 
 from .conftest import WAIT, wait_until
 from .proxy import FaultProxy

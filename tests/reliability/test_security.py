@@ -16,7 +16,7 @@ import pytest
 
 from kvstore import AuthenticationError, PermissionDeniedError, UnavailableError
 from kvstore_etcd import EtcdConfig, EtcdStore
-from kvstore_etcd.testing import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
+from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
 from .conftest import WatchRecorder
 from .proxy import FaultProxy

@@ -11,7 +11,7 @@ import pytest
 
 from kvstore import KVStoreError
 from kvstore_etcd import EtcdStore
-from kvstore_etcd.testing import EtcdCluster
+from kvstore_etcd.launcher import EtcdCluster
 
 from .conftest import WAIT, WatchRecorder, current_revision, wait_until
 from .proxy import FaultProxy
