@@ -37,7 +37,7 @@ from kvstore.txn import CreateRevision, Delete, Get, LeaseId, ModRevision, Put, 
 from kvstore.types import DeleteResult, EventType, PutResult, RangeResult, TxnResult
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd._errors import map_errors, translate, translate_cancel_reason
-from kvstore_etcd.testing import EtcdServer
+from kvstore_etcd.launcher import EtcdServer
 
 pytestmark = pytest.mark.etcd
 
