@@ -205,8 +205,12 @@ class MemoryStore(BaseStore):
             )
 
     def _range(self, read: Get, header_revision: int) -> RangeResult:
-        """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit."""
-        if read.revision is None or read.revision >= self._revision:
+        """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit.
+
+        ``header_revision`` is the revision of the view read: inside a transaction that
+        has written, the transaction's own revision, so that a read at the revision before
+        it does not see its writes (etcd reads such a revision from history)."""
+        if read.revision is None or read.revision >= header_revision:
             kvs = self._current_range(read.key, read.range_end)
         else:
             kvs = self._past_range(read.key, read.range_end, read.revision)
@@ -337,8 +341,6 @@ class MemoryStore(BaseStore):
         for response in result.responses:
             if isinstance(response, TxnResult):
                 responses.append(self._stamp(response, revision))
-            elif isinstance(response, DeleteResult):
-                responses.append(attrs.evolve(response, revision=revision))
             else:
                 responses.append(response)
         return TxnResult(result.succeeded, tuple(responses), revision)
@@ -388,6 +390,9 @@ class MemoryStore(BaseStore):
             self._record(old.key, revision, None)
             tombstone = KeyValue(old.key, b"", 0, revision, 0, 0)
             change.events.append(WatchEvent(EventType.DELETE, tombstone, old))
+        # etcd's storeTxnWrite.DeleteRange: the transaction's revision once it has written
+        # (this delete included), else the revision before it
+        revision = change.revision if change.events else self._revision
         return DeleteResult(revision, len(doomed), tuple(doomed) if delete.prev_kv else ())
 
     def _record(self, key: str, revision: int, kv: KeyValue | None) -> None:
