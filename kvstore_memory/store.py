@@ -27,7 +27,8 @@ import secrets
 import threading
 import weakref
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import attrs
 
@@ -68,10 +69,13 @@ from kvstore.types import (
 from kvstore.watch import QueueWatch, Watch, WatchRequest
 from kvstore_memory.clock import Clock, ManualClock, SystemClock
 
-__all__ = ["MIN_LEASE_TTL", "MemoryStore"]
+__all__ = ["MAX_LEASE_TTL", "MIN_LEASE_TTL", "MemoryStore"]
 
 MIN_LEASE_TTL = 2
 """etcd raises every granted TTL to at least 2 seconds; so does the fake."""
+
+MAX_LEASE_TTL = 9_000_000_000
+"""etcd refuses a lease TTL above this (``lease.MaxLeaseTTL``); so does the fake."""
 
 _MEMBER_ID = 1
 _EXPIRY_POLL_SECONDS = 0.05
@@ -290,6 +294,7 @@ class MemoryStore(BaseStore):
             self._check_open("txn")
             self._expire_leases()
             path = self._plan(request.compares, request.success, request.failure)
+            self._check_path(path)
             change = _Change(self._revision + 1)
             result = self._apply_txn(path, change)
             self._commit(change)
@@ -298,21 +303,23 @@ class MemoryStore(BaseStore):
     def _plan(
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
     ) -> _Path:
-        """Evaluate every compare on the state before the transaction (as etcd does) and
-        check the chosen operations, so that nothing fails half-way through."""
+        """Evaluate every compare on the state before the transaction (as etcd does)."""
         succeeded = all(self._holds(compare) for compare in compares)
         ops = success if succeeded else failure
-        steps: list[Op | _Path] = []
-        for op in ops:
-            if isinstance(op, Txn):
-                steps.append(self._plan(op.compares, op.success, op.failure))
-                continue
-            if isinstance(op, Put):
-                self._check_lease(op)
-            elif isinstance(op, Get):
-                self._check_read_revision(op.revision, op.key, "txn")
-            steps.append(op)
+        steps: list[Op | _Path] = [
+            self._plan(op.compares, op.success, op.failure) if isinstance(op, Txn) else op
+            for op in ops
+        ]
         return _Path(succeeded, steps)
+
+    def _check_path(self, path: _Path) -> None:
+        """Check the chosen operations, so that nothing fails half-way through, in etcd's
+        order (``checkRequests``): every put (ignore_lease, lease) first, then every read's
+        revision, each pass in operation order, nested transactions in place."""
+        for put in path.ops(Put):
+            self._check_lease(put)
+        for get in path.ops(Get):
+            self._check_read_revision(get.revision, get.key, "txn")
 
     def _holds(self, compare: Compare) -> bool:
         kvs = self._current_range(compare.key, compare.range_end)
@@ -460,6 +467,12 @@ class MemoryStore(BaseStore):
 
     def lease_grant(self, ttl: int) -> LeaseGrant:
         check_ttl(ttl, operation="lease_grant")
+        if ttl > MAX_LEASE_TTL:
+            # etcd: "etcdserver: too large lease TTL" (OUT_OF_RANGE)
+            raise InvalidArgumentError(
+                f"lease_grant: ttl {ttl} is over the largest lease TTL, {MAX_LEASE_TTL} s",
+                operation="lease_grant",
+            )
         granted = max(ttl, MIN_LEASE_TTL)
         with self._lock:
             self._check_open("lease_grant")
@@ -569,6 +582,21 @@ class MemoryStore(BaseStore):
             first = bisect.bisect_left(self._event_revisions, revision)
             del self._events[:first]
             del self._event_revisions[:first]
+            self._compact_events_at(revision)
+
+    def _compact_events_at(self, revision: int) -> None:
+        """The events at the compact revision, as a watch from there gets them from etcd:
+        deletes are gone (compaction drops a tombstone at or below the compact revision),
+        and puts come without ``prev_kv`` (etcd reads it at the revision before, which is
+        compacted)."""
+        end = bisect.bisect_right(self._event_revisions, revision)
+        kept = [
+            attrs.evolve(event, prev_kv=None)
+            for event in self._events[:end]
+            if event.type is EventType.PUT
+        ]
+        self._events[:end] = kept
+        self._event_revisions[:end] = [revision] * len(kept)
 
     def _compact_key(self, key: str, revision: int) -> None:
         entries = self._history[key]
@@ -657,12 +685,23 @@ def _expire_loop(expire: Callable[[], bool], stop: threading.Event) -> None:
             return
 
 
+_OpT = TypeVar("_OpT", Put, Get)
+
+
 @attrs.frozen
 class _Path:
     """A transaction with its branch chosen: which branch ran and its steps."""
 
     succeeded: bool
     steps: builtins.list[Op | _Path]
+
+    def ops(self, kind: type[_OpT]) -> Iterator[_OpT]:
+        """The operations of type ``kind`` on the chosen branches, depth first."""
+        for step in self.steps:
+            if isinstance(step, _Path):
+                yield from step.ops(kind)
+            elif isinstance(step, kind):
+                yield step
 
 
 _SORT_KEYS: dict[SortTarget, Callable[[KeyValue], str | bytes | int]] = {
