@@ -48,7 +48,7 @@ How results are compared:
   prefix. Requests are generated in this normalized form and translated for each store.
 - Remaining TTLs are compared as ``Remaining``: whether each lies within what the time
   elapsed on that store allows (between the granted TTL minus the seconds elapsed since
-  the grant or last keep-alive, minus 2, and the granted TTL). Nothing in a sequence
+  the grant or last keep-alive started, less a second, and the granted TTL). Nothing in a sequence
   depends on the wall clock: no lease is left to expire (short leases are revoked in the
   step that grants them; others are granted for at least a minute).
 
@@ -73,14 +73,15 @@ Choices that keep the comparison exact:
 - Lease compares with ``<`` and ``>`` use the operand 0 only (lease ids are the stores'
   own and order differently).
 
-etcd versions: the fake follows etcd 3.5. Where etcd 3.4 answers differently, the
-comparison is skipped when a store reports a 3.4 server (``status().version``); the
-skipped comparisons are listed in ``ETCD_34_DIFFERENCES``.
+etcd versions: the fake follows etcd 3.5. The harness found no difference between etcd
+3.5.1 and 3.4.23 in what it compares (CI runs it on both).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import enum
 import math
 import random
 import time
@@ -108,10 +109,11 @@ from kvstore.watch import WatchRequest
 
 __all__ = [
     "DEFAULT_PREFIX",
-    "ETCD_34_DIFFERENCES",
     "Action",
+    "FEATURES",
     "CheckLeaseBounds",
     "Compact",
+    "Coverage",
     "Divergence",
     "GrantLease",
     "KeepAliveOnce",
@@ -125,15 +127,13 @@ __all__ = [
     "RevokeLease",
     "Send",
     "WatchReplay",
+    "brief",
     "compare_many",
     "run_differential",
 ]
 
 DEFAULT_PREFIX = "kvstore-differential/"
 """Where a run keeps its keys unless told otherwise (``compare_many`` adds the seed)."""
-
-ETCD_34_DIFFERENCES: dict[str, str] = {}
-"""Comparisons skipped when a store reports an etcd 3.4 server: name -> what differs."""
 
 NEVER_GRANTED = 1_000_000
 """The normalized lease id of a lease no store granted (sent as an id nobody uses)."""
@@ -154,7 +154,7 @@ _MARKER_VALUE = b"~watch-marker"
 _WATCH_EVENT_TIMEOUT = 5.0
 """Seconds to wait for each event of a watch replay (only a diverging store waits)."""
 
-_TTL_SLACK = 2
+_TTL_SLACK = 1
 """Seconds below the elapsed-time bound that a remaining TTL may still be."""
 
 _MAX_LEASE_TTL = 9_000_000_000
@@ -241,7 +241,6 @@ class _Side:
         self.base = store.kv_range(Get(prefix, count_only=True)).revision
         self.leases: list[int] = []
         self.renewed: dict[int, float] = {}
-        self.skip: frozenset[str] = _skipped_comparisons(store)
 
     # normalized -> store
 
@@ -373,9 +372,12 @@ class _Side:
         )
 
     def remaining(self, lease: int, ttl: int, granted: int) -> Remaining:
+        """``ttl`` against its bound: the server set the lease's expiry after the grant
+        (or keep-alive) call started and truncates what is left to whole seconds, so
+        ``floor(granted - elapsed since the call started) <= ttl <= granted``, less a
+        second of slack."""
         since = self.renewed.get(lease, time.monotonic())
-        elapsed = math.ceil(time.monotonic() - since)
-        low = granted - elapsed - _TTL_SLACK
+        low = math.floor(granted - (time.monotonic() - since)) - _TTL_SLACK
         return Remaining(low <= ttl <= granted, ttl, low, granted)
 
     def cleanup(self) -> None:
@@ -398,17 +400,6 @@ def _send(store: BaseStore, request: Op) -> object:
     if isinstance(request, Delete):
         return store.kv_delete_range(request)
     return store.kv_txn(request)
-
-
-def _skipped_comparisons(store: BaseStore) -> frozenset[str]:
-    """The comparisons to skip for this store: ``ETCD_34_DIFFERENCES`` on etcd 3.4."""
-    if not ETCD_34_DIFFERENCES:
-        return frozenset()
-    try:
-        version = store.status().version
-    except Exception:  # noqa: BLE001 - a store without status is no etcd 3.4
-        return frozenset()
-    return frozenset(ETCD_34_DIFFERENCES) if version.startswith("3.4.") else frozenset()
 
 
 # ---------------------------------------------------------------------- actions
@@ -491,9 +482,10 @@ class GrantLease(Action):
 
 
 def _grant(side: _Side, ttl: int) -> LeaseGrant:
+    started = time.monotonic()
     grant = side.store.lease_grant(ttl)
     side.leases.append(grant.id)
-    side.renewed[len(side.leases)] = time.monotonic()
+    side.renewed[len(side.leases)] = started
     return LeaseGrant(len(side.leases), grant.ttl)
 
 
@@ -556,8 +548,9 @@ class KeepAliveOnce(Action):
 
     def run(self, side: _Side) -> object:
         def renew() -> int:
+            started = time.monotonic()
             ttl = side.store.lease_keepalive_once(side.lease(self.lease))
-            side.renewed[self.lease] = time.monotonic()
+            side.renewed[self.lease] = started
             return ttl
 
         return side.call(renew)
@@ -709,7 +702,7 @@ class _Generator:
         low = max(1, self.model.compacted - 1)
         return self.rng.randint(low, self.model.revision + 1)
 
-    def lease_ref(self, *, live: float = 0.8) -> int:
+    def lease_ref(self, *, live: float = 0.85) -> int:
         """The position of a lease: mostly a live one, else revoked or never granted."""
         if self.model.live and self.chance(live):
             return self.rng.choice(sorted(self.model.live))
@@ -729,8 +722,8 @@ class _Generator:
         lease: int | None = None
         ignore_lease = False
         if self.model.leases and self.chance(0.3):
-            lease = self.lease_ref()
-        elif self.chance(0.05):
+            lease = self.lease_ref(live=0.9)
+        elif self.chance(0.02):
             lease = NEVER_GRANTED
         elif self.chance(0.05):
             ignore_lease = True
@@ -936,25 +929,62 @@ class Divergence:
         lines = [
             f"stores diverge at step {self.step} of seed {self.seed}",
             f"  replay: {self.replay}",
-            f"  step {self.step}: {self.action!r}",
+            f"  step {self.step}: {brief(self.action)}",
             f"  A {self.names[0]}:",
-            f"      {self.result_a.result!r}",
-            f"      revision after: {self.result_a.revision!r}",
+            f"      {brief(self.result_a.result)}",
+            f"      revision after: {brief(self.result_a.revision)}",
             f"  B {self.names[1]}:",
-            f"      {self.result_b.result!r}",
-            f"      revision after: {self.result_b.revision!r}",
+            f"      {brief(self.result_b.result)}",
+            f"      revision after: {brief(self.result_b.revision)}",
         ]
         lines.extend(_differences(self.result_a, self.result_b))
         shown = self.history[-12:]
         if shown:
             lines.append(f"  the {len(shown)} steps before (of {len(self.history)}):")
             first = len(self.history) - len(shown)
-            lines.extend(f"    {first + i}: {action!r}" for i, action in enumerate(shown))
+            lines.extend(f"    {first + i}: {brief(action)}" for i, action in enumerate(shown))
         lines.append(
             "  (revisions relative to the run's start, which is 1; leases by grant position; "
             "keys without the run prefix)"
         )
         return "\n".join(lines)
+
+
+def brief(value: object) -> str:
+    """``repr`` without the defaults: requests, results and steps in a line a person reads.
+
+    An attrs instance shows its first field and the fields without a default
+    positionally, the others only where they differ from their default
+    (``Get('a', limit=2)``); a ``Compare`` reads as
+    ``version('a') > 1``; an enum member as ``SortTarget.VERSION``.
+    """
+    if isinstance(value, Compare):
+        range_part = "" if value.range_end is None else f", {value.range_end!r}"
+        return f"{value.target.value}({value.key!r}{range_part}) {value.op.value} {value.operand!r}"
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, tuple):
+        inner = ", ".join(brief(item) for item in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(brief(item) for item in value) + "]"
+    if attrs.has(type(value)):
+        parts: list[str] = []
+        positional = True
+        for field in attrs.fields(cast(Any, type(value))):
+            if not field.repr:
+                continue
+            item = getattr(value, field.name)
+            default = field.default
+            if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                default = default.factory()
+            positional = positional and default is attrs.NOTHING
+            if positional or not parts:
+                parts.append(brief(item))
+            elif default is attrs.NOTHING or item != default:
+                parts.append(f"{field.name}={brief(item)}")
+        return f"{type(value).__name__}({', '.join(parts)})"
+    return repr(value)
 
 
 def _differences(a: object, b: object, path: str = "") -> list[str]:
@@ -974,7 +1004,177 @@ def _differences(a: object, b: object, path: str = "") -> list[str]:
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             found += _differences(x, y, f"{path}[{i}]")
         return found[:5]
-    return [f"  differs at {path or 'the top'}: {a!r} != {b!r}"]
+    return [f"  differs at {path or 'the top'}: {brief(a)} != {brief(b)}"]
+
+
+# ---------------------------------------------------------------------- coverage
+
+
+def _all_features() -> frozenset[str]:
+    features = {f"compare {t.value} {o.value}" for t in CompareTarget for o in CompareOp}
+    features |= {f"sort {t.name} {o.name}" for t in SortTarget for o in SortOrder}
+    features |= {
+        "compare on a range",
+        "txn then",
+        "txn else",
+        "txn nested",
+        "txn nested twice",
+        "txn nested result",
+        "txn put",
+        "txn get",
+        "txn delete",
+        "get range",
+        "get past revision",
+        "get limit",
+        "get more",
+        "get keys_only",
+        "get count_only",
+        "get min_create_revision",
+        "get max_create_revision",
+        "put lease",
+        "put prev_kv",
+        "put ignore_lease",
+        "delete range",
+        "delete prev_kvs",
+        "lease grant",
+        "lease bounds",
+        "lease revoke",
+        "lease time_to_live keys",
+        "lease keepalive",
+        "lease list",
+        "compact",
+        "read below compaction",
+        "watch replay",
+        "watch prev_kv",
+        "watch below compaction",
+    }
+    features |= {
+        f"error {name}"
+        for name in (
+            "CompactedError",
+            "DuplicateKeyError",
+            "InvalidArgumentError",
+            "KeyNotFoundError",
+            "LeaseNotFoundError",
+        )
+    }
+    return frozenset(features)
+
+
+FEATURES = _all_features()
+"""What ``Coverage`` counts: every compare target and operator, every sort target and
+order, each option, lease call, compaction and watch case, and the expected errors."""
+
+
+@attrs.define
+class Coverage:
+    """Counts the features a run's steps exercised (``FEATURES``), from the steps and the
+    answers the stores agreed on. Pass one to ``run_differential`` or ``compare_many``.
+
+    Attributes:
+        counts: How many times each feature was exercised.
+    """
+
+    counts: collections.Counter[str] = attrs.field(factory=collections.Counter)
+
+    def missing(self) -> set[str]:
+        """The features no step exercised."""
+        return set(FEATURES) - set(self.counts)
+
+    def add(self, action: Action, outcome: Outcome) -> None:
+        """Count the features of one step and its (agreed) outcome."""
+        found: list[str] = []
+        result = outcome.result
+        if isinstance(action, Send):
+            found += _request_features(action.request, 0)
+        found += _result_features(result)
+        if isinstance(action, GrantLease) and isinstance(result, LeaseGrant):
+            found.append("lease grant")
+        elif isinstance(action, CheckLeaseBounds) and len(cast(tuple[object], result)) > 1:
+            found.append("lease bounds")
+        elif isinstance(action, RevokeLease) and result is None:
+            found.append("lease revoke")
+        elif isinstance(action, KeepAliveOnce) and isinstance(result, int):
+            found.append("lease keepalive")
+        elif isinstance(action, ListLeases) and isinstance(result, tuple) and result:
+            found.append("lease list")
+        elif isinstance(action, Compact) and result is None:
+            found.append("compact")
+        elif isinstance(action, WatchReplay) and isinstance(result, Replayed):
+            events = [e for e in result.events if isinstance(e, WatchEvent)]
+            if len(events) > 1:
+                found.append("watch replay")
+            if any(e.prev_kv is not None for e in events):
+                found.append("watch prev_kv")
+            if any(isinstance(e, Raised) and e.error == "CompactedError" for e in result.events):
+                found.append("watch below compaction")
+        if (
+            isinstance(action, Send)
+            and isinstance(result, Raised)
+            and result.error == "CompactedError"
+        ):
+            found.append("read below compaction")
+        self.counts.update(found)
+
+
+def _request_features(op: Op, depth: int) -> list[str]:
+    found: list[str] = []
+    if isinstance(op, Txn):
+        if depth == 1:
+            found.append("txn nested")
+        elif depth == 2:
+            found.append("txn nested twice")
+        for compare in op.compares:
+            found.append(f"compare {compare.target.value} {compare.op.value}")
+            if compare.range_end is not None:
+                found.append("compare on a range")
+        for inner in (*op.success, *op.failure):
+            if depth == 0 and not isinstance(inner, Txn):
+                found.append(f"txn {type(inner).__name__.lower()}")
+            found += _request_features(inner, depth + 1)
+    elif isinstance(op, Get):
+        if op.sort_target is not None and op.sort_order is not None:
+            found.append(f"sort {op.sort_target.name} {op.sort_order.name}")
+        options = {
+            "get range": op.range_end is not None,
+            "get past revision": op.revision is not None,
+            "get limit": op.limit > 0,
+            "get keys_only": op.keys_only,
+            "get count_only": op.count_only,
+            "get min_create_revision": op.min_create_revision > 0,
+            "get max_create_revision": op.max_create_revision > 0,
+        }
+        found += [name for name, used in options.items() if used]
+    elif isinstance(op, Put):
+        options = {"put lease": bool(op.lease), "put ignore_lease": op.ignore_lease}
+        found += [name for name, used in options.items() if used]
+    elif isinstance(op, Delete) and op.range_end is not None:
+        found.append("delete range")
+    return found
+
+
+def _result_features(result: object) -> list[str]:
+    found: list[str] = []
+    if isinstance(result, Raised):
+        found.append(f"error {result.error}")
+    elif isinstance(result, TxnResult):
+        found.append("txn then" if result.succeeded else "txn else")
+        for response in result.responses:
+            if isinstance(response, TxnResult):
+                found.append("txn nested result")
+            found += _result_features(response)
+    elif isinstance(result, RangeResult) and result.more:
+        found.append("get more")
+    elif isinstance(result, PutResult) and result.prev_kv is not None:
+        found.append("put prev_kv")
+    elif isinstance(result, DeleteResult) and len(result.prev_kvs) > 1:
+        found.append("delete prev_kvs")
+    elif isinstance(result, LeaseState) and result.keys:
+        found.append("lease time_to_live keys")
+    elif isinstance(result, tuple):
+        for item in result:
+            found += _result_features(item)
+    return found
 
 
 def run_differential(
@@ -989,6 +1189,7 @@ def run_differential(
     leases: bool = True,
     cleanup: bool = True,
     names: tuple[str, str] | None = None,
+    coverage: Coverage | None = None,
 ) -> Divergence | None:
     """Run ``seed``'s random sequence of ``steps`` primitive calls on both stores.
 
@@ -1005,6 +1206,7 @@ def run_differential(
         leases: Include lease calls and puts with leases.
         cleanup: Revoke the run's leases and delete its keys at the end.
         names: How to call the stores in the report (default: their reprs).
+        coverage: Counts the features the agreed steps exercised.
 
     Returns:
         The first divergence, or ``None`` if the stores agreed on every step.
@@ -1020,6 +1222,7 @@ def run_differential(
         leases=leases,
         cleanup=cleanup,
         names=names,
+        coverage=coverage,
     )
 
 
@@ -1035,6 +1238,7 @@ def _run(
     leases: bool,
     cleanup: bool = True,
     names: tuple[str, str] | None = None,
+    coverage: Coverage | None = None,
 ) -> Divergence | None:
     same = store_a is store_b
     side_a = _Side(store_a, prefix)
@@ -1062,7 +1266,7 @@ def _run(
             outcome_b = (
                 outcome_a if same else Outcome(action.run(side_b), side_b.current_revision())
             )
-            if outcome_a != outcome_b and not _skipped(action, side_a, side_b):
+            if outcome_a != outcome_b:
                 return Divergence(
                     seed,
                     index,
@@ -1075,22 +1279,14 @@ def _run(
                 )
             history.append(action)
             model.learn(action, outcome_a)
+            if coverage is not None:
+                coverage.add(action, outcome_a)
         return None
     finally:
         if cleanup:
             side_a.cleanup()
             if not same:
                 side_b.cleanup()
-
-
-def _skipped(action: Action, side_a: _Side, side_b: _Side) -> bool:
-    """Whether a difference at ``action`` is a known etcd 3.4 difference to skip."""
-    skip = side_a.skip | side_b.skip
-    return any(_DIFFERENCE_MATCHERS[name](action) for name in skip if name in _DIFFERENCE_MATCHERS)
-
-
-_DIFFERENCE_MATCHERS: dict[str, Callable[[Action], bool]] = {}
-"""For each entry of ``ETCD_34_DIFFERENCES``: which actions it concerns."""
 
 
 def compare_many(
@@ -1101,6 +1297,7 @@ def compare_many(
     steps: int = 200,
     prefix: str = DEFAULT_PREFIX,
     close: bool = True,
+    coverage: Coverage | None = None,
     **options: bool,
 ) -> list[Divergence]:
     """``run_differential`` for each seed, on a fresh pair of stores from the factories.
@@ -1114,6 +1311,7 @@ def compare_many(
         steps: Steps per seed.
         prefix: The prefix under which each seed gets its own.
         close: Close the stores after each seed.
+        coverage: Counts the features the agreed steps exercised, over every seed.
         options: ``compact``, ``watch``, ``leases`` as for ``run_differential``.
 
     Returns:
@@ -1135,6 +1333,7 @@ def compare_many(
                     compact=checked["compact"],
                     watch=checked["watch"],
                     leases=checked["leases"],
+                    coverage=coverage,
                 )
             finally:
                 if close:
