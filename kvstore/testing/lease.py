@@ -296,3 +296,14 @@ class LeaseConformance(ConformanceBase):
         assert keepalive.lost.is_set()
         assert len(errors) == 1 and "closed" in str(errors[0])
         assert not stopped.lost.is_set()
+
+    def test_a_ttl_over_etcds_maximum_is_refused(self, store: BaseStore) -> None:
+        requires(store, "leases")
+        # etcd: "etcdserver: too large lease TTL" above lease.MaxLeaseTTL (9e9 s)
+        with pytest.raises(InvalidArgumentError):
+            store.lease_grant(9_000_000_001)
+        grant = store.lease_grant(9_000_000_000)
+        try:
+            assert grant.ttl == 9_000_000_000
+        finally:
+            store.lease_revoke(grant.id)

@@ -8,11 +8,14 @@ from kvstore.base import BaseStore
 from kvstore.errors import (
     DuplicateKeyError,
     InvalidArgumentError,
+    KeyNotFoundError,
+    LeaseNotFoundError,
     TransactionError,
     TransactionTooLargeError,
     UnsupportedCompareError,
 )
-from kvstore.testing._support import ConformanceBase, current_revision, snapshot
+from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
+from kvstore.testing.lease import UNKNOWN_LEASE_ID
 from kvstore.txn import (
     Compare,
     CreateRevision,
@@ -359,3 +362,59 @@ class TxnConformance(ConformanceBase):
             _ = Version("k") == b"1"
         with pytest.raises(InvalidArgumentError):
             _ = Value("k") == 1
+
+    def test_per_op_revisions_inside_a_txn(self, store: BaseStore) -> None:
+        # etcd's write txn: a delete reports the revision before the txn until the txn has
+        # written (that delete included), every put the txn's revision, a read the
+        # revision of its view, a nested txn the txn's revision
+        start = current_revision(store)
+        result = store.kv_txn(
+            [],
+            [Delete("missing"), Get("k"), Put("k", b"1"), Delete("missing"), Get("k"), Txn()],
+            [],
+        )
+        assert result.revision == start + 1
+        revisions = [response.revision for response in result.responses]
+        assert revisions == [start, start, start + 1, start + 1, start + 1, start + 1]
+
+    def test_a_read_at_the_revision_before_a_writing_txn_does_not_see_its_writes(
+        self, store: BaseStore
+    ) -> None:
+        requires(store, "history")
+        store.put("k", b"old")
+        before = store.put("n", b"1")
+        result = store.kv_txn(
+            [],
+            [
+                Put("k", b"new"),
+                Delete("n"),
+                Get.prefix("", revision=before),
+                Get.prefix(""),
+                Get.prefix("", revision=before, count_only=True),
+            ],
+            [],
+        )
+        _, _, old, new, count = result.responses
+        assert isinstance(old, RangeResult) and isinstance(new, RangeResult)
+        assert isinstance(count, RangeResult)
+        assert [(kv.key, kv.value) for kv in old.kvs] == [("k", b"old"), ("n", b"1")]
+        assert (old.count, old.revision) == (2, before + 1)
+        assert [(kv.key, kv.value) for kv in new.kvs] == [("k", b"new")]
+        assert new.count == 1
+        assert count.count == 2
+
+    def test_puts_are_checked_before_reads(self, store: BaseStore) -> None:
+        # etcd checks every put of the chosen branches (lease, ignore_lease) before any
+        # read's revision, whatever their order: the put's error is the one raised
+        requires(store, "leases", "history")
+        first = store.put("k", b"1")
+        second = store.put("k", b"2")
+        store.compact_revision(second)
+        before = snapshot(store)
+        with pytest.raises(LeaseNotFoundError):
+            store.kv_txn([], [Get("k", revision=first), Put("p", b"v", UNKNOWN_LEASE_ID)], [])
+        with pytest.raises(KeyNotFoundError):
+            store.kv_txn(
+                [], [Get("k", revision=second + 5), Put("missing", b"v", ignore_lease=True)], []
+            )
+        assert snapshot(store) == before

@@ -268,3 +268,21 @@ class WatchConformance(ConformanceBase):
             store.delete("a")
             first = [event_summary(event) for event in read_events(one, 3)]
             assert first == [event_summary(event) for event in read_events(two, 3)]
+
+    def test_a_watch_from_the_compact_revision_misses_its_deletes_and_prev_kvs(
+        self, store: BaseStore
+    ) -> None:
+        # etcd's compaction drops the tombstones at the compact revision, and a watch
+        # reads prev_kv at the revision before each event: compacted for events there
+        requires(store, "watch", "history")
+        store.put("k", b"1")
+        store.put("gone", b"x")
+        changed = store.kv_txn([], [Put("k", b"2"), Delete("gone")], []).revision
+        store.compact_revision(changed, physical=True)
+        later = store.put("k", b"3")
+        with store.watch_prefix("", start_revision=changed, prev_kv=True) as watch:
+            first, second = read_events(watch, 2)
+        assert event_summary(first) == (PUT, "k", b"2", changed)
+        assert first.prev_kv is None
+        assert event_summary(second) == (PUT, "k", b"3", later)
+        assert second.prev_kv is not None and second.prev_kv.value == b"2"
