@@ -15,6 +15,7 @@ from kvstore.types import SortOrder, SortTarget
 
 __all__ = [
     "ALL_KEYS",
+    "MAX_LEASE_TTL",
     "MAX_REQUEST_BYTES",
     "MIN_LEASE_TTL",
     "REQUEST_OVERHEAD_BYTES",
@@ -44,6 +45,9 @@ REQUEST_OVERHEAD_BYTES = 512
 MIN_LEASE_TTL = 2
 """etcd raises every granted lease TTL to at least 2 seconds (a backend with etcd's
 semantics does the same)."""
+
+MAX_LEASE_TTL = 9_000_000_000
+"""etcd's largest lease TTL in seconds (``lease.MaxLeaseTTL``); above it a grant fails."""
 
 _MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = range(0xD800, 0xE000)

@@ -59,7 +59,7 @@ from kvstore.errors import (
     KeyNotFoundError,
     LeaseNotFoundError,
 )
-from kvstore.keys import MIN_LEASE_TTL, check_lease_id, check_revision, check_ttl
+from kvstore.keys import MAX_LEASE_TTL, MIN_LEASE_TTL, check_lease_id, check_revision, check_ttl
 from kvstore.ranges import apply_range_options, in_range
 from kvstore.txn import Delete, Get, Put, Txn, compare_holds
 from kvstore.types import (
@@ -88,6 +88,14 @@ class _Branch:
 
     succeeded: bool
     ops: tuple[Put | Get | Delete | _Branch, ...]
+
+    def walk(self) -> Iterator[Put | Get | Delete]:
+        """Every operation that will run, in order, with the nested transactions' in place."""
+        for op in self.ops:
+            if isinstance(op, _Branch):
+                yield from op.walk()
+            else:
+                yield op
 
 
 @attrs.define
@@ -164,7 +172,8 @@ class DictStore(BaseStore):
 
     def do_txn(self, request: Txn) -> TxnResult:
         with self._call("txn"):
-            branch = self._evaluate(request)  # may refuse the txn: nothing is written yet
+            branch = self._evaluate(request)
+            self._check_branch(branch)  # may refuse the txn: nothing is written yet
             with self._write():
                 result = self._run(branch)
             return _with_revision(result, self._revision)
@@ -287,21 +296,22 @@ class DictStore(BaseStore):
     # ------------------------------------------------------------------ transactions
 
     def _evaluate(self, txn: Txn) -> _Branch:
-        """Choose the branch of ``txn`` and of the transactions nested in it, on the state
-        before the transaction (etcd evaluates every compare first), and check what will
-        run, so that the transaction cannot fail half-way."""
+        """Choose the branch of ``txn`` and of the transactions nested in it, all on the
+        state before the transaction: etcd evaluates every compare first."""
         succeeded = all(compare_holds(c, self._range(c.key, c.range_end)) for c in txn.compares)
         chosen = txn.success if succeeded else txn.failure
-        return _Branch(succeeded, tuple(self._prepare(op) for op in chosen))
+        return _Branch(
+            succeeded, tuple(self._evaluate(op) if isinstance(op, Txn) else op for op in chosen)
+        )
 
-    def _prepare(self, op: Put | Get | Delete | Txn) -> Put | Get | Delete | _Branch:
-        if isinstance(op, Txn):
-            return self._evaluate(op)
-        if isinstance(op, Put):
-            self._check_put(op)
-        elif isinstance(op, Get):
-            self._check_revision(op.revision, "txn", op.key)
-        return op
+    def _check_branch(self, branch: _Branch) -> None:
+        """Refuse what etcd refuses before writing anything, in its order
+        (``checkRequests``): every put of the chosen branches, then every read's revision."""
+        ops = list(branch.walk())
+        for put in (op for op in ops if isinstance(op, Put)):
+            self._check_put(put)
+        for get in (op for op in ops if isinstance(op, Get)):
+            self._check_revision(get.revision, "txn", get.key)
 
     def _run(self, branch: _Branch) -> TxnResult:
         """Apply a chosen branch in order: each operation sees the writes before it."""
@@ -338,6 +348,11 @@ class DictStore(BaseStore):
 
     def lease_grant(self, ttl: int) -> LeaseGrant:
         check_ttl(ttl, operation="lease_grant")
+        if ttl > MAX_LEASE_TTL:  # etcd: "too large lease TTL"
+            raise InvalidArgumentError(
+                f"lease_grant: ttl {ttl} is over etcd's largest, {MAX_LEASE_TTL} s",
+                operation="lease_grant",
+            )
         with self._call("lease_grant"):
             lease_id, granted = next(self._lease_ids), max(ttl, MIN_LEASE_TTL)
             self._leases[lease_id] = _Lease(granted, self.clock() + granted)
@@ -402,8 +417,15 @@ class DictStore(BaseStore):
             if revision == self._compacted:
                 raise self._compacted_error("compact", revision, None)
             self._compacted = revision
-            # the changes AT the compact revision stay: a watch may still start there
-            self._log = [event for event in self._log if event.revision >= revision]
+            # Of the changes at the compact revision itself, etcd keeps what a watch starting
+            # there gets: the puts, without prev_kv (the revision before is gone). They are
+            # never undone, since no read goes below the compact revision.
+            kept = [
+                attrs.evolve(event, prev_kv=None)
+                for event in self._log
+                if event.revision == revision and event.type is EventType.PUT
+            ]
+            self._log = kept + [event for event in self._log if event.revision > revision]
 
     def close(self) -> None:
         with self._lock:
