@@ -24,9 +24,12 @@ How to write a backend
    them in ``capabilities`` (``Capability.TXN``, ``HISTORY``, ``WATCH``, ``LEASES``,
    ``CLUSTER``). What a backend leaves out raises ``UnsupportedOperationError``, and the
    conformance suite skips its tests.
-3. Keep etcd's semantics. ``kvstore.ranges.apply_range_options`` applies a read's options
-   (sort, create-revision bounds, limit, ``more``) and ``kvstore.txn.compare_holds``
-   evaluates a transaction's compare, both exactly as etcd does.
+3. Keep etcd's semantics: one store revision, from 1, +1 per write (all the writes of a
+   transaction share one; deleting nothing writes nothing); per key ``create_revision``,
+   ``mod_revision``, ``version`` and lease; a transaction's compares evaluated on the state
+   before it. ``kvstore.ranges.apply_range_options`` applies a read's options (sort,
+   create-revision bounds, ``limit`` and ``more``) and ``kvstore.txn.compare_holds``
+   evaluates a compare, both as etcd does.
 4. Prove it: subclass ``kvstore.testing.ConformanceSuite`` with a ``store`` fixture
    (``tests/test_dictstore_conformance.py``).
 
@@ -36,9 +39,11 @@ How this one works
 ``_kvs`` maps each key to its current ``KeyValue``. ``_log`` lists every change since the
 compact revision, as the ``WatchEvent`` a watcher gets, with the key-value before the
 change: watches replay it, and the store as of an old revision is ``_kvs`` with the later
-changes undone. One lock serves one call at a time. Leases expire on the store's clock,
-checked at the start of every call (an etcd server also expires them between calls: here
-a watcher alone hears of an expiry at the next call anyone makes).
+changes undone (simple, and as slow as there are changes since that revision: a
+production backend indexes its history). One lock serves one call at a time. Leases
+expire on the store's clock, checked at the start of every call: an etcd server also
+expires them between calls, so here a watcher alone hears of an expiry only at the next
+call anyone makes.
 """
 
 from __future__ import annotations
