@@ -26,11 +26,11 @@ import abc
 import builtins
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import attrs
 
+from kvstore._context import Closing
 from kvstore.errors import (
     InvalidArgumentError,
     InvalidKeyError,
@@ -125,7 +125,7 @@ def _check_callable(function: object, name: str, operation: str) -> None:
         )
 
 
-class BaseStore(abc.ABC):
+class BaseStore(Closing, abc.ABC):
     """Base class for backends: implement the primitives, inherit the conveniences.
 
     Attributes:
@@ -524,15 +524,7 @@ class BaseStore(abc.ABC):
         """Whether ``close`` was called."""
         return self._closed
 
-    def __enter__(self) -> BaseStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.close()
 
     # ------------------------------------------------------------------ helpers for backends

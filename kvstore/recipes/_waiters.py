@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import ClassVar
 
+from kvstore._context import Closing
 from kvstore.errors import (
     CompactedError,
     InvalidArgumentError,
@@ -241,7 +242,7 @@ class WaiterQueue:
             self.store.kv_delete_range(key)
 
 
-class QueueClaim:
+class QueueClaim(Closing):
     """One object's place in a ``WaiterQueue``: the common part of ``Lock`` and ``Election``.
 
     The object's own session (when none is passed in) exists only while the object queues
