@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import builtins
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -108,6 +109,12 @@ def _lease_id(lease: LeaseLike | None) -> int | None:
 
 _NO_RANGE_OPTIONS = (None, None, 0, False, False, None)
 _NO_RANGE_BOUNDS = (None, 0, 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_get(key: str) -> Get:
+    """``Get(key)``, kept for the most recent keys (a request is immutable)."""
+    return Get(key)
 
 
 def _request_with_arguments(operation: str) -> InvalidArgumentError:
@@ -214,6 +221,12 @@ class BaseStore(Closing, abc.ABC):
             if options != _NO_RANGE_OPTIONS or bounds != _NO_RANGE_BOUNDS:
                 raise _request_with_arguments("range")
             return self.do_range(request)
+        options = (range_end, revision, limit, keys_only, count_only, sort_target)
+        bounds = (sort_order, min_create_revision, max_create_revision)
+        plain = options == _NO_RANGE_OPTIONS and bounds == _NO_RANGE_BOUNDS
+        if plain and type(limit) is type(min_create_revision) is type(max_create_revision) is int:
+            # get's hot path: the one-key read, its request built once per key
+            return self.do_range(_plain_get(check_key(request, operation="range")))
         return self.do_range(
             build_request(
                 "range",
