@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import abc
 import builtins
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
 import attrs
 
+from kvstore._context import Closing
 from kvstore.errors import (
     InvalidArgumentError,
     InvalidKeyError,
@@ -110,6 +111,12 @@ _NO_RANGE_OPTIONS = (None, None, 0, False, False, None)
 _NO_RANGE_BOUNDS = (None, 0, 0)
 
 
+@functools.lru_cache(maxsize=4096)
+def _plain_get(key: str) -> Get:
+    """``Get(key)``, kept for the most recent keys (a request is immutable)."""
+    return Get(key)
+
+
 def _request_with_arguments(operation: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"{operation}: pass a request object or its fields as arguments, not both",
@@ -125,7 +132,7 @@ def _check_callable(function: object, name: str, operation: str) -> None:
         )
 
 
-class BaseStore(abc.ABC):
+class BaseStore(Closing, abc.ABC):
     """Base class for backends: implement the primitives, inherit the conveniences.
 
     Attributes:
@@ -214,6 +221,12 @@ class BaseStore(abc.ABC):
             if options != _NO_RANGE_OPTIONS or bounds != _NO_RANGE_BOUNDS:
                 raise _request_with_arguments("range")
             return self.do_range(request)
+        options = (range_end, revision, limit, keys_only, count_only, sort_target)
+        bounds = (sort_order, min_create_revision, max_create_revision)
+        plain = options == _NO_RANGE_OPTIONS and bounds == _NO_RANGE_BOUNDS
+        if plain and type(limit) is type(min_create_revision) is type(max_create_revision) is int:
+            # get's hot path: the one-key read, its request built once per key
+            return self.do_range(_plain_get(check_key(request, operation="range")))
         return self.do_range(
             build_request(
                 "range",
@@ -524,15 +537,7 @@ class BaseStore(abc.ABC):
         """Whether ``close`` was called."""
         return self._closed
 
-    def __enter__(self) -> BaseStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.close()
 
     # ------------------------------------------------------------------ helpers for backends

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import pluggy
+
+from kvstore._context import Closing
 
 if TYPE_CHECKING:
     from kvstore.base import BaseStore
@@ -31,10 +32,8 @@ PROJECT_NAME = "kvstore"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-_Server = TypeVar("_Server", bound="LocalServer")
 
-
-class LocalServer:
+class LocalServer(Closing):
     """A running development server that a plugin started; stop it with `stop` or ``with``.
 
     A plugin's ``kvstore_local_server`` builds one around its server process, so callers
@@ -98,15 +97,7 @@ class LocalServer:
             self._stopped = True
         self._stop()
 
-    def __enter__(self: _Server) -> _Server:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -15,7 +15,9 @@ from kvstore.types import SortOrder, SortTarget
 
 __all__ = [
     "ALL_KEYS",
+    "MAX_LEASE_TTL",
     "MAX_REQUEST_BYTES",
+    "MIN_LEASE_TTL",
     "REQUEST_OVERHEAD_BYTES",
     "check_key",
     "check_lease_id",
@@ -39,6 +41,13 @@ MAX_REQUEST_BYTES = 1536 * 1024
 
 REQUEST_OVERHEAD_BYTES = 512
 """Room kept for the request framing etcd counts against ``MAX_REQUEST_BYTES``."""
+
+MIN_LEASE_TTL = 2
+"""etcd raises every granted lease TTL to at least 2 seconds (a backend with etcd's
+semantics does the same)."""
+
+MAX_LEASE_TTL = 9_000_000_000
+"""etcd's largest lease TTL in seconds (``lease.MaxLeaseTTL``); above it a grant fails."""
 
 _MAX_CODE_POINT = 0x10FFFF
 _SURROGATES = range(0xD800, 0xE000)

@@ -12,9 +12,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Protocol
 
+from kvstore._context import Closing
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.types import LeaseInfo
 
@@ -35,7 +35,7 @@ class _LeaseStore(Protocol):
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo: ...
 
 
-class Lease:
+class Lease(Closing):
     """A granted lease: keys put with it are deleted when it expires or is revoked.
 
     Attributes:
@@ -94,15 +94,7 @@ class Lease:
         with contextlib.suppress(LeaseNotFoundError):
             self._store.lease_revoke(self.id)
 
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         with contextlib.suppress(StoreClosedError):
             self.revoke()
 

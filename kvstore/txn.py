@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
@@ -46,7 +47,7 @@ from kvstore.keys import (
     check_value,
     prefix_range_end,
 )
-from kvstore.types import SortOrder, SortTarget
+from kvstore.types import KeyValue, SortOrder, SortTarget
 
 if TYPE_CHECKING:
     from kvstore.types import TxnResult
@@ -67,6 +68,7 @@ __all__ = [
     "Value",
     "Version",
     "build_request",
+    "compare_holds",
     "count_ops",
     "validate_request",
     "validate_txn",
@@ -122,6 +124,33 @@ class Compare:
         if isinstance(actual, int) and isinstance(operand, int):
             return actual < operand if self.op is CompareOp.LESS else actual > operand
         return False
+
+
+_COMPARED_FIELDS: dict[CompareTarget, Callable[[KeyValue], bytes | int]] = {
+    CompareTarget.VALUE: operator.attrgetter("value"),
+    CompareTarget.VERSION: operator.attrgetter("version"),
+    CompareTarget.CREATE: operator.attrgetter("create_revision"),
+    CompareTarget.MOD: operator.attrgetter("mod_revision"),
+    CompareTarget.LEASE: operator.attrgetter("lease"),
+}
+
+
+def compare_holds(compare: Compare, kvs: Sequence[KeyValue]) -> bool:
+    """Evaluate ``compare`` as etcd does, on the key-values of its key or range.
+
+    It must hold for every key of the range. With none (a missing key), the version,
+    revisions and lease compare as 0, and every ``Value`` compare fails: there is no value
+    to compare.
+
+    Args:
+        compare: The condition.
+        kvs: The key-values in ``[compare.key, compare.range_end)`` (or of the one key),
+            as they were before the transaction.
+    """
+    if not kvs:
+        return compare.target is not CompareTarget.VALUE and compare.holds_for(0)
+    field = _COMPARED_FIELDS[compare.target]
+    return all(compare.holds_for(field(kv)) for kv in kvs)
 
 
 class _Target:

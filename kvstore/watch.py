@@ -11,10 +11,10 @@ import abc
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 
 import attrs
 
+from kvstore._context import Closing
 from kvstore.keys import check_key, check_range_end, check_revision
 from kvstore.types import WatchEvent
 
@@ -47,7 +47,7 @@ class WatchRequest:
             check_revision(self.start_revision, operation="watch", key=self.key)
 
 
-class Watch(abc.ABC, Iterator[WatchEvent]):
+class Watch(Closing, abc.ABC, Iterator[WatchEvent]):
     """A stream of changes to a key or range.
 
     Iterate it (blocking) or call ``next_event(timeout)``; ``cancel()`` (or leaving the
@@ -86,15 +86,7 @@ class Watch(abc.ABC, Iterator[WatchEvent]):
     def cancelled(self) -> bool:
         """Whether ``cancel`` was called (or the store closed)."""
 
-    def __enter__(self) -> Watch:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.cancel()
 
 

@@ -10,13 +10,15 @@
 
 Both receive checked requests from ``BaseStore.kv_*`` (see ``kvstore.base``) and send
 new requests to ``inner.kv_*``, so the inner store's own limits are checked on what it is
-really sent (an encoded value may be larger than the one given).
+really sent (an encoded value may be larger than the one given). A closed wrapper's inner
+store is closed too, so the inner store's own check raises ``StoreClosedError``.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import attrs
 
@@ -42,6 +44,8 @@ from kvstore.types import (
 from kvstore.watch import MappedWatch, Watch, WatchRequest
 
 __all__ = ["KeyMappingStore", "ValueMappingStore", "map_txn"]
+
+_Ranged = TypeVar("_Ranged", bound="Get | Delete | WatchRequest")
 
 
 def map_txn(
@@ -88,11 +92,14 @@ class KeyMappingStore(WrapperStore):
         key, range_end = self.map_range(compare.key, compare.range_end)
         return attrs.evolve(compare, key=key, range_end=range_end)
 
+    def _map_keys(self, request: _Ranged) -> _Ranged:
+        key, range_end = self.map_range(request.key, request.range_end)
+        return attrs.evolve(request, key=key, range_end=range_end)
+
     def _map_op(self, op: Put | Get | Delete) -> Op:
         if isinstance(op, Put):
             return attrs.evolve(op, key=self.map_key(op.key))
-        key, range_end = self.map_range(op.key, op.range_end)
-        return attrs.evolve(op, key=key, range_end=range_end)
+        return self._map_keys(op)
 
     def _unmap_result(self, result: OpResult) -> OpResult:
         if isinstance(result, RangeResult):
@@ -110,37 +117,29 @@ class KeyMappingStore(WrapperStore):
     def _unmap_event(self, event: WatchEvent) -> WatchEvent:
         return WatchEvent(event.type, self._unmap_kv(event.kv), self._unmap_optional(event.prev_kv))
 
+    def _unmap_kvs(self, kvs: Sequence[KeyValue]) -> tuple[KeyValue, ...]:
+        return tuple(self._unmap_kv(kv) for kv in kvs)
+
     def do_range(self, request: Get) -> RangeResult:
-        self._check_open("range")
-        mapped = self._map_op(request)
-        assert isinstance(mapped, Get)
-        result = self.inner.kv_range(mapped)
-        return attrs.evolve(result, kvs=tuple(self._unmap_kv(kv) for kv in result.kvs))
+        result = self.inner.kv_range(self._map_keys(request))
+        return attrs.evolve(result, kvs=self._unmap_kvs(result.kvs))
 
     def do_put(self, request: Put) -> PutResult:
-        self._check_open("put")
         result = self.inner.kv_put(attrs.evolve(request, key=self.map_key(request.key)))
         return attrs.evolve(result, prev_kv=self._unmap_optional(result.prev_kv))
 
     def do_delete_range(self, request: Delete) -> DeleteResult:
-        self._check_open("delete")
-        mapped = self._map_op(request)
-        assert isinstance(mapped, Delete)
-        result = self.inner.kv_delete_range(mapped)
-        return attrs.evolve(result, prev_kvs=tuple(self._unmap_kv(kv) for kv in result.prev_kvs))
+        result = self.inner.kv_delete_range(self._map_keys(request))
+        return attrs.evolve(result, prev_kvs=self._unmap_kvs(result.prev_kvs))
 
     def do_txn(self, request: Txn) -> TxnResult:
-        self._check_open("txn")
         result = self.inner.kv_txn(map_txn(request, self._map_compare, self._map_op))
         unmapped = self._unmap_result(result)
         assert isinstance(unmapped, TxnResult)
         return unmapped
 
     def do_watch(self, request: WatchRequest) -> Watch:
-        self._check_open("watch")
-        start, end = self.map_range(request.key, request.range_end)
-        inner = self.inner.watch_range(attrs.evolve(request, key=start, range_end=end))
-        return MappedWatch(inner, self._unmap_event)
+        return MappedWatch(self.inner.watch_range(self._map_keys(request)), self._unmap_event)
 
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         info = self.inner.lease_time_to_live(lease_id, keys=keys)
@@ -249,7 +248,6 @@ class ValueMappingStore(WrapperStore):
             UnsupportedOperationError: ``sort_target`` is ``SortTarget.VALUE``.
             Others: As ``BaseStore.kv_range``, and the subclass's decoding errors.
         """
-        self._check_open("range")
         self._refuse_value_sort(request, "range")
         result = self.inner.kv_range(request)
         if request.keys_only or request.count_only:
@@ -258,14 +256,12 @@ class ValueMappingStore(WrapperStore):
         return RangeResult(kvs, result.count, result.more, result.revision)
 
     def do_put(self, request: Put) -> PutResult:
-        self._check_open("put")
         result = self.inner.kv_put(self.encode_put(request, "put"))
         if result.prev_kv is None:
             return result
         return attrs.evolve(result, prev_kv=self._decode_kv(result.prev_kv, "put"))
 
     def do_delete_range(self, request: Delete) -> DeleteResult:
-        self._check_open("delete")
         result = self.inner.kv_delete_range(request)
         if not result.prev_kvs:
             return result
@@ -284,7 +280,6 @@ class ValueMappingStore(WrapperStore):
                 ``SortTarget.VALUE`` (checked before anything is sent).
             Others: As ``BaseStore.kv_txn``, and the subclass's decoding errors.
         """
-        self._check_open("txn")
         encoded = map_txn(request, self._refuse_value_compare, self._encode_op)
         try:
             result = self.inner.kv_txn(encoded)
@@ -302,7 +297,6 @@ class ValueMappingStore(WrapperStore):
         An event whose value cannot be decoded raises the decoding error from the
         iterator; the watch goes on with the next event.
         """
-        self._check_open("watch")
         return MappedWatch(self.inner.watch_range(request), self._decode_event)
 
     def _decode_event(self, event: WatchEvent) -> WatchEvent:

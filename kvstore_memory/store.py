@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 import builtins
 import math
-import operator
 import secrets
 import threading
 import weakref
@@ -41,12 +40,14 @@ from kvstore.errors import (
 )
 from kvstore.keys import (
     ALL_KEYS,
+    MAX_LEASE_TTL,
     MAX_REQUEST_BYTES,
     check_lease_id,
     check_revision,
     check_ttl,
 )
-from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn
+from kvstore.ranges import apply_range_options, in_range
+from kvstore.txn import Compare, Delete, Get, Op, Put, Txn, compare_holds
 from kvstore.types import (
     AlarmInfo,
     Capability,
@@ -60,8 +61,6 @@ from kvstore.types import (
     OpResult,
     PutResult,
     RangeResult,
-    SortOrder,
-    SortTarget,
     StatusInfo,
     TxnResult,
     WatchEvent,
@@ -69,13 +68,10 @@ from kvstore.types import (
 from kvstore.watch import QueueWatch, Watch, WatchRequest
 from kvstore_memory.clock import Clock, ManualClock, SystemClock
 
-__all__ = ["MAX_LEASE_TTL", "MIN_LEASE_TTL", "MemoryStore"]
+__all__ = ["MIN_LEASE_TTL", "MemoryStore"]
 
 MIN_LEASE_TTL = 2
 """etcd raises every granted TTL to at least 2 seconds; so does the fake."""
-
-MAX_LEASE_TTL = 9_000_000_000
-"""etcd refuses a lease TTL above this (``lease.MaxLeaseTTL``); so does the fake."""
 
 _MEMBER_ID = 1
 _EXPIRY_POLL_SECONDS = 0.05
@@ -96,14 +92,6 @@ class _Watcher:
     prev_kv: bool
     watch: QueueWatch
     start_revision: int = 0
-
-
-def _in_range(key: str, start: str, range_end: str | None) -> bool:
-    if range_end is None:
-        return key == start
-    if range_end == ALL_KEYS:
-        return key >= start
-    return start <= key < range_end
 
 
 class _Change:
@@ -218,28 +206,8 @@ class MemoryStore(BaseStore):
             kvs = self._current_range(read.key, read.range_end)
         else:
             kvs = self._past_range(read.key, read.range_end, read.revision)
-        count = len(kvs)
-        if read.count_only:
-            return RangeResult((), count, False, header_revision)
-        if read.limit > 0 and not (
-            read.sort_order not in (None, SortOrder.NONE)
-            or read.min_create_revision
-            or read.max_create_revision
-        ):
-            # etcd reads all the range only for an explicit order or a bound; otherwise it
-            # reads limit + 1 keys in key order, and a sort target sorts just those
-            kvs = kvs[: read.limit + 1]
-        if read.min_create_revision:
-            kvs = [kv for kv in kvs if kv.create_revision >= read.min_create_revision]
-        if read.max_create_revision:
-            kvs = [kv for kv in kvs if kv.create_revision <= read.max_create_revision]
-        kvs = _sorted(kvs, read.sort_target, read.sort_order)
-        more = read.limit > 0 and len(kvs) > read.limit
-        if more:
-            kvs = kvs[: read.limit]
-        if read.keys_only:
-            kvs = [attrs.evolve(kv, value=b"") for kv in kvs]
-        return RangeResult(tuple(kvs), count, more, header_revision)
+        shown, more = apply_range_options(kvs, read)
+        return RangeResult(shown, len(kvs), more, header_revision)
 
     def _slice(self, keys: list[str], start: str, range_end: str | None) -> list[str]:
         if range_end is None:
@@ -322,12 +290,7 @@ class MemoryStore(BaseStore):
             self._check_read_revision(get.revision, get.key, "txn")
 
     def _holds(self, compare: Compare) -> bool:
-        kvs = self._current_range(compare.key, compare.range_end)
-        if not kvs:
-            if compare.target is CompareTarget.VALUE:
-                return False
-            return compare.holds_for(0)
-        return all(compare.holds_for(_field(kv, compare.target)) for kv in kvs)
+        return compare_holds(compare, self._current_range(compare.key, compare.range_end))
 
     def _apply_txn(self, path: _Path, change: _Change) -> TxnResult:
         responses: list[OpResult] = []
@@ -451,7 +414,7 @@ class MemoryStore(BaseStore):
             e
             for e in events
             if e.revision >= watcher.start_revision
-            and _in_range(e.kv.key, watcher.key, watcher.range_end)
+            and in_range(e.kv.key, watcher.key, watcher.range_end)
         ]
         if not watcher.prev_kv:
             matching = [attrs.evolve(e, prev_kv=None) for e in matching]
@@ -702,40 +665,3 @@ class _Path:
                 yield from step.ops(kind)
             elif isinstance(step, kind):
                 yield step
-
-
-_SORT_KEYS: dict[SortTarget, Callable[[KeyValue], str | bytes | int]] = {
-    SortTarget.KEY: operator.attrgetter("key"),
-    SortTarget.VERSION: operator.attrgetter("version"),
-    SortTarget.CREATE: operator.attrgetter("create_revision"),
-    SortTarget.MOD: operator.attrgetter("mod_revision"),
-    SortTarget.VALUE: operator.attrgetter("value"),
-}
-
-
-def _sorted(
-    kvs: builtins.list[KeyValue], target: SortTarget | None, order: SortOrder | None
-) -> builtins.list[KeyValue]:
-    """Sort key-ordered ``kvs`` as etcd does: no order means ascending unless by key."""
-    target = target or SortTarget.KEY
-    order = order or SortOrder.NONE
-    if order is SortOrder.NONE:
-        if target is SortTarget.KEY:
-            return kvs
-        order = SortOrder.ASCEND
-    if target is SortTarget.KEY and order is SortOrder.ASCEND:
-        return kvs
-    # a stable sort keeps ties in key order, as etcd's insertion sort does on small ranges
-    return sorted(kvs, key=_SORT_KEYS[target], reverse=order is SortOrder.DESCEND)
-
-
-def _field(kv: KeyValue, target: CompareTarget) -> bytes | int:
-    if target is CompareTarget.VALUE:
-        return kv.value
-    if target is CompareTarget.VERSION:
-        return kv.version
-    if target is CompareTarget.CREATE:
-        return kv.create_revision
-    if target is CompareTarget.MOD:
-        return kv.mod_revision
-    return kv.lease

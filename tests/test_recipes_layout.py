@@ -14,7 +14,14 @@ import kvstore.recipes
 
 PACKAGE = pathlib.Path(kvstore.__file__).parent
 
-CORE = ("kvstore.errors", "kvstore.types", "kvstore.keys", "kvstore.txn", "kvstore.lease")
+CORE = (
+    "kvstore._context",
+    "kvstore.errors",
+    "kvstore.types",
+    "kvstore.keys",
+    "kvstore.txn",
+    "kvstore.lease",
+)
 """The core modules a recipe may import (with ``kvstore.watch``), besides its own package."""
 
 

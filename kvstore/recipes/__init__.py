@@ -20,10 +20,11 @@ stores::
     kvstore.base, kvstore.protocol, kvstore (package)   import the recipes
         kvstore.recipes.*                               import only the modules below
             kvstore.lease, kvstore.watch, kvstore.txn,
-            kvstore.keys, kvstore.types, kvstore.errors  import no recipe, no store
+            kvstore.keys, kvstore.types, kvstore.errors,
+            kvstore._context                             import no recipe, no store
 
 A module in this package may import: the standard library, ``attrs``, the core modules
-listed (``errors``, ``types``, ``keys``, ``txn``, ``lease``, ``watch``) and the other
+listed (``errors``, ``types``, ``keys``, ``txn``, ``lease``, ``watch``, ``_context``) and the other
 modules of this package. It never imports ``kvstore.base``, ``kvstore.protocol``, a
 wrapper (``kvstore.namespace``, ``kvstore.encryption``), a backend (``kvstore_etcd``,
 ``kvstore_memory``) or the ``kvstore`` package's ``__init__``, not even inside a function

@@ -15,6 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import ClassVar
 
+from kvstore._context import Closing
 from kvstore.errors import (
     CompactedError,
     InvalidArgumentError,
@@ -114,25 +115,21 @@ class WaiterQueue:
 
     def _oldest(self) -> Get:
         """The owner read: the key of the prefix with the lowest create revision."""
-        return Get(
-            self.prefix,
-            self.range_end,
-            limit=1,
-            keys_only=True,
-            sort_target=SortTarget.CREATE,
-            sort_order=SortOrder.ASCEND,
-        )
+        return self._one_by_create(SortOrder.ASCEND)
 
     def _newest_before(self, revision: int) -> Get:
         """The predecessor read: the newest key of the prefix created before ``revision``."""
+        return self._one_by_create(SortOrder.DESCEND, max_create_revision=revision - 1)
+
+    def _one_by_create(self, order: SortOrder, *, max_create_revision: int = 0) -> Get:
         return Get(
             self.prefix,
             self.range_end,
             limit=1,
             keys_only=True,
             sort_target=SortTarget.CREATE,
-            sort_order=SortOrder.DESCEND,
-            max_create_revision=revision - 1,
+            sort_order=order,
+            max_create_revision=max_create_revision,
         )
 
     def txn(
@@ -241,7 +238,7 @@ class WaiterQueue:
             self.store.kv_delete_range(key)
 
 
-class QueueClaim:
+class QueueClaim(Closing):
     """One object's place in a ``WaiterQueue``: the common part of ``Lock`` and ``Election``.
 
     The object's own session (when none is passed in) exists only while the object queues

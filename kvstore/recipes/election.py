@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from kvstore._context import Closing
 from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
 from kvstore.recipes._waiters import QueueClaim, check_timeout
@@ -175,15 +175,7 @@ class Election(QueueClaim):
         """
         return LeaderObserver(self.store, self.prefix)
 
-    def __enter__(self) -> Election:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.close()
 
     # -- internals
@@ -199,7 +191,7 @@ class Election(QueueClaim):
         return self._queue.txn(session, [CreateRevision(key) == revision], [put], []).succeeded
 
 
-class LeaderObserver(Iterator[KeyValue]):
+class LeaderObserver(Closing, Iterator[KeyValue]):
     """Iterator over the leaders of one election (see ``Election.observe``).
 
     It keeps a local copy of the candidates, fed by one watch on the election's prefix,
@@ -260,15 +252,7 @@ class LeaderObserver(Iterator[KeyValue]):
         self._cancelled = True
         self._watch.cancel()
 
-    def __enter__(self) -> LeaderObserver:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.cancel()
 
     def _sync(self) -> Watch:

@@ -44,8 +44,6 @@ late writes::
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from kvstore.errors import LockError
 from kvstore.recipes._waiters import QueueClaim, check_timeout
 from kvstore.txn import CreateRevision, Put
@@ -188,10 +186,5 @@ class Lock(QueueClaim):
         self.lock()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.unlock()

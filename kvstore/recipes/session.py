@@ -13,9 +13,9 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from kvstore._context import Closing
 from kvstore.errors import LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.keys import check_ttl
 
@@ -31,7 +31,7 @@ LostCallback = Callable[[LeaseExpiredError], object]
 """Called once, on the keep-alive thread, with the error saying why the lease was lost."""
 
 
-class Session:
+class Session(Closing):
     """A lease of ``store`` renewed in the background until ``close()``.
 
     Args:
@@ -142,15 +142,7 @@ class Session:
         with contextlib.suppress(StoreClosedError):
             self.lease.revoke()
 
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.close()
 
     # -- for the recipes in kvstore.recipes.lock and kvstore.recipes.election

@@ -17,9 +17,9 @@ import threading
 import urllib.request
 import weakref
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, TypeVar
 
+from kvstore._context import Closing
 from kvstore_etcd.launcher.binary import etcd_version, version_tuple
 
 __all__ = ["LOOPBACK", "Launched", "free_ports", "http_json", "http_text", "strip_scheme"]
@@ -87,7 +87,7 @@ def _close_all() -> None:
             item.close()
 
 
-class Launched:
+class Launched(Closing):
     """Base of `EtcdServer` and `EtcdCluster`: processes started from `binary`.
 
     Subclasses call `_track` once built (so ``atexit`` closes them) and `_untrack` in
@@ -132,10 +132,5 @@ class Launched:
             self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _end_context(self) -> None:
         self.close()
