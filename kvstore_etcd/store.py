@@ -55,6 +55,7 @@ from kvstore.errors import (
     StoreClosedError,
 )
 from kvstore.keys import (
+    MIN_LEASE_TTL,
     check_lease_id,
     check_revision,
     check_ttl,
@@ -112,8 +113,6 @@ _RETRY_MAX_DELAY = 0.5
 _COMPACT_PROBE_SECONDS = 2.0
 _MIN_ATTEMPT_SECONDS = 0.5
 """An idempotent call's attempt is shortened to half the remaining time only above this."""
-MIN_LEASE_TTL = 2
-"""Smallest lease TTL granted, in seconds (etcd's minimum with default timing)."""
 
 RpcMethod = Literal[
     "Range",

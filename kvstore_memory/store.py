@@ -42,6 +42,7 @@ from kvstore.keys import (
     ALL_KEYS,
     MAX_LEASE_TTL,
     MAX_REQUEST_BYTES,
+    MIN_LEASE_TTL,
     check_lease_id,
     check_revision,
     check_ttl,
@@ -69,9 +70,6 @@ from kvstore.watch import QueueWatch, Watch, WatchRequest
 from kvstore_memory.clock import Clock, ManualClock, SystemClock
 
 __all__ = ["MIN_LEASE_TTL", "MemoryStore"]
-
-MIN_LEASE_TTL = 2
-"""etcd raises every granted TTL to at least 2 seconds; so does the fake."""
 
 _MEMBER_ID = 1
 _EXPIRY_POLL_SECONDS = 0.05

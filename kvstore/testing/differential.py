@@ -98,7 +98,7 @@ from typing import Any, cast
 import attrs
 
 from kvstore.base import BaseStore
-from kvstore.keys import ALL_KEYS, prefix_range_end
+from kvstore.keys import ALL_KEYS, MAX_LEASE_TTL, prefix_range_end
 from kvstore.txn import Compare, CompareOp, CompareTarget, Delete, Get, Op, Put, Txn
 from kvstore.types import (
     DeleteResult,
@@ -163,9 +163,6 @@ _WATCH_EVENT_TIMEOUT = 5.0
 
 _TTL_SLACK = 1
 """Seconds below the elapsed-time bound that a remaining TTL may still be."""
-
-_MAX_LEASE_TTL = 9_000_000_000
-"""etcd's largest lease TTL (``MaxLeaseTTL``)."""
 
 
 # ---------------------------------------------------------------------- normalized values
@@ -841,7 +838,7 @@ class _Generator:
         if kind < 0.05:
             return GrantLease(self.rng.choice((0, -1)))
         if kind < 0.1:
-            return GrantLease(self.rng.choice((_MAX_LEASE_TTL, _MAX_LEASE_TTL + 1)))
+            return GrantLease(self.rng.choice((MAX_LEASE_TTL, MAX_LEASE_TTL + 1)))
         return GrantLease(self.rng.randint(60, 3600))
 
     def lease_bounds(self) -> Action:
