@@ -3,14 +3,14 @@
 The recipes are written on the primitives (leases, transactions, watches), not on
 ``kvstore.base.BaseStore``: every ``BaseStore`` (backends and wrappers alike) satisfies
 this protocol structurally, and ``kvstore.base`` imports the recipes, never the other way
-round. Each method is declared with only the arguments the recipes pass, so a store whose
-primitive takes more (optional) arguments still matches. The contracts (arguments,
-errors) are those of ``BaseStore``'s primitives of the same name.
+round. The primitives are declared with the request objects the recipes pass, so a store
+whose primitive also takes the keyword form (``BaseStore``'s) still matches. The contracts
+(arguments, errors) are those of ``BaseStore``'s primitives of the same name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from kvstore.errors import StoreClosedError, UnsupportedOperationError
@@ -18,9 +18,9 @@ from kvstore.errors import StoreClosedError, UnsupportedOperationError
 if TYPE_CHECKING:
     from kvstore.errors import LeaseExpiredError
     from kvstore.lease import KeepAlive, Lease
-    from kvstore.txn import Compare, Op
-    from kvstore.types import DeleteResult, LeaseInfo, RangeResult, SortOrder, SortTarget, TxnResult
-    from kvstore.watch import Watch
+    from kvstore.txn import Delete, Get, Txn
+    from kvstore.types import DeleteResult, LeaseInfo, RangeResult, TxnResult
+    from kvstore.watch import Watch, WatchRequest
 
 __all__ = ["RecipeStore", "check_open", "unsupported"]
 
@@ -36,29 +36,17 @@ class RecipeStore(Protocol):
     def closed(self) -> bool:
         """Whether the store (or, for a wrapper, the store below it) was closed."""
 
-    def kv_range(
-        self,
-        key: str,
-        range_end: str | None = None,
-        *,
-        limit: int = 0,
-        sort_target: SortTarget | None = None,
-        sort_order: SortOrder | None = None,
-    ) -> RangeResult:
-        """Read one key, or the keys in ``[key, range_end)``."""
+    def kv_range(self, request: Get) -> RangeResult:
+        """Read one key, or the keys in a range."""
 
-    def kv_delete_range(self, key: str) -> DeleteResult:
-        """Delete one key."""
+    def kv_delete_range(self, request: Delete) -> DeleteResult:
+        """Delete one key, or the keys in a range."""
 
-    def kv_txn(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> TxnResult:
+    def kv_txn(self, request: Txn) -> TxnResult:
         """Apply a transaction atomically."""
 
-    def watch_range(
-        self, key: str, range_end: str | None = None, *, start_revision: int | None = None
-    ) -> Watch:
-        """Watch one key, or the keys in ``[key, range_end)``."""
+    def watch_range(self, request: WatchRequest) -> Watch:
+        """Watch one key, or the keys in a range."""
 
     def lease(self, ttl: int) -> Lease:
         """Grant a lease of ``ttl`` seconds."""

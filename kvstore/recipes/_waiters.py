@@ -31,8 +31,9 @@ from kvstore.errors import (
 from kvstore.keys import check_key, check_ttl, prefix_range_end
 from kvstore.recipes._store import RecipeStore, check_open, unsupported
 from kvstore.recipes.session import Session
-from kvstore.txn import Compare, CreateRevision, Get, Op, Put
+from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn
 from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
+from kvstore.watch import WatchRequest
 
 __all__ = ["LockLostCallback", "QueueClaim", "WaiterQueue", "check_timeout", "recipe_prefix"]
 
@@ -141,7 +142,7 @@ class WaiterQueue:
             LockLostError: The session's lease is gone (the session is marked lost).
         """
         try:
-            return self.store.kv_txn(compares, success, failure)
+            return self.store.kv_txn(Txn(compares, success, failure))
         except LeaseNotFoundError as exc:
             session._report_lost(session._lost_error("the store no longer knows it"))
             raise LockLostError(
@@ -185,7 +186,7 @@ class WaiterQueue:
             LockLostError: ``key`` is gone (or was created again).
         """
         result = self.store.kv_txn(
-            [], [self._newest_before(revision), Get(key, keys_only=True)], []
+            Txn([], [self._newest_before(revision), Get(key, keys_only=True)], [])
         )
         older, own = result.responses
         assert isinstance(older, RangeResult) and isinstance(own, RangeResult)
@@ -202,7 +203,7 @@ class WaiterQueue:
     def _wait_delete(
         self, key: str, start_revision: int, session: Session, deadline: float | None
     ) -> None:
-        watch = self.store.watch_range(key, start_revision=start_revision)
+        watch = self.store.watch_range(WatchRequest(key, start_revision=start_revision))
         try:
             while True:
                 if not session.alive:
@@ -235,7 +236,7 @@ class WaiterQueue:
     def delete(self, key: str) -> None:
         """Delete ``key``, ignoring a closed store (its lease then expires by itself)."""
         with contextlib.suppress(StoreClosedError):
-            self.store.kv_delete_range(key)
+            self.store.kv_delete_range(Delete(key))
 
 
 class QueueClaim(Closing):

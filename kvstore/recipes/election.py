@@ -21,8 +21,9 @@ from kvstore._context import Closing
 from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
 from kvstore.recipes._waiters import QueueClaim, check_timeout
-from kvstore.txn import CreateRevision, Delete, Put
+from kvstore.txn import CreateRevision, Delete, Get, Put, Txn
 from kvstore.types import EventType, KeyValue, SortOrder, SortTarget, WatchEvent
+from kvstore.watch import WatchRequest
 
 if TYPE_CHECKING:
     from kvstore.recipes._store import RecipeStore
@@ -154,13 +155,14 @@ class Election(QueueClaim):
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
-        kvs = self.store.kv_range(
+        oldest = Get(
             self.prefix,
             prefix_range_end(self.prefix),
             limit=1,
             sort_target=SortTarget.CREATE,
             sort_order=SortOrder.ASCEND,
-        ).kvs
+        )
+        kvs = self.store.kv_range(oldest).kvs
         return kvs[0] if kvs else None
 
     def observe(self) -> LeaderObserver:
@@ -182,7 +184,7 @@ class Election(QueueClaim):
 
     def _delete_key(self, key: str, revision: int) -> None:
         if revision:
-            self.store.kv_txn([CreateRevision(key) == revision], [Delete(key)], [])
+            self.store.kv_txn(Txn([CreateRevision(key) == revision], [Delete(key)], []))
         else:
             self._queue.delete(key)
 
@@ -256,11 +258,11 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
         self.cancel()
 
     def _sync(self) -> Watch:
-        read = self._store.kv_range(self._prefix, self._range_end)
+        read = self._store.kv_range(Get(self._prefix, self._range_end))
         self._candidates = {kv.key: kv for kv in read.kvs}
         self._lookahead = None
         return self._store.watch_range(
-            self._prefix, self._range_end, start_revision=read.revision + 1
+            WatchRequest(self._prefix, self._range_end, start_revision=read.revision + 1)
         )
 
     def _leader(self) -> KeyValue | None:
