@@ -33,6 +33,7 @@ import attrs
 
 from kvstore._context import Closing
 from kvstore.errors import (
+    ConfigurationError,
     InvalidArgumentError,
     InvalidKeyError,
     KeyExistsError,
@@ -1091,9 +1092,16 @@ class WrapperStore(BaseStore):
     """A store that delegates every primitive to ``inner``; subclasses override the few
     that carry keys or values. Conveniences come from ``BaseStore``, so they all go
     through the overrides.
+
+    Raises:
+        ConfigurationError: ``inner`` is not a store.
     """
 
     def __init__(self, inner: BaseStore) -> None:
+        if not isinstance(inner, BaseStore):
+            raise ConfigurationError(
+                f"{type(self).__name__}: inner must be a store, not {type(inner).__name__}"
+            )
         super().__init__()
         self.inner = inner
         self.capabilities = inner.capabilities

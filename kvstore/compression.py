@@ -57,10 +57,6 @@ class CompressedStore(ValueMappingStore):
     def __init__(
         self, inner: BaseStore, *, level: int = 6, threshold: int = DEFAULT_THRESHOLD
     ) -> None:
-        if not isinstance(inner, BaseStore):
-            raise ConfigurationError(
-                f"CompressedStore: inner must be a store, not {type(inner).__name__}"
-            )
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
             raise ConfigurationError(f"CompressedStore: level must be 0..9, not {level!r}")
         if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:

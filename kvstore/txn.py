@@ -41,7 +41,7 @@ from kvstore.keys import (
     check_key,
     check_lease_id,
     check_limit,
-    check_range_end,
+    check_range,
     check_range_options,
     check_revision,
     check_value,
@@ -241,12 +241,6 @@ def build_request(operation: str, factory: Callable[..., _R], /, *args: Any, **k
         _OPERATION.reset(token)
 
 
-def _check_key_range(key: object, range_end: object, operation: str) -> None:
-    check_key(key, operation=operation, allow_empty=range_end is not None)
-    if range_end is not None:
-        check_range_end(range_end, operation=operation)
-
-
 @attrs.frozen
 class Put:
     """Put ``value`` at ``key`` (optionally attached to a lease): the request of
@@ -311,7 +305,7 @@ class Get:
 
     def __attrs_post_init__(self) -> None:
         operation = _OPERATION.get()
-        _check_key_range(self.key, self.range_end, operation)
+        check_range(self.key, self.range_end, operation=operation)
         if self.revision is not None:
             check_revision(self.revision, operation=operation, key=self.key)
         if type(self.limit) is not int:
@@ -367,7 +361,7 @@ class Delete:
     prev_kv: bool = False
 
     def __attrs_post_init__(self) -> None:
-        _check_key_range(self.key, self.range_end, _OPERATION.get())
+        check_range(self.key, self.range_end, operation=_OPERATION.get())
 
     @classmethod
     def prefix(cls, prefix: str, *, prev_kv: bool = False) -> Delete:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 import attrs
 
 from kvstore._context import Closing
-from kvstore.keys import check_key, check_range_end, check_revision
+from kvstore.keys import check_range
 from kvstore.types import WatchEvent
 
 __all__ = ["MappedWatch", "QueueWatch", "Watch", "WatchRequest", "run_callback"]
@@ -40,11 +40,7 @@ class WatchRequest:
     prev_kv: bool = attrs.field(default=False, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
-        check_key(self.key, operation="watch", allow_empty=self.range_end is not None)
-        if self.range_end is not None:
-            check_range_end(self.range_end, operation="watch")
-        if self.start_revision is not None:
-            check_revision(self.start_revision, operation="watch", key=self.key)
+        check_range(self.key, self.range_end, operation="watch", revision=self.start_revision)
 
 
 class Watch(Closing, abc.ABC, Iterator[WatchEvent]):

@@ -283,7 +283,7 @@ class MemoryStore(BaseStore):
         order (``checkRequests``): every put (ignore_lease, lease) first, then every read's
         revision, each pass in operation order, nested transactions in place."""
         for put in path.ops(Put):
-            self._check_lease(put)
+            self._check_lease(put, "txn")
         for get in path.ops(Get):
             self._check_read_revision(get.revision, get.key, "txn")
 
@@ -313,20 +313,20 @@ class MemoryStore(BaseStore):
                 responses.append(response)
         return TxnResult(result.succeeded, tuple(responses), revision)
 
-    def _check_lease(self, put: Put) -> None:
+    def _check_lease(self, put: Put, operation: str = "put") -> None:
         if put.ignore_lease and put.key not in self._current:
             raise KeyNotFoundError(
-                f"put: ignore_lease needs an existing key, none found for key {put.key!r}",
+                f"{operation}: ignore_lease needs an existing key, none found for key {put.key!r}",
                 key=put.key,
-                operation="put",
+                operation=operation,
             )
         if put.lease is None or put.lease == 0:
             return
         if put.lease not in self._leases:
             raise LeaseNotFoundError(
-                f"put: lease {put.lease:#x} for key {put.key!r} not found",
+                f"{operation}: lease {put.lease:#x} for key {put.key!r} not found",
                 key=put.key,
-                operation="put",
+                operation=operation,
             )
 
     def _apply_put(self, put: Put, change: _Change) -> PutResult:
@@ -620,10 +620,6 @@ class MemoryStore(BaseStore):
             self.clock.unsubscribe(self._clock_listener)
         for watcher in watchers:
             watcher.watch.cancel()
-
-
-def _is_zero(value: object) -> bool:
-    return type(value) is int and value == 0
 
 
 def _weak_call(store: MemoryStore, method: Callable[[MemoryStore], None]) -> Callable[[], bool]:

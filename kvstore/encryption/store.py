@@ -22,7 +22,7 @@ from kvstore.errors import (
     KeyNotFoundError,
     ValueTooLargeError,
 )
-from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES, check_key
+from kvstore.keys import REQUEST_OVERHEAD_BYTES, check_key
 from kvstore.txn import ModRevision, Put, Txn
 from kvstore.types import (
     KeyValue,
@@ -122,14 +122,9 @@ class EncryptedStore(ValueMappingStore):
     def __init__(
         self, inner: BaseStore, keyring: Keyring | bytes, *, allow_plaintext: bool = False
     ) -> None:
-        if not isinstance(inner, BaseStore):
-            raise ConfigurationError(
-                f"EncryptedStore: inner must be a store, not {type(inner).__name__}"
-            )
         super().__init__(inner)
         self.keyring = keyring  # the setter checks it and converts a bare key
         self.allow_plaintext = bool(allow_plaintext)
-        self._max_request_bytes: int = getattr(inner, "max_request_bytes", MAX_REQUEST_BYTES)
 
     @property
     def keyring(self) -> Keyring:
@@ -180,7 +175,7 @@ class EncryptedStore(ValueMappingStore):
         """Refuse a put whose envelope is over the limit, saying the envelope is why."""
         key_bytes = len(key.encode())
         size = key_bytes + len(plaintext) + OVERHEAD_BYTES
-        limit = self._max_request_bytes - REQUEST_OVERHEAD_BYTES
+        limit = self.max_request_bytes - REQUEST_OVERHEAD_BYTES
         if size > limit:
             raise ValueTooLargeError(
                 f"{operation}: key {key!r} with a {len(plaintext)}-byte value is {size} "
@@ -320,7 +315,7 @@ class _Reencryption:
         self.keyring = store.keyring  # one keyring for the whole run, even if rotated meanwhile
         self.batch_size = batch_size
         self.progress = progress
-        self.request_limit = store._max_request_bytes - REQUEST_OVERHEAD_BYTES
+        self.request_limit = store.max_request_bytes - REQUEST_OVERHEAD_BYTES
         # half the request limit leaves room for the framing of up to max_txn_ops ops
         self.batch_bytes = self.request_limit // 2
         self.total = 0

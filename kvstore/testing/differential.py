@@ -99,6 +99,7 @@ import attrs
 
 from kvstore.base import BaseStore
 from kvstore.keys import ALL_KEYS, MAX_LEASE_TTL, prefix_range_end
+from kvstore.ranges import in_range
 from kvstore.txn import Compare, CompareOp, CompareTarget, Delete, Get, Op, Put, Txn
 from kvstore.types import (
     DeleteResult,
@@ -615,14 +616,6 @@ class _Model:
             self.compacted = max(self.compacted, action.revision)
 
 
-def _in_range(key: str, start: str, range_end: str | None) -> bool:
-    if range_end is None:
-        return key == start
-    if range_end == ALL_KEYS:
-        return key >= start
-    return start <= key < range_end
-
-
 class _Writes:
     """The keys a transaction branch writes, to keep it within etcd's duplicate rules."""
 
@@ -634,10 +627,10 @@ class _Writes:
     def can_put(self, key: str) -> bool:
         if self.careless:
             return True
-        return key not in self.puts and not any(_in_range(key, s, e) for s, e in self.deletes)
+        return key not in self.puts and not any(in_range(key, s, e) for s, e in self.deletes)
 
     def can_delete(self, key: str, range_end: str | None) -> bool:
-        return self.careless or not any(_in_range(p, key, range_end) for p in self.puts)
+        return self.careless or not any(in_range(p, key, range_end) for p in self.puts)
 
 
 class _Generator:

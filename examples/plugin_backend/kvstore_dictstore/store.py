@@ -261,20 +261,20 @@ class DictStore(BaseStore):
             self._revision += 1
         return self._revision
 
-    def _check_put(self, put: Put) -> None:
+    def _check_put(self, put: Put, operation: str = "put") -> None:
         """Refuse the puts etcd refuses: on a lease that is not live, or keeping the lease
         (``ignore_lease``) of a key that does not exist."""
         if put.lease and put.lease not in self._leases:
             raise LeaseNotFoundError(
-                f"put: lease {put.lease:#x} for key {put.key!r} not found",
+                f"{operation}: lease {put.lease:#x} for key {put.key!r} not found",
                 key=put.key,
-                operation="put",
+                operation=operation,
             )
         if put.ignore_lease and put.key not in self._kvs:
             raise KeyNotFoundError(
-                f"put: ignore_lease needs an existing key, none found for key {put.key!r}",
+                f"{operation}: ignore_lease needs an existing key, none found for key {put.key!r}",
                 key=put.key,
-                operation="put",
+                operation=operation,
             )
 
     def _put(self, put: Put) -> PutResult:
@@ -314,7 +314,7 @@ class DictStore(BaseStore):
         (``checkRequests``): every put of the chosen branches, then every read's revision."""
         ops = list(branch.walk())
         for put in (op for op in ops if isinstance(op, Put)):
-            self._check_put(put)
+            self._check_put(put, "txn")
         for get in (op for op in ops if isinstance(op, Get)):
             self._check_revision(get.revision, "txn", get.key)
 
