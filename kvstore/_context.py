@@ -1,3 +1,5 @@
+# Generated from kvstore/_async/_context.py by scripts/unasync.py: do not edit, edit the source
+# and run `python scripts/unasync.py`.
 """``Closing``: the context-manager protocol of kvstore's objects, written once."""
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ _T = TypeVar("_T", bound="Closing")
 
 
 class Closing:
-    """Base of the objects used in ``with`` blocks (stores, watches, leases, sessions,
-    locks, elections, servers): entering gives the object itself, leaving calls its
-    ``_end_context`` (close, cancel, stop, revoke or unlock, as the class says).
+    """Base of the objects used in ``with`` blocks (stores, watches, leases,
+    sessions, locks, elections, servers): entering gives the object itself, leaving calls
+    its ``_end_context`` (close, cancel, stop, revoke or unlock, as the class says).
     """
 
     __slots__ = ()

@@ -1,0 +1,211 @@
+"""Generate kvstore's sync modules from their asyncio sources (as httpcore does).
+
+The asyncio code is the one source of truth: each ``<package>/.../_async/<name>.py`` is
+written by hand, and its sync twin ``<package>/.../<name>.py`` is generated from it here,
+token by token:
+
+* ``async def`` / ``async for`` / ``async with`` lose ``async``; ``await`` is dropped;
+* names lose an ``Async`` prefix (``AsyncBaseStore`` -> ``BaseStore``, ``_AsyncLock`` ->
+  ``_Lock``), and the names in ``RENAMES`` are replaced (``aclose`` -> ``close``,
+  ``__aenter__`` -> ``__enter__``, ``StopAsyncIteration`` -> ``StopIteration`` ...);
+* module paths lose their ``._async`` part (``kvstore._async.base`` -> ``kvstore.base``),
+  so the async sources import their async neighbours and the sync twins the sync ones;
+* strings and comments get the same name replacements (docstrings then read right in both);
+* the modules marked ``# unasync: no-twin`` have no twin (asyncio-only code);
+* a line ending in ``# unasync: async-only`` is left out of the sync twin, and a comment
+  line ``# unasync: sync-only <code>`` becomes ``<code>`` in it.
+
+What differs for real between the two APIs (locks, events, sleeping, tasks against
+threads) lives in hand-written pairs such as ``kvstore/_async/_concurrency.py`` and
+``kvstore/_concurrency.py``, which this script does not touch.
+
+Usage::
+
+    python scripts/unasync.py           # write the sync twins
+    python scripts/unasync.py --check   # exit 1 if a twin is out of date (CI runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PACKAGES = ("kvstore", "kvstore_memory", "kvstore_etcd")
+NO_TWIN = "# unasync: no-twin"
+
+
+def sources() -> list[tuple[str, str]]:
+    """Every (async source, sync twin) pair, relative to the repository root: each module
+    under an ``_async`` folder of the packages, its twin at the same path without
+    ``_async``, except the modules marked ``# unasync: no-twin`` (asyncio-only code).
+    """
+    pairs = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("_async/*.py")):
+            if path.name == "__init__.py" or NO_TWIN in path.read_text():
+                continue
+            source = path.relative_to(ROOT).as_posix()
+            pairs.append((source, source.replace("/_async/", "/", 1)))
+    return pairs
+
+
+RENAMES = {
+    "aclose": "close",
+    "aclosing": "closing",
+    "__aenter__": "__enter__",
+    "__aexit__": "__exit__",
+    "__aiter__": "__iter__",
+    "__anext__": "__next__",
+    "anext": "next",
+    "StopAsyncIteration": "StopIteration",
+    "asynccontextmanager": "contextmanager",
+    "AsyncExitStack": "ExitStack",
+    "iscoroutinefunction": "callable",
+}
+
+_ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
+_WORD = re.compile(r"\b(" + "|".join(re.escape(name) for name in RENAMES) + r")\b")
+_MODULE = re.compile(r"\b(kvstore\w*)\._async\b")
+_ARTICLE = re.compile(r"\b([Aa])n (`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
+_KEYWORD = re.compile(r"\bawait\s+|\basync\s+(?=def\b|for\b|with\b)")
+_ASYNC_ONLY = "# unasync: async-only"
+_SYNC_ONLY = re.compile(r"^(\s*)# unasync: sync-only (.*)$")
+
+
+def unasync_name(name: str) -> str:
+    """The sync twin's name for ``name``."""
+    if name in RENAMES:
+        return RENAMES[name]
+    match = _ASYNC_NAME.fullmatch(name)
+    if match:
+        return match.group(1) + match.group(2)
+    return name
+
+
+def unasync_text(text: str) -> str:
+    """Names and keywords replaced inside a string or a comment."""
+    text = _MODULE.sub(r"\1", text)
+    text = _ARTICLE.sub(r"\1 \2", text)
+    text = _KEYWORD.sub("", text)
+    text = _ASYNC_NAME.sub(lambda match: match.group(1) + match.group(2), text)
+    return _WORD.sub(lambda match: RENAMES[match.group(1)], text)
+
+
+def _lines(source: str) -> str:
+    """Apply the line markers: async-only lines go, sync-only comments become code."""
+    kept = []
+    for line in source.splitlines(keepends=True):
+        if line.rstrip().endswith(_ASYNC_ONLY):
+            continue
+        match = _SYNC_ONLY.match(line.rstrip("\n"))
+        if match:
+            line = match.group(1) + match.group(2) + "\n"
+        kept.append(line)
+    return "".join(kept)
+
+
+def unasync_source(source: str) -> str:
+    """The sync twin of an asyncio module's source (before formatting).
+
+    Works on the text: the tokens say where each edit goes, and the edits are applied
+    from the end, so the source's layout is kept.
+    """
+    source = _MODULE.sub(r"\1", _lines(source))
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def at(position: tuple[int, int]) -> int:
+        return offsets[position[0] - 1] + position[1]
+
+    edits: list[tuple[int, int, str]] = []
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    for index, token in enumerate(tokens):
+        start, end = at(token.start), at(token.end)
+        if token.type == tokenize.NAME and token.string in ("async", "await"):
+            following = tokens[index + 1]
+            if token.string == "await" or following.string in ("def", "for", "with"):
+                # the keyword and the space after it
+                edits.append((start, at(following.start), ""))
+                continue
+        if token.type == tokenize.NAME:
+            replacement = unasync_name(token.string)
+        elif token.type in _TEXT_TOKENS:
+            replacement = unasync_text(token.string)
+        else:
+            continue
+        if replacement != token.string:
+            edits.append((start, end, replacement))
+    for start, end, replacement in reversed(edits):
+        source = source[:start] + replacement + source[end:]
+    return source
+
+
+_TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT} | (
+    {tokenize.FSTRING_MIDDLE} if hasattr(tokenize, "FSTRING_MIDDLE") else set()
+)
+
+
+def _header(source_path: str) -> str:
+    return (
+        f"# Generated from {source_path} by scripts/unasync.py: do not edit, edit the source\n"
+        "# and run `python scripts/unasync.py`.\n"
+    )
+
+
+def _format(text: str, target: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(target), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"ruff format failed on the twin of {target}:\n{result.stderr}")
+    return result.stdout
+
+
+def generate(source_path: str, target_path: str) -> str:
+    """The formatted sync twin of one source."""
+    source = (ROOT / source_path).read_text()
+    text = _header(source_path) + unasync_source(source)
+    return _format(text, ROOT / target_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if a twin is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for source_path, target_path in sources():
+        text = generate(source_path, target_path)
+        target = ROOT / target_path
+        current = target.read_text() if target.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(target_path)
+        else:
+            target.write_text(text)
+            print(f"wrote {target_path}")
+    if stale:
+        print(
+            "out of date (run `python scripts/unasync.py`): " + ", ".join(stale),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
