@@ -6,14 +6,43 @@ names with an ``Async`` prefix): modules generated from asyncio sources import t
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Background", "Event", "Lock", "sleep", "wait_event"]
+__all__ = ["EMPTY", "Background", "Event", "Lock", "Queue", "invoke", "sleep", "wait_event"]
 
 Event = threading.Event
 Lock = threading.Lock
+
+
+EMPTY = object()
+"""What ``Queue.get`` returns when nothing came in time."""
+
+
+class Queue:
+    """A FIFO queue fed and read from any thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def put(self, item: object) -> None:
+        """Queue ``item``."""
+        self._queue.put(item)
+
+    def get(self, timeout: float | None) -> object:
+        """The next item, or ``EMPTY`` if none came within ``timeout`` seconds."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return EMPTY
+
+
+def invoke(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` (the asyncio side awaits what a coroutine function returns)."""
+    return function(*args)
 
 
 def sleep(seconds: float) -> None:

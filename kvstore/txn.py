@@ -67,6 +67,7 @@ __all__ = [
     "TransactionBuilder",
     "Value",
     "Version",
+    "WatchRequest",
     "build_request",
     "compare_holds",
     "count_ops",
@@ -624,3 +625,25 @@ def _checked_ops(ops: Sequence[object]) -> list[Op]:
                 operation="txn",
             )
     return list(ops)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class WatchRequest:
+    """Watch a key, or the range ``[key, range_end)``: the request of ``watch_range``.
+
+    Attributes:
+        start_revision: Replay history from this revision (``None``: from now on).
+        prev_kv: Include each key's previous value in the events.
+
+    Raises:
+        InvalidKeyError: ``key`` or ``range_end`` is not valid.
+        InvalidArgumentError: ``start_revision`` is not a positive int.
+    """
+
+    key: str
+    range_end: str | None = None
+    start_revision: int | None = attrs.field(default=None, kw_only=True)
+    prev_kv: bool = attrs.field(default=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        check_range(self.key, self.range_end, operation="watch", revision=self.start_revision)

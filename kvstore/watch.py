@@ -1,55 +1,34 @@
+# Generated from kvstore/_async/watch.py by scripts/unasync.py: do not edit, edit the source
+# and run `python scripts/unasync.py`.
 """Watches: iterators of ``WatchEvent`` in revision order, cancellable, with a callback form.
 
-A backend returns a ``Watch`` from its ``watch_range`` primitive. ``QueueWatch`` is the
-usual implementation: the backend's delivery side calls ``deliver`` / ``fail`` and the
-application iterates. Wrapper stores transform events with ``MappedWatch``.
+A backend returns a ``Watch`` from its ``watch_range`` primitive. ``QueueWatch``
+is the usual implementation: the backend's delivery side calls ``deliver`` / ``fail`` and
+the application iterates. Wrapper stores transform events with ``MappedWatch``.
 """
 
 from __future__ import annotations
 
 import abc
-import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-import attrs
-
+from kvstore._concurrency import EMPTY, Background, Queue, invoke
 from kvstore._context import Closing
-from kvstore.keys import check_range
+from kvstore.txn import WatchRequest
 from kvstore.types import WatchEvent
 
 __all__ = ["MappedWatch", "QueueWatch", "Watch", "WatchRequest", "run_callback"]
 
 
-@attrs.frozen
-class WatchRequest:
-    """Watch a key, or the range ``[key, range_end)``: the request of ``watch_range``.
-
-    Attributes:
-        start_revision: Replay history from this revision (``None``: from now on).
-        prev_kv: Include each key's previous value in the events.
-
-    Raises:
-        InvalidKeyError: ``key`` or ``range_end`` is not valid.
-        InvalidArgumentError: ``start_revision`` is not a positive int.
-    """
-
-    key: str
-    range_end: str | None = None
-    start_revision: int | None = attrs.field(default=None, kw_only=True)
-    prev_kv: bool = attrs.field(default=False, kw_only=True)
-
-    def __attrs_post_init__(self) -> None:
-        check_range(self.key, self.range_end, operation="watch", revision=self.start_revision)
-
-
 class Watch(Closing, abc.ABC, Iterator[WatchEvent]):
     """A stream of changes to a key or range.
 
-    Iterate it (blocking) or call ``next_event(timeout)``; ``cancel()`` (or leaving the
-    ``with`` block) ends the stream and any thread behind it. Iteration ends
-    (``StopIteration``) after ``cancel``; a stream that failed raises its error from the
-    iterator, for example ``CompactedError`` when the start revision was compacted.
+    Iterate it (``for``) or call ``next_event(timeout)``; ``cancel()``
+    (or leaving the ``with`` block) ends the stream and what runs behind it.
+    Iteration ends (``StopIteration``) after ``cancel``; a stream that failed raises
+    its error from the iterator, for example ``CompactedError`` when the start revision
+    was compacted.
     """
 
     def __iter__(self) -> Watch:
@@ -75,7 +54,7 @@ class Watch(Closing, abc.ABC, Iterator[WatchEvent]):
 
     @abc.abstractmethod
     def cancel(self) -> None:
-        """End the stream; idempotent. Threads behind the watch stop."""
+        """End the stream; idempotent. What runs behind the watch stops."""
 
     @property
     @abc.abstractmethod
@@ -90,14 +69,14 @@ _END = object()
 
 
 class QueueWatch(Watch):
-    """A watch fed by a backend through ``deliver`` and ``fail``.
+    """A watch fed by a backend through ``deliver`` and ``fail`` (from any thread).
 
     Args:
         on_cancel: Called once, from ``cancel``, so the backend can stop its stream.
     """
 
-    def __init__(self, on_cancel: Callable[[], None] | None = None) -> None:
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+    def __init__(self, on_cancel: Callable[[], Awaitable[None] | None] | None = None) -> None:
+        self._queue = Queue()
         self._on_cancel = on_cancel
         self._cancelled = threading.Event()
         self._error: BaseException | None = None
@@ -120,9 +99,8 @@ class QueueWatch(Watch):
     def next_event(self, timeout: float | None = None) -> WatchEvent | None:
         if self._cancelled.is_set():
             return None
-        try:
-            item = self._queue.get(timeout=timeout)
-        except queue.Empty:
+        item = self._queue.get(timeout)
+        if item is EMPTY:
             return None
         if item is _END:
             self._queue.put(_END)  # every later read ends too
@@ -139,7 +117,7 @@ class QueueWatch(Watch):
             self._cancelled.set()
         self._queue.put(_END)
         if self._on_cancel is not None:
-            self._on_cancel()
+            invoke(self._on_cancel)
 
     @property
     def cancelled(self) -> bool:
@@ -172,20 +150,20 @@ def run_callback(
     watch: Watch,
     callback: Callable[[WatchEvent], object],
     on_error: Callable[[BaseException], object] | None = None,
-) -> threading.Thread:
-    """Call ``callback`` for each event of ``watch`` on a daemon thread until it ends.
+) -> Background:
+    """Call ``callback`` for each event of ``watch`` in the background until it ends.
 
-    An error from the stream is passed to ``on_error`` (if given) and ends the thread.
+    The background is a task of the running event loop (a coroutine function's result is
+    awaited); in the sync API, a daemon thread. An error from the stream is passed to
+    ``on_error`` (if given) and ends it.
     """
 
     def pump() -> None:
         try:
             for event in watch:
-                callback(event)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's handler
+                invoke(callback, event)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's handler
             if on_error is not None:
-                on_error(exc)
+                invoke(on_error, exc)
 
-    thread = threading.Thread(target=pump, name="kvstore-watch-callback", daemon=True)
-    thread.start()
-    return thread
+    return Background(pump, "kvstore-watch-callback")

@@ -15,6 +15,7 @@ import kvstore.recipes
 PACKAGE = pathlib.Path(kvstore.__file__).parent
 
 CORE = (
+    "kvstore._concurrency",
     "kvstore._context",
     "kvstore.errors",
     "kvstore.types",

@@ -9,12 +9,77 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import threading
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-__all__ = ["AsyncBackground", "AsyncEvent", "AsyncLock", "sleep", "wait_event"]
+__all__ = [
+    "EMPTY",
+    "AsyncBackground",
+    "AsyncEvent",
+    "AsyncLock",
+    "AsyncQueue",
+    "invoke",
+    "sleep",
+    "wait_event",
+]
 
 AsyncEvent = asyncio.Event
 AsyncLock = asyncio.Lock
+
+
+EMPTY = object()
+"""What ``AsyncQueue.get`` returns when nothing came in time."""
+
+
+class AsyncQueue:
+    """A FIFO queue read by coroutines of one event loop, fed from any thread.
+
+    ``put`` never blocks: on the loop's thread it queues at once, from another thread
+    (a sync ``MemoryStore`` sharing its data with an async one) it hands the item to the
+    loop. The loop is the one running when the queue is made, or else the first reader's.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        with contextlib.suppress(RuntimeError):
+            self._bind(asyncio.get_running_loop())
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.get_ident()
+
+    def put(self, item: object) -> None:
+        """Queue ``item`` (from any thread)."""
+        loop = self._loop
+        if loop is None or threading.get_ident() == self._thread:
+            self._queue.put_nowait(item)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def get(self, timeout: float | None) -> object:
+        """The next item, or ``EMPTY`` if none came within ``timeout`` seconds."""
+        if self._loop is None:
+            self._bind(asyncio.get_running_loop())
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        if timeout is not None and timeout <= 0:
+            return EMPTY
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return EMPTY
+
+
+async def invoke(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, awaited if it returns an awaitable (a coroutine function)."""
+    result = function(*args)
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 
 async def sleep(seconds: float) -> None:
