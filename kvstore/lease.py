@@ -1,8 +1,11 @@
+# Generated from kvstore/_async/lease.py by scripts/unasync.py: do not edit, edit the source
+# and run `python scripts/unasync.py`.
 """Lease handles and the background keep-alive loop, written once for every backend.
 
-A ``Lease`` is a handle on a granted lease of one store. ``KeepAlive`` renews it every
-TTL/3 on a daemon thread until stopped, revoked or the store closes, and reports loss
-(``lost`` event and ``on_lost`` callback) when the lease expires anyway.
+A ``Lease`` is a handle on a granted lease of one store. ``KeepAlive`` renews
+it every TTL/3 in the background (a task; a daemon thread in the sync API) until stopped,
+revoked or the store closes, and reports loss (``lost`` event and ``on_lost`` callback)
+when the lease expires anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from kvstore._concurrency import Background, Event, invoke, wait_event
 from kvstore._context import Closing
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.types import LeaseInfo
@@ -100,7 +104,7 @@ class Lease(Closing):
 
 
 class KeepAlive:
-    """Renews a lease every TTL/3 on a daemon thread; reports when the lease is lost.
+    """Renews a lease every TTL/3 in the background; reports when the lease is lost.
 
     Transient backend errors are retried until the lease's deadline passes; then, when the
     store says the lease is gone, or when the store is closed (nothing renews the lease
@@ -120,15 +124,12 @@ class KeepAlive:
         on_lost: Callable[[LeaseExpiredError], object] | None = None,
     ) -> None:
         self.lease = lease
-        self.lost = threading.Event()
+        self.lost = Event()
         self._store = store
         self._on_lost = on_lost
-        self._stopped = threading.Event()
+        self._stopped = Event()
         self._reported = threading.Lock()
-        self._thread = threading.Thread(
-            target=self._run, name=f"kvstore-keepalive-{lease.id:x}", daemon=True
-        )
-        self._thread.start()
+        self._background = Background(self._run, f"kvstore-keepalive-{lease.id:x}")
 
     def __repr__(self) -> str:
         state = "lost" if self.lost.is_set() else "stopped" if self._stopped.is_set() else "running"
@@ -137,12 +138,12 @@ class KeepAlive:
     @property
     def running(self) -> bool:
         """Whether the loop is still renewing the lease."""
-        return self._thread.is_alive()
+        return self._background.running
 
     def stop(self) -> None:
         """Stop renewing (the lease then expires after its TTL); idempotent."""
         self._stopped.set()
-        self._join()
+        self._background.join()
 
     def store_closed(self) -> None:
         """End renewals because the store closed, and report the lease as lost.
@@ -152,12 +153,8 @@ class KeepAlive:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._join()
+        self._background.join()
         self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
-
-    def _join(self) -> None:
-        if self._thread is not threading.current_thread():
-            self._thread.join()
 
     def _run(self) -> None:
         interval = max(self.lease.ttl / 3.0, 0.05)
@@ -180,7 +177,7 @@ class KeepAlive:
                     return
                 _log.debug("keepalive of lease %#x failed, retrying: %s", self.lease.id, exc)
                 wait = min(interval / 3.0, max(deadline - time.monotonic(), 0.05))
-            self._stopped.wait(wait)
+            wait_event(self._stopped, wait)
 
     def _report_lost(self, why: str) -> None:
         if not self._stopped.is_set():
@@ -197,6 +194,6 @@ class KeepAlive:
         _log.log(level, "%s", error)
         if self._on_lost is not None:
             try:
-                self._on_lost(error)
+                invoke(self._on_lost, error)
             except Exception:  # noqa: BLE001 - a callback must not kill the loop silently
                 _log.exception("on_lost callback of lease %#x failed", self.lease.id)

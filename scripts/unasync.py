@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import keyword
 import re
 import subprocess
 import sys
@@ -135,6 +136,11 @@ def unasync_source(source: str) -> str:
             if token.string == "await" or following.string in ("def", "for", "with"):
                 # the keyword and the space after it
                 edits.append((start, at(following.start), ""))
+                closing = _grouping_close(tokens, index)
+                if closing is not None:
+                    # ``(await x.y()).z`` -> ``x.y().z``: the parentheses had no other use
+                    edits.append((at(tokens[index - 1].start), at(tokens[index - 1].end), ""))
+                    edits.append((at(closing.start), at(closing.end), ""))
                 continue
         if token.type == tokenize.NAME:
             replacement = unasync_name(token.string)
@@ -144,9 +150,35 @@ def unasync_source(source: str) -> str:
             continue
         if replacement != token.string:
             edits.append((start, end, replacement))
-    for start, end, replacement in reversed(edits):
+    for start, end, replacement in sorted(edits, reverse=True):
         source = source[:start] + replacement + source[end:]
     return source
+
+
+def _grouping_close(tokens: list[tokenize.TokenInfo], index: int) -> tokenize.TokenInfo | None:
+    """The ``)`` of grouping parentheses around ``await <primary>`` at ``index``, if any.
+
+    Only parentheses that group (not a call's) around one primary (names, dots, calls,
+    subscripts: no operator at their level) are given, since only those can go.
+    """
+    if index < 2 or tokens[index - 1].string != "(":
+        return None
+    before = tokens[index - 2]
+    if before.type == tokenize.NAME and not keyword.iskeyword(before.string):
+        return None  # a call: f(await x)
+    if before.string in (")", "]"):
+        return None
+    depth = 0
+    for token in tokens[index + 1 :]:
+        if token.string in ("(", "[", "{"):
+            depth += 1
+        elif token.string in (")", "]", "}"):
+            if depth == 0:
+                return token if token.string == ")" else None
+            depth -= 1
+        elif depth == 0 and token.string != "." and token.type != tokenize.NAME:
+            return None  # an operator, or a literal, at the level of the primary
+    return None
 
 
 _TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT} | (

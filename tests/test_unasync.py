@@ -50,6 +50,9 @@ class _AsyncThing(AsyncWatch):
         async with self.lock:
             return f"{await self.name()} AsyncThing"
 
+    async def size(self) -> int:
+        return (await self.name()).count("a") + (await self.count())
+
     def __aiter__(self) -> AsyncIterator[int]:
         raise StopAsyncIteration
 '''
@@ -65,6 +68,9 @@ class _Thing(Watch):
             self.step(item)
         with self.lock:
             return f"{self.name()} Thing"
+
+    def size(self) -> int:
+        return self.name().count("a") + self.count()
 
     def __iter__(self) -> Iterator[int]:
         raise StopIteration

@@ -1,0 +1,199 @@
+"""Lease handles and the background keep-alive loop, written once for every backend.
+
+An ``AsyncLease`` is a handle on a granted lease of one store. ``AsyncKeepAlive`` renews
+it every TTL/3 in the background (a task; a daemon thread in the sync API) until stopped,
+revoked or the store closes, and reports loss (``lost`` event and ``on_lost`` callback)
+when the lease expires anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from kvstore._async._concurrency import AsyncBackground, AsyncEvent, invoke, wait_event
+from kvstore._async._context import AsyncClosing
+from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
+from kvstore.types import LeaseInfo
+
+__all__ = ["AsyncKeepAlive", "AsyncLease"]
+
+_log = logging.getLogger(__name__)
+
+_STORE_CLOSED = "the store was closed, so nothing renews it any more"
+
+
+class _AsyncLeaseStore(Protocol):
+    """What a lease handle and its keep-alive call: the lease primitives of ``BaseStore``."""
+
+    async def lease_revoke(self, lease_id: int) -> None: ...
+
+    async def lease_keepalive_once(self, lease_id: int) -> int: ...
+
+    async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo: ...
+
+
+class AsyncLease(AsyncClosing):
+    """A granted lease: keys put with it are deleted when it expires or is revoked.
+
+    Attributes:
+        id: The lease id.
+        ttl: The TTL it was granted with, in seconds.
+    """
+
+    def __init__(self, store: _AsyncLeaseStore, lease_id: int, ttl: int) -> None:
+        self._store = store
+        self.id = lease_id
+        self.ttl = ttl
+
+    def __repr__(self) -> str:
+        return f"Lease(id={self.id:#x}, ttl={self.ttl})"
+
+    def __int__(self) -> int:
+        return self.id
+
+    async def remaining_ttl(self) -> int:
+        """Seconds left before the lease expires.
+
+        Raises:
+            LeaseNotFoundError: The lease expired or was revoked.
+        """
+        return (await self.info()).ttl
+
+    async def info(self, *, keys: bool = False) -> LeaseInfo:
+        """The lease's state, with its keys when ``keys`` is true.
+
+        Raises:
+            LeaseNotFoundError: The lease expired or was revoked.
+        """
+        return await self._store.lease_time_to_live(self.id, keys=keys)
+
+    async def keys(self) -> list[str]:
+        """The keys attached to the lease.
+
+        Raises:
+            LeaseNotFoundError: The lease expired or was revoked.
+        """
+        return list((await self.info(keys=True)).keys)
+
+    async def refresh(self) -> int:
+        """Renew the lease once.
+
+        Returns:
+            The TTL it was renewed to.
+
+        Raises:
+            LeaseNotFoundError: The lease expired or was revoked.
+        """
+        return await self._store.lease_keepalive_once(self.id)
+
+    async def revoke(self) -> None:
+        """Revoke the lease, deleting its keys; revoking a gone lease is not an error."""
+        with contextlib.suppress(LeaseNotFoundError):
+            await self._store.lease_revoke(self.id)
+
+    async def _end_context(self) -> None:
+        with contextlib.suppress(StoreClosedError):
+            await self.revoke()
+
+
+class AsyncKeepAlive:
+    """Renews a lease every TTL/3 in the background; reports when the lease is lost.
+
+    Transient backend errors are retried until the lease's deadline passes; then, when the
+    store says the lease is gone, or when the store is closed (nothing renews the lease
+    any more, so it will expire), ``lost`` is set and ``on_lost`` is called once with a
+    ``LeaseExpiredError``. ``stop()`` ends renewals without reporting a loss.
+
+    Attributes:
+        lease: The lease kept alive.
+        lost: Set when the lease was lost (expired or revoked behind our back).
+    """
+
+    def __init__(
+        self,
+        store: _AsyncLeaseStore,
+        lease: AsyncLease,
+        *,
+        on_lost: Callable[[LeaseExpiredError], object] | None = None,
+    ) -> None:
+        self.lease = lease
+        self.lost = AsyncEvent()
+        self._store = store
+        self._on_lost = on_lost
+        self._stopped = AsyncEvent()
+        self._reported = threading.Lock()
+        self._background = AsyncBackground(self._run, f"kvstore-keepalive-{lease.id:x}")
+
+    def __repr__(self) -> str:
+        state = "lost" if self.lost.is_set() else "stopped" if self._stopped.is_set() else "running"
+        return f"AsyncKeepAlive(lease={self.lease.id:#x}, {state})"
+
+    @property
+    def running(self) -> bool:
+        """Whether the loop is still renewing the lease."""
+        return self._background.running
+
+    async def stop(self) -> None:
+        """Stop renewing (the lease then expires after its TTL); idempotent."""
+        self._stopped.set()
+        await self._background.join()
+
+    async def store_closed(self) -> None:
+        """End renewals because the store closed, and report the lease as lost.
+
+        Called by ``BaseStore.close``; a keep-alive already stopped on purpose stays silent.
+        """
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        await self._background.join()
+        await self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
+
+    async def _run(self) -> None:
+        interval = max(self.lease.ttl / 3.0, 0.05)
+        deadline = time.monotonic() + self.lease.ttl
+        while not self._stopped.is_set():
+            try:
+                ttl = await self._store.lease_keepalive_once(self.lease.id)
+                deadline = time.monotonic() + ttl
+                wait = max(ttl / 3.0, 0.05)
+            except LeaseNotFoundError:
+                await self._report_lost("the store no longer knows it")
+                return
+            except StoreClosedError:
+                if not self._stopped.is_set():
+                    await self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
+                return
+            except KVStoreError as exc:
+                if time.monotonic() >= deadline:
+                    await self._report_lost(
+                        f"it could not be renewed before its TTL ran out ({exc})"
+                    )
+                    return
+                _log.debug("keepalive of lease %#x failed, retrying: %s", self.lease.id, exc)
+                wait = min(interval / 3.0, max(deadline - time.monotonic(), 0.05))
+            await wait_event(self._stopped, wait)
+
+    async def _report_lost(self, why: str) -> None:
+        if not self._stopped.is_set():
+            await self._announce_lost(why)
+
+    async def _announce_lost(self, why: str, *, level: int = logging.WARNING) -> None:
+        with self._reported:
+            if self.lost.is_set():
+                return
+            self.lost.set()
+        error = LeaseExpiredError(
+            f"keepalive: lease {self.lease.id:#x} was lost: {why}", operation="keep_alive"
+        )
+        _log.log(level, "%s", error)
+        if self._on_lost is not None:
+            try:
+                await invoke(self._on_lost, error)
+            except Exception:  # noqa: BLE001 - a callback must not kill the loop silently
+                _log.exception("on_lost callback of lease %#x failed", self.lease.id)
