@@ -8,7 +8,8 @@ token by token:
 * names lose an ``Async`` prefix (``AsyncBaseStore`` -> ``BaseStore``, ``_AsyncLock`` ->
   ``_Lock``), and the names in ``RENAMES`` are replaced (``aclose`` -> ``close``,
   ``__aenter__`` -> ``__enter__``, ``StopAsyncIteration`` -> ``StopIteration`` ...);
-* module paths lose their ``._async`` part (``kvstore._async.base`` -> ``kvstore.base``),
+* module paths lose their ``._async`` part (``kvstore._async.base`` -> ``kvstore.base``,
+  ``kvstore.testing._async.kv`` -> ``kvstore.testing.kv``),
   so the async sources import their async neighbours and the sync twins the sync ones;
 * strings and comments get the same name replacements (docstrings then read right in both);
 * the modules marked ``# unasync: no-twin`` have no twin (asyncio-only code);
@@ -73,7 +74,7 @@ RENAMES = {
 
 _ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
 _WORD = re.compile(r"\b(" + "|".join(re.escape(name) for name in RENAMES) + r")\b")
-_MODULE = re.compile(r"\b(kvstore\w*)\._async\b")
+_MODULE = re.compile(r"\b(kvstore\w*(?:\.\w+)*?)\._async\b")
 _ARTICLE = re.compile(r"\b([Aa])n (`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
 _KEYWORD = re.compile(r"\bawait\s+|\basync\s+(?=def\b|for\b|with\b)")
 _ASYNC_ONLY = "# unasync: async-only"
@@ -188,8 +189,8 @@ _TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT} | (
 
 def _header(source_path: str) -> str:
     return (
-        f"# Generated from {source_path} by scripts/unasync.py: do not edit, edit the source\n"
-        "# and run `python scripts/unasync.py`.\n"
+        f"# Generated from {source_path} by scripts/unasync.py:\n"
+        "# do not edit, edit the source and run `python scripts/unasync.py`.\n"
     )
 
 

@@ -38,6 +38,7 @@ def test_every_source_has_its_twin() -> None:
 def test_keywords_names_modules_and_markers() -> None:
     source = '''"""An ``AsyncWatch`` of kvstore._async.watch: ``await watch.aclose()``."""
 from kvstore._async.watch import AsyncWatch  # AsyncWatch
+from kvstore.testing._async._support import snapshot
 import asyncio  # unasync: async-only
 # unasync: sync-only import time
 
@@ -58,6 +59,7 @@ class _AsyncThing(AsyncWatch):
 '''
     expected = '''"""A ``Watch`` of kvstore.watch: ``watch.close()``."""
 from kvstore.watch import Watch  # Watch
+from kvstore.testing._support import snapshot
 import time
 
 
