@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/_support.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """Shared pieces of the conformance suite: the base class, capability skips, snapshots.
 
 Nothing here assumes a store revision starts at 1 or that no other key ever existed: the
@@ -7,12 +9,15 @@ shared etcd server whose revision counter is arbitrary.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import attrs
 import pytest
 
+from kvstore._concurrency import Event, sleep, wait_event
 from kvstore.base import BaseStore
 from kvstore.keys import ALL_KEYS
 from kvstore.types import EventType, KeyValue, WatchEvent
@@ -21,12 +26,14 @@ from kvstore.watch import Watch
 __all__ = [
     "EVENT_TIMEOUT",
     "ConformanceBase",
+    "Inbox",
     "StoreSnapshot",
     "assert_next_is_sentinel",
     "current_revision",
     "event_summary",
     "read_events",
     "requires",
+    "settle",
     "snapshot",
     "wait_until",
 ]
@@ -35,6 +42,10 @@ EVENT_TIMEOUT = 10.0
 """Seconds to wait for an expected watch event; reached only when a test fails."""
 
 _SNAPSHOT_PAGE = 1000
+
+_T = TypeVar("_T")
+
+_Condition = Callable[[], bool]
 
 
 def requires(store: BaseStore, *capabilities: str) -> None:
@@ -98,7 +109,8 @@ def snapshot(store: BaseStore) -> StoreSnapshot:
 
 def current_revision(store: BaseStore) -> int:
     """The store's current revision (a count-only read's header revision)."""
-    return store.kv_range(ALL_KEYS, ALL_KEYS, count_only=True).revision
+    result = store.kv_range(ALL_KEYS, ALL_KEYS, count_only=True)
+    return result.revision
 
 
 def read_events(watch: Watch, count: int, *, timeout: float = EVENT_TIMEOUT) -> list[WatchEvent]:
@@ -164,10 +176,18 @@ class ConformanceBase:
             store: The store whose clock to move.
             seconds: How far to move it.
         """
-        time.sleep(seconds)
+        sleep(seconds)
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float = EVENT_TIMEOUT) -> bool:
+def settle(result: object) -> object:
+    """What a store call returned, awaited on the asyncio side (there calls return coroutines).
+
+    Lets one table of calls (``lambda s: s.get("")``) serve the sync and the asyncio suite.
+    """
+    return result
+
+
+def wait_until(condition: _Condition, *, timeout: float = EVENT_TIMEOUT) -> bool:
     """Poll ``condition()`` every 20 ms until it is true or ``timeout`` seconds pass.
 
     Returns:
@@ -175,8 +195,37 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = EVENT_TIMEOUT)
     """
     deadline = time.monotonic() + timeout
     while True:
-        if condition():
+        if settle(condition()):
             return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(0.02)
+        sleep(0.02)
+
+
+class Inbox(Generic[_T]):
+    """What a callback hands over (``put``, from any thread or task), read in order."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[_T] = collections.deque()
+        self._arrived = Event()
+
+    def put(self, item: _T) -> None:
+        """Keep ``item`` (the callback)."""
+        self._items.append(item)
+        self._arrived.set()
+
+    def get(self, timeout: float = EVENT_TIMEOUT) -> _T:
+        """The oldest item not read yet, waiting at most ``timeout`` seconds for one.
+
+        Raises:
+            AssertionError: Nothing came in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            # cleared before looking, so a put after the look sets it again
+            self._arrived.clear()
+            if self._items:
+                return self._items.popleft()
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"nothing came within {timeout} s"
+            wait_event(self._arrived, remaining)

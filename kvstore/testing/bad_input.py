@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/bad_input.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``BadInputConformance``: every rejected call gets its typed error and changes nothing.
 
 The cases are tables (SPEC section 12, "Bad input"); each runs against a store seeded
@@ -27,7 +29,13 @@ from kvstore.errors import (
 )
 from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES
 from kvstore.lease import Lease
-from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
+from kvstore.testing._support import (
+    ConformanceBase,
+    current_revision,
+    requires,
+    settle,
+    snapshot,
+)
 from kvstore.testing.lease import UNKNOWN_LEASE_ID
 from kvstore.txn import Delete, Get, Put, Txn, Value, Version
 
@@ -59,6 +67,18 @@ def _too_large(key: str) -> bytes:
 
 def _future(store: BaseStore) -> int:
     return current_revision(store) + 1000
+
+
+def _get_with_future_revision(store: BaseStore) -> bytes:
+    return store.get_with_revision("seed/a", _future(store))
+
+
+def _range_at_future_revision(store: BaseStore) -> object:
+    return store.kv_range("seed/a", revision=_future(store))
+
+
+def _compact_future_revision(store: BaseStore) -> None:
+    store.compact_revision(_future(store))
 
 
 def _too_many_puts(store: BaseStore) -> list[Put | Get | Delete | Txn]:
@@ -222,7 +242,7 @@ BAD_INPUT_CASES: tuple[BadInputCase, ...] = (
     ),
     _case(
         "get-with-future-revision",
-        lambda s: s.get_with_revision("seed/a", _future(s)),
+        _get_with_future_revision,
         InvalidArgumentError,
         "history",
     ),
@@ -231,7 +251,7 @@ BAD_INPUT_CASES: tuple[BadInputCase, ...] = (
     ),
     _case(
         "range-future-revision",
-        lambda s: s.kv_range("seed/a", revision=_future(s)),
+        _range_at_future_revision,
         InvalidArgumentError,
         "history",
     ),
@@ -249,7 +269,7 @@ BAD_INPUT_CASES: tuple[BadInputCase, ...] = (
     ),
     _case(
         "compact-future-revision",
-        lambda s: s.compact_revision(_future(s)),
+        _compact_future_revision,
         InvalidArgumentError,
         "history",
     ),
@@ -333,7 +353,7 @@ class BadInputConformance(ConformanceBase):
         before = snapshot(store)
         try:
             with pytest.raises(case.error):
-                case.call(store)
+                settle(case.call(store))
             assert snapshot(store) == before
             if lease is not None:
                 assert set(store.lease_leases()) == leases
@@ -350,7 +370,7 @@ class BadInputConformance(ConformanceBase):
         store.close()
         assert store.closed
         with pytest.raises(case.error):
-            case.call(store)
+            settle(case.call(store))
 
     def test_close_is_idempotent_and_a_context_manager(self, store: BaseStore) -> None:
         with store as entered:

@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/history.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``HistoryConformance``: reads at old revisions and compaction, as etcd keeps history."""
 
 from __future__ import annotations
@@ -7,7 +9,12 @@ import pytest
 from kvstore.base import BaseStore
 from kvstore.errors import CompactedError, InvalidArgumentError, KeyNotFoundError
 from kvstore.keys import prefix_range_end
-from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
+from kvstore.testing._support import (
+    ConformanceBase,
+    current_revision,
+    requires,
+    snapshot,
+)
 
 __all__ = ["HistoryConformance"]
 

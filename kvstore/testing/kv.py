@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/kv.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``KVConformance``: every key-value method of the SPEC section 4 table, and revisions."""
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from kvstore.errors import (
     ValueTooLargeError,
 )
 from kvstore.keys import ALL_KEYS, prefix_range_end
-from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
+from kvstore.testing._support import (
+    ConformanceBase,
+    current_revision,
+    requires,
+    settle,
+    snapshot,
+)
 from kvstore.txn import Delete, Get, Put, Txn, Version
 from kvstore.types import RangeResult
 
@@ -340,7 +348,7 @@ class KVConformance(ConformanceBase):
     ) -> None:
         before = snapshot(store)
         with pytest.raises(InvalidArgumentError):
-            call(store)
+            settle(call(store))
         assert snapshot(store) == before
 
     def test_put_ignore_lease_keeps_the_lease(self, store: BaseStore) -> None:

@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/lease.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``LeaseConformance``: grant, keys, refresh, revoke, expiry and keep-alive.
 
 Expiry goes through ``advance_clock``: instant on a backend with a controllable clock, a
@@ -6,10 +8,9 @@ real sleep otherwise (etcd's minimum TTL is 2 s), so only a few tests wait for a
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
+from kvstore._concurrency import Event, wait_event
 from kvstore.base import BaseStore
 from kvstore.errors import InvalidArgumentError, LeaseExpiredError, LeaseNotFoundError
 from kvstore.lease import Lease
@@ -238,13 +239,17 @@ class LeaseConformance(ConformanceBase):
         requires(store, "leases")
         lease = store.lease(3)
         store.put("k", b"v", lease=lease)
-        lost = threading.Event()
+        lost = Event()
         keepalive = store.keep_alive(lease, on_lost=lambda error: lost.set())
+
+        def renewed() -> bool:
+            return lease.remaining_ttl() >= 2
+
         try:
             for _ in range(3):
                 self.advance_clock(store, 2)
                 # without a renewal the lease has 1 s left; wait until one has happened
-                assert wait_until(lambda: lease.remaining_ttl() >= 2), "no renewal"
+                assert wait_until(renewed), "no renewal"
             assert store.exists("k")
             assert not lost.is_set() and not keepalive.lost.is_set()
         finally:
@@ -258,7 +263,7 @@ class LeaseConformance(ConformanceBase):
         keepalive = store.keep_alive(lease, on_lost=errors.append)
         try:
             store.revoke_lease(lease)
-            assert keepalive.lost.wait(EVENT_TIMEOUT)
+            assert wait_event(keepalive.lost, EVENT_TIMEOUT)
             assert wait_until(lambda: len(errors) == 1)
             assert isinstance(errors[0], LeaseExpiredError)
         finally:
@@ -274,7 +279,7 @@ class LeaseConformance(ConformanceBase):
         keepalive = store.keep_alive(lease, on_lost=errors.append)
         try:
             self.advance_clock(store, 6)
-            assert keepalive.lost.wait(EVENT_TIMEOUT)
+            assert wait_event(keepalive.lost, EVENT_TIMEOUT)
             assert wait_until(lambda: len(errors) == 1)
             assert not store.exists("k")
         finally:

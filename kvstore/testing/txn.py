@@ -1,3 +1,5 @@
+# Generated from kvstore/testing/_async/txn.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``TxnConformance``: compares, operations, nesting, responses and etcd's txn limits."""
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from kvstore.errors import (
     TransactionTooLargeError,
     UnsupportedCompareError,
 )
-from kvstore.testing._support import ConformanceBase, current_revision, requires, snapshot
+from kvstore.testing._support import (
+    ConformanceBase,
+    current_revision,
+    requires,
+    snapshot,
+)
 from kvstore.testing.lease import UNKNOWN_LEASE_ID
 from kvstore.txn import (
     Compare,
@@ -211,7 +218,8 @@ class TxnConformance(ConformanceBase):
 
     def test_get_with_limit_and_keys_only_in_txn(self, store: BaseStore) -> None:
         store.bulk_put({"p/a": b"1", "p/b": b"2", "p/c": b"3"})
-        (result,) = store.kv_txn([], [Get.prefix("p/", limit=2, keys_only=True)], []).responses
+        get = Get.prefix("p/", limit=2, keys_only=True)
+        (result,) = store.kv_txn([], [get], []).responses
         assert isinstance(result, RangeResult)
         assert [(kv.key, kv.value) for kv in result.kvs] == [("p/a", b""), ("p/b", b"")]
         assert (result.count, result.more) == (3, True)

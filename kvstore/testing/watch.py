@@ -1,8 +1,8 @@
+# Generated from kvstore/testing/_async/watch.py by scripts/unasync.py:
+# do not edit, edit the source and run `python scripts/unasync.py`.
 """``WatchConformance``: ordered events, replay, prev_kv, prefixes, cancel, callbacks."""
 
 from __future__ import annotations
-
-import queue
 
 import pytest
 
@@ -11,6 +11,7 @@ from kvstore.errors import CompactedError, InvalidArgumentError
 from kvstore.testing._support import (
     EVENT_TIMEOUT,
     ConformanceBase,
+    Inbox,
     assert_next_is_sentinel,
     current_revision,
     event_summary,
@@ -172,7 +173,7 @@ class WatchConformance(ConformanceBase):
         read_events(watch, 1)
         watch.cancel()
         assert watch.cancelled
-        assert list(watch) == []
+        assert [event for event in watch] == []
         assert watch.next_event(0) is None
         watch.cancel()  # idempotent
         store.put("k", b"2")
@@ -188,7 +189,7 @@ class WatchConformance(ConformanceBase):
 
     def test_callback_form(self, store: BaseStore) -> None:
         requires(store, "watch")
-        received: queue.Queue[WatchEvent] = queue.Queue()
+        received: Inbox[WatchEvent] = Inbox()
         start = current_revision(store)
         watch = store.watch_prefix("p/", start_revision=start + 1, callback=received.put)
         try:
@@ -221,7 +222,7 @@ class WatchConformance(ConformanceBase):
         first = store.put("k", b"1")
         second = store.put("k", b"2")
         store.compact_revision(second)
-        errors: queue.Queue[BaseException] = queue.Queue()
+        errors: Inbox[BaseException] = Inbox()
         watch = store.watch(
             "k", start_revision=first, callback=lambda event: None, on_error=errors.put
         )
