@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/_support.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/_support.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """Shared pieces of the conformance suite: the base class, capability skips, snapshots.
 
 Nothing here assumes a store revision starts at 1 or that no other key ever existed: the

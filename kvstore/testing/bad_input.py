@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/bad_input.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/bad_input.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``BadInputConformance``: every rejected call gets its typed error and changes nothing.
 
 The cases are tables (SPEC section 12, "Bad input"); each runs against a store seeded

@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/history.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/history.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``HistoryConformance``: reads at old revisions and compaction, as etcd keeps history."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/kv.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/kv.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``KVConformance``: every key-value method of the SPEC section 4 table, and revisions."""
 
 from __future__ import annotations

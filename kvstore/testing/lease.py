@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/lease.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/lease.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``LeaseConformance``: grant, keys, refresh, revoke, expiry and keep-alive.
 
 Expiry goes through ``advance_clock``: instant on a backend with a controllable clock, a
@@ -27,7 +27,7 @@ from kvstore.testing._support import (
 from kvstore.txn import LeaseId, Put
 from kvstore.types import EventType
 
-__all__ = ["LeaseConformance", "UNKNOWN_LEASE_ID"]
+__all__ = ["UNKNOWN_LEASE_ID", "LeaseConformance"]
 
 UNKNOWN_LEASE_ID = 0x7EADBEEF0BADF00D
 """A lease id no store has granted (etcd ids are positive int64)."""

@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/range_options.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/range_options.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``RangeOptionsConformance``: sorted range reads and create-revision bounds, as etcd.
 
 etcd (checked on 3.4.23 and 3.5.1) counts the range first, then drops the keys outside the

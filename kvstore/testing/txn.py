@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/txn.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/txn.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``TxnConformance``: compares, operations, nesting, responses and etcd's txn limits."""
 
 from __future__ import annotations

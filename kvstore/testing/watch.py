@@ -1,5 +1,5 @@
-# Generated from kvstore/testing/_async/watch.py by scripts/unasync.py:
-# do not edit, edit the source and run `python scripts/unasync.py`.
+# Generated from kvstore/testing/_async/watch.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``WatchConformance``: ordered events, replay, prev_kv, prefixes, cancel, callbacks."""
 
 from __future__ import annotations
