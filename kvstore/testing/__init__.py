@@ -18,6 +18,9 @@ A backend's test file::
         def advance_clock(self, store, seconds):
             store.clock.advance(seconds)
 
+An asyncio backend's test file is the same with ``AsyncConformanceSuite`` and an async
+fixture (see its docstring).
+
 Groups, each usable alone (``KVConformance``, ``RangeOptionsConformance``,
 ``TxnConformance``, ``WatchConformance``, ``HistoryConformance``, ``LeaseConformance``,
 ``BadInputConformance``, ``StateMachineConformance``); ``ConformanceSuite`` combines
@@ -25,6 +28,13 @@ them. Suite classes do not start with ``Test``, so pytest collects only the back
 subclass. Tests skip by capability (``requires(store, "watch")``), never by backend name.
 Revisions are only compared relative to revisions the test read, so the suite runs
 against a shared etcd.
+
+The suite is written once: the asyncio groups (``AsyncKVConformance`` ...
+``AsyncBadInputConformance``, ``AsyncConformanceSuite``) are the sources, in
+``kvstore/testing/_async``, and the sync groups are generated from them by
+``scripts/unasync.py``, so the two cannot drift apart. ``AsyncTaskConformance`` (task
+cancellation, callbacks on the event loop) is asyncio only; the state machine and
+``kvstore.testing.differential`` are sync only (Hypothesis drives sync code).
 """
 
 from __future__ import annotations
@@ -42,8 +52,18 @@ pytest.register_assert_rewrite(
     "kvstore.testing.state_machine",
     "kvstore.testing.txn",
     "kvstore.testing.watch",
+    "kvstore.testing._async",
 )
 
+from kvstore.testing._async._support import AsyncConformanceBase  # noqa: E402
+from kvstore.testing._async.bad_input import AsyncBadInputConformance  # noqa: E402
+from kvstore.testing._async.history import AsyncHistoryConformance  # noqa: E402
+from kvstore.testing._async.kv import AsyncKVConformance  # noqa: E402
+from kvstore.testing._async.lease import AsyncLeaseConformance  # noqa: E402
+from kvstore.testing._async.range_options import AsyncRangeOptionsConformance  # noqa: E402
+from kvstore.testing._async.tasks import AsyncTaskConformance  # noqa: E402
+from kvstore.testing._async.txn import AsyncTxnConformance  # noqa: E402
+from kvstore.testing._async.watch import AsyncWatchConformance  # noqa: E402
 from kvstore.testing._support import (  # noqa: E402
     ConformanceBase,
     StoreSnapshot,
@@ -66,6 +86,16 @@ from kvstore.testing.txn import TxnConformance  # noqa: E402
 from kvstore.testing.watch import WatchConformance  # noqa: E402
 
 __all__ = [
+    "AsyncBadInputConformance",
+    "AsyncConformanceBase",
+    "AsyncConformanceSuite",
+    "AsyncHistoryConformance",
+    "AsyncKVConformance",
+    "AsyncLeaseConformance",
+    "AsyncRangeOptionsConformance",
+    "AsyncTaskConformance",
+    "AsyncTxnConformance",
+    "AsyncWatchConformance",
     "BadInputConformance",
     "ConformanceBase",
     "ConformanceSuite",
@@ -97,3 +127,42 @@ class ConformanceSuite(
     StateMachineConformance,
 ):
     """Every conformance group; subclass it with a ``store`` fixture (see the module doc)."""
+
+
+class AsyncConformanceSuite(
+    AsyncKVConformance,
+    AsyncRangeOptionsConformance,
+    AsyncTxnConformance,
+    AsyncWatchConformance,
+    AsyncHistoryConformance,
+    AsyncLeaseConformance,
+    AsyncBadInputConformance,
+    AsyncTaskConformance,
+):
+    """Every asyncio conformance group; subclass it with an async ``store`` fixture.
+
+    An asyncio backend's test file::
+
+        import pytest_asyncio
+        from kvstore.testing import AsyncConformanceSuite
+
+        class TestMyAsyncStore(AsyncConformanceSuite):
+            @pytest_asyncio.fixture
+            async def store(self):
+                store = MyAsyncStore(...)  # fresh and empty
+                yield store
+                await store.aclose()
+
+            # optional: a controllable clock makes lease expiry instant
+            fast_clock = True
+
+            def advance_clock(self, store, seconds):  # or ``async def``
+                store.clock.advance(seconds)
+
+    The tests are coroutines marked ``pytest.mark.asyncio``, so they run in
+    pytest-asyncio's strict mode as in its auto mode (``pytest_asyncio.fixture`` serves
+    both). ``advance_clock`` may be a plain method or a coroutine; the default sleeps
+    with ``asyncio.sleep``, so keep-alive tasks go on running meanwhile. The Hypothesis
+    state machine has no asyncio twin: run ``ConformanceSuite`` on a sync store over the
+    same data for it.
+    """

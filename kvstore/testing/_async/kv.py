@@ -464,7 +464,7 @@ class AsyncKVConformance(AsyncConformanceBase):
     async def test_keep_alive_takes_a_lease_id(self, store: AsyncBaseStore) -> None:
         requires(store, "leases")
         lease = await store.lease(30)
-        keepalive = store.keep_alive(lease.id)
+        keepalive = await store.keep_alive(lease.id)
         try:
             assert keepalive.lease.id == lease.id
             assert keepalive.lease.ttl == lease.ttl

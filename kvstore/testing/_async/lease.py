@@ -238,7 +238,7 @@ class AsyncLeaseConformance(AsyncConformanceBase):
         lease = await store.lease(3)
         await store.put("k", b"v", lease=lease)
         lost = AsyncEvent()
-        keepalive = store.keep_alive(lease, on_lost=lambda error: lost.set())
+        keepalive = await store.keep_alive(lease, on_lost=lambda error: lost.set())
 
         async def renewed() -> bool:
             return await lease.remaining_ttl() >= 2
@@ -258,7 +258,7 @@ class AsyncLeaseConformance(AsyncConformanceBase):
         requires(store, "leases")
         lease = await store.lease(3)
         errors: list[LeaseExpiredError] = []
-        keepalive = store.keep_alive(lease, on_lost=errors.append)
+        keepalive = await store.keep_alive(lease, on_lost=errors.append)
         try:
             await store.revoke_lease(lease)
             assert await wait_event(keepalive.lost, EVENT_TIMEOUT)
@@ -274,7 +274,7 @@ class AsyncLeaseConformance(AsyncConformanceBase):
         lease = await store.lease(3)
         await store.put("k", b"v", lease=lease)
         errors: list[LeaseExpiredError] = []
-        keepalive = store.keep_alive(lease, on_lost=errors.append)
+        keepalive = await store.keep_alive(lease, on_lost=errors.append)
         try:
             await self.advance_clock(store, 6)
             assert await wait_event(keepalive.lost, EVENT_TIMEOUT)
@@ -291,8 +291,8 @@ class AsyncLeaseConformance(AsyncConformanceBase):
         requires(store, "leases")
         lease = await store.lease(3)
         errors: list[LeaseExpiredError] = []
-        keepalive = store.keep_alive(lease, on_lost=errors.append)
-        stopped = store.keep_alive(await store.lease(3))
+        keepalive = await store.keep_alive(lease, on_lost=errors.append)
+        stopped = await store.keep_alive(await store.lease(3))
         await stopped.stop()
         await store.aclose()
         assert await wait_until(lambda: not keepalive.running)

@@ -94,11 +94,11 @@ class AsyncRangeOptionsConformance(AsyncConformanceBase):
         async def keys(target: SortTarget, order: SortOrder) -> list[str]:
             return _keys(await store.kv_range("p/", _END, sort_target=target, sort_order=order))
 
-        assert keys(SortTarget.CREATE, SortOrder.ASCEND) == ["p/c", "p/a", "p/b", "p/d"]
-        assert keys(SortTarget.CREATE, SortOrder.DESCEND) == ["p/d", "p/b", "p/a", "p/c"]
-        assert keys(SortTarget.MOD, SortOrder.ASCEND) == ["p/c", "p/b", "p/a", "p/d"]
-        assert keys(SortTarget.MOD, SortOrder.DESCEND) == ["p/d", "p/a", "p/b", "p/c"]
-        assert keys(SortTarget.KEY, SortOrder.DESCEND) == ["p/d", "p/c", "p/b", "p/a"]
+        assert await keys(SortTarget.CREATE, SortOrder.ASCEND) == ["p/c", "p/a", "p/b", "p/d"]
+        assert await keys(SortTarget.CREATE, SortOrder.DESCEND) == ["p/d", "p/b", "p/a", "p/c"]
+        assert await keys(SortTarget.MOD, SortOrder.ASCEND) == ["p/c", "p/b", "p/a", "p/d"]
+        assert await keys(SortTarget.MOD, SortOrder.DESCEND) == ["p/d", "p/a", "p/b", "p/c"]
+        assert await keys(SortTarget.KEY, SortOrder.DESCEND) == ["p/d", "p/c", "p/b", "p/a"]
 
     async def test_no_order_is_key_order_for_the_key_and_ascending_for_other_targets(
         self, store: AsyncBaseStore
