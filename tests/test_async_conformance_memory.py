@@ -1,0 +1,52 @@
+"""The asyncio conformance suite on ``AsyncMemoryStore``, alone and over a ``MemoryStore``'s
+data (then the sync store must read what the async one wrote)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import attrs
+import pytest_asyncio
+
+from kvstore._async.base import AsyncBaseStore
+from kvstore.testing import AsyncConformanceSuite
+from kvstore.testing._async._support import snapshot as async_snapshot
+from kvstore.testing._support import snapshot
+from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
+
+
+def _clock(store: AsyncBaseStore) -> ManualClock:
+    assert isinstance(store, AsyncMemoryStore)
+    assert isinstance(store.clock, ManualClock)
+    return store.clock
+
+
+class TestAsyncMemoryStore(AsyncConformanceSuite):
+    fast_clock = True
+
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[AsyncBaseStore]:
+        store = AsyncMemoryStore(clock=ManualClock())
+        yield store
+        await store.aclose()
+
+    def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
+        _clock(store).advance(seconds)
+
+
+class TestAsyncMemoryStoreOverSyncData(AsyncConformanceSuite):
+    fast_clock = True
+
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[AsyncBaseStore]:
+        data = MemoryStore(clock=ManualClock())
+        store = AsyncMemoryStore(data)
+        yield store
+        if not store.closed and not data.closed:
+            seen = await async_snapshot(store)
+            assert (seen.revision, seen.kvs) == attrs.astuple(snapshot(data), recurse=False)
+        await store.aclose()
+        data.close()
+
+    async def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
+        _clock(store).advance(seconds)
