@@ -69,6 +69,8 @@ RENAMES = {
     "asynccontextmanager": "contextmanager",
     "AsyncExitStack": "ExitStack",
     "iscoroutinefunction": "callable",
+    "open_async": "open",
+    "enter_async_context": "enter_context",
 }
 
 _ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
