@@ -41,6 +41,7 @@ from kvstore_etcd._errors import (
 from kvstore_etcd._watch_cursor import (
     COMPACT_PROBE_REQUEST,
     PROGRESS_REQUEST,
+    StreamLiveness,
     TokenRefused,
     WatchCancelled,
     WatchCursor,
@@ -100,8 +101,7 @@ class EtcdWatch(QueueWatch):
         self._call_lock = threading.Lock()
         self._call: Any = None
         self._pending: queue.SimpleQueue[Any] | None = None
-        self._last_activity = time.monotonic()
-        self._probe_sent: float | None = None
+        self._liveness = StreamLiveness()
         self._thread = threading.Thread(target=self._run, name="kvstore-etcd-watch", daemon=True)
 
     def start(self) -> None:
@@ -184,7 +184,7 @@ class EtcdWatch(QueueWatch):
             call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
         with self._call_lock:
             self._call, self._pending = call, pending
-            self._last_activity, self._probe_sent = time.monotonic(), None
+            self._liveness.heard(time.monotonic())
         store.watch_monitor().add(self)
         if self._stopping.is_set():
             self._close_call(call, pending)
@@ -192,7 +192,7 @@ class EtcdWatch(QueueWatch):
         progressed = False
         try:
             for response in call:
-                self._last_activity, self._probe_sent = time.monotonic(), None
+                self._liveness.heard(time.monotonic())
                 self._handle(response, metadata)
                 progressed = True
         except grpc.RpcError as exc:
@@ -248,9 +248,7 @@ class EtcdWatch(QueueWatch):
     def check_liveness(self, now: float, idle: float, timeout: float) -> bool:
         """Probe a quiet stream; drop one whose probe went unanswered (monitor thread).
 
-        gRPC keepalive does not notice a member that is frozen or a connection that is
-        blackholed while the stream waits, so the watch asks for a progress report after
-        ``idle`` seconds of silence and reconnects if nothing arrives within ``timeout``.
+        The rule is ``StreamLiveness``'s (shared with the asyncio watch).
 
         Returns:
             Whether the watch is still running (the monitor forgets it otherwise).
@@ -261,14 +259,11 @@ class EtcdWatch(QueueWatch):
             call, pending = self._call, self._pending
         if call is None or pending is None:
             return True
-        if self._probe_sent is not None:
-            if now - self._probe_sent > timeout:
-                _log.debug("watch on %r: stream silent, reconnecting", self._key)
-                self._probe_sent = None
-                call.cancel()
-            return True
-        if now - self._last_activity > idle:
-            self._probe_sent = now
+        verdict = self._liveness.check(now, idle, timeout)
+        if verdict == "drop":
+            _log.debug("watch on %r: stream silent, reconnecting", self._key)
+            call.cancel()
+        elif verdict == "probe":
             pending.put(PROGRESS_REQUEST)
         return True
 

@@ -12,7 +12,7 @@ revision either.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from etcd3.etcdrpc import rpc_pb2
 
@@ -24,6 +24,7 @@ from kvstore_etcd._errors import cancel_refuses_token, translate_cancel_reason
 __all__ = [
     "COMPACT_PROBE_REQUEST",
     "PROGRESS_REQUEST",
+    "StreamLiveness",
     "TokenRefused",
     "WatchCancelled",
     "WatchCursor",
@@ -139,3 +140,33 @@ def probe_answer(response: Any) -> int | None:
     if response.canceled or response.events:
         return 0
     return None
+
+
+class StreamLiveness:
+    """When a quiet watch stream is probed, and when it is given up (both watches).
+
+    gRPC keepalive does not notice a member that is frozen or a connection that is
+    blackholed while the stream waits, so a watch asks for a progress report after
+    ``idle`` seconds of silence and reconnects if nothing arrives within ``timeout``.
+    """
+
+    def __init__(self) -> None:
+        self.last_activity = 0.0
+        self.probe_sent: float | None = None
+
+    def heard(self, now: float) -> None:
+        """The stream was just opened, or something arrived on it."""
+        self.last_activity, self.probe_sent = now, None
+
+    def check(self, now: float, idle: float, timeout: float) -> Literal["probe", "drop"] | None:
+        """``"probe"``: send a progress request now; ``"drop"``: the probe went
+        unanswered, reconnect; ``None``: nothing to do."""
+        if self.probe_sent is not None:
+            if now - self.probe_sent > timeout:
+                self.probe_sent = None
+                return "drop"
+            return None
+        if now - self.last_activity > idle:
+            self.probe_sent = now
+            return "probe"
+        return None

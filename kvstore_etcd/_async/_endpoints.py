@@ -101,22 +101,30 @@ class AsyncEndpointPool(PoolHealth[AsyncEndpoint]):
             UnavailableError: With ``insecure_skip_verify``, the server certificate could
                 not be fetched.
         """
+        if self.settings.needs_fetch(endpoint.address):
+            # A blocking TLS connection: in a thread, never on the event loop.
+            await asyncio.to_thread(self.settings.credentials_for, endpoint.address)
+        self.open_now(endpoint)
+
+    def open_now(self, endpoint: AsyncEndpoint) -> None:
+        """Create ``endpoint``'s channel and stubs (in the running loop) if it has none.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched (the fetch blocks: ``acquire`` does it in a thread first).
+        """
+        if self._closed or endpoint.channel is not None:
+            return
         address = endpoint.address
         settings = self.settings
         if not self.config.uses_tls:
             channel = grpc.aio.insecure_channel(address, options=settings.options())
         else:
-            if settings.needs_fetch(address):
-                # A blocking TLS connection: in a thread, never on the event loop.
-                await asyncio.to_thread(settings.credentials_for, address)
             channel = grpc.aio.secure_channel(
                 address,
                 settings.credentials_for(address),
                 options=settings.channel_options(address),
             )
-        if self._closed or endpoint.channel is not None:
-            await channel.close()
-            return
         endpoint._bind_stubs(channel)
         endpoint.channel = channel
         self._record_state(endpoint, channel.get_state(try_to_connect=True))
