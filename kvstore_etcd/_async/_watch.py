@@ -229,7 +229,8 @@ class AsyncEtcdWatch(AsyncQueueWatch):
 
 
 class AsyncWatchMonitor:
-    """One task per store that checks the liveness of its watch streams."""
+    """One task per store that checks the liveness of its watch streams (while it has
+    watches: the store stops it with its last watch)."""
 
     def __init__(self, store: AsyncEtcdStore, idle: float, timeout: float) -> None:
         self._store = store
@@ -246,8 +247,12 @@ class AsyncWatchMonitor:
             for watch in self._store.watches():
                 await watch.check_liveness(now, self._idle, self._timeout)
 
+    def cancel(self) -> None:
+        """Stop the task (it ends at its next step)."""
+        self._task.cancel()
+
     async def stop(self) -> None:
-        """Stop the task."""
+        """Stop the task and wait for its end."""
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

@@ -79,8 +79,11 @@ class AsyncEtcdStore(AsyncEtcdBase):
         return list(self._watches)
 
     def forget_watch(self, watch: AsyncEtcdWatch) -> None:
-        """Stop tracking a cancelled watch."""
+        """Stop tracking a cancelled watch (and the liveness monitor with the last one)."""
         self._watches.discard(watch)
+        if not self._watches and self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
 
     # ------------------------------------------------------------------ lifecycle
 
