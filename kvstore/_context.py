@@ -1,5 +1,5 @@
-# Generated from kvstore/_async/_context.py by scripts/unasync.py: do not edit, edit the source
-# and run `python scripts/unasync.py`.
+# Generated from kvstore/_async/_context.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``Closing``: the context-manager protocol of kvstore's objects, written once."""
 
 from __future__ import annotations

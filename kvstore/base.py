@@ -1,19 +1,19 @@
+# Generated from kvstore/_async/base.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``BaseStore``: the implementer's base class. Backends write the primitives; every
 convenience of the ``KVStore`` interface is written here once, on top of them.
 
-Primitives a backend implements (etcd's gRPC calls, one to one):
+Primitives a backend implements (etcd's gRPC calls, one to one), each receiving a request
+already checked by the caller-facing primitive of the same name without ``do_``:
 
-========================  ================================================
-``kv_range``              KV.Range
-``kv_put``                KV.Put
-``kv_delete_range``       KV.DeleteRange
-``kv_txn``                KV.Txn
-``watch_range``           Watch.Watch (returns a ``Watch``)
-``lease_grant`` ...       Lease.LeaseGrant / Revoke / KeepAlive (once) / TimeToLive / Leases
-``compact_revision``      KV.Compact
-``status`` ...            Maintenance.Status, Cluster.MemberList, Defragment, Alarm, HashKV
-``close``                 release connections and threads
-========================  ================================================
+- ``do_range`` (KV.Range), ``do_put`` (KV.Put), ``do_delete_range`` (KV.DeleteRange),
+  ``do_txn`` (KV.Txn);
+- ``do_watch`` (Watch.Watch): returns a ``Watch`` at once;
+- ``lease_grant``, ``lease_revoke``, ``lease_keepalive_once``, ``lease_time_to_live``,
+  ``lease_leases`` (the Lease service), ``compact_revision`` (KV.Compact);
+- ``status``, ``member_list``, ``defragment``, ``alarms``, ``hash_kv`` (Maintenance and
+  Cluster);
+- ``close``: release connections and background work (call the base class's too).
 
 Optional primitives (leases, watch, cluster) raise ``UnsupportedOperationError`` here;
 a backend lists what it supports in ``capabilities``. Wrapper stores subclass
@@ -26,7 +26,7 @@ import abc
 import builtins
 import functools
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -70,6 +70,7 @@ from kvstore.txn import (
     Txn,
     Value,
     Version,
+    WatchRequest,
     build_request,
     validate_request,
 )
@@ -89,7 +90,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import Watch, WatchRequest, run_callback
+from kvstore.watch import Watch, run_callback
 
 __all__ = ["BaseStore", "WrapperStore"]
 
@@ -687,7 +688,7 @@ class BaseStore(Closing, abc.ABC):
             return ALL_KEYS, ALL_KEYS
         return prefix, prefix_range_end(prefix)
 
-    def _paged_range(self, start: str, end: str, *, keys_only: bool = False) -> Iterable[KeyValue]:
+    def _paged_range(self, start: str, end: str, *, keys_only: bool = False) -> Iterator[KeyValue]:
         """Read ``[start, end)`` page by page, all pages at the first page's revision."""
         revision: int | None = None
         while True:
@@ -944,11 +945,12 @@ class BaseStore(Closing, abc.ABC):
         Args:
             start_revision: Replay from this revision (``None``: only future changes).
             prev_kv: Include the previous key-value in each event.
-            callback: If given, called for each event on a daemon thread.
+            callback: If given, called for each event in the background (see
+                ``kvstore.watch.run_callback``).
             on_error: With ``callback``: called with the error that ended the stream.
 
         Returns:
-            The ``Watch`` (iterate it, or ``cancel()`` it to stop the callback thread).
+            The ``Watch`` (iterate it, or ``cancel()`` it to stop the callback).
 
         Raises:
             InvalidKeyError: ``key`` is not a valid key.

@@ -1,5 +1,5 @@
-# Generated from kvstore/_async/lease.py by scripts/unasync.py: do not edit, edit the source
-# and run `python scripts/unasync.py`.
+# Generated from kvstore/_async/lease.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """Lease handles and the background keep-alive loop, written once for every backend.
 
 A ``Lease`` is a handle on a granted lease of one store. ``KeepAlive`` renews

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from kvstore.types import TxnResult
 
 __all__ = [
+    "AsyncTransactionBuilder",
     "Compare",
     "CompareOp",
     "CompareTarget",
@@ -567,20 +568,36 @@ class _Committer(Protocol):
     def kv_txn(self, request: Txn) -> TxnResult: ...
 
 
-class TransactionBuilder:
+class _AsyncCommitter(Protocol):
+    """What an asyncio builder commits through: an asyncio store's ``kv_txn``."""
+
+    async def kv_txn(self, request: Txn) -> TxnResult: ...
+
+
+_BuilderT = TypeVar("_BuilderT", bound="_Builder")
+
+
+class _Builder:
     """Fluent transaction builder returned by ``store.transaction()``.
 
     ``if_`` / ``then`` / ``else_`` may each be called several times; their arguments
-    accumulate. ``commit`` sends everything as one atomic transaction.
+    accumulate. ``commit`` sends everything as one atomic transaction and returns the
+    ``TxnResult``: which branch ran, its responses and the new revision.
+
+    ``commit`` raises:
+        TransactionTooLargeError: A branch has more than ``max_txn_ops`` operations.
+        DuplicateKeyError: A branch writes one key twice.
+        UnsupportedCompareError: The store cannot evaluate a compare.
+        StoreClosedError: The store was closed.
+        BackendError: The backend failed the call.
     """
 
-    def __init__(self, store: _Committer) -> None:
-        self._store = store
+    def __init__(self) -> None:
         self._compares: list[Compare] = []
         self._success: list[Op] = []
         self._failure: list[Op] = []
 
-    def if_(self, *compares: Compare) -> TransactionBuilder:
+    def if_(self: _BuilderT, *compares: Compare) -> _BuilderT:
         """Add conditions; all must hold for the ``then`` branch to run."""
         for compare in compares:
             if not isinstance(compare, Compare):
@@ -591,30 +608,42 @@ class TransactionBuilder:
         self._compares.extend(compares)
         return self
 
-    def then(self, *ops: Op) -> TransactionBuilder:
+    def then(self: _BuilderT, *ops: Op) -> _BuilderT:
         """Add operations run when every condition holds."""
         self._success.extend(_checked_ops(ops))
         return self
 
-    def else_(self, *ops: Op) -> TransactionBuilder:
+    def else_(self: _BuilderT, *ops: Op) -> _BuilderT:
         """Add operations run when a condition does not hold."""
         self._failure.extend(_checked_ops(ops))
         return self
 
+    def _txn(self) -> Txn:
+        return Txn(self._compares, self._success, self._failure)
+
+
+class TransactionBuilder(_Builder):
+    __doc__ = _Builder.__doc__
+
+    def __init__(self, store: _Committer) -> None:
+        super().__init__()
+        self._store = store
+
     def commit(self) -> TxnResult:
-        """Send the transaction.
+        """Send the transaction (errors: see the class)."""
+        return self._store.kv_txn(self._txn())
 
-        Returns:
-            The ``TxnResult``: which branch ran, its responses and the new revision.
 
-        Raises:
-            TransactionTooLargeError: A branch has more than ``max_txn_ops`` operations.
-            DuplicateKeyError: A branch writes one key twice.
-            UnsupportedCompareError: The store cannot evaluate a compare.
-            StoreClosedError: The store was closed.
-            BackendError: The backend failed the call.
-        """
-        return self._store.kv_txn(Txn(self._compares, self._success, self._failure))
+class AsyncTransactionBuilder(_Builder):
+    __doc__ = _Builder.__doc__
+
+    def __init__(self, store: _AsyncCommitter) -> None:
+        super().__init__()
+        self._store = store
+
+    async def commit(self) -> TxnResult:
+        """Send the transaction (errors: see the class)."""
+        return await self._store.kv_txn(self._txn())
 
 
 def _checked_ops(ops: Sequence[object]) -> list[Op]:

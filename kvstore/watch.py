@@ -1,5 +1,5 @@
-# Generated from kvstore/_async/watch.py by scripts/unasync.py: do not edit, edit the source
-# and run `python scripts/unasync.py`.
+# Generated from kvstore/_async/watch.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """Watches: iterators of ``WatchEvent`` in revision order, cancellable, with a callback form.
 
 A backend returns a ``Watch`` from its ``watch_range`` primitive. ``QueueWatch``

@@ -73,9 +73,9 @@ RENAMES = {
 
 _ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
 _WORD = re.compile(r"\b(" + "|".join(re.escape(name) for name in RENAMES) + r")\b")
-_MODULE = re.compile(r"\b(kvstore\w*)\._async\b")
+_MODULE = re.compile(r"\b(kvstore\w*(?:\.\w+)*?)\._async\b")
 _ARTICLE = re.compile(r"\b([Aa])n (`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
-_KEYWORD = re.compile(r"\bawait\s+|\basync\s+(?=def\b|for\b|with\b)")
+_KEYWORD = re.compile(r"\bawait[ \t]+|\basync[ \t]+(?=def\b|for\b|with\b)")
 _ASYNC_ONLY = "# unasync: async-only"
 _SYNC_ONLY = re.compile(r"^(\s*)# unasync: sync-only (.*)$")
 
@@ -188,8 +188,8 @@ _TEXT_TOKENS = {tokenize.STRING, tokenize.COMMENT} | (
 
 def _header(source_path: str) -> str:
     return (
-        f"# Generated from {source_path} by scripts/unasync.py: do not edit, edit the source\n"
-        "# and run `python scripts/unasync.py`.\n"
+        f"# Generated from {source_path} by scripts/unasync.py;\n"
+        "# do not edit: edit the source and run `python scripts/unasync.py`.\n"
     )
 
 
@@ -208,8 +208,10 @@ def _ruff(arguments: list[str], text: str, target: Path) -> str:
 
 
 def _format(text: str, target: Path) -> str:
-    """Imports sorted again (names changed) and the layout of ``ruff format``."""
-    text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, target)
+    """Imports sorted again (names changed), ``yield from`` where an async generator had
+    to loop (UP028), and the layout of ``ruff format``."""
+    fixes = ["--select", "I,UP028,RUF022", "--fix", "--unsafe-fixes", "--quiet", "--exit-zero"]
+    text = _ruff(["check", *fixes], text, target)
     return _ruff(["format", "--quiet"], text, target)
 
 

@@ -32,7 +32,7 @@ def test_every_source_has_its_twin() -> None:
     assert ("kvstore/_async/_context.py", "kvstore/_context.py") in pairs
     for source, twin in pairs:
         assert (ROOT / twin).exists(), f"{twin} (from {source}) is missing"
-        assert (ROOT / twin).read_text().startswith(f"# Generated from {source} ")
+        assert (ROOT / twin).read_text().startswith(f"# Generated from {source} by ")
 
 
 def test_keywords_names_modules_and_markers() -> None:

@@ -6,6 +6,10 @@ in the background), ``Lock`` (a fair FIFO lock with fencing tokens) and ``Electi
 (leader election). Applications reach them through ``store.new_lock(name)`` and
 ``store.new_election(name)``, or import them from here (or from ``kvstore``).
 
+The asyncio API has the same recipes as ``AsyncSession``, ``AsyncLock`` and
+``AsyncElection`` (``kvstore.recipes._async``, the source the sync modules here are
+generated from): the same names and arguments, their waiting methods coroutines.
+
 Modules:
     ``session``: ``Session``.
     ``lock``: ``Lock``, ``LOCK_NAMESPACE`` (the recipe and the key layout are described
@@ -39,6 +43,7 @@ import, as deprecated aliases of the modules here.
 
 from __future__ import annotations
 
+from kvstore.recipes._async import AsyncElection, AsyncLeaderObserver, AsyncLock, AsyncSession
 from kvstore.recipes._waiters import LockLostCallback
 from kvstore.recipes.election import ELECTION_NAMESPACE, Election, LeaderObserver
 from kvstore.recipes.lock import LOCK_NAMESPACE, Lock
@@ -47,6 +52,10 @@ from kvstore.recipes.session import LostCallback, Session
 __all__ = [
     "ELECTION_NAMESPACE",
     "LOCK_NAMESPACE",
+    "AsyncElection",
+    "AsyncLeaderObserver",
+    "AsyncLock",
+    "AsyncSession",
     "Election",
     "LeaderObserver",
     "Lock",

@@ -1,3 +1,5 @@
+# Generated from kvstore/recipes/_async/_store.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``RecipeStore``: the part of a store the recipes use, as a ``Protocol``.
 
 The recipes are written on the primitives (leases, transactions, watches), not on
@@ -18,9 +20,9 @@ from kvstore.errors import StoreClosedError, UnsupportedOperationError
 if TYPE_CHECKING:
     from kvstore.errors import LeaseExpiredError
     from kvstore.lease import KeepAlive, Lease
-    from kvstore.txn import Delete, Get, Txn
+    from kvstore.txn import Delete, Get, Txn, WatchRequest
     from kvstore.types import DeleteResult, LeaseInfo, RangeResult, TxnResult
-    from kvstore.watch import Watch, WatchRequest
+    from kvstore.watch import Watch
 
 __all__ = ["RecipeStore", "check_open", "unsupported"]
 

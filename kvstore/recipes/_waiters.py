@@ -1,3 +1,5 @@
+# Generated from kvstore/recipes/_async/_waiters.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """The queue recipe shared by ``Lock`` and ``Election`` (see ``kvstore.recipes.lock``).
 
 ``WaiterQueue`` is the FIFO queue of keys under one prefix; ``QueueClaim`` is one object's
@@ -15,6 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import ClassVar
 
+from kvstore._concurrency import Event
 from kvstore._context import Closing
 from kvstore.errors import (
     CompactedError,
@@ -31,11 +34,16 @@ from kvstore.errors import (
 from kvstore.keys import check_key, check_ttl, prefix_range_end
 from kvstore.recipes._store import RecipeStore, check_open, unsupported
 from kvstore.recipes.session import Session
-from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn
+from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn, WatchRequest
 from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
-from kvstore.watch import WatchRequest
 
-__all__ = ["LockLostCallback", "QueueClaim", "WaiterQueue", "check_timeout", "recipe_prefix"]
+__all__ = [
+    "LockLostCallback",
+    "QueueClaim",
+    "WaiterQueue",
+    "check_timeout",
+    "recipe_prefix",
+]
 
 LockLostCallback = Callable[[LockLostError], object]
 """Called with a ``LockLostError`` when a held lock or a leadership is lost."""
@@ -159,7 +167,7 @@ class WaiterQueue:
         session: Session,
         deadline: float | None,
     ) -> None:
-        """Block until ``key`` (created at ``revision``) is the oldest key of the prefix.
+        """Wait until ``key`` (created at ``revision``) is the oldest key of the prefix.
 
         Each step reads one key, the predecessor (the newest key created before ``key``),
         and watches it until it is deleted, as etcd's Go ``concurrency`` package does.
@@ -240,7 +248,7 @@ class WaiterQueue:
 
 
 class QueueClaim(Closing):
-    """One object's place in a ``WaiterQueue``: the common part of ``Lock`` and ``Election``.
+    """One object's place in a ``WaiterQueue``: what locks and elections share.
 
     The object's own session (when none is passed in) exists only while the object queues
     or holds: it is created when the object joins the queue and closed when it leaves
@@ -293,7 +301,7 @@ class QueueClaim(Closing):
             raise unsupported(store, self._creator)
         self.store = store
         self.name = name
-        self.lost = threading.Event()
+        self.lost = Event()
         self.on_lost = on_lost
         self._queue = WaiterQueue(store, self.prefix, self._operation)
         self._ttl = ttl
@@ -315,9 +323,13 @@ class QueueClaim(Closing):
     def session(self) -> Session:
         """The session whose lease the key is put with.
 
-        An own session is created on first use (joining the queue, or reading this
-        property) and closed when the object leaves the queue; the object keeps it for
-        ``key`` and ``guard()`` and replaces it by a new one when it joins again.
+        An own session is created on first use (joining the queue, or, in the sync API,
+        reading this property) and closed when the object leaves the queue; the object
+        keeps it for ``key`` and ``guard()`` and replaces it by a new one when it joins
+        again.
+
+        Raises:
+            LockNotHeldError: (asyncio API) The object never joined the queue yet.
         """
         if self._session is None:
             self._session = self._new_session()
@@ -343,12 +355,15 @@ class QueueClaim(Closing):
             LockNotHeldError: Not acquired or elected (or unlocked, or resigned).
         """
         if self._revision == 0:
-            raise LockNotHeldError(
-                "fencing_token: " + self._not_held.format(name=self.name),
-                key=self.key,
-                operation=self._operation,
-            )
+            raise self._not_held_error("fencing_token")
         return self._revision
+
+    def _not_held_error(self, operation: str) -> LockNotHeldError:
+        return LockNotHeldError(
+            f"{operation}: " + self._not_held.format(name=self.name),
+            key=self.key,
+            operation=self._operation,
+        )
 
     def guard(self) -> Compare:
         """A compare that holds only while this acquisition or leadership still stands.
@@ -423,7 +438,7 @@ class QueueClaim(Closing):
         return self._session
 
     def _new_session(self) -> Session:
-        session = Session(self.store, self._ttl)
+        session = Session(self.store, self._ttl).start()
         session.add_lost_callback(self._session_lost)
         return session
 

@@ -1,3 +1,5 @@
+# Generated from kvstore/recipes/_async/election.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``Election``: leader election for every backend, the recipe of etcd's ``concurrency``.
 
 Candidates queue exactly as lock waiters do (see ``kvstore.recipes.lock``): each puts the key
@@ -21,9 +23,8 @@ from kvstore._context import Closing
 from kvstore.errors import CompactedError, LockNotHeldError
 from kvstore.keys import check_value, prefix_range_end
 from kvstore.recipes._waiters import QueueClaim, check_timeout
-from kvstore.txn import CreateRevision, Delete, Get, Put, Txn
+from kvstore.txn import CreateRevision, Delete, Get, Put, Txn, WatchRequest
 from kvstore.types import EventType, KeyValue, SortOrder, SortTarget, WatchEvent
-from kvstore.watch import WatchRequest
 
 if TYPE_CHECKING:
     from kvstore.recipes._store import RecipeStore
@@ -39,10 +40,10 @@ ELECTION_NAMESPACE = "__kvstore/elections/"
 class Election(QueueClaim):
     """A leader election named ``name``: one leader at a time, FIFO among candidates.
 
-    Get one with ``store.new_election(name, ttl=60)``. Each ``Election`` object has its
-    own ``Session`` unless one is passed; the own session is created by ``campaign`` and
+    Get one with ``store.new_election(name, ttl=60)``. Each ``Election`` object has
+    its own ``Session`` unless one is passed; the own session is created by ``campaign`` and
     closed by ``resign`` (or a failed campaign), so a follower that is not campaigning
-    keeps no lease and no keep-alive thread. One object is used by one thread at a time.
+    keeps no lease and no keep-alive. One object is used by one task (or thread) at a time.
 
     Args:
         store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
@@ -81,7 +82,7 @@ class Election(QueueClaim):
         return self._holding
 
     def campaign(self, value: bytes, timeout: float | None = None) -> None:
-        """Stand for election with ``value`` and block until this object leads.
+        """Stand for election with ``value`` and wait until this object leads.
 
         A leader that campaigns again just proclaims the new value.
 
@@ -190,7 +191,8 @@ class Election(QueueClaim):
 
     def _put_value(self, session: Session, key: str, revision: int, value: bytes) -> bool:
         put = Put(key, value, lease=session.lease_id)
-        return self._queue.txn(session, [CreateRevision(key) == revision], [put], []).succeeded
+        result = self._queue.txn(session, [CreateRevision(key) == revision], [put], [])
+        return result.succeeded
 
 
 class LeaderObserver(Closing, Iterator[KeyValue]):
@@ -209,10 +211,14 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
         self._last: KeyValue | None = None
         self._lookahead: WatchEvent | None = None
         self._cancelled = False
-        self._watch: Watch = self._sync()
+        self._watch: Watch | None = None
+        self._watch = self._sync()
 
     def __repr__(self) -> str:
         return f"LeaderObserver(prefix={self._prefix!r}, leader={self._leader()!r})"
+
+    def __iter__(self) -> LeaderObserver:
+        return self
 
     def __next__(self) -> KeyValue:
         leader = self.next_leader(None)
@@ -231,7 +237,9 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
                 recovered from by reading the candidates again).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._cancelled:
+        if self._watch is None and not self._cancelled:
+            self._watch = self._sync()  # the asyncio API reads on first use
+        while not self._cancelled and self._watch is not None:
             leader = self._leader()
             if leader is not None and leader != self._last:
                 self._last = leader
@@ -240,7 +248,7 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
             if remaining == 0.0:
                 return None
             try:
-                if not self._apply_revision(remaining):
+                if not self._apply_revision(self._watch, remaining):
                     if self._watch.cancelled:
                         self._cancelled = True
                     return None
@@ -252,7 +260,8 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
     def cancel(self) -> None:
         """Stop observing; iteration ends. Idempotent."""
         self._cancelled = True
-        self._watch.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
 
     def _end_context(self) -> None:
         self.cancel()
@@ -270,14 +279,14 @@ class LeaderObserver(Closing, Iterator[KeyValue]):
             return None
         return min(self._candidates.values(), key=lambda kv: kv.create_revision)
 
-    def _apply_revision(self, timeout: float | None) -> bool:
-        event = self._lookahead or self._watch.next_event(timeout)
+    def _apply_revision(self, watch: Watch, timeout: float | None) -> bool:
+        event = self._lookahead or watch.next_event(timeout)
         self._lookahead = None
         if event is None:
             return False
         self._apply(event)
         while True:
-            following = self._watch.next_event(0)
+            following = watch.next_event(0)
             if following is None:
                 return True
             if following.revision != event.revision:

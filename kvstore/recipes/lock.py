@@ -1,3 +1,5 @@
+# Generated from kvstore/recipes/_async/lock.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``Lock``: a fair distributed lock for every backend, built on leases, txns and watches.
 
 The recipe is etcd's ``clientv3/concurrency`` Mutex, written once on the store primitives:
@@ -57,12 +59,12 @@ LOCK_NAMESPACE = "__kvstore/locks/"
 class Lock(QueueClaim):
     """A distributed, fair (FIFO), non-reentrant lock named ``name``.
 
-    Get one with ``store.new_lock(name, ttl=60)``. Each ``Lock`` has its own ``Session``
-    unless one is passed, so two ``Lock`` objects for one name exclude each other, also
-    inside one process. The own session is created when the lock is acquired (or waited
-    for) and closed when it is released, so a lock that is not held keeps no lease and
-    no keep-alive thread. A ``Lock`` object is used by one thread at a time: give each
-    thread its own.
+    Get one with ``store.new_lock(name, ttl=60)``. Each ``Lock`` has its own
+    ``Session`` unless one is passed, so two ``Lock`` objects for one name
+    exclude each other, also inside one process. The own session is created when the
+    lock is acquired (or waited for) and closed when it is released, so a lock that is
+    not held keeps no lease and no keep-alive. A ``Lock`` object is used by one
+    task (or thread) at a time: give each its own.
 
     Args:
         store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
@@ -125,7 +127,7 @@ class Lock(QueueClaim):
         deadline = check_timeout(timeout, "lock")
         if self.is_locked:
             raise LockError(
-                f"lock: lock {self.name!r} is already held by this Lock object",
+                f"lock: lock {self.name!r} is already held by this {self._kind} object",
                 key=self.key,
                 operation="lock",
             )

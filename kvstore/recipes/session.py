@@ -1,3 +1,5 @@
+# Generated from kvstore/recipes/_async/session.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``Session``: a lease kept alive in the background, the liveness behind locks and elections.
 
 A lock or election key is put with the session's lease. While the process runs, the
@@ -15,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from kvstore._concurrency import Event
 from kvstore._context import Closing
 from kvstore.errors import LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.keys import check_ttl
@@ -28,11 +31,16 @@ __all__ = ["LostCallback", "Session"]
 _log = logging.getLogger(__name__)
 
 LostCallback = Callable[[LeaseExpiredError], object]
-"""Called once, on the keep-alive thread, with the error saying why the lease was lost."""
+"""Called once, by the keep-alive, with the error saying why the lease was lost."""
 
 
 class Session(Closing):
     """A lease of ``store`` renewed in the background until ``close()``.
+
+    In the asyncio API the lease is granted by ``start()``:
+    ``session = Session(store).start()``, or
+    ``with Session(store) as session:``; the sync ``Session`` starts in its
+    constructor.
 
     Args:
         store: The store to grant the lease on (it needs the ``leases`` capability).
@@ -42,7 +50,7 @@ class Session(Closing):
 
     Attributes:
         store: The store the lease lives on.
-        lease: The ``Lease`` handle.
+        lease: The ``Lease`` handle (once started).
         lost: Set when the lease expired or was revoked behind the session's back; a lost
             session stays lost (create a new one).
 
@@ -55,21 +63,57 @@ class Session(Closing):
     def __init__(self, store: RecipeStore, ttl: int = 60, *, on_lost: LostCallback | None = None):
         check_ttl(ttl, operation="session")
         self.store = store
-        self.lost = threading.Event()
+        self.lost = Event()
+        self._ttl = ttl
+        self._lease: Lease | None = None
+        self._keepalive: KeepAlive | None = None
         self._state = threading.Lock()
         self._callbacks: list[LostCallback] = [] if on_lost is None else [on_lost]
         self._closed = False
         self._claims: set[str] = set()
-        self.lease: Lease = store.lease(ttl)
+        self.start()
+
+    def start(self) -> Session:
+        """Grant the lease and start its keep-alive; idempotent. Returns the session.
+
+        Raises:
+            UnsupportedOperationError: The store has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        if self._lease is not None:
+            return self
+        lease = self.store.lease(self._ttl)
         try:
-            self._keepalive: KeepAlive = store.keep_alive(self.lease, on_lost=self._report_lost)
+            self._keepalive = self.store.keep_alive(lease, on_lost=self._report_lost)
         except BaseException:
-            self.lease.revoke()
+            lease.revoke()
             raise
+        self._lease = lease
+        return self
+
+    def __enter__(self) -> Session:
+        return self.start()
 
     def __repr__(self) -> str:
+        if self._lease is None:
+            return f"Session(ttl={self._ttl}, not started)"
         state = "lost" if self.lost.is_set() else "closed" if self._closed else "alive"
-        return f"Session(lease={self.lease.id:#x}, ttl={self.lease.ttl}, {state})"
+        return f"Session(lease={self._lease.id:#x}, ttl={self._lease.ttl}, {state})"
+
+    @property
+    def lease(self) -> Lease:
+        """The ``Lease`` handle.
+
+        Raises:
+            LeaseNotFoundError: The session was not started (``session.start()``).
+        """
+        if self._lease is None:
+            raise LeaseNotFoundError(
+                "session: not started, so it has no lease yet (session.start())",
+                operation="session",
+            )
+        return self._lease
 
     @property
     def lease_id(self) -> int:
@@ -79,7 +123,7 @@ class Session(Closing):
     @property
     def ttl(self) -> int:
         """The TTL the lease was granted with, in seconds."""
-        return self.lease.ttl
+        return self._ttl if self._lease is None else self._lease.ttl
 
     @property
     def closed(self) -> bool:
@@ -89,7 +133,7 @@ class Session(Closing):
     @property
     def alive(self) -> bool:
         """Whether the session is neither closed nor lost (as far as this process knows)."""
-        return not self._closed and not self.lost.is_set()
+        return self._lease is not None and not self._closed and not self.lost.is_set()
 
     def add_lost_callback(self, callback: LostCallback) -> None:
         """Call ``callback`` once when the lease is lost; at once if it already was."""
@@ -138,9 +182,11 @@ class Session(Closing):
                 return
             self._closed = True
             self._callbacks.clear()
-        self._keepalive.stop()
-        with contextlib.suppress(StoreClosedError):
-            self.lease.revoke()
+        if self._keepalive is not None:
+            self._keepalive.stop()
+        if self._lease is not None:
+            with contextlib.suppress(StoreClosedError):
+                self._lease.revoke()
 
     def _end_context(self) -> None:
         self.close()

@@ -1,0 +1,13 @@
+"""The asyncio recipes: ``AsyncSession``, ``AsyncLock``, ``AsyncElection``.
+
+The modules here are the source of truth of the sync recipes one folder up, which
+``scripts/unasync.py`` generates from them (see ``kvstore._async``).
+"""
+
+from __future__ import annotations
+
+from kvstore.recipes._async.election import AsyncElection, AsyncLeaderObserver
+from kvstore.recipes._async.lock import AsyncLock
+from kvstore.recipes._async.session import AsyncSession
+
+__all__ = ["AsyncElection", "AsyncLeaderObserver", "AsyncLock", "AsyncSession"]

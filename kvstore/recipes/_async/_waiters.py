@@ -1,0 +1,508 @@
+"""The queue recipe shared by ``AsyncLock`` and ``AsyncElection`` (see ``kvstore.recipes.lock``).
+
+``WaiterQueue`` is the FIFO queue of keys under one prefix; ``QueueClaim`` is one object's
+place in it: its session, its key, whether it holds the head of the queue, and the loss of
+the session while it does. ``AsyncLock`` and ``AsyncElection`` add only their verbs on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import ClassVar
+
+from kvstore._async._concurrency import AsyncEvent
+from kvstore._async._context import AsyncClosing
+from kvstore.errors import (
+    CompactedError,
+    InvalidArgumentError,
+    KVStoreError,
+    LeaseExpiredError,
+    LeaseNotFoundError,
+    LockError,
+    LockLostError,
+    LockNotHeldError,
+    LockTimeoutError,
+    StoreClosedError,
+)
+from kvstore.keys import check_key, check_ttl, prefix_range_end
+from kvstore.recipes._async._store import AsyncRecipeStore, check_open, unsupported
+from kvstore.recipes._async.session import AsyncSession
+from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn, WatchRequest
+from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
+
+__all__ = [
+    "AsyncQueueClaim",
+    "AsyncWaiterQueue",
+    "LockLostCallback",
+    "check_timeout",
+    "recipe_prefix",
+]
+
+LockLostCallback = Callable[[LockLostError], object]
+"""Called with a ``LockLostError`` when a held lock or a leadership is lost."""
+
+_WAKE_SECONDS = 0.1
+"""How often a waiter looks up from its watch to notice a lost session or its deadline."""
+
+
+def recipe_prefix(namespace: str, name: str, operation: str) -> str:
+    """The key prefix of the lock or election ``name`` under ``namespace``.
+
+    Raises:
+        InvalidKeyError: ``name`` is not a valid key.
+    """
+    check_key(name, operation=operation)
+    return namespace + urllib.parse.quote(name, safe="") + "/"
+
+
+def check_timeout(timeout: object, operation: str) -> float | None:
+    """Turn a ``timeout`` argument into a ``time.monotonic`` deadline (``None``: none).
+
+    Raises:
+        InvalidArgumentError: ``timeout`` is not ``None`` or a finite number >= 0.
+    """
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise InvalidArgumentError(
+            f"{operation}: timeout must be None or a number of seconds >= 0, not {timeout!r}",
+            operation=operation,
+        )
+    return time.monotonic() + timeout
+
+
+class AsyncWaiterQueue:
+    """The FIFO queue of keys under one prefix, shared by ``AsyncLock`` and ``AsyncElection``.
+
+    Args:
+        store: The store holding the keys.
+        prefix: The lock's or election's prefix (see ``recipe_prefix``).
+        operation: Name used in errors (``"lock"``, ``"campaign"``).
+    """
+
+    def __init__(self, store: AsyncRecipeStore, prefix: str, operation: str) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.range_end = prefix_range_end(prefix)
+        self.operation = operation
+
+    async def enqueue(
+        self, key: str, value: bytes, session: AsyncSession
+    ) -> tuple[int, bool, RangeResult]:
+        """Put ``key`` with the session's lease unless it exists, and read the owner, in one txn.
+
+        Returns:
+            The key's create revision, whether this call created it, and the owner: the
+            oldest key of the prefix (keys only, at most one), as of the transaction.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
+        """
+        mine = Get(key, keys_only=True)
+        owner = self._oldest()
+        put = Put(key, value, lease=session.lease_id)
+        result = await self.txn(
+            session, [CreateRevision(key) == 0], [put, mine, owner], [mine, owner]
+        )
+        *_, own, first = result.responses
+        assert isinstance(own, RangeResult) and isinstance(first, RangeResult)
+        if not own.kvs:
+            raise LockLostError(
+                f"{self.operation}: key {key!r} vanished while it was being queued",
+                key=key,
+                operation=self.operation,
+            )
+        return own.kvs[0].create_revision, result.succeeded, first
+
+    def _oldest(self) -> Get:
+        """The owner read: the key of the prefix with the lowest create revision."""
+        return self._one_by_create(SortOrder.ASCEND)
+
+    def _newest_before(self, revision: int) -> Get:
+        """The predecessor read: the newest key of the prefix created before ``revision``."""
+        return self._one_by_create(SortOrder.DESCEND, max_create_revision=revision - 1)
+
+    def _one_by_create(self, order: SortOrder, *, max_create_revision: int = 0) -> Get:
+        return Get(
+            self.prefix,
+            self.range_end,
+            limit=1,
+            keys_only=True,
+            sort_target=SortTarget.CREATE,
+            sort_order=order,
+            max_create_revision=max_create_revision,
+        )
+
+    async def txn(
+        self, session: AsyncSession, compares: list[Compare], success: list[Op], failure: list[Op]
+    ) -> TxnResult:
+        """``kv_txn`` that turns an unknown session lease into ``LockLostError``.
+
+        Raises:
+            LockLostError: The session's lease is gone (the session is marked lost).
+        """
+        try:
+            return await self.store.kv_txn(Txn(compares, success, failure))
+        except LeaseNotFoundError as exc:
+            session._report_lost(session._lost_error("the store no longer knows it"))
+            raise LockLostError(
+                f"{self.operation}: the session lease {session.lease_id:#x} is gone",
+                key=self.prefix,
+                operation=self.operation,
+            ) from exc
+
+    async def wait_turn(
+        self,
+        key: str,
+        revision: int,
+        owner: RangeResult,
+        session: AsyncSession,
+        deadline: float | None,
+    ) -> None:
+        """Wait until ``key`` (created at ``revision``) is the oldest key of the prefix.
+
+        Each step reads one key, the predecessor (the newest key created before ``key``),
+        and watches it until it is deleted, as etcd's Go ``concurrency`` package does.
+
+        Args:
+            owner: The oldest key of the prefix, read after ``key`` was created.
+
+        Raises:
+            LockTimeoutError: ``deadline`` passed first.
+            LockLostError: The session was lost, or ``key`` vanished, while waiting.
+        """
+        if owner.kvs and owner.kvs[0].key == key:
+            return
+        while True:
+            predecessor, read_at = await self._predecessor(key, revision, session)
+            if predecessor is None:
+                return
+            await self._wait_delete(predecessor, read_at + 1, session, deadline)
+
+    async def _predecessor(
+        self, key: str, revision: int, session: AsyncSession
+    ) -> tuple[str | None, int]:
+        """The key to wait for (``None``: ``key`` is the oldest) and the revision read at.
+
+        Raises:
+            LockLostError: ``key`` is gone (or was created again).
+        """
+        result = await self.store.kv_txn(
+            Txn([], [self._newest_before(revision), Get(key, keys_only=True)], [])
+        )
+        older, own = result.responses
+        assert isinstance(older, RangeResult) and isinstance(own, RangeResult)
+        if not own.kvs or own.kvs[0].create_revision != revision:
+            await session.check()
+            raise LockLostError(
+                f"{self.operation}: key {key!r} was deleted while waiting "
+                "(session lease expired or key removed)",
+                key=key,
+                operation=self.operation,
+            )
+        return (older.kvs[0].key if older.kvs else None), result.revision
+
+    async def _wait_delete(
+        self, key: str, start_revision: int, session: AsyncSession, deadline: float | None
+    ) -> None:
+        watch = self.store.watch_range(WatchRequest(key, start_revision=start_revision))
+        try:
+            while True:
+                if not session.alive:
+                    raise LockLostError(
+                        f"{self.operation}: the session was lost while waiting for {key!r}",
+                        key=key,
+                        operation=self.operation,
+                    )
+                wait = _WAKE_SECONDS
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise LockTimeoutError(
+                            f"{self.operation}: timed out waiting for {self.prefix!r}",
+                            key=self.prefix,
+                            operation=self.operation,
+                        )
+                    wait = min(wait, remaining)
+                event = await watch.next_event(wait)
+                if event is not None and event.type is EventType.DELETE:
+                    return
+                if event is None and watch.cancelled:
+                    check_open(self.store, self.operation)
+                    return
+        except CompactedError:
+            return  # history gone: the caller's fresh read tells whether the key still is
+        finally:
+            await watch.cancel()
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key``, ignoring a closed store (its lease then expires by itself)."""
+        with contextlib.suppress(StoreClosedError):
+            await self.store.kv_delete_range(Delete(key))
+
+
+class AsyncQueueClaim(AsyncClosing):
+    """One object's place in an ``AsyncWaiterQueue``: what locks and elections share.
+
+    The object's own session (when none is passed in) exists only while the object queues
+    or holds: it is created when the object joins the queue and closed when it leaves
+    (released, resigned, timed out, failed), so an object that holds nothing keeps no
+    lease and no keep-alive thread. A passed-in session belongs to the caller and is
+    never closed here.
+
+    Args:
+        store: Any store with the ``leases``, ``txn`` and ``watch`` capabilities.
+        name: The lock's or election's name.
+        ttl: TTL of the object's own sessions, when ``session`` is not given.
+        session: Share this session (its lease) instead of creating own ones.
+        on_lost: Called with a ``LockLostError`` when the head of the queue is lost.
+
+    Raises:
+        InvalidKeyError: ``name`` is not a valid key.
+        InvalidArgumentError: ``ttl`` is not a positive int.
+        UnsupportedOperationError: The store has no ``leases`` capability.
+    """
+
+    _namespace: ClassVar[str]
+    """The top-level prefix of the keys (``LOCK_NAMESPACE``, ``ELECTION_NAMESPACE``)."""
+    _creator: ClassVar[str]
+    """The operation named in argument errors: ``"new_lock"``, ``"new_election"``."""
+    _noun: ClassVar[str]
+    """What the object is called in errors: ``"lock"``, ``"election"``."""
+    _kind: ClassVar[str]
+    """The class name used in errors about a shared session."""
+    _operation: ClassVar[str]
+    """The operation named in errors of the recipe itself: ``"lock"``, ``"campaign"``."""
+    _not_held: ClassVar[str]
+    """Error text (``str.format`` with ``name``) for a token asked of a non-holder."""
+    _lost_what: ClassVar[str]
+    """Loss text (``str.format`` with ``name``) passed to ``on_lost``."""
+    _states: ClassVar[tuple[str, str]]
+    """How ``repr`` calls holding and not holding: ``("held", "free")`` ..."""
+
+    def __init__(
+        self,
+        store: AsyncRecipeStore,
+        name: str,
+        *,
+        ttl: int = 60,
+        session: AsyncSession | None = None,
+        on_lost: LockLostCallback | None = None,
+    ) -> None:
+        self.prefix = recipe_prefix(self._namespace, name, self._creator)
+        check_ttl(ttl, operation=self._creator)
+        if session is None and Capability.LEASES not in store.capabilities:
+            raise unsupported(store, self._creator)
+        self.store = store
+        self.name = name
+        self.lost = AsyncEvent()
+        self.on_lost = on_lost
+        self._queue = AsyncWaiterQueue(store, self.prefix, self._operation)
+        self._ttl = ttl
+        self._owns_session = session is None
+        self._session = session
+        if session is not None:
+            session.add_lost_callback(self._session_lost)
+        self._state = threading.Lock()
+        self._revision = 0  # create revision of our key while held (or lost, until released)
+        self._claimed: str | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        holding, free = self._states
+        state = holding if self._holding else "lost" if self.lost.is_set() else free
+        return f"{self._kind}(name={self.name!r}, {state})"
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session whose lease the key is put with.
+
+        An own session is created on first use (joining the queue, or, in the sync API,
+        reading this property) and closed when the object leaves the queue; the object
+        keeps it for ``key`` and ``guard()`` and replaces it by a new one when it joins
+        again.
+
+        Raises:
+            LockNotHeldError: (asyncio API) The object never joined the queue yet.
+        """
+        if self._session is None:
+            # unasync: sync-only self._session = self._new_session()
+            raise self._not_held_error("session")  # unasync: async-only
+        return self._session
+
+    @property
+    def key(self) -> str:
+        """This object's key: ``prefix`` + its session's lease id in hex.
+
+        Just ``prefix`` while the object never had a session (it never queued).
+        """
+        session = self._session
+        return self.prefix if session is None else f"{self.prefix}{session.lease_id:x}"
+
+    @property
+    def fencing_token(self) -> int:
+        """The key's create revision: strictly increasing from holder to holder.
+
+        Still readable after the lock or leadership was lost (until ``unlock`` or
+        ``resign``), so late writes carry a stale token that a resource can refuse.
+
+        Raises:
+            LockNotHeldError: Not acquired or elected (or unlocked, or resigned).
+        """
+        if self._revision == 0:
+            raise self._not_held_error("fencing_token")
+        return self._revision
+
+    def _not_held_error(self, operation: str) -> LockNotHeldError:
+        return LockNotHeldError(
+            f"{operation}: " + self._not_held.format(name=self.name),
+            key=self.key,
+            operation=self._operation,
+        )
+
+    def guard(self) -> Compare:
+        """A compare that holds only while this acquisition or leadership still stands.
+
+        ``CreateRevision(key) == fencing_token``: put it in the ``if_`` of a transaction
+        and the writes apply only if the key was not lost (lease expired, key deleted)
+        since it was acquired.
+
+        Raises:
+            LockNotHeldError: Not acquired or elected (or unlocked, or resigned).
+        """
+        return CreateRevision(self.key) == self.fencing_token
+
+    async def aclose(self) -> None:
+        """Release (``unlock``, ``resign``) and close an own session; idempotent.
+
+        A passed-in session is left open. The object cannot be used again.
+
+        Raises:
+            StoreClosedError: The store was closed (elections only: the guarded delete).
+            BackendError: Releasing failed.
+        """
+        if self._closed:
+            return
+        await self._release()
+        self._closed = True
+        if self._session is not None:
+            self._session.remove_lost_callback(self._session_lost)
+        await self._drop_own_session()
+
+    # -- internals
+
+    @property
+    def _holding(self) -> bool:
+        session = self._session
+        return (
+            self._revision != 0 and not self.lost.is_set() and session is not None and session.alive
+        )
+
+    async def _begin(self, operation: str) -> tuple[AsyncSession, str]:
+        """Join the queue: check, get a live session, and claim the key on it."""
+        if self._closed:
+            raise LockError(
+                f"{operation}: {self._noun} {self.name!r} was closed", operation=operation
+            )
+        if self._claimed is not None:
+            await self._release()  # lost earlier: drop what is left of the old acquisition
+        session = await self._ready_session(operation)
+        key = f"{self.prefix}{session.lease_id:x}"
+        if not session._claim(key):
+            raise LockError(
+                f"{operation}: another {self._kind} object of {self.name!r} uses the same session",
+                key=key,
+                operation=operation,
+            )
+        with self._state:
+            self._claimed = key
+        return session, key
+
+    async def _ready_session(self, operation: str) -> AsyncSession:
+        session = self._session
+        if session is not None and session.alive:
+            return session
+        if not self._owns_session:
+            raise LockLostError(
+                f"{operation}: the session of {self._noun} {self.name!r} was lost or closed",
+                key=self.key,
+                operation=operation,
+            )
+        await self._drop_own_session()
+        self._session = await self._new_session()
+        return self._session
+
+    async def _new_session(self) -> AsyncSession:
+        session = await AsyncSession(self.store, self._ttl).start()
+        session.add_lost_callback(self._session_lost)
+        return session
+
+    async def _drop_own_session(self) -> None:
+        session = self._session
+        if not self._owns_session or session is None:
+            return
+        session.remove_lost_callback(self._session_lost)
+        # close() stops the keep-alive before revoking: if the revoke fails, the lease
+        # still expires within its TTL, and the release that led here did succeed.
+        with contextlib.suppress(KVStoreError):
+            await session.aclose()
+
+    def _acquired(self, session: AsyncSession, revision: int, during: str) -> None:
+        with self._state:
+            self._revision = revision
+            self.lost.clear()
+        if not session.alive:
+            self._session_lost(session._lost_error(f"it was lost during {during}"))
+
+    async def _release(self) -> None:
+        """Delete the key and leave the queue; idempotent."""
+        with self._state:
+            key, revision = self._claimed, self._revision
+        if key is None:
+            return
+        await self._delete_key(key, revision)
+        with self._state:
+            self._revision = 0
+        await self._release_claim(key)
+
+    async def _delete_key(self, key: str, revision: int) -> None:
+        await self._queue.delete(key)
+
+    async def _abandon(self, key: str) -> None:
+        """Leave the queue after a failed attempt, without masking the attempt's error."""
+        with contextlib.suppress(Exception):
+            await self._queue.delete(key)
+        await self._release_claim(key)
+
+    async def _release_claim(self, key: str) -> None:
+        with self._state:
+            if self._claimed == key:
+                self._claimed = None
+        if self._session is not None:
+            self._session._release(key)
+        await self._drop_own_session()
+
+    def _session_lost(self, error: LeaseExpiredError) -> None:
+        with self._state:
+            if self._revision == 0:
+                return
+            self.lost.set()
+        callback = self.on_lost
+        if callback is not None:
+            callback(
+                LockLostError(
+                    f"{self._lost_what.format(name=self.name)}: {error.message}",
+                    key=self.key,
+                    operation=self._operation,
+                )
+            )
