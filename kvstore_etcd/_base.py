@@ -1,5 +1,5 @@
-# Generated from kvstore_etcd/_async/_base.py by scripts/unasync.py: do not edit, edit the source
-# and run `python scripts/unasync.py`.
+# Generated from kvstore_etcd/_async/_base.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``EtcdBase``: the base of both etcd stores, their primitives written once.
 
 Every primitive is one gRPC call (``KV.Range``, ``KV.Put`` ...) sent by the store's

@@ -1,5 +1,5 @@
-# Generated from kvstore_etcd/_async/_calls.py by scripts/unasync.py: do not edit, edit the source
-# and run `python scripts/unasync.py`.
+# Generated from kvstore_etcd/_async/_calls.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``Caller``: every unary etcd call of a store, with failover, retries, auth and
 error translation, written once (the sync ``Caller`` is generated from this module).
 

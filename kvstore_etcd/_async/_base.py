@@ -41,9 +41,9 @@ from kvstore.types import (
     StatusInfo,
     TxnResult,
 )
-from kvstore_etcd._async._watch import probe_compact_revision
 from kvstore_etcd._async._calls import AsyncCaller
 from kvstore_etcd._async._endpoints import AsyncEndpoint, AsyncEndpointPool
+from kvstore_etcd._async._watch import probe_compact_revision
 from kvstore_etcd._convert import (
     delete_request,
     delete_result,
