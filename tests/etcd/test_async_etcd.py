@@ -501,3 +501,32 @@ async def test_wrong_password_fails_with_authentication_error(auth_server: EtcdS
 async def test_invalid_argument_is_typed(store: AsyncEtcdStore) -> None:
     with pytest.raises(InvalidArgumentError):
         await store.lease_grant(0)
+
+
+# ------------------------------------------------------------------ through the base class
+
+
+async def test_conveniences_of_the_async_base(store: AsyncEtcdStore) -> None:
+    revision = await store.put("conv/a", b"1")
+    assert await store.get("conv/a") == b"1"
+    async with store.watch_prefix("conv/", start_revision=revision) as watch:
+        await store.put("conv/b", b"2")
+        events = await _collect(watch, 2)
+    assert [event.kv.key for event in events] == ["conv/a", "conv/b"]
+    assert await store.delete("conv/a") == 1
+    lease = await store.lease(2)
+    keepalive = await store.keep_alive(lease)
+    await store.put("conv/leased", b"1", lease=lease)
+    await asyncio.sleep(3)
+    assert await store.get_kv("conv/leased") is not None
+    await keepalive.stop()
+
+
+async def test_bad_input_is_refused_before_anything_is_sent(
+    store: AsyncEtcdStore, sync_store: EtcdStore
+) -> None:
+    revision = (await store.do_range(Get("\0", "\0", count_only=True))).revision
+    for name, args in [("put", ("", b"1")), ("put", ("k", None)), ("get", (3,))]:
+        expected = _error_of(lambda: getattr(sync_store, name)(*args))  # noqa: B023
+        assert await _async_error_of(lambda: getattr(store, name)(*args)) == expected  # noqa: B023
+    assert (await store.do_range(Get("\0", "\0", count_only=True))).revision == revision
