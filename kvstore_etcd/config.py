@@ -481,23 +481,19 @@ class EtcdConfig:
         """Open the asyncio store this config describes (connecting lazily, on first use).
 
         Returns:
-            An ``AsyncEtcdStore``. The asyncio wrappers are not composed yet
-            (``kvstore.compose.wrap_store`` builds sync ones only), so a config with
-            encryption enabled is refused rather than storing plaintext.
+            An ``AsyncEtcdStore``, wrapped in ``AsyncEncryptedStore`` when encryption is
+            enabled (by ``kvstore.compose.wrap_store``, as ``new_client`` does).
 
         Raises:
-            ConfigurationError: Encryption is enabled (not available for the asyncio store
-                yet), or a setting is unusable (unreadable certificate or password file ...).
+            ConfigurationError: Encryption is enabled without a valid key (or its key file
+                or variable cannot be read), or a setting is unusable (unreadable
+                certificate or password file ...).
             PluginLoadError: The ``[etcd]`` extra (the gRPC client) is not installed.
         """
-        if self.enable_encryption:
-            raise ConfigurationError(
-                "etcd config: new_async_client cannot encrypt yet (the asyncio wrappers are "
-                "not composed); use new_client() for an encrypted store"
-            )
+        keyring = self.resolve_keyring()
         if _async_store_class is None:
             raise missing_client_error("new_async_client")
-        return _async_store_class(self)
+        return wrap_store(_async_store_class(self), keyring=keyring)
 
     # ------------------------------------------------------------------ parsing
 

@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 import pytest
 
+import kvstore
+from kvstore.encryption import AsyncEncryptedStore, Keyring
 from kvstore.errors import (
     AuthenticationError,
     CompactedError,
@@ -189,6 +191,35 @@ async def test_new_async_client_and_repr(etcd_config: EtcdConfig) -> None:
     assert isinstance(opened, AsyncEtcdStore)
     assert "pw-canary-77" not in repr(opened) and "bob" in repr(opened)
     await opened.aclose()
+
+
+async def test_new_async_client_encrypts_like_new_client(etcd_config: EtcdConfig) -> None:
+    key = Keyring.generate_key()
+    config = etcd_config.with_encryption(key)
+    async_store = config.new_async_client()
+    assert isinstance(async_store, AsyncEncryptedStore)
+    sync_store = config.new_client()
+    try:
+        await async_store.put("enc/a", b"secret")
+        assert sync_store.get("enc/a") == b"secret"  # one format for both APIs
+        raw = EtcdStore(etcd_config)
+        assert b"secret" not in raw.get("enc/a")
+        raw.delete("enc/a")
+        raw.close()
+    finally:
+        sync_store.close()
+        await async_store.aclose()
+
+
+async def test_open_async_composes_the_url_wrappers(etcd_endpoints: list[str]) -> None:
+    url = f"etcd://{etcd_endpoints[0]}?namespace=async-open/&compress=1"
+    async with kvstore.open_async(url) as store:
+        assert isinstance(store, kvstore.AsyncNamespacedStore)
+        await store.put("a", b"x" * 1000)
+        assert await store.get("a") == b"x" * 1000
+        with kvstore.open(url) as sync_store:
+            assert sync_store.get("a") == b"x" * 1000
+        await store.delete_prefix("", allow_all=True)  # only the namespace's keys
 
 
 # ------------------------------------------------------------------ same errors as sync
