@@ -2,17 +2,32 @@
 
 Applications type against ``KVStore``; production wires an ``EtcdStore``
 (``kvstore_etcd``), unit tests a ``MemoryStore`` (``kvstore_memory``), and
-``kvstore.open(url)`` builds either from a URL. Wrapper stores (``NamespacedStore``,
-``EncryptedStore``, ``CompressedStore``) are complete stores themselves, built on the
-wrapper bases ``KeyMappingStore`` and ``ValueMappingStore``.
+``kvstore.open(url)`` builds either from a URL. The asyncio API is the same interface as
+coroutines: ``AsyncKVStore``, ``kvstore.open_async(url)``, ``AsyncEtcdStore``,
+``AsyncMemoryStore`` and an ``Async`` twin of every wrapper and recipe. Wrapper stores
+(``NamespacedStore``, ``EncryptedStore``, ``CompressedStore``) are complete stores
+themselves, built on the wrapper bases ``KeyMappingStore`` and ``ValueMappingStore``.
 """
 
 from __future__ import annotations
 
 from kvstore import txn
+from kvstore._async.base import AsyncBaseStore, AsyncWrapperStore
+from kvstore._async.compression import AsyncCompressedStore
+from kvstore._async.lease import AsyncKeepAlive, AsyncLease
+from kvstore._async.namespace import AsyncNamespacedStore
+from kvstore._async.protocol import AsyncKVStore
+from kvstore._async.watch import AsyncWatch
+from kvstore._async.wrappers import AsyncKeyMappingStore, AsyncValueMappingStore
 from kvstore.base import BaseStore, WrapperStore
 from kvstore.compression import CompressedStore
-from kvstore.encryption import EncryptedStore, EnvelopeInfo, Keyring, ReencryptReport
+from kvstore.encryption import (
+    AsyncEncryptedStore,
+    EncryptedStore,
+    EnvelopeInfo,
+    Keyring,
+    ReencryptReport,
+)
 from kvstore.errors import (
     AuthenticationError,
     BackendError,
@@ -50,11 +65,21 @@ from kvstore.errors import (
 from kvstore.hookspecs import hookimpl
 from kvstore.lease import KeepAlive, Lease
 from kvstore.namespace import NamespacedStore
-from kvstore.plugins import backends
+from kvstore.plugins import backends, open_async
 from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
 from kvstore.protocol import KVStore
-from kvstore.recipes import Election, LeaderObserver, Lock, Session
+from kvstore.recipes import (
+    AsyncElection,
+    AsyncLeaderObserver,
+    AsyncLock,
+    AsyncSession,
+    Election,
+    LeaderObserver,
+    Lock,
+    Session,
+)
 from kvstore.txn import (
+    AsyncTransactionBuilder,
     Compare,
     CreateRevision,
     Delete,
@@ -92,6 +117,22 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlarmInfo",
+    "AsyncBaseStore",
+    "AsyncCompressedStore",
+    "AsyncElection",
+    "AsyncEncryptedStore",
+    "AsyncKVStore",
+    "AsyncKeepAlive",
+    "AsyncKeyMappingStore",
+    "AsyncLeaderObserver",
+    "AsyncLease",
+    "AsyncLock",
+    "AsyncNamespacedStore",
+    "AsyncSession",
+    "AsyncTransactionBuilder",
+    "AsyncValueMappingStore",
+    "AsyncWatch",
+    "AsyncWrapperStore",
     "AuthenticationError",
     "BackendError",
     "BackendNotFoundError",
@@ -173,5 +214,6 @@ __all__ = [
     "backends",
     "hookimpl",
     "open",
+    "open_async",
     "txn",
 ]

@@ -10,9 +10,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["EMPTY", "Background", "Event", "Lock", "Queue", "invoke", "sleep", "wait_event"]
+__all__ = ["EMPTY", "Background", "Done", "Event", "Lock", "Queue", "invoke", "sleep", "wait_event"]
+
+Done: TypeAlias = None
+"""What a function that returns nothing returns (``AsyncDone``: ``Awaitable[None]``)."""
 
 Event = threading.Event
 Lock = threading.Lock

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, TypedDict, cast
+from typing import Any, TypedDict, cast, overload
 from urllib.parse import unquote_plus
 
+from kvstore._async.base import AsyncBaseStore
+from kvstore._async.namespace import AsyncNamespacedStore
 from kvstore.base import BaseStore
-from kvstore.encryption import EncryptedStore, Keyring
+from kvstore.encryption import AsyncEncryptedStore, EncryptedStore, Keyring
 from kvstore.errors import ConfigurationError
 from kvstore.namespace import NamespacedStore
 
@@ -147,8 +149,38 @@ def resolve_keyring(
 # ---------------------------------------------------------------------------- composition
 
 
+@overload
 def wrap_store(
     store: BaseStore,
+    *,
+    namespace: str | None = ...,
+    keyring: Keyring | bytes | None = ...,
+    encryption_key_file: str | os.PathLike[str] | None = ...,
+    encryption_key_env: str | None = ...,
+    allow_plaintext: bool = ...,
+    compress: bool = ...,
+    compress_level: int | None = ...,
+    compress_threshold: int | None = ...,
+) -> BaseStore: ...
+
+
+@overload
+def wrap_store(
+    store: AsyncBaseStore,
+    *,
+    namespace: str | None = ...,
+    keyring: Keyring | bytes | None = ...,
+    encryption_key_file: str | os.PathLike[str] | None = ...,
+    encryption_key_env: str | None = ...,
+    allow_plaintext: bool = ...,
+    compress: bool = ...,
+    compress_level: int | None = ...,
+    compress_threshold: int | None = ...,
+) -> AsyncBaseStore: ...
+
+
+def wrap_store(
+    store: BaseStore | AsyncBaseStore,
     *,
     namespace: str | None = None,
     keyring: Keyring | bytes | None = None,
@@ -158,12 +190,14 @@ def wrap_store(
     compress: bool = False,
     compress_level: int | None = None,
     compress_threshold: int | None = None,
-) -> BaseStore:
+) -> BaseStore | AsyncBaseStore:
     """Stack the requested wrappers on ``store``, in the one documented order.
 
     ``NamespacedStore( CompressedStore( EncryptedStore( store ) ) )``, each layer only when
-    asked for; with no option, ``store`` itself is returned. The wrappers own ``store``
-    from this call on: if the chain cannot be built, ``store`` is closed.
+    asked for; with no option, ``store`` itself is returned. An asyncio store gets the
+    asyncio wrappers (``AsyncNamespacedStore`` ...). The wrappers own ``store`` from this
+    call on: if the chain cannot be built, a sync ``store`` is closed (an asyncio store
+    is left to the caller's ``aclose``: closing it needs its event loop).
 
     Args:
         store: The backend store (or any store) to wrap.
@@ -199,12 +233,13 @@ def wrap_store(
             compress_threshold=compress_threshold,
         )
     except BaseException:
-        store.close()
+        if isinstance(store, BaseStore):
+            store.close()
         raise
 
 
 def _build(
-    store: BaseStore,
+    store: BaseStore | AsyncBaseStore,
     *,
     namespace: str | None,
     keyring: Keyring | None,
@@ -212,7 +247,7 @@ def _build(
     compress: bool,
     compress_level: int | None,
     compress_threshold: int | None,
-) -> BaseStore:
+) -> BaseStore | AsyncBaseStore:
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise ConfigurationError(
             "open: the namespace must be a non-empty prefix such as 'app/'", operation="open"
@@ -227,20 +262,30 @@ def _build(
         raise ConfigurationError(
             "open: compress_level and compress_threshold need compress=1", operation="open"
         )
+    if isinstance(store, AsyncBaseStore):
+        encrypted: Any = AsyncEncryptedStore
+        namespaced: Any = AsyncNamespacedStore
+    else:
+        encrypted, namespaced = EncryptedStore, NamespacedStore
     if keyring is not None:
-        store = EncryptedStore(store, keyring, allow_plaintext=allow_plaintext)
+        store = encrypted(store, keyring, allow_plaintext=allow_plaintext)
     if compress:
         store = _compressed(store, compression)
     if namespace is not None:
-        store = NamespacedStore(store, namespace)
+        store = namespaced(store, namespace)
     return store
 
 
-def _compressed(store: BaseStore, settings: Mapping[str, int | None]) -> BaseStore:
-    """``CompressedStore(store, ...)``, imported only when compression is asked for."""
+def _compressed(
+    store: BaseStore | AsyncBaseStore, settings: Mapping[str, int | None]
+) -> BaseStore | AsyncBaseStore:
+    """``CompressedStore(store, ...)`` (or the asyncio one), imported only when asked for."""
+    from kvstore._async.compression import AsyncCompressedStore
     from kvstore.compression import CompressedStore
 
     options = {name: value for name, value in settings.items() if value is not None}
+    if isinstance(store, AsyncBaseStore):
+        return AsyncCompressedStore(store, **options)
     return CompressedStore(store, **options)
 
 

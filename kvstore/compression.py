@@ -1,3 +1,5 @@
+# Generated from kvstore/_async/compression.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``CompressedStore``: a wrapper store that compresses large values with zlib.
 
 It is a ``ValueMappingStore``: ``encode`` and ``decode`` below are all it adds.

@@ -1,3 +1,5 @@
+# Generated from kvstore/_async/demo.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``kvstore demo``: the seed's sample application, one short section per feature.
 
 CRUD, prefix operations, watches, locks, leases, transactions and encryption (with key
@@ -11,6 +13,10 @@ afterwards; ``memory://`` runs it on the in-memory fake::
     kvstore demo                          # throwaway local etcd
     kvstore demo --url memory://          # the in-memory fake
     ETCD_ENDPOINTS=host:2379 kvstore demo # an existing etcd
+    kvstore demo --async                  # the same sections on the asyncio API
+
+The sections are written once, on the asyncio API (``kvstore/_async/demo.py``); the
+sync demo (``kvstore/demo.py``) is generated from it.
 """
 
 from __future__ import annotations
@@ -19,23 +25,20 @@ import contextlib
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TextIO
 
 import kvstore
+from kvstore._concurrency import Done, sleep
+from kvstore._demo import DemoError, throwaway_etcd
 from kvstore.base import BaseStore
 from kvstore.errors import KeyNotFoundError, KVStoreError
 from kvstore.namespace import NamespacedStore
-from kvstore.plugins import start_local_server
 from kvstore.txn import Get, ModRevision, Put, Value, Version
 from kvstore.types import EventType
 from kvstore.urls import redact_url
 
 __all__ = ["DemoError", "main", "run"]
-
-
-class DemoError(Exception):
-    """A demo step did not behave as documented (the store is not conforming)."""
 
 
 class _Demo:
@@ -197,7 +200,7 @@ class _Demo:
         self.say("lease(2) with sessions/bob, not kept alive: waiting for it to expire ...")
         deadline = time.monotonic() + 10
         while store.exists("sessions/bob") and time.monotonic() < deadline:
-            time.sleep(0.2)
+            sleep(0.2)
         self.expect(not store.exists("sessions/bob"), "the key to go when its lease expires")
         self.show("... lease expired", "sessions/bob is gone")
 
@@ -270,7 +273,7 @@ class _Demo:
         plain.delete_prefix("secrets/")
 
 
-_SECTIONS: tuple[tuple[str, Callable[[_Demo], None]], ...] = (
+_SECTIONS: tuple[tuple[str, Callable[[_Demo], Done]], ...] = (
     ("CRUD: put, get, history, compare-and-swap, move, delete", _Demo.crud),
     ("Prefix operations: bulk put, list, count, ranges, delete prefix", _Demo.prefixes),
     ("Watch: a live stream of changes, and replay from a revision", _Demo.watch),
@@ -279,23 +282,6 @@ _SECTIONS: tuple[tuple[str, Callable[[_Demo], None]], ...] = (
     ("Transactions: compare, then act, atomically", _Demo.transactions),
     ("Encryption: AES-256-GCM values, key rotation, re-encryption", _Demo.encryption),
 )
-
-
-@contextlib.contextmanager
-def _throwaway_etcd(out: TextIO) -> Iterator[str]:
-    """Start a local etcd through its backend plugin and yield its URL; remove it after."""
-    try:
-        server = start_local_server("etcd")
-    except KVStoreError as exc:
-        raise DemoError(
-            f"demo: could not start a local etcd ({exc}); or use --url memory://"
-        ) from exc
-    with server:
-        out.write(
-            f"Started a throwaway {server.description} at {server.url} "
-            "(development only; removed at the end).\n"
-        )
-        yield server.url
 
 
 def run(url: str | None = None, *, out: TextIO | None = None) -> int:
@@ -315,7 +301,7 @@ def run(url: str | None = None, *, out: TextIO | None = None) -> int:
     stream = out if out is not None else sys.stdout
     with contextlib.ExitStack() as stack:
         if url is None:
-            url = stack.enter_context(_throwaway_etcd(stream))
+            url = stack.enter_context(throwaway_etcd(stream))
         base = stack.enter_context(kvstore.open(url))
         namespace = f"kvstore-demo-{secrets.token_hex(4)}/"
         store = NamespacedStore(base, namespace)
@@ -333,7 +319,8 @@ def run(url: str | None = None, *, out: TextIO | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m kvstore.demo [URL]``: the walkthrough, as ``kvstore demo [--url URL]``.
+    """``python -m kvstore.demo [URL]``: the walkthrough, as ``kvstore demo [--url URL]``
+    (``kvstore demo --async`` runs the asyncio one).
 
     Args:
         argv: The arguments (default ``sys.argv[1:]``).

@@ -22,6 +22,7 @@ import pluggy
 from kvstore._context import Closing
 
 if TYPE_CHECKING:
+    from kvstore._async.base import AsyncBaseStore
     from kvstore.base import BaseStore
 
 __all__ = ["PROJECT_NAME", "LocalServer", "hookimpl", "hookspec"]
@@ -112,6 +113,19 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
     Args:
         url: The whole URL, for example ``"etcd://h1:2379,h2:2379?request_timeout=5"``.
         scheme: The URL's scheme, lower-cased.
+
+    Raises:
+        ConfigurationError: The URL is malformed for this backend.
+    """
+
+
+@hookspec(firstresult=True)
+def kvstore_open_async(url: str, scheme: str) -> AsyncBaseStore | None:
+    """Open an asyncio store for ``url`` if this plugin serves ``scheme``, else ``None``.
+
+    Same URL as ``kvstore_open``. It must return at once, without connecting (the store
+    connects on first use, inside the caller's event loop). A plugin without an asyncio
+    store leaves this hook out: ``kvstore.open_async`` then says so.
 
     Raises:
         ConfigurationError: The URL is malformed for this backend.

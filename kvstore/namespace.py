@@ -1,3 +1,5 @@
+# Generated from kvstore/_async/namespace.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``NamespacedStore``: confine a store to the keys under one prefix.
 
 Every key, range end, compare and operation gets the prefix; results and watch events

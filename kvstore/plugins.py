@@ -26,10 +26,11 @@ from kvstore.errors import (
 )
 
 if TYPE_CHECKING:
+    from kvstore._async.base import AsyncBaseStore
     from kvstore.base import BaseStore
     from kvstore.hookspecs import LocalServer
 
-__all__ = ["backends", "open_store", "scheme_of", "start_local_server"]
+__all__ = ["backends", "open_async", "open_store", "scheme_of", "start_local_server"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _manager_lock = threading.Lock()
@@ -130,7 +131,41 @@ def open_store(url: str) -> BaseStore:
             f"open: the backend plugin {plugin!r} did not open scheme {scheme!r}",
             plugin=plugin,
         )
-    return wrap_store(store, **wrappers)
+    opened: BaseStore = store
+    return wrap_store(opened, **wrappers)
+
+
+def open_async(url: str) -> AsyncBaseStore:
+    """Open an asyncio store from a URL; the asyncio twin of ``kvstore.open``.
+
+    Returns at once: the store connects on first use, inside the running event loop.
+    Use it as ``async with kvstore.open_async(url) as store:``, or ``await
+    store.aclose()``. The URL and its wrapper options are those of ``kvstore.open``;
+    the wrappers are the asyncio ones (``AsyncNamespacedStore`` ...).
+
+    Args:
+        url: ``scheme://...``; passwords in it are accepted but never echoed.
+
+    Returns:
+        The asyncio store (an ``AsyncKVStore``), wrapped as the URL asks.
+
+    Raises:
+        ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
+        BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
+        PluginLoadError: The backend's plugin failed to import or register.
+        UnsupportedOperationError: The backend has no asyncio store.
+    """
+    scheme = scheme_of(url)
+    backend_url, wrappers = split_url(url)
+    plugin = _plugin_for(scheme, "open_async")
+    store = _plugin_manager().hook.kvstore_open_async(url=backend_url, scheme=scheme)
+    if store is None:
+        raise UnsupportedOperationError(
+            f"open_async: the backend plugin {plugin!r} has no asyncio store for {scheme!r}",
+            operation="open_async",
+        )
+    opened: AsyncBaseStore = store
+    return wrap_store(opened, **wrappers)
 
 
 def start_local_server(

@@ -1,10 +1,13 @@
+# Generated from kvstore/_async/protocol.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``KVStore``: the interface applications type against.
 
 Production code receives a ``KVStore`` (an ``EtcdStore``), unit tests pass a
-``MemoryStore``; both satisfy this protocol, and so do the wrapper stores. Backend authors
-do not implement it method by method: they subclass ``kvstore.base.BaseStore``, which
-provides every method here on top of a few primitives. The full contract of each method
-(arguments, errors) is in ``BaseStore``'s docstrings.
+``MemoryStore``; both satisfy this protocol, and so do the wrapper stores. Backend
+authors do not implement it method by method: they subclass
+``kvstore.base.BaseStore``, which provides every method here on top of a few
+primitives. The full contract of each method (arguments, errors) is in
+``BaseStore``'s docstrings.
 """
 
 from __future__ import annotations

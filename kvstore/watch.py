@@ -110,13 +110,21 @@ class QueueWatch(Watch):
         assert isinstance(item, WatchEvent)
         return item
 
-    def cancel(self) -> None:
+    def end(self) -> None:
+        """End the stream from the backend's side, as a closing store does: readers get
+        ``None`` as after ``cancel``, and ``on_cancel`` is not called."""
+        self._set_cancelled()
+
+    def _set_cancelled(self) -> bool:
         with self._lock:
             if self._cancelled.is_set():
-                return
+                return False
             self._cancelled.set()
         self._queue.put(_END)
-        if self._on_cancel is not None:
+        return True
+
+    def cancel(self) -> None:
+        if self._set_cancelled() and self._on_cancel is not None:
             invoke(self._on_cancel)
 
     @property

@@ -1,3 +1,5 @@
+# Generated from kvstore/_async/wrappers.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """Wrapper bases: a new wrapper store supplies a mapping, and nothing else.
 
 - ``KeyMappingStore``: keys are mapped on the way in (``map_key`` / ``map_range``) and
@@ -28,7 +30,7 @@ from kvstore.errors import (
     UnsupportedOperationError,
     ValueTooLargeError,
 )
-from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn
+from kvstore.txn import Compare, CompareTarget, Delete, Get, Op, Put, Txn, WatchRequest
 from kvstore.types import (
     DeleteResult,
     EventType,
@@ -41,7 +43,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import MappedWatch, Watch, WatchRequest
+from kvstore.watch import MappedWatch, Watch
 
 __all__ = ["KeyMappingStore", "ValueMappingStore", "map_txn"]
 

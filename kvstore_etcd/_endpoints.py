@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
 from etcd3 import etcdrpc
@@ -39,16 +39,30 @@ from kvstore_etcd import _wire
 from kvstore_etcd._errors import tls_failure
 from kvstore_etcd.config import EtcdConfig
 
-__all__ = ["Endpoint", "EndpointPool"]
+__all__ = [
+    "ChannelSettings",
+    "Endpoint",
+    "EndpointPool",
+    "EndpointState",
+    "Invoke",
+    "Metadata",
+    "PoolHealth",
+]
+
+_E = TypeVar("_E", bound="EndpointState")
+_T = TypeVar("_T")
+
+Metadata: TypeAlias = tuple[tuple[str, str], ...] | None
+"""The gRPC metadata of a call: the auth token, or ``None`` without auth."""
 
 _READY = grpc.ChannelConnectivity.READY
 _FAILURE = grpc.ChannelConnectivity.TRANSIENT_FAILURE
 _IDLE = grpc.ChannelConnectivity.IDLE
 _SHUTDOWN = grpc.ChannelConnectivity.SHUTDOWN
 _POLLER_STOP_SECONDS = 1.0
-_SUSPECT_SECONDS = 1.0
+SUSPECT_SECONDS = 1.0
 """How long an endpoint that failed a call is passed over while another one is READY."""
-_PROBE_SECONDS = 0.5
+PROBE_SECONDS = 0.5
 """Bound of the fail-fast call that reads a failing channel's last connection error."""
 
 
@@ -85,18 +99,19 @@ def _certificate_name(pem: str) -> str | None:
     return str(common[0].value) if common else None
 
 
-class Endpoint:
-    """One etcd endpoint: its gRPC channel, stubs and last known connectivity state."""
+class EndpointState:
+    """What both pools know of one endpoint: its address, connectivity, health and stubs.
 
-    def __init__(self, address: str, pool: EndpointPool) -> None:
+    ``Endpoint`` (sync channels) and ``AsyncEndpoint`` (``grpc.aio``) add the channel.
+    """
+
+    def __init__(self, address: str) -> None:
         self.address = address
-        self._pool = pool
         self.state: grpc.ChannelConnectivity | None = None
         self.suspect_until = 0.0
         self.tls_failure: str | None = None
         """The TLS handshake error of the last failed connection attempt, if it was one."""
         self.failure_probed = False
-        self._channel: grpc.Channel | None = None
         self.kv: Any = None
         self.watch: Any = None
         self.lease: Any = None
@@ -104,6 +119,49 @@ class Endpoint:
         self.auth: Any = None
         self.lease_leases: Any = None
         self.member_list: Any = None
+
+    def _bind_stubs(self, channel: Any) -> None:
+        """Create the stubs on ``channel`` (sync or ``grpc.aio``: the stub code is one)."""
+        self.kv = etcdrpc.KVStub(channel)
+        self.watch = etcdrpc.WatchStub(channel)
+        self.lease = etcdrpc.LeaseStub(channel)
+        self.maintenance = etcdrpc.MaintenanceStub(channel)
+        self.auth = etcdrpc.AuthStub(channel)
+        self.lease_leases = channel.unary_unary(
+            _wire.LEASE_LEASES_METHOD,
+            request_serializer=_wire.encode_empty,
+            response_deserializer=_wire.identity,
+        )
+        self.member_list = channel.unary_unary(
+            _wire.MEMBER_LIST_METHOD,
+            request_serializer=_wire.encode_empty,
+            response_deserializer=_wire.identity,
+        )
+
+    def _should_probe(self) -> bool:
+        """Whether the channel's failure is unexplained yet (then it is probed once)."""
+        if self.state is not _FAILURE or self.failure_probed or self.maintenance is None:
+            return False
+        self.failure_probed = True
+        return True
+
+    def _probed(self, exc: grpc.RpcError) -> None:
+        failure = tls_failure(exc)
+        if failure is not None:
+            self.tls_failure = failure
+
+    def __repr__(self) -> str:
+        state = self.state.name if self.state is not None else "NEW"
+        return f"Endpoint({self.address}, {state})"
+
+
+class Endpoint(EndpointState):
+    """One etcd endpoint: its gRPC channel, stubs and last known connectivity state."""
+
+    def __init__(self, address: str, pool: EndpointPool) -> None:
+        super().__init__(address)
+        self._pool = pool
+        self._channel: grpc.Channel | None = None
 
     @property
     def channel(self) -> grpc.Channel:
@@ -115,21 +173,7 @@ class Endpoint:
         """
         if self._channel is None:
             channel = self._pool.make_channel(self.address)
-            self.kv = etcdrpc.KVStub(channel)
-            self.watch = etcdrpc.WatchStub(channel)
-            self.lease = etcdrpc.LeaseStub(channel)
-            self.maintenance = etcdrpc.MaintenanceStub(channel)
-            self.auth = etcdrpc.AuthStub(channel)
-            self.lease_leases = channel.unary_unary(
-                _wire.LEASE_LEASES_METHOD,
-                request_serializer=_wire.encode_empty,
-                response_deserializer=_wire.identity,
-            )
-            self.member_list = channel.unary_unary(
-                _wire.MEMBER_LIST_METHOD,
-                request_serializer=_wire.encode_empty,
-                response_deserializer=_wire.identity,
-            )
+            self._bind_stubs(channel)
             self._channel = channel
             channel.subscribe(self._on_state, try_to_connect=True)
         return self._channel
@@ -143,15 +187,12 @@ class Endpoint:
         A call with ``wait_for_ready=False`` on a failing channel fails at once with the
         last connection error, which says whether the TLS handshake failed.
         """
-        if self.state is not _FAILURE or self.failure_probed or self.maintenance is None:
+        if not self._should_probe():
             return
-        self.failure_probed = True
         try:
-            self.maintenance.Status(_STATUS_REQUEST, timeout=_PROBE_SECONDS, wait_for_ready=False)
+            self.maintenance.Status(STATUS_REQUEST, timeout=PROBE_SECONDS, wait_for_ready=False)
         except grpc.RpcError as exc:
-            failure = tls_failure(exc)
-            if failure is not None:
-                self.tls_failure = failure
+            self._probed(exc)
 
     def connect(self) -> None:
         """Ask gRPC to connect now if the channel is idle."""
@@ -176,12 +217,9 @@ class Endpoint:
         else:
             channel.close()
 
-    def __repr__(self) -> str:
-        state = self.state.name if self.state is not None else "NEW"
-        return f"Endpoint({self.address}, {state})"
 
-
-_STATUS_REQUEST = rpc_pb2.StatusRequest()
+STATUS_REQUEST = rpc_pb2.StatusRequest()
+"""The request of the fail-fast probe call."""
 
 
 def _ignore_state(state: grpc.ChannelConnectivity) -> None:
@@ -203,15 +241,18 @@ def _close_after_poller(channel: grpc.Channel) -> None:
     channel.close()
 
 
-class EndpointPool:
-    """The endpoints of one store, with the current one and failover between them."""
+class ChannelSettings:
+    """How a store's channels are made: gRPC options and TLS credentials per endpoint.
+
+    Shared by the sync pool and the asyncio one (``kvstore_etcd._async._endpoints``),
+    which differ only in the channel class they build with these.
+
+    Raises:
+        ConfigurationError: A TLS file cannot be read.
+    """
 
     def __init__(self, config: EtcdConfig) -> None:
         self.config = config
-        self.endpoints = [Endpoint(address, self) for address in config.endpoints]
-        self._current = 0
-        self._changed = threading.Condition()
-        self._closed = False
         self._credentials: grpc.ChannelCredentials | None = None
         self._unverified_cache: dict[str, tuple[grpc.ChannelCredentials, str | None]] = {}
         self._unverified_lock = threading.Lock()
@@ -222,9 +263,8 @@ class EndpointPool:
                 certificate_chain=_read_file(config.cert, "certificate"),
             )
 
-    # ------------------------------------------------------------------ channels
-
-    def _options(self) -> list[tuple[str, Any]]:
+    def options(self) -> list[tuple[str, Any]]:
+        """The gRPC channel options every endpoint gets."""
         config = self.config
         options: list[tuple[str, Any]] = [
             ("grpc.max_send_message_length", config.max_call_send_msg_size),
@@ -242,6 +282,15 @@ class EndpointPool:
             options.append(("grpc.ssl_target_name_override", config.server_name))
         return options
 
+    def needs_fetch(self, address: str) -> bool:
+        """Whether ``credentials_for(address)`` would connect to fetch a certificate."""
+        with self._unverified_lock:
+            return (
+                self.config.uses_tls
+                and self._credentials is None
+                and (address not in self._unverified_cache)
+            )
+
     def channel_options(self, address: str) -> list[tuple[str, Any]]:
         """The gRPC channel options for ``address``.
 
@@ -249,7 +298,7 @@ class EndpointPool:
             UnavailableError: With ``insecure_skip_verify``, the server certificate could
                 not be fetched.
         """
-        options = self._options()
+        options = self.options()
         if self.config.uses_tls and self._credentials is None and not self.config.server_name:
             name = self._unverified(address)[1]
             if name:
@@ -266,18 +315,6 @@ class EndpointPool:
         if self._credentials is not None:
             return self._credentials
         return self._unverified(address)[0]
-
-    def make_channel(self, address: str) -> grpc.Channel:
-        """A new channel to ``address`` with the config's options and credentials.
-
-        Raises:
-            UnavailableError: With ``insecure_skip_verify``, the server certificate could
-                not be fetched.
-        """
-        if not self.config.uses_tls:
-            return grpc.insecure_channel(address, options=self._options())
-        credentials = self.credentials_for(address)
-        return grpc.secure_channel(address, credentials, options=self.channel_options(address))
 
     def _unverified(self, address: str) -> tuple[grpc.ChannelCredentials, str | None]:
         with self._unverified_lock:
@@ -325,44 +362,44 @@ class EndpointPool:
         )
         return credentials, _certificate_name(pem)
 
-    # ------------------------------------------------------------------ health
 
-    def report_state(self, endpoint: Endpoint, state: grpc.ChannelConnectivity) -> None:
-        """Record a connectivity change (called by gRPC's polling thread)."""
-        with self._changed:
-            endpoint.state = state
-            if state is _READY:
-                endpoint.tls_failure = None
-            if state is not _FAILURE:
-                endpoint.failure_probed = False
-            self._changed.notify_all()
+class PoolHealth(Generic[_E]):
+    """The endpoints of one store, the current one, and which of them may serve a call.
 
-    def mark_failed(self, endpoint: Endpoint) -> None:
-        """Pass over ``endpoint`` for a while, and move the current choice past it."""
-        with self._changed:
-            endpoint.suspect_until = time.monotonic() + _SUSPECT_SECONDS
-            index = self.endpoints.index(endpoint)
-            if index == self._current:
-                self._current = (index + 1) % len(self.endpoints)
+    The bookkeeping both pools share; the sync pool calls these under its lock, the
+    asyncio one (a single thread) without.
+    """
 
-    def prefer(self, address: str) -> None:
-        """Send the next calls to ``address`` first (while it is healthy).
+    endpoints: list[_E]
 
-        Raises:
-            ValueError: ``address`` is not one of the endpoints.
-        """
-        with self._changed:
-            self._current = [endpoint.address for endpoint in self.endpoints].index(address)
+    def __init__(self) -> None:
+        self._current = 0
 
     @property
-    def current(self) -> Endpoint:
+    def current(self) -> _E:
         """The endpoint calls go to first."""
         return self.endpoints[self._current]
 
-    def _pick(self, *, allow_suspect: bool) -> Endpoint | None:
+    def _record_state(self, endpoint: _E, state: grpc.ChannelConnectivity) -> None:
+        endpoint.state = state
+        if state is _READY:
+            endpoint.tls_failure = None
+        if state is not _FAILURE:
+            endpoint.failure_probed = False
+
+    def _note_failure(self, endpoint: _E) -> None:
+        endpoint.suspect_until = time.monotonic() + SUSPECT_SECONDS
+        index = self.endpoints.index(endpoint)
+        if index == self._current:
+            self._current = (index + 1) % len(self.endpoints)
+
+    def _select(self, address: str) -> None:
+        self._current = [endpoint.address for endpoint in self.endpoints].index(address)
+
+    def _pick(self, *, allow_suspect: bool) -> _E | None:
         count = len(self.endpoints)
         now = time.monotonic()
-        fallback: Endpoint | None = None
+        fallback: _E | None = None
         for offset in range(count):
             index = (self._current + offset) % count
             endpoint = self.endpoints[index]
@@ -374,6 +411,95 @@ class EndpointPool:
             if fallback is None:
                 fallback = endpoint
         return fallback if allow_suspect else None
+
+    def _tls_failures(self) -> str:
+        return "; ".join(
+            f"{endpoint.address}: {endpoint.tls_failure}"
+            for endpoint in self.endpoints
+            if endpoint.tls_failure
+        )
+
+    def _every_tls_failure(self, operation: str) -> UnavailableError:
+        return UnavailableError(
+            f"{operation}: the TLS handshake failed with every endpoint "
+            f"({self._tls_failures()}); check the ca, cert/key and server_name settings",
+            operation=operation,
+        )
+
+    def _unreachable(self, operation: str) -> UnavailableError:
+        states = ", ".join(repr(candidate) for candidate in self.endpoints)
+        tls = self._tls_failures()
+        return UnavailableError(
+            f"{operation}: no endpoint reachable within the dial timeout ({states})"
+            + (f"; TLS handshake failed: {tls}" if tls else ""),
+            operation=operation,
+        )
+
+
+class EndpointPool(PoolHealth[Endpoint]):
+    """The endpoints of one store, with the current one and failover between them."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.settings = ChannelSettings(config)
+        self.endpoints: list[Endpoint] = [Endpoint(address, self) for address in config.endpoints]
+        self._changed = threading.Condition()
+        self._closed = False
+
+    # ------------------------------------------------------------------ channels
+
+    def channel_options(self, address: str) -> list[tuple[str, Any]]:
+        """The gRPC channel options for ``address`` (``ChannelSettings.channel_options``).
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        return self.settings.channel_options(address)
+
+    def credentials_for(self, address: str) -> grpc.ChannelCredentials:
+        """The TLS channel credentials for ``address`` (``ChannelSettings.credentials_for``).
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        return self.settings.credentials_for(address)
+
+    def make_channel(self, address: str) -> grpc.Channel:
+        """A new channel to ``address`` with the config's options and credentials.
+
+        Raises:
+            UnavailableError: With ``insecure_skip_verify``, the server certificate could
+                not be fetched.
+        """
+        if not self.config.uses_tls:
+            return grpc.insecure_channel(address, options=self.settings.options())
+        credentials = self.credentials_for(address)
+        return grpc.secure_channel(address, credentials, options=self.channel_options(address))
+
+    # ------------------------------------------------------------------ health
+
+    def report_state(self, endpoint: Endpoint, state: grpc.ChannelConnectivity) -> None:
+        """Record a connectivity change (called by gRPC's polling thread)."""
+        with self._changed:
+            self._record_state(endpoint, state)
+            self._changed.notify_all()
+
+    def mark_failed(self, endpoint: Endpoint) -> None:
+        """Pass over ``endpoint`` for a while, and move the current choice past it."""
+        with self._changed:
+            self._note_failure(endpoint)
+
+    def prefer(self, address: str) -> None:
+        """Send the next calls to ``address`` first (while it is healthy).
+
+        Raises:
+            ValueError: ``address`` is not one of the endpoints.
+        """
+        with self._changed:
+            self._select(address)
 
     def acquire(self, deadline: float, operation: str) -> Endpoint:
         """A connected endpoint, waiting until ``deadline`` (and the dial timeout) at most.
@@ -397,7 +523,7 @@ class EndpointPool:
                 candidate.connect()
         now = time.monotonic()
         wait_until = min(deadline, now + self.config.dial_timeout)
-        suspect_from = min(wait_until, now + _SUSPECT_SECONDS)
+        suspect_from = min(wait_until, now + SUSPECT_SECONDS)
         with self._changed:
             while not self._closed:
                 now = time.monotonic()
@@ -423,26 +549,8 @@ class EndpointPool:
                     finally:
                         self._changed.acquire()
                     if all(candidate.tls_failure for candidate in self.endpoints):
-                        raise UnavailableError(
-                            f"{operation}: the TLS handshake failed with every endpoint "
-                            f"({self._tls_failures()}); check the ca, cert/key and "
-                            "server_name settings",
-                            operation=operation,
-                        )
-        states = ", ".join(repr(candidate) for candidate in self.endpoints)
-        tls = self._tls_failures()
-        raise UnavailableError(
-            f"{operation}: no endpoint reachable within the dial timeout ({states})"
-            + (f"; TLS handshake failed: {tls}" if tls else ""),
-            operation=operation,
-        )
-
-    def _tls_failures(self) -> str:
-        return "; ".join(
-            f"{endpoint.address}: {endpoint.tls_failure}"
-            for endpoint in self.endpoints
-            if endpoint.tls_failure
-        )
+                        raise self._every_tls_failure(operation)
+        raise self._unreachable(operation)
 
     def wait_any(self, seconds: float, should_stop: Callable[[], bool]) -> None:
         """Sleep up to ``seconds``, waking early on a connectivity change or a stop request."""
@@ -461,3 +569,7 @@ class EndpointPool:
             self._changed.notify_all()
         for endpoint in self.endpoints:
             endpoint.close()
+
+
+Invoke: TypeAlias = Callable[[Endpoint, float, Metadata], _T]
+"""Sends one request to an endpoint, with a timeout and auth metadata (``Caller.call``)."""

@@ -42,6 +42,7 @@ from kvstore.errors import (
 )
 
 __all__ = [
+    "CHANNEL_USAGE_ERRORS",
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
     "cancel_refuses_token",
@@ -174,6 +175,11 @@ _STREAM_LOST_CODES = frozenset(
         grpc.StatusCode.INTERNAL,
     }
 )
+
+CHANNEL_USAGE_ERRORS: tuple[type[Exception], ...] = (ValueError, grpc.aio.UsageError)
+"""What grpc raises for a call on a closed channel: ``ValueError`` (sync channels),
+``grpc.aio.UsageError`` (asyncio channels); ``closed_channel_error`` tells them apart
+from other errors of these types."""
 
 _TLS_FAILURE_MARKERS = ("handshake failed", "certificate_verify_failed", "bad_certificate")
 
@@ -349,15 +355,18 @@ def translate(
 
 
 def closed_channel_error(
-    exc: ValueError, *, operation: str, key: str | None = None
+    exc: Exception, *, operation: str, key: str | None = None
 ) -> StoreClosedError | None:
-    """The ``StoreClosedError`` for grpc's ``ValueError`` on a closed channel, else ``None``.
+    """The ``StoreClosedError`` for grpc's error on a closed channel, else ``None``.
 
-    grpc raises a bare ``ValueError`` for a call on a closed channel: "Cannot invoke RPC on
-    closed channel!" for unary calls, "Cannot invoke RPC: Channel closed!" for streams.
+    grpc raises a bare ``ValueError`` for a call on a closed sync channel: "Cannot invoke
+    RPC on closed channel!" for unary calls, "Cannot invoke RPC: Channel closed!" for
+    streams; and ``grpc.aio.UsageError("Channel is closed.")`` on an asyncio channel.
     """
     text = str(exc).lower()
-    if "closed channel" not in text and "channel closed" not in text:
+    if not any(
+        marker in text for marker in ("closed channel", "channel closed", "channel is closed")
+    ):
         return None
     return StoreClosedError(f"{operation}: the store is closed", key=key, operation=operation)
 
@@ -474,7 +483,7 @@ def map_errors(
             lease=lease,
             revision=revision,
         ) from exc
-    except ValueError as exc:
+    except CHANNEL_USAGE_ERRORS as exc:
         closed = closed_channel_error(exc, operation=operation, key=key)
         if closed is None:
             raise

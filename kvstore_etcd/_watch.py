@@ -7,9 +7,8 @@ are delivered exactly once, in revision order, with no gap. etcd never splits on
 revision's events over two responses, so resuming by response revision never splits a
 revision either.
 
-The resume point starts at ``start_revision`` (or, for "from now", the header revision
-of the first ``created`` response + 1) and moves past every delivered event and every
-progress notification. A start revision below the compact revision ends the stream with
+The resume point and what each response means for it are ``WatchCursor``'s (shared with
+the asyncio watch). A start revision below the compact revision ends the stream with
 ``CompactedError(compact_revision)`` from the iterator.
 """
 
@@ -24,7 +23,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from etcd3.etcdrpc import kv_pb2, rpc_pb2
 
 from kvstore.errors import (
     CompactedError,
@@ -32,20 +30,26 @@ from kvstore.errors import (
     StoreClosedError,
     UnavailableError,
 )
-from kvstore.types import EventType, WatchEvent
 from kvstore.watch import QueueWatch
-from kvstore_etcd._convert import to_key_value
 from kvstore_etcd._errors import (
-    cancel_refuses_token,
     is_invalid_token,
     is_stream_lost,
     map_errors,
     refused_again_error,
     translate,
-    translate_cancel_reason,
+)
+from kvstore_etcd._watch_cursor import (
+    COMPACT_PROBE_REQUEST,
+    PROGRESS_REQUEST,
+    StreamLiveness,
+    TokenRefused,
+    WatchCancelled,
+    WatchCursor,
+    probe_answer,
 )
 
 if TYPE_CHECKING:
+    from kvstore_etcd._calls import Caller
     from kvstore_etcd._endpoints import Endpoint
     from kvstore_etcd.store import EtcdStore
 
@@ -57,8 +61,6 @@ _RECONNECT_FIRST_DELAY = 0.05
 _RECONNECT_MAX_DELAY = 1.0
 _JOIN_SECONDS = 5.0
 _END = None
-_BROADCAST_WATCH_ID = -1
-"""``watch_id`` of responses to a progress request, which concern no single watcher."""
 
 
 def _requests(pending: queue.SimpleQueue[Any]) -> Iterator[Any]:
@@ -68,12 +70,6 @@ def _requests(pending: queue.SimpleQueue[Any]) -> Iterator[Any]:
         if item is _END:
             return
         yield item
-
-
-def _event(event: Any) -> WatchEvent:
-    kind = EventType.DELETE if event.type == kv_pb2.Event.DELETE else EventType.PUT
-    previous = to_key_value(event.prev_kv) if event.HasField("prev_kv") else None
-    return WatchEvent(kind, to_key_value(event.kv), previous)
 
 
 class _StreamEnded(Exception):
@@ -96,18 +92,16 @@ class EtcdWatch(QueueWatch):
         super().__init__(on_cancel=self._stop)
         self._store = store
         self._key = key
-        self._key_bytes = key_bytes
-        self._range_end = range_end
-        self._prev_kv = prev_kv
-        self._next_revision = start_revision
+        self._cursor = WatchCursor(
+            key, key_bytes, range_end, start_revision=start_revision, prev_kv=prev_kv
+        )
         self._stopping = threading.Event()
         self._created = threading.Event()
         self._start_error: KVStoreError | None = None
         self._call_lock = threading.Lock()
         self._call: Any = None
         self._pending: queue.SimpleQueue[Any] | None = None
-        self._last_activity = time.monotonic()
-        self._probe_sent: float | None = None
+        self._liveness = StreamLiveness()
         self._thread = threading.Thread(target=self._run, name="kvstore-etcd-watch", daemon=True)
 
     def start(self) -> None:
@@ -141,7 +135,7 @@ class EtcdWatch(QueueWatch):
                     renewed_token = False
             except _StreamEnded:
                 break
-            except _TokenRefused:
+            except TokenRefused:
                 if renewed_token:
                     self._end(refused_again_error("watch", self._key))
                     return
@@ -174,7 +168,7 @@ class EtcdWatch(QueueWatch):
 
         Raises:
             _StreamEnded: The watch is over (cancelled, failed, store closed).
-            _TokenRefused: etcd refused the auth token; authenticate and reconnect.
+            TokenRefused: etcd refused the auth token; authenticate and reconnect.
             UnavailableError: No endpoint is reachable right now.
             KVStoreError: A definitive error.
         """
@@ -185,22 +179,12 @@ class EtcdWatch(QueueWatch):
         endpoint = store.pool.acquire(deadline, "watch")
         metadata = store.stream_metadata(endpoint, deadline)
         pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        pending.put(
-            rpc_pb2.WatchRequest(
-                create_request=rpc_pb2.WatchCreateRequest(
-                    key=self._key_bytes,
-                    range_end=self._range_end,
-                    start_revision=self._next_revision or 0,
-                    progress_notify=True,
-                    prev_kv=self._prev_kv,
-                )
-            )
-        )
+        pending.put(self._cursor.create_request())
         with map_errors("watch", key=self._key, endpoint=endpoint.address):
             call = endpoint.watch.Watch(_requests(pending), metadata=metadata)
         with self._call_lock:
             self._call, self._pending = call, pending
-            self._last_activity, self._probe_sent = time.monotonic(), None
+            self._liveness.heard(time.monotonic())
         store.watch_monitor().add(self)
         if self._stopping.is_set():
             self._close_call(call, pending)
@@ -208,7 +192,7 @@ class EtcdWatch(QueueWatch):
         progressed = False
         try:
             for response in call:
-                self._last_activity, self._probe_sent = time.monotonic(), None
+                self._liveness.heard(time.monotonic())
                 self._handle(response, metadata)
                 progressed = True
         except grpc.RpcError as exc:
@@ -216,7 +200,7 @@ class EtcdWatch(QueueWatch):
                 raise _StreamEnded from None
             if is_invalid_token(exc):
                 store.forget_token(metadata)
-                raise _TokenRefused from None
+                raise TokenRefused from None
             if is_stream_lost(exc):
                 store.pool.mark_failed(endpoint)
                 _log.debug("watch on %r lost its stream, resuming: %s", self._key, exc.details())
@@ -231,39 +215,18 @@ class EtcdWatch(QueueWatch):
         return progressed
 
     def _handle(self, response: Any, metadata: Any) -> None:
-        if response.canceled or response.compact_revision:
-            if not response.compact_revision and cancel_refuses_token(response.cancel_reason):
-                self._store.forget_token(metadata)
-                raise _TokenRefused
-            self._end(
-                translate_cancel_reason(
-                    response.cancel_reason,
-                    compact_revision=response.compact_revision,
-                    key=self._key,
-                    revision=self._next_revision,
-                )
-            )
-            raise _StreamEnded
-        if response.created:
-            if self._next_revision is None:
-                self._next_revision = response.header.revision + 1
+        try:
+            events = self._cursor.handle(response)
+        except TokenRefused:
+            self._store.forget_token(metadata)
+            raise
+        except WatchCancelled as cancelled:
+            self._end(cancelled.error)
+            raise _StreamEnded from None
+        if events:
+            self.deliver(events)
+        elif response.created:
             self._created.set()
-            return
-        if response.events:
-            floor = self._next_revision or 0
-            events = [_event(event) for event in response.events if event.kv.mod_revision >= floor]
-            if events:
-                self.deliver(events)
-                self._next_revision = events[-1].kv.mod_revision + 1
-            return
-        if response.watch_id == _BROADCAST_WATCH_ID:
-            # The answer to a liveness probe: proof of life only, since etcd 3.4 sends it
-            # even while this watcher still catches up.
-            return
-        # A progress notification: every change up to the header revision was delivered.
-        revision = response.header.revision
-        if self._next_revision is None or revision + 1 > self._next_revision:
-            self._next_revision = revision + 1
 
     def _end(self, error: KVStoreError) -> None:
         if not self._created.is_set() and not isinstance(error, CompactedError):
@@ -285,9 +248,7 @@ class EtcdWatch(QueueWatch):
     def check_liveness(self, now: float, idle: float, timeout: float) -> bool:
         """Probe a quiet stream; drop one whose probe went unanswered (monitor thread).
 
-        gRPC keepalive does not notice a member that is frozen or a connection that is
-        blackholed while the stream waits, so the watch asks for a progress report after
-        ``idle`` seconds of silence and reconnects if nothing arrives within ``timeout``.
+        The rule is ``StreamLiveness``'s (shared with the asyncio watch).
 
         Returns:
             Whether the watch is still running (the monitor forgets it otherwise).
@@ -298,15 +259,12 @@ class EtcdWatch(QueueWatch):
             call, pending = self._call, self._pending
         if call is None or pending is None:
             return True
-        if self._probe_sent is not None:
-            if now - self._probe_sent > timeout:
-                _log.debug("watch on %r: stream silent, reconnecting", self._key)
-                self._probe_sent = None
-                call.cancel()
-            return True
-        if now - self._last_activity > idle:
-            self._probe_sent = now
-            pending.put(rpc_pb2.WatchRequest(progress_request=rpc_pb2.WatchProgressRequest()))
+        verdict = self._liveness.check(now, idle, timeout)
+        if verdict == "drop":
+            _log.debug("watch on %r: stream silent, reconnecting", self._key)
+            call.cancel()
+        elif verdict == "probe":
+            pending.put(PROGRESS_REQUEST)
         return True
 
     # ------------------------------------------------------------------ cancel
@@ -322,10 +280,6 @@ class EtcdWatch(QueueWatch):
         self._store.forget_watch(self)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(_JOIN_SECONDS)
-
-
-class _TokenRefused(Exception):
-    """etcd refused the stream's auth token."""
 
 
 class WatchMonitor:
@@ -369,7 +323,7 @@ class WatchMonitor:
             thread.join(_JOIN_SECONDS)
 
 
-def probe_compact_revision(store: EtcdStore, timeout: float) -> int:
+def probe_compact_revision(caller: Caller, timeout: float) -> int:
     """The store's compact revision, from a watch that starts at revision 1.
 
     etcd cancels such a watch at once with ``compact_revision`` set when history was
@@ -379,25 +333,21 @@ def probe_compact_revision(store: EtcdStore, timeout: float) -> int:
         UnavailableError: No endpoint is reachable.
         StoreClosedError: The store was closed.
     """
-    if store.closed:
+    if caller.closed:
         raise StoreClosedError("watch: the store is closed", operation="watch")
     deadline = time.monotonic() + timeout
-    endpoint: Endpoint = store.pool.acquire(deadline, "compact_revision")
-    metadata = store.stream_metadata(endpoint, deadline)
-    request = rpc_pb2.WatchRequest(
-        create_request=rpc_pb2.WatchCreateRequest(key=b"\0", start_revision=1)
-    )
+    endpoint: Endpoint = caller.pool.acquire(deadline, "compact_revision")
+    metadata = caller.stream_metadata(endpoint, deadline)
     pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    pending.put(request)
+    pending.put(COMPACT_PROBE_REQUEST)
     call = endpoint.watch.Watch(
         _requests(pending), timeout=max(deadline - time.monotonic(), 0.001), metadata=metadata
     )
     try:
         for response in call:
-            if response.compact_revision:
-                return int(response.compact_revision)
-            if response.canceled or response.events:
-                return 0
+            answer = probe_answer(response)
+            if answer is not None:
+                return answer
     except grpc.RpcError:
         return 0
     finally:

@@ -3,7 +3,7 @@
 Build it with keyword arguments, with the ``with_*`` builders (each returns a new
 config), from a URL (``EtcdConfig.from_url("etcd://user@h1:2379,h2:2379?request_timeout=2")``)
 or from the environment (``EtcdConfig.from_env()``, reading ``ETCD_ENDPOINTS`` ...).
-Then ``config.new_client()`` opens the store.
+Then ``config.new_client()`` opens the store (``config.new_async_client()`` the asyncio one).
 
 The password can be given as a value, as the name of an environment variable
 (``password_env``) or as a file (``password_file``); it is read when the store connects.
@@ -43,6 +43,7 @@ from kvstore_etcd._extra import missing_client_error
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from kvstore._async.base import AsyncBaseStore
     from kvstore.base import BaseStore
 
 __all__ = ["DEFAULT_PORT", "EtcdConfig"]
@@ -476,6 +477,24 @@ class EtcdConfig:
         keyring = self.resolve_keyring()
         return wrap_store(_new_store(self), keyring=keyring)
 
+    def new_async_client(self) -> AsyncBaseStore:
+        """Open the asyncio store this config describes (connecting lazily, on first use).
+
+        Returns:
+            An ``AsyncEtcdStore``, wrapped in ``AsyncEncryptedStore`` when encryption is
+            enabled (by ``kvstore.compose.wrap_store``, as ``new_client`` does).
+
+        Raises:
+            ConfigurationError: Encryption is enabled without a valid key (or its key file
+                or variable cannot be read), or a setting is unusable (unreadable
+                certificate or password file ...).
+            PluginLoadError: The ``[etcd]`` extra (the gRPC client) is not installed.
+        """
+        keyring = self.resolve_keyring()
+        if _async_store_class is None:
+            raise missing_client_error("new_async_client")
+        return wrap_store(_async_store_class(self), keyring=keyring)
+
     # ------------------------------------------------------------------ parsing
 
     @classmethod
@@ -616,18 +635,24 @@ def _option(name: str, value: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------- the store class
 
 _store_class: Callable[[EtcdConfig], BaseStore] | None = None
+_async_store_class: Callable[[EtcdConfig], AsyncBaseStore] | None = None
 
 
-def bind_store_class(store_class: Callable[[EtcdConfig], BaseStore]) -> None:
-    """Make ``EtcdConfig.new_client()`` open stores of ``store_class`` (``EtcdStore``).
+def bind_store_class(
+    store_class: Callable[[EtcdConfig], BaseStore],
+    async_store_class: Callable[[EtcdConfig], AsyncBaseStore] | None = None,
+) -> None:
+    """Make ``EtcdConfig.new_client()`` open stores of ``store_class`` (``EtcdStore``),
+    and ``new_async_client()`` of ``async_store_class`` (``AsyncEtcdStore``).
 
     Called once, by ``kvstore_etcd/__init__`` (the package's composition root), after it
     has imported both this module and ``kvstore_etcd.store``. ``store`` imports this
     module (a store is built from a config), so this module never imports ``store``, not
     even inside ``new_client``: the modules of the package import one way, without a cycle.
     """
-    global _store_class
+    global _store_class, _async_store_class
     _store_class = store_class
+    _async_store_class = async_store_class
 
 
 def _new_store(config: EtcdConfig) -> BaseStore:

@@ -11,13 +11,14 @@ message names ``pip install "kvstore[etcd]"``.
 
 from __future__ import annotations
 
+from kvstore._async.base import AsyncBaseStore
 from kvstore.base import BaseStore
 from kvstore.errors import BackendError, ConfigurationError
 from kvstore.hookspecs import LocalServer, hookimpl
 from kvstore_etcd._extra import client_import_error, missing_client_error
 from kvstore_etcd.config import EtcdConfig
 
-__all__ = ["SCHEMES", "kvstore_open"]
+__all__ = ["SCHEMES", "kvstore_open", "kvstore_open_async"]
 
 SCHEMES = frozenset({"etcd", "etcds"})
 """URL schemes served: ``etcds`` is etcd over TLS."""
@@ -47,6 +48,22 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
     if missing is not None:
         raise missing_client_error("open", missing, plugin=scheme) from missing
     return config.new_client()
+
+
+@hookimpl
+def kvstore_open_async(url: str, scheme: str) -> AsyncBaseStore | None:
+    """Open an asyncio etcd store for ``etcd://`` and ``etcds://`` URLs (connects lazily).
+
+    Arguments, return value and errors as ``kvstore_open``, with ``AsyncEtcdStore`` (and
+    ``AsyncEncryptedStore``).
+    """
+    if scheme not in SCHEMES:
+        return None
+    config = EtcdConfig.from_url(url)
+    missing = client_import_error()
+    if missing is not None:
+        raise missing_client_error("open_async", missing, plugin=scheme) from missing
+    return config.new_async_client()
 
 
 @hookimpl

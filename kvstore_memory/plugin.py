@@ -1,7 +1,8 @@
 """The ``memory://`` backend plugin, registered through the ``kvstore`` entry point group
 exactly as a third-party backend would be.
 
-``memory://`` opens a new, empty ``MemoryStore`` on the system clock; each call opens an
+``memory://`` opens a new, empty ``MemoryStore`` on the system clock (an
+``AsyncMemoryStore`` through ``kvstore.open_async``); each call opens an
 independent store (there is no shared process-wide instance). Options:
 ``memory://?max_txn_ops=N``.
 """
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from kvstore.errors import ConfigurationError
 from kvstore.hookspecs import hookimpl
+from kvstore_memory.async_store import AsyncMemoryStore
 from kvstore_memory.store import MemoryStore
 
 
@@ -24,6 +26,24 @@ def kvstore_open(url: str, scheme: str) -> MemoryStore | None:
     """
     if scheme != "memory":
         return None
+    return MemoryStore(max_txn_ops=_max_txn_ops(url))
+
+
+@hookimpl
+def kvstore_open_async(url: str, scheme: str) -> AsyncMemoryStore | None:
+    """Open ``memory://`` URLs for the asyncio API (an ``AsyncMemoryStore`` on a new
+    ``MemoryStore``).
+
+    Raises:
+        ConfigurationError: An unknown or malformed option.
+    """
+    if scheme != "memory":
+        return None
+    return AsyncMemoryStore(max_txn_ops=_max_txn_ops(url))
+
+
+def _max_txn_ops(url: str) -> int:
+    """The ``max_txn_ops`` a ``memory://`` URL gives (128, etcd's default, if none)."""
     parts = urlsplit(url)
     if parts.netloc or parts.path not in ("", "/"):
         raise ConfigurationError("open: memory:// URLs take no host or path", operation="open")
@@ -39,5 +59,5 @@ def kvstore_open(url: str, scheme: str) -> MemoryStore | None:
             raise ConfigurationError(
                 "open: max_txn_ops must be a positive integer", operation="open"
             )
-        return MemoryStore(max_txn_ops=int(raw))
-    return MemoryStore()
+        return int(raw)
+    return 128

@@ -26,8 +26,8 @@ import secrets
 import threading
 import weakref
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -83,12 +83,25 @@ class _LeaseState:
     keys: set[str] = attrs.field(factory=set)
 
 
+class WatchFeed(Protocol):
+    """The backend side of a queue watch (``QueueWatch``, ``AsyncQueueWatch``)."""
+
+    def deliver(self, events: Iterable[WatchEvent]) -> None: ...
+
+    def fail(self, error: BaseException) -> None: ...
+
+    def end(self) -> None: ...
+
+
+_FeedT = TypeVar("_FeedT", bound=WatchFeed)
+
+
 @attrs.define
 class _Watcher:
     key: str
     range_end: str | None
     prev_kv: bool
-    watch: QueueWatch
+    watch: WatchFeed
     start_revision: int = 0
 
 
@@ -385,10 +398,24 @@ class MemoryStore(BaseStore):
     # ------------------------------------------------------------------ watches
 
     def do_watch(self, request: WatchRequest) -> Watch:
+        return self.open_watch(request, QueueWatch)
+
+    def open_watch(
+        self, request: WatchRequest, make: Callable[[Callable[[], None]], _FeedT]
+    ) -> _FeedT:
+        """Register a watch made by ``make(on_cancel)`` and feed it from this store.
+
+        The feeding happens inside the writers' calls, from whatever thread they run on
+        (an ``AsyncMemoryStore`` sharing this store's data passes ``AsyncQueueWatch``,
+        which takes events from any thread).
+
+        Raises:
+            StoreClosedError: The store was closed.
+        """
         key, range_end, start_revision = request.key, request.range_end, request.start_revision
         with self._lock:
             self._check_open("watch")
-            watch = QueueWatch(on_cancel=lambda: self._remove_watcher(watcher))
+            watch = make(lambda: self._remove_watcher(watcher))
             watcher = _Watcher(key, range_end, request.prev_kv, watch, start_revision or 0)
             if start_revision is not None and start_revision < self._compacted:
                 watch.fail(
@@ -619,7 +646,7 @@ class MemoryStore(BaseStore):
         if isinstance(self.clock, ManualClock):
             self.clock.unsubscribe(self._clock_listener)
         for watcher in watchers:
-            watcher.watch.cancel()
+            watcher.watch.end()
 
 
 def _weak_call(store: MemoryStore, method: Callable[[MemoryStore], None]) -> Callable[[], bool]:

@@ -69,12 +69,14 @@ RENAMES = {
     "asynccontextmanager": "contextmanager",
     "AsyncExitStack": "ExitStack",
     "iscoroutinefunction": "callable",
+    "open_async": "open",
+    "enter_async_context": "enter_context",
 }
 
 _ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
 _WORD = re.compile(r"\b(" + "|".join(re.escape(name) for name in RENAMES) + r")\b")
 _MODULE = re.compile(r"\b(kvstore\w*(?:\.\w+)*?)\._async\b")
-_ARTICLE = re.compile(r"\b([Aa])n (`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
+_ARTICLE = re.compile(r"\b([Aa])n(\s+`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
 _KEYWORD = re.compile(r"\bawait[ \t]+|\basync[ \t]+(?=def\b|for\b|with\b)")
 _ASYNC_ONLY = "# unasync: async-only"
 _SYNC_ONLY = re.compile(r"^(\s*)# unasync: sync-only (.*)$")
@@ -93,7 +95,7 @@ def unasync_name(name: str) -> str:
 def unasync_text(text: str) -> str:
     """Names and keywords replaced inside a string or a comment."""
     text = _MODULE.sub(r"\1", text)
-    text = _ARTICLE.sub(r"\1 \2", text)
+    text = _ARTICLE.sub(r"\1\2", text)
     text = _KEYWORD.sub("", text)
     text = _ASYNC_NAME.sub(lambda match: match.group(1) + match.group(2), text)
     return _WORD.sub(lambda match: RENAMES[match.group(1)], text)

@@ -340,6 +340,19 @@ def test_demo_on_memory_runs_every_section() -> None:
     assert output.rstrip().endswith("Done: every section ran as documented.")
 
 
+def test_demo_async_walks_the_same_steps_on_the_asyncio_api() -> None:
+    def steps(*extra: str) -> list[str]:
+        result = run_cli("demo", "--url", "memory://", *extra)
+        assert result.returncode == 0, result.stderr
+        # each step's call (left of "->"); results differ only in ids and the namespace
+        lines = result.stdout.decode().splitlines()[1:]
+        return [line.split("->")[0].rstrip() for line in lines]
+
+    sync_steps = steps()
+    assert steps("--async") == sync_steps
+    assert len(sync_steps) > 40
+
+
 # ---------------------------------------------------------------------------- errors
 
 

@@ -12,10 +12,11 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 __all__ = [
     "EMPTY",
+    "AsyncDone",
     "AsyncBackground",
     "AsyncEvent",
     "AsyncLock",
@@ -24,6 +25,9 @@ __all__ = [
     "sleep",
     "wait_event",
 ]
+
+AsyncDone: TypeAlias = Awaitable[None]
+"""What a coroutine function that returns nothing returns (``Done``: ``None``)."""
 
 AsyncEvent = asyncio.Event
 AsyncLock = asyncio.Lock

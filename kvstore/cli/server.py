@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import socket
 import sys
@@ -10,6 +11,7 @@ import time
 
 import kvstore
 from kvstore import demo
+from kvstore._async import demo as async_demo
 from kvstore.cli._common import (
     ENDPOINTS_ENV_VAR,
     ETCD_DEFAULT_PORT,
@@ -119,6 +121,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if url is None and os.environ.get(ENDPOINTS_ENV_VAR, "").strip():
         url = resolve_url(None)
     try:
+        if args.use_async:
+            return asyncio.run(async_demo.run(url))
         return demo.run(url)
     except demo.DemoError as exc:
         raise CommandError(first_line(exc)) from exc
@@ -140,9 +144,15 @@ def register(commands: CommandSet) -> None:
     sub.add_argument("--data-dir", help="keep data here (default: a temporary directory)")
     sub.add_argument("--etcd-binary", help="etcd binary (default: $KVSTORE_ETCD_BIN, bundled)")
 
-    commands.add(
+    sub = commands.add(
         "demo",
         cmd_demo,
         "walk through every feature; with no URL it starts a throwaway local etcd",
         options=("url",),
+    )
+    sub.add_argument(
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="run the same sections on the asyncio API (kvstore.open_async)",
     )

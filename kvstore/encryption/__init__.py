@@ -55,13 +55,16 @@ read this way: rewrite it through the store first.
 
 from __future__ import annotations
 
+from kvstore.encryption._async.store import AsyncEncryptedStore
 from kvstore.encryption.envelope import OVERHEAD_BYTES, EnvelopeHeader
 from kvstore.encryption.keyring import DEFAULT_KEY_ENV, Keyring
-from kvstore.encryption.store import EncryptedStore, EnvelopeInfo, ReencryptReport
+from kvstore.encryption.report import EnvelopeInfo, ReencryptReport
+from kvstore.encryption.store import EncryptedStore
 
 __all__ = [
     "DEFAULT_KEY_ENV",
     "OVERHEAD_BYTES",
+    "AsyncEncryptedStore",
     "EncryptedStore",
     "EnvelopeHeader",
     "EnvelopeInfo",

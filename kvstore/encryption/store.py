@@ -1,3 +1,5 @@
+# Generated from kvstore/encryption/_async/store.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
 """``EncryptedStore``: a wrapper store that encrypts every value with AES-256-GCM.
 
 It is a ``ValueMappingStore``: it supplies ``encode`` (seal) and ``decode`` (open) and the
@@ -15,6 +17,7 @@ import attrs
 from kvstore.base import BaseStore
 from kvstore.encryption.envelope import OVERHEAD_BYTES, has_magic, open_envelope, read_header, seal
 from kvstore.encryption.keyring import Keyring
+from kvstore.encryption.report import EnvelopeInfo, ReencryptReport
 from kvstore.errors import (
     ConfigurationError,
     DecryptionError,
@@ -37,59 +40,6 @@ logger = logging.getLogger("kvstore.encryption")
 ProgressCallback = Callable[[int, int], object]
 
 _DEFAULT_BATCH = 64
-
-
-@attrs.frozen
-class EnvelopeInfo:
-    """What is stored at a key, read from the envelope header (nothing is decrypted).
-
-    Attributes:
-        key: The key.
-        key_id: The id of the key that encrypted the value; ``None`` for a plaintext value
-            (only readable with ``allow_plaintext=True``).
-        primary_key_id: The keyring's primary id when the value was inspected.
-        mod_revision: The key's mod revision.
-    """
-
-    key: str
-    key_id: int | None
-    primary_key_id: int
-    mod_revision: int
-
-    @property
-    def stale(self) -> bool:
-        """Whether ``reencrypt`` would rewrite it (plaintext, or not under the primary)."""
-        return self.key_id != self.primary_key_id
-
-
-@attrs.frozen
-class ReencryptReport:
-    """The outcome of ``EncryptedStore.reencrypt``.
-
-    Attributes:
-        key_id: The primary key id the stale values were rewritten with.
-        examined: How many values were read.
-        rewritten: How many stale values were rewritten with the primary key.
-        current: How many values were already under the primary key.
-        skipped: Keys changed (or deleted) by someone else between read and rewrite;
-            they were left alone (whoever changed them wrote with their own key).
-        failed: Keys whose values cannot be decrypted (unknown key id, corrupt, or
-            plaintext without ``allow_plaintext``); they were left alone.
-        revision: The store revision after the last rewrite (0 if nothing was written).
-    """
-
-    key_id: int
-    examined: int
-    rewritten: int
-    current: int
-    skipped: tuple[str, ...]
-    failed: tuple[str, ...]
-    revision: int
-
-    @property
-    def complete(self) -> bool:
-        """Whether every examined value is now under the primary key (or was changed)."""
-        return not self.failed
 
 
 class EncryptedStore(ValueMappingStore):
