@@ -1,5 +1,6 @@
-"""The asyncio conformance suite on ``AsyncMemoryStore``, alone and over a ``MemoryStore``'s
-data (then the sync store must read what the async one wrote)."""
+"""The asyncio conformance suite on ``AsyncMemoryStore``: alone, over a ``MemoryStore``'s
+data (then the sync store must read what the async one wrote), and through
+``AsyncNamespacedStore``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator
 import attrs
 import pytest_asyncio
 
+from kvstore import AsyncNamespacedStore
 from kvstore._async.base import AsyncBaseStore
 from kvstore.testing import AsyncConformanceSuite
 from kvstore.testing._async._support import snapshot as async_snapshot
@@ -16,6 +18,8 @@ from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
 
 
 def _clock(store: AsyncBaseStore) -> ManualClock:
+    while isinstance(store, AsyncNamespacedStore):
+        store = store.inner
     assert isinstance(store, AsyncMemoryStore)
     assert isinstance(store.clock, ManualClock)
     return store.clock
@@ -49,4 +53,25 @@ class TestAsyncMemoryStoreOverSyncData(AsyncConformanceSuite):
         data.close()
 
     async def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
+        _clock(store).advance(seconds)
+
+
+class TestAsyncNamespacedMemoryStore(AsyncConformanceSuite):
+    fast_clock = True
+
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[AsyncBaseStore]:
+        inner = AsyncMemoryStore(clock=ManualClock())
+        # keys around the namespace must stay invisible and untouched
+        await inner.put("app", b"outside")
+        await inner.put("app0", b"outside")
+        await inner.put("other/key", b"outside")
+        store = AsyncNamespacedStore(inner, "app/")
+        yield store
+        if not inner.closed:
+            for key in ("app", "app0", "other/key"):
+                assert await inner.get(key) == b"outside"
+        await store.aclose()
+
+    def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
         _clock(store).advance(seconds)
