@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
 from kvstore import hookspecs
-from kvstore.compose import split_url, wrap_store
+from kvstore.compose import WrapperOptions, split_url, wrap_store
 from kvstore.errors import (
     BackendNotFoundError,
     ConfigurationError,
@@ -122,15 +122,7 @@ def open_store(url: str) -> BaseStore:
         BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
         PluginLoadError: The backend's plugin failed to import or register.
     """
-    scheme = scheme_of(url)
-    backend_url, wrappers = split_url(url)
-    plugin = _plugin_for(scheme, "open")
-    store = _plugin_manager().hook.kvstore_open(url=backend_url, scheme=scheme)
-    if store is None:
-        raise PluginLoadError(
-            f"open: the backend plugin {plugin!r} did not open scheme {scheme!r}",
-            plugin=plugin,
-        )
+    store, wrappers = _open_backend(url, "open")
     opened: BaseStore = store
     return wrap_store(opened, **wrappers)
 
@@ -155,17 +147,29 @@ def open_async(url: str) -> AsyncBaseStore:
         PluginLoadError: The backend's plugin failed to import or register.
         UnsupportedOperationError: The backend has no asyncio store.
     """
+    store, wrappers = _open_backend(url, "open_async")
+    opened: AsyncBaseStore = store
+    return wrap_store(opened, **wrappers)
+
+
+def _open_backend(url: str, operation: Literal["open", "open_async"]) -> tuple[Any, WrapperOptions]:
+    """The backend's store for ``url`` (from the plugin's ``kvstore_open`` or
+    ``kvstore_open_async`` hook, the operation's name) and the URL's wrapper options."""
     scheme = scheme_of(url)
     backend_url, wrappers = split_url(url)
-    plugin = _plugin_for(scheme, "open_async")
-    store = _plugin_manager().hook.kvstore_open_async(url=backend_url, scheme=scheme)
-    if store is None:
+    plugin = _plugin_for(scheme, operation)
+    hook = getattr(_plugin_manager().hook, f"kvstore_{operation}")
+    store = hook(url=backend_url, scheme=scheme)
+    if store is not None:
+        return store, wrappers
+    if operation == "open_async":
         raise UnsupportedOperationError(
             f"open_async: the backend plugin {plugin!r} has no asyncio store for {scheme!r}",
             operation="open_async",
         )
-    opened: AsyncBaseStore = store
-    return wrap_store(opened, **wrappers)
+    raise PluginLoadError(
+        f"open: the backend plugin {plugin!r} did not open scheme {scheme!r}", plugin=plugin
+    )
 
 
 def start_local_server(

@@ -41,13 +41,8 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
         PluginLoadError: The ``[etcd]`` extra is not installed (the message names
             ``pip install "kvstore[etcd]"``).
     """
-    if scheme not in SCHEMES:
-        return None
-    config = EtcdConfig.from_url(url)
-    missing = client_import_error()
-    if missing is not None:
-        raise missing_client_error("open", missing, plugin=scheme) from missing
-    return config.new_client()
+    config = _config(url, scheme, "open")
+    return None if config is None else config.new_client()
 
 
 @hookimpl
@@ -57,13 +52,19 @@ def kvstore_open_async(url: str, scheme: str) -> AsyncBaseStore | None:
     Arguments, return value and errors as ``kvstore_open``, with ``AsyncEtcdStore`` (and
     ``AsyncEncryptedStore``).
     """
+    config = _config(url, scheme, "open_async")
+    return None if config is None else config.new_async_client()
+
+
+def _config(url: str, scheme: str, operation: str) -> EtcdConfig | None:
+    """The config of an etcd URL (``None`` for another scheme), the client checked."""
     if scheme not in SCHEMES:
         return None
     config = EtcdConfig.from_url(url)
     missing = client_import_error()
     if missing is not None:
-        raise missing_client_error("open_async", missing, plugin=scheme) from missing
-    return config.new_async_client()
+        raise missing_client_error(operation, missing, plugin=scheme) from missing
+    return config
 
 
 @hookimpl
