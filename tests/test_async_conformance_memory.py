@@ -1,6 +1,6 @@
 """The asyncio conformance suite on ``AsyncMemoryStore``: alone, over a ``MemoryStore``'s
 data (then the sync store must read what the async one wrote), and through
-``AsyncNamespacedStore``."""
+``AsyncNamespacedStore``, ``AsyncCompressedStore`` and ``AsyncEncryptedStore``."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from collections.abc import AsyncIterator
 import attrs
 import pytest_asyncio
 
-from kvstore import AsyncNamespacedStore
+from kvstore import AsyncCompressedStore, AsyncEncryptedStore, AsyncNamespacedStore, Keyring
 from kvstore._async.base import AsyncBaseStore
 from kvstore.testing import AsyncConformanceSuite
 from kvstore.testing._async._support import snapshot as async_snapshot
 from kvstore.testing._support import snapshot
 from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
 
+KEY = bytes(range(32))
+
 
 def _clock(store: AsyncBaseStore) -> ManualClock:
-    while isinstance(store, AsyncNamespacedStore):
+    while isinstance(store, (AsyncNamespacedStore, AsyncCompressedStore, AsyncEncryptedStore)):
         store = store.inner
     assert isinstance(store, AsyncMemoryStore)
     assert isinstance(store.clock, ManualClock)
@@ -71,6 +73,36 @@ class TestAsyncNamespacedMemoryStore(AsyncConformanceSuite):
         if not inner.closed:
             for key in ("app", "app0", "other/key"):
                 assert await inner.get(key) == b"outside"
+        await store.aclose()
+
+    def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
+        _clock(store).advance(seconds)
+
+
+class TestAsyncCompressedMemoryStore(AsyncConformanceSuite):
+    fast_clock = True
+    value_compares = False
+    value_sort = False
+
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[AsyncBaseStore]:
+        store = AsyncCompressedStore(AsyncMemoryStore(clock=ManualClock()), threshold=0)
+        yield store
+        await store.aclose()
+
+    def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
+        _clock(store).advance(seconds)
+
+
+class TestAsyncEncryptedMemoryStore(AsyncConformanceSuite):
+    fast_clock = True
+    value_compares = False
+    value_sort = False
+
+    @pytest_asyncio.fixture
+    async def store(self) -> AsyncIterator[AsyncBaseStore]:
+        store = AsyncEncryptedStore(AsyncMemoryStore(clock=ManualClock()), Keyring.single(KEY))
+        yield store
         await store.aclose()
 
     def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
