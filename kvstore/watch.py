@@ -34,6 +34,20 @@ class Watch(Closing, abc.ABC, Iterator[WatchEvent]):
     def __iter__(self) -> Watch:
         return self
 
+    def __enter__(self) -> Watch:
+        self.ready()
+        return self
+
+    def ready(self) -> None:
+        """Wait until the store has registered the watch: a watch "from now" sees every
+        change made after this returns. Entering the ``with`` block waits for it.
+
+        Stores that register the watch before ``watch()`` returns (the sync API, the
+        in-memory store) return at once; over a network the watch is registered when
+        the server answers its request (an ``EtcdWatch``). A watch that failed or
+        was cancelled returns at once too; its reader then gets the error.
+        """
+
     def __next__(self) -> WatchEvent:
         event = self.next_event(None)
         if event is None:
@@ -145,6 +159,9 @@ class MappedWatch(Watch):
     def next_event(self, timeout: float | None = None) -> WatchEvent | None:
         event = self._inner.next_event(timeout)
         return None if event is None else self._transform(event)
+
+    def ready(self) -> None:
+        self._inner.ready()
 
     def cancel(self) -> None:
         self._inner.cancel()

@@ -32,6 +32,20 @@ class AsyncWatch(AsyncClosing, abc.ABC, AsyncIterator[WatchEvent]):
     def __aiter__(self) -> AsyncWatch:
         return self
 
+    async def __aenter__(self) -> AsyncWatch:
+        await self.ready()
+        return self
+
+    async def ready(self) -> None:
+        """Wait until the store has registered the watch: a watch "from now" sees every
+        change made after this returns. Entering the ``async with`` block waits for it.
+
+        Stores that register the watch before ``watch()`` returns (the sync API, the
+        in-memory store) return at once; over a network the watch is registered when
+        the server answers its request (an ``AsyncEtcdWatch``). A watch that failed or
+        was cancelled returns at once too; its reader then gets the error.
+        """
+
     async def __anext__(self) -> WatchEvent:
         event = await self.next_event(None)
         if event is None:
@@ -143,6 +157,9 @@ class AsyncMappedWatch(AsyncWatch):
     async def next_event(self, timeout: float | None = None) -> WatchEvent | None:
         event = await self._inner.next_event(timeout)
         return None if event is None else self._transform(event)
+
+    async def ready(self) -> None:
+        await self._inner.ready()
 
     async def cancel(self) -> None:
         await self._inner.cancel()

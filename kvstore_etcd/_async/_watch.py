@@ -87,6 +87,7 @@ class AsyncEtcdWatch(AsyncQueueWatch):
             key, key_bytes, range_end, start_revision=start_revision, prev_kv=prev_kv
         )
         self._created = False
+        self._registered = asyncio.Event()
         self._call: Any = None
         self.liveness = StreamLiveness()
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +101,17 @@ class AsyncEtcdWatch(AsyncQueueWatch):
         self._task = asyncio.get_running_loop().create_task(
             self._run(), name=f"kvstore-etcd-watch {self._key!r}"
         )
+
+    async def ready(self) -> None:
+        """Wait for etcd's ``created`` answer to the watch request (see ``AsyncWatch``)."""
+        task = self._task
+        if task is None or self._registered.is_set():
+            return
+        registered = asyncio.ensure_future(self._registered.wait())
+        try:
+            await asyncio.wait({registered, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            registered.cancel()
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -199,6 +211,7 @@ class AsyncEtcdWatch(AsyncQueueWatch):
             self.deliver(events)
         elif response.created:
             self._created = True
+            self._registered.set()
 
     # ------------------------------------------------------------------ liveness
 

@@ -82,13 +82,17 @@ class AsyncTaskConformance(AsyncConformanceBase):
         watch = store.watch("k", start_revision=start + 1)
         revision = await store.put("k", b"1")
 
-        async def consume() -> list[WatchEvent]:
-            return [event async for event in watch]
+        events: list[WatchEvent] = []
+
+        async def consume() -> None:
+            async for event in watch:
+                events.append(event)
 
         consumer = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.05)  # the consumer has read the put and waits for more
+        # the consumer has read the put and waits for more
+        assert await wait_until(lambda: len(events) == 1)
         await watch.cancel()
-        events = await asyncio.wait_for(consumer, EVENT_TIMEOUT)
+        await asyncio.wait_for(consumer, EVENT_TIMEOUT)  # the iteration ended
         assert [event_summary(event) for event in events] == [(PUT, "k", b"1", revision)]
         assert await wait_until(lambda: not _other_tasks(before)), _other_tasks(before)
 
