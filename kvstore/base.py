@@ -565,10 +565,10 @@ class BaseStore(Closing, abc.ABC):
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
         """
-        kv = self.get_kv(key)
-        if kv is None:
+        kvs = self.kv_range(key).kvs  # not through get_kv: one call less per get
+        if not kvs:
             raise KeyNotFoundError(f"get: key {key!r} not found", key=key, operation="get")
-        return kv.value
+        return kvs[0].value
 
     def get_kv(self, key: str) -> KeyValue | None:
         """The value at ``key`` with its metadata, or ``None`` if absent.

@@ -163,7 +163,8 @@ class Caller:
         renewed_token = False
         delay = _RETRY_FIRST_DELAY
         while True:
-            endpoint = self.pool.acquire(deadline, operation)
+            # the fast path needs no await: a connected endpoint is taken as it is
+            endpoint = self.pool.ready_endpoint() or self.pool.acquire(deadline, operation)
             metadata = self.metadata_cache
             try:
                 if self._username and metadata is None:
@@ -226,6 +227,7 @@ class Caller:
         stub = _STUB_METHODS[method]
 
         def invoke(endpoint: Endpoint, remaining: float, metadata: Metadata) -> Any:
+            # the call object itself is awaited (no coroutine of its own per call)
             return stub(endpoint)(request, timeout=remaining, metadata=metadata)
 
         return self.call(

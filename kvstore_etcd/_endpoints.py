@@ -501,6 +501,14 @@ class EndpointPool(PoolHealth[Endpoint]):
         with self._changed:
             self._select(address)
 
+    def ready_endpoint(self) -> Endpoint | None:
+        """The current endpoint if it is connected and not suspect (``acquire``'s fast
+        path, which needs no waiting), else ``None``."""
+        endpoint = self.endpoints[self._current]
+        if endpoint.state is _READY and endpoint.suspect_until <= time.monotonic():
+            return endpoint
+        return None
+
     def acquire(self, deadline: float, operation: str) -> Endpoint:
         """A connected endpoint, waiting until ``deadline`` (and the dial timeout) at most.
 
@@ -511,8 +519,8 @@ class EndpointPool(PoolHealth[Endpoint]):
             UnavailableError: No endpoint connected in time; nothing was sent.
             ConfigurationError: A TLS file cannot be read.
         """
-        endpoint = self.endpoints[self._current]
-        if endpoint.state is _READY and endpoint.suspect_until <= time.monotonic():
+        endpoint = self.ready_endpoint()
+        if endpoint is not None:
             return endpoint
         with self._changed:
             picked = self._pick(allow_suspect=False)

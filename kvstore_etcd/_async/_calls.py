@@ -164,7 +164,8 @@ class AsyncCaller:
         renewed_token = False
         delay = _RETRY_FIRST_DELAY
         while True:
-            endpoint = await self.pool.acquire(deadline, operation)
+            # the fast path needs no await: a connected endpoint is taken as it is
+            endpoint = self.pool.ready_endpoint() or await self.pool.acquire(deadline, operation)
             metadata = self.metadata_cache
             try:
                 if self._username and metadata is None:
@@ -226,8 +227,9 @@ class AsyncCaller:
         """Send ``request`` as the unary RPC ``method`` (``call``'s rules and errors)."""
         stub = _STUB_METHODS[method]
 
-        async def invoke(endpoint: AsyncEndpoint, remaining: float, metadata: Metadata) -> Any:
-            return await stub(endpoint)(request, timeout=remaining, metadata=metadata)
+        def invoke(endpoint: AsyncEndpoint, remaining: float, metadata: Metadata) -> Any:
+            # the call object itself is awaited (no coroutine of its own per call)
+            return stub(endpoint)(request, timeout=remaining, metadata=metadata)
 
         return await self.call(
             operation,

@@ -141,6 +141,19 @@ class AsyncEndpointPool(PoolHealth[AsyncEndpoint]):
         """
         self._select(address)
 
+    def ready_endpoint(self) -> AsyncEndpoint | None:
+        """The current endpoint if it is connected and not suspect (``acquire``'s fast
+        path, which needs no waiting), else ``None``."""
+        endpoint = self.endpoints[self._current]
+        channel = endpoint.channel
+        if (
+            channel is not None
+            and channel.get_state() is _READY
+            and endpoint.suspect_until <= time.monotonic()
+        ):
+            return endpoint
+        return None
+
     async def acquire(self, deadline: float, operation: str) -> AsyncEndpoint:
         """A connected endpoint, waiting until ``deadline`` (and the dial timeout) at most.
 
@@ -150,13 +163,8 @@ class AsyncEndpointPool(PoolHealth[AsyncEndpoint]):
         Raises:
             UnavailableError: No endpoint connected in time; nothing was sent.
         """
-        endpoint = self.endpoints[self._current]
-        channel = endpoint.channel
-        if (
-            channel is not None
-            and channel.get_state() is _READY
-            and endpoint.suspect_until <= time.monotonic()
-        ):
+        endpoint = self.ready_endpoint()
+        if endpoint is not None:
             return endpoint
         return await self._acquire_slowly(deadline, operation)
 
