@@ -15,20 +15,24 @@ Measured on one etcd, 256-byte values on 256 keys, puts then gets (of those keys
 - sync, 16 threads sharing one client: ``kvstore_sync`` (``kvstore_etcd.EtcdStore``) and
   ``etcd3_sync`` (the raw ``etcd3`` client).
 
-Every measurement is bounded by count (``ops``, 4,000) and by time (``seconds``): the
+Every figure is bounded by count (``ops``, 4,000 calls) and by time (``seconds``): the
 rate is the calls completed over the time taken, after a warm-up of 512 calls on the
 same connection. Gets are linearizable for every client (each one's default).
 
-**Each client runs in a process of its own** (this file, ``--worker NAME``), one after
-another on the same etcd: ``aetcd``, ``etcd3aio`` and ``etcd3`` (so ``kvstore_etcd``)
-each register the same etcd ``.proto`` messages in protobuf's default descriptor pool,
-and a process importing two of them fails (``TypeError: Couldn't build proto file into
-descriptor pool: duplicate symbol 'mvccpb.KeyValue'``). A fresh process per measurement
-also keeps one client's threads and garbage out of another's figures. Rounds rotate the
-order of the clients; the figures are medians over rounds.
+**Processes.** ``aetcd``, ``etcd3aio`` and ``etcd3`` (so ``kvstore_etcd``) each register
+the same etcd ``.proto`` messages in protobuf's default descriptor pool, and a process
+importing two of them fails (``TypeError: Couldn't build proto file into descriptor pool:
+duplicate symbol 'mvccpb.KeyValue'``). So each peer runs in a process of its own (this
+file, ``--worker NAME``), one after another on the same etcd, and the two pairs whose
+targets are tight and which share etcd3's protos each share one process: kvstore async
+with raw grpc.aio, EtcdStore with raw etcd3. In one process the clients take turns by
+blocks of 1,000 calls (a b b a ...), so load from elsewhere hits both alike. A fresh
+process per group also keeps one client's threads and garbage out of another's figures.
 
-Ratios (``A_op_vs_B`` = A's rate / B's): ``kvstore_async`` vs each async peer, vs
-``grpc_aio`` and vs ``kvstore_sync``; ``kvstore_sync`` vs ``etcd3_sync``; each peer vs
+**Rounds** rotate the order of the processes. Rates are medians over rounds; a ratio
+``A_op_vs_B`` (A's rate / B's) is the median over rounds of the two rates of one round.
+Ratios: ``kvstore_async`` vs each async peer (and ``_vs_best_peer``: the least of those),
+vs ``grpc_aio`` and vs ``kvstore_sync``; ``kvstore_sync`` vs ``etcd3_sync``; each peer vs
 ``grpc_aio``, for context. SPEC 15's targets: kvstore async >= every peer, >= 0.95x raw
 grpc.aio, >= 2x the sync API at 16 threads; the sync API >= 0.95x raw etcd3 (overhead
 <= 5 %).
@@ -87,10 +91,22 @@ CLIENTS: dict[str, ClientInfo] = {
 ASYNC_PEERS = ("aetcd", "etcd3aio", "etcd_client_py")
 """The async Python clients kvstore's async API must match or beat."""
 
+GROUPS = (
+    ("kvstore_async", "grpc_aio"),
+    ("aetcd",),
+    ("etcd3aio",),
+    ("etcd_client_py",),
+    ("kvstore_sync", "etcd3_sync"),
+)
+"""Clients measured in one process, taking turns by blocks (each pair shares etcd3's protos:
+its ratio, whose target is tight, is then measured under the same load)."""
+
 OPERATIONS = ("put", "get")
 VALUE = b"v" * 256
 KEY_COUNT = 256
 WARMUP_OPS = 512
+BLOCK = 1000
+"""Calls per timed block; the clients of one process take turns by blocks."""
 TIMEOUT = 10.0
 """Per-call deadline of every client, seconds."""
 
@@ -265,12 +281,13 @@ _SYNC_FACTORIES: dict[str, Callable[[str], contextlib.AbstractContextManager[Any
 
 async def _drive_async(
     call: Callable[[int], Awaitable[object]], ops: int, seconds: float, in_flight: int
-) -> float:
-    """Calls/s of ``call(i)`` for ``i`` in ``range(ops)``, ``in_flight`` at a time,
-    stopping early after ``seconds``."""
+) -> tuple[int, float]:
+    """``call(i)`` for ``i`` in ``range(ops)``, ``in_flight`` at a time, none started after
+    ``seconds``: the calls completed and the time taken."""
     counter = itertools.count()
     done = 0
-    deadline = time.perf_counter() + seconds
+    began = time.perf_counter()
+    deadline = began + seconds
 
     async def worker() -> None:
         nonlocal done
@@ -278,14 +295,13 @@ async def _drive_async(
             await call(index)
             done += 1
 
-    began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(in_flight)))
-    return done / (time.perf_counter() - began)
+    return done, time.perf_counter() - began
 
 
-def _drive_threads(call: Call, ops: int, seconds: float, threads: int) -> float:
-    """Calls/s of ``call(i)`` for ``i`` in ``range(ops)`` over ``threads`` threads released
-    at once, stopping early after ``seconds``."""
+def _drive_threads(call: Call, ops: int, seconds: float, threads: int) -> tuple[int, float]:
+    """``call(i)`` for ``i`` in ``range(ops)`` over ``threads`` threads released at once,
+    none started after ``seconds``: the calls completed and the time taken."""
     counter = itertools.count()  # next() on a count is atomic under the GIL
     done = [0] * threads
     gate = threading.Barrier(threads + 1)
@@ -304,15 +320,15 @@ def _drive_threads(call: Call, ops: int, seconds: float, threads: int) -> float:
     workers = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(threads)]
     for thread in workers:
         thread.start()
-    deadline[0] = time.perf_counter() + seconds
     began = time.perf_counter()
+    deadline[0] = began + seconds
     gate.wait()
     for thread in workers:
         thread.join()
     elapsed = time.perf_counter() - began
     if errors:
         raise errors[0]
-    return sum(done) / elapsed
+    return sum(done), elapsed
 
 
 def _check(name: str, value: object) -> None:
@@ -321,45 +337,83 @@ def _check(name: str, value: object) -> None:
         raise RuntimeError(f"{name}: get returned {value!r:.60}, not the value put")
 
 
+def _blocks(names: Sequence[str], ops: int) -> Iterator[tuple[str, int]]:
+    """``(client, calls)``: ``ops`` calls of each client in blocks of `BLOCK`, the clients
+    taking turns, in the order ``a b``, then ``b a``, and so on."""
+    for block, start in enumerate(range(0, ops, BLOCK)):
+        for name in names if block % 2 == 0 else reversed(names):
+            yield name, min(BLOCK, ops - start)
+
+
 async def _worker_async(
-    name: str, endpoint: str, ops: int, seconds: float, in_flight: int
-) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    async with _ASYNC_FACTORIES[name](endpoint) as (put, get):
-        for operation, call in (("put", put), ("get", get)):
-            await _drive_async(call, WARMUP_OPS, seconds, in_flight)
-            if operation == "get":
-                _check(name, await get(0))
-            rates[f"{operation}_per_s"] = await _drive_async(call, ops, seconds, in_flight)
-    return rates
+    names: Sequence[str], endpoint: str, ops: int, seconds: float, in_flight: int
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        clients: dict[str, tuple[Call, Call]] = {}
+        for name in names:
+            try:
+                clients[name] = await stack.enter_async_context(_ASYNC_FACTORIES[name](endpoint))
+            except Unavailable as exc:
+                results[name] = {"unavailable": str(exc)}
+        for index, operation in enumerate(OPERATIONS):
+            for name, calls in clients.items():
+                await _drive_async(calls[index], WARMUP_OPS, seconds, in_flight)
+                if operation == "get":
+                    _check(name, await calls[1](0))
+            totals = {name: [0, 0.0] for name in clients}
+            for name, count in _blocks(list(clients), ops):
+                total = totals[name]
+                if total[1] < seconds:
+                    done, elapsed = await _drive_async(
+                        clients[name][index], count, seconds - total[1], in_flight
+                    )
+                    total[0] += done
+                    total[1] += elapsed
+            for name, (done, elapsed) in totals.items():
+                results.setdefault(name, {})[f"{operation}_per_s"] = done / elapsed
+    return results
 
 
 def _worker_threads(
-    name: str, endpoint: str, ops: int, seconds: float, threads: int
-) -> dict[str, float]:
-    rates: dict[str, float] = {}
-    with _SYNC_FACTORIES[name](endpoint) as (put, get):
-        for operation, call in (("put", put), ("get", get)):
-            _drive_threads(call, WARMUP_OPS, seconds, threads)
-            if operation == "get":
-                _check(name, get(0))
-            rates[f"{operation}_per_s"] = _drive_threads(call, ops, seconds, threads)
-    return rates
+    names: Sequence[str], endpoint: str, ops: int, seconds: float, threads: int
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    with contextlib.ExitStack() as stack:
+        clients: dict[str, tuple[Call, Call]] = {}
+        for name in names:
+            try:
+                clients[name] = stack.enter_context(_SYNC_FACTORIES[name](endpoint))
+            except Unavailable as exc:
+                results[name] = {"unavailable": str(exc)}
+        for index, operation in enumerate(OPERATIONS):
+            for name, calls in clients.items():
+                _drive_threads(calls[index], WARMUP_OPS, seconds, threads)
+                if operation == "get":
+                    _check(name, calls[1](0))
+            totals = {name: [0, 0.0] for name in clients}
+            for name, count in _blocks(list(clients), ops):
+                total = totals[name]
+                if total[1] < seconds:
+                    done, elapsed = _drive_threads(
+                        clients[name][index], count, seconds - total[1], threads
+                    )
+                    total[0] += done
+                    total[1] += elapsed
+            for name, (done, elapsed) in totals.items():
+                results.setdefault(name, {})[f"{operation}_per_s"] = done / elapsed
+    return results
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Measure one client in this process; print one JSON line on stdout."""
-    try:
-        if CLIENTS[args.worker].concurrency == "async":
-            result: dict[str, Any] = asyncio.run(
-                _worker_async(args.worker, args.endpoint, args.ops, args.seconds, args.in_flight)
-            )
-        else:
-            result = _worker_threads(
-                args.worker, args.endpoint, args.ops, args.seconds, args.threads
-            )
-    except Unavailable as exc:
-        result = {"unavailable": str(exc)}
+    """Measure a group of clients in this process; print one JSON line on stdout."""
+    names = args.worker.split(",")
+    if CLIENTS[names[0]].concurrency == "async":
+        result = asyncio.run(
+            _worker_async(names, args.endpoint, args.ops, args.seconds, args.in_flight)
+        )
+    else:
+        result = _worker_threads(names, args.endpoint, args.ops, args.seconds, args.threads)
     print(json.dumps(result), flush=True)
     return 0
 
@@ -368,44 +422,44 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _spawn(
-    name: str, endpoint: str, ops: int, seconds: float, in_flight: int, threads: int
-) -> dict[str, Any]:
-    """Run ``--worker name`` in a fresh interpreter; its JSON result, or the failure."""
+    names: Sequence[str], endpoint: str, ops: int, seconds: float, in_flight: int, threads: int
+) -> dict[str, dict[str, Any]]:
+    """Run ``--worker a,b`` in a fresh interpreter: each client's figures, or why not."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), *filter(None, [env.get("PYTHONPATH")])])
     command = [
         sys.executable,
         str(HERE / "bench_async.py"),
-        f"--worker={name}",
+        f"--worker={','.join(names)}",
         f"--endpoint={endpoint}",
         f"--ops={ops}",
         f"--seconds={seconds}",
         f"--in-flight={in_flight}",
         f"--threads={threads}",
     ]
+    limit = 60 + 6 * seconds * len(names)
     try:
         process = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60 + 6 * seconds,
-            check=False,
+            command, capture_output=True, text=True, env=env, timeout=limit, check=False
         )
     except subprocess.TimeoutExpired:
-        return {"failed": f"timed out after {60 + 6 * seconds:.0f} s"}
+        return {name: {"failed": f"timed out after {limit:.0f} s"} for name in names}
     lines = process.stdout.strip().splitlines()
     if process.returncode != 0 or not lines:
         tail = process.stderr.strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
-        return {"failed": tail[0]}
-    result: dict[str, Any] = json.loads(lines[-1])
+        return {name: {"failed": tail[0]} for name in names}
+    result: dict[str, dict[str, Any]] = json.loads(lines[-1])
     return result
 
 
-def _ratio(numerator: float, denominator: float) -> float:
-    if math.isnan(numerator) or math.isnan(denominator) or denominator == 0:
-        return math.nan
-    return numerator / denominator
+def _median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median over rounds of the ratio of two clients' rates in the same round."""
+    ratios = [
+        top / bottom
+        for top, bottom in zip(numerators, denominators, strict=True)
+        if not (math.isnan(top) or math.isnan(bottom) or bottom == 0)
+    ]
+    return statistics.median(ratios) if ratios else math.nan
 
 
 def _run(
@@ -418,24 +472,35 @@ def _run(
     threads: int,
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in clients}
+    groups = [[name for name in group if name in clients] for group in GROUPS]
+    groups = [group for group in groups if group]
+    # rates[client, operation][round]; NaN where not measured
+    rates = {(name, op): [math.nan] * rounds for name in clients for op in OPERATIONS}
     notes: dict[str, str] = {}
     for round_index in range(rounds):
-        shift = round_index % len(clients)
-        order = [*clients[shift:], *clients[:shift]]
+        shift = round_index % len(groups)
+        order = [*groups[shift:], *groups[:shift]]
         if round_index % 2:
             order.reverse()
-        for name in order:
-            if name in notes:  # unavailable or failed once: not tried again
+        for group in order:
+            names = [name for name in group if name not in notes]  # failed once: not again
+            if not names:
                 continue
-            result = _spawn(name, endpoint, ops, seconds, in_flight, threads)
-            if "unavailable" in result or "failed" in result:
-                notes[name] = result.get("unavailable") or f"failed: {result['failed']}"
-            else:
-                for figure, value in result.items():
-                    samples[name].setdefault(figure, []).append(float(value))
+            result = _spawn(names, endpoint, ops, seconds, in_flight, threads)
+            for name in names:
+                figures = result.get(name, {"failed": "no result"})
+                if "unavailable" in figures or "failed" in figures:
+                    notes[name] = figures.get("unavailable") or f"failed: {figures['failed']}"
+                    continue
+                for operation in OPERATIONS:
+                    rates[name, operation][round_index] = figures[f"{operation}_per_s"]
             if progress is not None:
-                progress(f"round {round_index + 1}/{rounds} {name}: {notes.get(name, result)}")
+                shown = {
+                    name: notes.get(name)
+                    or {op: round(rates[name, op][round_index]) for op in OPERATIONS}
+                    for name in names
+                }
+                progress(f"round {round_index + 1}/{rounds}: {shown}")
 
     figures: dict[str, Any] = {
         "endpoint": endpoint,
@@ -446,35 +511,38 @@ def _run(
         "threads": threads,
         "value_bytes": len(VALUE),
     }
-    rate: dict[tuple[str, str], float] = {}
     for name in clients:
         figures[f"{name}_available"] = 0.0 if name in notes else 1.0
         for operation in OPERATIONS:
-            values = samples[name].get(f"{operation}_per_s", [])
-            rate[name, operation] = statistics.median(values) if values else math.nan
-            figures[f"{name}_{operation}_per_s"] = rate[name, operation]
+            values = [value for value in rates[name, operation] if not math.isnan(value)]
+            figures[f"{name}_{operation}_per_s"] = statistics.median(values) if values else math.nan
 
-    def get(name: str, operation: str) -> float:
-        return rate.get((name, operation), math.nan)
+    nan_rounds = [math.nan] * rounds
+
+    def ratio(top: str, bottom: str, operation: str) -> float:
+        return _median_ratio(
+            rates.get((top, operation), nan_rounds), rates.get((bottom, operation), nan_rounds)
+        )
 
     for operation in OPERATIONS:
-        mine = get("kvstore_async", operation)
         for other in ("grpc_aio", *ASYNC_PEERS, "kvstore_sync"):
-            figures[f"kvstore_async_{operation}_vs_{other}"] = _ratio(mine, get(other, operation))
-        measured_peers = [get(peer, operation) for peer in ASYNC_PEERS]
-        best = max((value for value in measured_peers if not math.isnan(value)), default=math.nan)
-        figures[f"best_peer_{operation}_per_s"] = best
-        figures[f"kvstore_async_{operation}_vs_best_peer"] = _ratio(mine, best)
-        figures[f"kvstore_sync_{operation}_vs_etcd3_sync"] = _ratio(
-            get("kvstore_sync", operation), get("etcd3_sync", operation)
+            figures[f"kvstore_async_{operation}_vs_{other}"] = ratio(
+                "kvstore_async", other, operation
+            )
+        peers = [figures.get(f"{peer}_{operation}_per_s", math.nan) for peer in ASYNC_PEERS]
+        measured = [value for value in peers if not math.isnan(value)]
+        figures[f"best_peer_{operation}_per_s"] = max(measured, default=math.nan)
+        against_peers = [figures[f"kvstore_async_{operation}_vs_{peer}"] for peer in ASYNC_PEERS]
+        # against the peer that does best relative to kvstore: >= 1 means >= every peer
+        figures[f"kvstore_async_{operation}_vs_best_peer"] = min(
+            (value for value in against_peers if not math.isnan(value)), default=math.nan
+        )
+        figures[f"kvstore_sync_{operation}_vs_etcd3_sync"] = ratio(
+            "kvstore_sync", "etcd3_sync", operation
         )
         for peer in ASYNC_PEERS:
-            figures[f"{peer}_{operation}_vs_grpc_aio"] = _ratio(
-                get(peer, operation), get("grpc_aio", operation)
-            )
-        figures[f"grpc_aio_{operation}_vs_etcd3_sync"] = _ratio(
-            get("grpc_aio", operation), get("etcd3_sync", operation)
-        )
+            figures[f"{peer}_{operation}_vs_grpc_aio"] = ratio(peer, "grpc_aio", operation)
+        figures[f"grpc_aio_{operation}_vs_etcd3_sync"] = ratio("grpc_aio", "etcd3_sync", operation)
     figures["notes"] = notes
     return figures
 
@@ -597,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", default=",".join(CLIENTS), help=f"comma-separated, of {','.join(CLIENTS)}"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--worker", choices=list(CLIENTS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a,b: clients of one GROUPS entry
     args = parser.parse_args(argv)
     defaults = (1500, 1.0, 1) if args.quick else (4000, 3.0, 3)
     args.ops = args.ops or defaults[0]
