@@ -8,34 +8,41 @@ Measured on one etcd, 256-byte values on 256 keys, puts then gets (of those keys
 
 - async, one event loop, one connection each, 64 worker coroutines sharing the loop:
   ``kvstore_async`` (``kvstore_etcd.AsyncEtcdStore``, "not available" until it exists),
-  ``grpc_aio`` (raw ``grpc.aio`` stubs: the ``etcd3.etcdrpc`` protobuf modules
-  ``kvstore_etcd`` uses, no wrapper), and the async peers ``aetcd`` 1.0.0, ``etcd3aio``
-  0.3.0 and ``etcd_client_py`` (``etcd-client-py`` 0.5.1, Rust's etcd-client under PyO3:
-  its calls run on a tokio runtime on threads of its own, the loop only awaits them);
+  ``grpc_aio`` (raw ``grpc.aio`` stubs: the generated etcd protobuf modules and a
+  ``grpc.aio`` channel, no wrapper), and the async peers ``aetcd`` 1.0.0, ``etcd3aio``
+  0.3.0 and ``etcd_client_py`` (``etcd-client-py`` 0.5.1: Rust's etcd-client under PyO3,
+  run on a tokio runtime on threads of its own; every call of one connection holds a
+  lock on the client, so it has one call in flight whatever the caller does);
 - sync, 16 threads sharing one client: ``kvstore_sync`` (``kvstore_etcd.EtcdStore``) and
   ``etcd3_sync`` (the raw ``etcd3`` client).
 
-Every figure is bounded by count (``ops``, 4,000 calls) and by time (``seconds``): the
-rate is the calls completed over the time taken, after a warm-up of 512 calls on the
-same connection. Gets are linearizable for every client (each one's default).
+Every figure is bounded by count (``ops``, 4,000 calls) and by time (``seconds``), after
+a warm-up of 512 calls on the same connection. Gets are linearizable for every client
+(each one's default).
 
 **Processes.** ``aetcd``, ``etcd3aio`` and ``etcd3`` (so ``kvstore_etcd``) each register
 the same etcd ``.proto`` messages in protobuf's default descriptor pool, and a process
 importing two of them fails (``TypeError: Couldn't build proto file into descriptor pool:
-duplicate symbol 'mvccpb.KeyValue'``). So each peer runs in a process of its own (this
-file, ``--worker NAME``), one after another on the same etcd, and the two pairs whose
-targets are tight and which share etcd3's protos each share one process: kvstore async
-with raw grpc.aio, EtcdStore with raw etcd3. In one process the clients take turns by
-blocks of 1,000 calls (a b b a ...), so load from elsewhere hits both alike. A fresh
-process per group also keeps one client's threads and garbage out of another's figures.
+duplicate symbol 'mvccpb.KeyValue'``). So the clients run in processes of their own
+(`GROUPS`; this file with ``--worker a,b``), one after another on the same etcd, and
+**raw grpc.aio is measured in every process** as the common yardstick, on the stubs that
+process can import (``etcd3.etcdrpc``, the ones ``kvstore_etcd`` uses; ``aetcd.rpc``
+beside aetcd; etcd3aio's own beside etcd3aio: the same protos and the same ``grpc.aio``).
+In a process the clients take turns by blocks of 500 calls (a b, b a, a b, ...), so load
+from elsewhere on this shared machine hits neighbouring blocks alike.
 
-**Rounds** rotate the order of the processes. Rates are medians over rounds; a ratio
-``A_op_vs_B`` (A's rate / B's) is the median over rounds of the two rates of one round.
-Ratios: ``kvstore_async`` vs each async peer (and ``_vs_best_peer``: the least of those),
-vs ``grpc_aio`` and vs ``kvstore_sync``; ``kvstore_sync`` vs ``etcd3_sync``; each peer vs
-``grpc_aio``, for context. SPEC 15's targets: kvstore async >= every peer, >= 0.95x raw
-grpc.aio, >= 2x the sync API at 16 threads; the sync API >= 0.95x raw etcd3 (overhead
-<= 5 %).
+**Figures.** Rounds rotate the order of the processes. A rate is the median of a client's
+block rates (calls / time of the block) over all rounds, so a stall spoils one block, not
+the figure. ``X_op_vs_grpc_aio`` is the median, over all rounds, of the ratio of each of
+X's blocks to the raw grpc.aio block beside it in the same process (``_q1`` / ``_q3``:
+the quartiles of those ratios, the noise; ``_pairs``: how many);
+``kvstore_sync_op_vs_etcd3_sync`` likewise. A ratio of clients of different processes
+goes through the yardstick: ``kvstore_async_op_vs_aetcd`` = ``kvstore_async_op_vs_grpc_aio
+/ aetcd_op_vs_grpc_aio`` (and so ``_vs_etcd3aio``, ``_vs_etcd_client_py``,
+``_vs_kvstore_sync``, ``grpc_aio_op_vs_etcd3_sync``); ``kvstore_async_op_vs_best_peer`` is
+the least of those against the peers. SPEC 15's targets: kvstore async >= every peer,
+>= 0.95x raw grpc.aio, >= 2x the sync API at 16 threads; the sync API >= 0.95x raw etcd3
+(overhead <= 5 %).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -61,6 +68,7 @@ HERE = Path(__file__).resolve().parent
 __all__ = [
     "ASYNC_PEERS",
     "CLIENTS",
+    "GROUPS",
     "ClientInfo",
     "bench_async",
     "main",
@@ -91,21 +99,23 @@ CLIENTS: dict[str, ClientInfo] = {
 ASYNC_PEERS = ("aetcd", "etcd3aio", "etcd_client_py")
 """The async Python clients kvstore's async API must match or beat."""
 
+YARDSTICK = "grpc_aio"
+"""Measured in every process; ratios across processes go through it."""
+
 GROUPS = (
-    ("kvstore_async", "grpc_aio"),
-    ("aetcd",),
-    ("etcd3aio",),
-    ("etcd_client_py",),
-    ("kvstore_sync", "etcd3_sync"),
+    ("kvstore_async", YARDSTICK),
+    ("aetcd", YARDSTICK),
+    ("etcd3aio", YARDSTICK),
+    ("etcd_client_py", YARDSTICK),
+    ("kvstore_sync", "etcd3_sync", YARDSTICK),
 )
-"""Clients measured in one process, taking turns by blocks (each pair shares etcd3's protos:
-its ratio, whose target is tight, is then measured under the same load)."""
+"""The clients of each process (aetcd's and etcd3aio's protos exclude etcd3's)."""
 
 OPERATIONS = ("put", "get")
 VALUE = b"v" * 256
 KEY_COUNT = 256
 WARMUP_OPS = 512
-BLOCK = 1000
+BLOCK = 500
 """Calls per timed block; the clients of one process take turns by blocks."""
 TIMEOUT = 10.0
 """Per-call deadline of every client, seconds."""
@@ -120,7 +130,8 @@ class Unavailable(Exception):
 
 
 # ---------------------------------------------------------------------------- clients
-# Each yields ``(put, get)``: callables of a call index (the key is ``index % 256``).
+# Each yields ``(put, get)``: callables of a call index (the key is ``index % 256``);
+# coroutine functions for the async clients, plain functions for the threaded ones.
 
 Call = Callable[[int], Any]
 
@@ -133,7 +144,7 @@ def _require(module: str, install: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _kvstore_async(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
+async def _kvstore_async(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
     try:
         from kvstore_etcd import AsyncEtcdStore, EtcdConfig  # type: ignore[attr-defined]
     except ImportError as exc:
@@ -153,11 +164,24 @@ async def _kvstore_async(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
         await store.aclose()
 
 
+def _stub_modules(names: Sequence[str]) -> tuple[Any, Any]:
+    """``rpc_pb2`` and ``rpc_pb2_grpc`` that a process measuring ``names`` can import."""
+    if "aetcd" in names:
+        _require("aetcd", "aetcd==1.0.0")
+        from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
+    elif "etcd3aio" in names:
+        _require("etcd3aio", "etcd3aio==0.3.0")
+        from etcd3aio._protobuf import rpc_pb2, rpc_pb2_grpc
+    else:
+        _require("etcd3", '"kvstore[etcd]"')
+        from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
+    return rpc_pb2, rpc_pb2_grpc
+
+
 @contextlib.asynccontextmanager
-async def _grpc_aio(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
-    _require("etcd3", '"kvstore[etcd]"')
+async def _grpc_aio(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
+    rpc_pb2, rpc_pb2_grpc = _stub_modules(names)
     import grpc
-    from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
 
     keys = [key.encode() for key in _keys()]
     channel = grpc.aio.insecure_channel(endpoint)
@@ -178,7 +202,7 @@ async def _grpc_aio(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
 
 
 @contextlib.asynccontextmanager
-async def _aetcd(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
+async def _aetcd(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
     _require("aetcd", "aetcd==1.0.0")
     import aetcd
 
@@ -196,7 +220,7 @@ async def _aetcd(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
 
 
 @contextlib.asynccontextmanager
-async def _etcd3aio(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
+async def _etcd3aio(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
     _require("etcd3aio", "etcd3aio==0.3.0")
     import etcd3aio
 
@@ -214,7 +238,7 @@ async def _etcd3aio(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
 
 
 @contextlib.asynccontextmanager
-async def _etcd_client_py(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
+async def _etcd_client_py(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
     _require("etcd_client", "etcd-client-py==0.5.1")
     import etcd_client
 
@@ -233,7 +257,7 @@ async def _etcd_client_py(endpoint: str) -> AsyncIterator[tuple[Call, Call]]:
 
 
 @contextlib.contextmanager
-def _kvstore_sync(endpoint: str) -> Iterator[tuple[Call, Call]]:
+def _kvstore_sync(endpoint: str, names: Sequence[str]) -> Iterator[tuple[Call, Call]]:
     try:
         from kvstore_etcd import EtcdConfig, EtcdStore
     except ImportError as exc:
@@ -247,7 +271,7 @@ def _kvstore_sync(endpoint: str) -> Iterator[tuple[Call, Call]]:
 
 
 @contextlib.contextmanager
-def _etcd3_sync(endpoint: str) -> Iterator[tuple[Call, Call]]:
+def _etcd3_sync(endpoint: str, names: Sequence[str]) -> Iterator[tuple[Call, Call]]:
     _require("etcd3", '"kvstore[etcd]"')
     import etcd3
 
@@ -263,25 +287,22 @@ def _etcd3_sync(endpoint: str) -> Iterator[tuple[Call, Call]]:
         client.close()
 
 
-_ASYNC_FACTORIES: dict[str, Callable[[str], contextlib.AbstractAsyncContextManager[Any]]] = {
+_FACTORIES: dict[str, Callable[[str, Sequence[str]], Any]] = {
     "kvstore_async": _kvstore_async,
     "grpc_aio": _grpc_aio,
     "aetcd": _aetcd,
     "etcd3aio": _etcd3aio,
     "etcd_client_py": _etcd_client_py,
-}
-_SYNC_FACTORIES: dict[str, Callable[[str], contextlib.AbstractContextManager[Any]]] = {
     "kvstore_sync": _kvstore_sync,
     "etcd3_sync": _etcd3_sync,
 }
+"""``factory(endpoint, names of the process)``: an (async) context manager of the calls."""
 
 
 # ---------------------------------------------------------------------------- drivers
 
 
-async def _drive_async(
-    call: Callable[[int], Awaitable[object]], ops: int, seconds: float, in_flight: int
-) -> tuple[int, float]:
+async def _drive_async(call: Call, ops: int, seconds: float, in_flight: int) -> tuple[int, float]:
     """``call(i)`` for ``i`` in ``range(ops)``, ``in_flight`` at a time, none started after
     ``seconds``: the calls completed and the time taken."""
     counter = itertools.count()
@@ -345,75 +366,62 @@ def _blocks(names: Sequence[str], ops: int) -> Iterator[tuple[str, int]]:
             yield name, min(BLOCK, ops - start)
 
 
-async def _worker_async(
-    names: Sequence[str], endpoint: str, ops: int, seconds: float, in_flight: int
+async def _measure_group(
+    names: Sequence[str], endpoint: str, ops: int, seconds: float, in_flight: int, threads: int
 ) -> dict[str, dict[str, Any]]:
+    """Each client's ``{put,get}_blocks``: the rate of each of its blocks (NaN: no call
+    completed), in the order of `_blocks`; or why it was not measured."""
     results: dict[str, dict[str, Any]] = {}
     async with contextlib.AsyncExitStack() as stack:
         clients: dict[str, tuple[Call, Call]] = {}
         for name in names:
             try:
-                clients[name] = await stack.enter_async_context(_ASYNC_FACTORIES[name](endpoint))
+                manager = _FACTORIES[name](endpoint, names)
+                if CLIENTS[name].concurrency == "async":
+                    clients[name] = await stack.enter_async_context(manager)
+                else:
+                    clients[name] = stack.enter_context(manager)
             except Unavailable as exc:
                 results[name] = {"unavailable": str(exc)}
+
+        async def drive(name: str, call: Call, count: int, budget: float) -> tuple[int, float]:
+            if CLIENTS[name].concurrency == "async":
+                return await _drive_async(call, count, budget, in_flight)
+            return _drive_threads(call, count, budget, threads)  # blocks the idle loop
+
         for index, operation in enumerate(OPERATIONS):
             for name, calls in clients.items():
-                await _drive_async(calls[index], WARMUP_OPS, seconds, in_flight)
+                await drive(name, calls[index], WARMUP_OPS, seconds)
                 if operation == "get":
-                    _check(name, await calls[1](0))
-            totals = {name: [0, 0.0] for name in clients}
+                    value = calls[1](0)
+                    _check(name, await value if asyncio.iscoroutine(value) else value)
+            spent = dict.fromkeys(clients, 0.0)
+            rates: dict[str, list[float]] = {name: [] for name in clients}
             for name, count in _blocks(list(clients), ops):
-                total = totals[name]
-                if total[1] < seconds:
-                    done, elapsed = await _drive_async(
-                        clients[name][index], count, seconds - total[1], in_flight
+                done, elapsed = 0, 0.0
+                if spent[name] < seconds:
+                    done, elapsed = await drive(
+                        name, clients[name][index], count, seconds - spent[name]
                     )
-                    total[0] += done
-                    total[1] += elapsed
-            for name, (done, elapsed) in totals.items():
-                results.setdefault(name, {})[f"{operation}_per_s"] = done / elapsed
-    return results
-
-
-def _worker_threads(
-    names: Sequence[str], endpoint: str, ops: int, seconds: float, threads: int
-) -> dict[str, dict[str, Any]]:
-    results: dict[str, dict[str, Any]] = {}
-    with contextlib.ExitStack() as stack:
-        clients: dict[str, tuple[Call, Call]] = {}
-        for name in names:
-            try:
-                clients[name] = stack.enter_context(_SYNC_FACTORIES[name](endpoint))
-            except Unavailable as exc:
-                results[name] = {"unavailable": str(exc)}
-        for index, operation in enumerate(OPERATIONS):
-            for name, calls in clients.items():
-                _drive_threads(calls[index], WARMUP_OPS, seconds, threads)
-                if operation == "get":
-                    _check(name, calls[1](0))
-            totals = {name: [0, 0.0] for name in clients}
-            for name, count in _blocks(list(clients), ops):
-                total = totals[name]
-                if total[1] < seconds:
-                    done, elapsed = _drive_threads(
-                        clients[name][index], count, seconds - total[1], threads
-                    )
-                    total[0] += done
-                    total[1] += elapsed
-            for name, (done, elapsed) in totals.items():
-                results.setdefault(name, {})[f"{operation}_per_s"] = done / elapsed
+                    spent[name] += elapsed
+                rates[name].append(done / elapsed if done else math.nan)
+            for name, values in rates.items():
+                results.setdefault(name, {})[f"{operation}_blocks"] = values
     return results
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """Measure a group of clients in this process; print one JSON line on stdout."""
-    names = args.worker.split(",")
-    if CLIENTS[names[0]].concurrency == "async":
-        result = asyncio.run(
-            _worker_async(names, args.endpoint, args.ops, args.seconds, args.in_flight)
+    """Measure one group of clients in this process; print one JSON line on stdout."""
+    result = asyncio.run(
+        _measure_group(
+            args.worker.split(","),
+            args.endpoint,
+            args.ops,
+            args.seconds,
+            args.in_flight,
+            args.threads,
         )
-    else:
-        result = _worker_threads(names, args.endpoint, args.ops, args.seconds, args.threads)
+    )
     print(json.dumps(result), flush=True)
     return 0
 
@@ -452,14 +460,27 @@ def _spawn(
     return result
 
 
-def _median_ratio(numerators: list[float], denominators: list[float]) -> float:
-    """The median over rounds of the ratio of two clients' rates in the same round."""
-    ratios = [
-        top / bottom
-        for top, bottom in zip(numerators, denominators, strict=True)
-        if not (math.isnan(top) or math.isnan(bottom) or bottom == 0)
+def _median(values: list[float]) -> float:
+    values = [value for value in values if not math.isnan(value)]
+    return statistics.median(values) if values else math.nan
+
+
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    """First quartile, median and third quartile (NaN when empty)."""
+    values = sorted(value for value in values if not math.isnan(value))
+    if len(values) < 2:
+        return (values[0],) * 3 if values else (math.nan,) * 3
+    first, median, third = statistics.quantiles(values, n=4, method="inclusive")
+    return first, median, third
+
+
+def _pair_ratios(tops: list[float], bottoms: list[float]) -> list[float]:
+    """``a / b`` for each block of one client and the same block of another."""
+    return [
+        a / b
+        for a, b in zip(tops, bottoms, strict=False)
+        if not (math.isnan(a) or math.isnan(b) or b == 0)
     ]
-    return statistics.median(ratios) if ratios else math.nan
 
 
 def _run(
@@ -472,10 +493,14 @@ def _run(
     threads: int,
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    groups = [[name for name in group if name in clients] for group in GROUPS]
-    groups = [group for group in groups if group]
-    # rates[client, operation][round]; NaN where not measured
-    rates = {(name, op): [math.nan] * rounds for name in clients for op in OPERATIONS}
+    wanted = {*clients, YARDSTICK}
+    groups = [
+        [*members, YARDSTICK]
+        for group in GROUPS
+        if (members := [name for name in group if name in clients and name != YARDSTICK])
+    ] or [[YARDSTICK]]
+    blocks: dict[tuple[str, str], list[float]] = {}  # every block rate, pooled over rounds
+    ratios: dict[tuple[str, str, str], list[float]] = {}  # (a, b, op): block-pair ratios
     notes: dict[str, str] = {}
     for round_index in range(rounds):
         shift = round_index % len(groups)
@@ -484,23 +509,35 @@ def _run(
             order.reverse()
         for group in order:
             names = [name for name in group if name not in notes]  # failed once: not again
-            if not names:
+            if names == [YARDSTICK] != group:
                 continue
             result = _spawn(names, endpoint, ops, seconds, in_flight, threads)
+            measured: dict[str, dict[str, list[float]]] = {}
             for name in names:
                 figures = result.get(name, {"failed": "no result"})
                 if "unavailable" in figures or "failed" in figures:
-                    notes[name] = figures.get("unavailable") or f"failed: {figures['failed']}"
+                    if name != YARDSTICK:  # (its stubs may be missing in this process only)
+                        notes[name] = figures.get("unavailable") or f"failed: {figures['failed']}"
                     continue
-                for operation in OPERATIONS:
-                    rates[name, operation][round_index] = figures[f"{operation}_per_s"]
+                measured[name] = {op: figures[f"{op}_blocks"] for op in OPERATIONS}
+            pairs = [(name, YARDSTICK) for name in measured if name != YARDSTICK]
+            if {"kvstore_sync", "etcd3_sync"} <= measured.keys():
+                pairs.append(("kvstore_sync", "etcd3_sync"))
+            for operation in OPERATIONS:
+                for name, rates in measured.items():
+                    blocks.setdefault((name, operation), []).extend(rates[operation])
+                for top, bottom in pairs:
+                    if bottom in measured:
+                        ratios.setdefault((top, bottom, operation), []).extend(
+                            _pair_ratios(measured[top][operation], measured[bottom][operation])
+                        )
             if progress is not None:
                 shown = {
-                    name: notes.get(name)
-                    or {op: round(rates[name, op][round_index]) for op in OPERATIONS}
-                    for name in names
+                    name: {op: round(_median(rates[op])) for op in OPERATIONS}
+                    for name, rates in measured.items()
                 }
-                progress(f"round {round_index + 1}/{rounds}: {shown}")
+                skipped = {name: notes[name] for name in names if name in notes}
+                progress(f"round {round_index + 1}/{rounds}: {shown} {skipped or ''}".rstrip())
 
     figures: dict[str, Any] = {
         "endpoint": endpoint,
@@ -510,39 +547,49 @@ def _run(
         "in_flight": in_flight,
         "threads": threads,
         "value_bytes": len(VALUE),
+        "block_calls": BLOCK,
     }
-    for name in clients:
-        figures[f"{name}_available"] = 0.0 if name in notes else 1.0
-        for operation in OPERATIONS:
-            values = [value for value in rates[name, operation] if not math.isnan(value)]
-            figures[f"{name}_{operation}_per_s"] = statistics.median(values) if values else math.nan
+    for name in CLIENTS:
+        if name in wanted:
+            figures[f"{name}_available"] = 0.0 if name in notes else 1.0
+            for operation in OPERATIONS:
+                figures[f"{name}_{operation}_per_s"] = _median(blocks.get((name, operation), []))
 
-    nan_rounds = [math.nan] * rounds
+    def measured_ratio(top: str, bottom: str, operation: str) -> float:
+        pooled = ratios.get((top, bottom, operation), [])
+        first, median, third = _quartiles(pooled)
+        name = f"{top}_{operation}_vs_{bottom}"
+        figures[name] = median
+        figures[f"{name}_q1"], figures[f"{name}_q3"] = first, third
+        figures[f"{name}_pairs"] = float(len(pooled))
+        return median
 
-    def ratio(top: str, bottom: str, operation: str) -> float:
-        return _median_ratio(
-            rates.get((top, operation), nan_rounds), rates.get((bottom, operation), nan_rounds)
-        )
+    vs_yardstick = {
+        (name, operation): measured_ratio(name, YARDSTICK, operation) if name != YARDSTICK else 1.0
+        for name in CLIENTS
+        if name in wanted
+        for operation in OPERATIONS
+    }
+
+    def through_yardstick(top: str, bottom: str, operation: str) -> float:
+        a = vs_yardstick.get((top, operation), math.nan)
+        b = vs_yardstick.get((bottom, operation), math.nan)
+        return math.nan if math.isnan(a) or math.isnan(b) or b == 0 else a / b
 
     for operation in OPERATIONS:
-        for other in ("grpc_aio", *ASYNC_PEERS, "kvstore_sync"):
-            figures[f"kvstore_async_{operation}_vs_{other}"] = ratio(
+        for other in (*ASYNC_PEERS, "kvstore_sync"):
+            figures[f"kvstore_async_{operation}_vs_{other}"] = through_yardstick(
                 "kvstore_async", other, operation
             )
-        peers = [figures.get(f"{peer}_{operation}_per_s", math.nan) for peer in ASYNC_PEERS]
-        measured = [value for value in peers if not math.isnan(value)]
-        figures[f"best_peer_{operation}_per_s"] = max(measured, default=math.nan)
-        against_peers = [figures[f"kvstore_async_{operation}_vs_{peer}"] for peer in ASYNC_PEERS]
-        # against the peer that does best relative to kvstore: >= 1 means >= every peer
+        against = [figures[f"kvstore_async_{operation}_vs_{peer}"] for peer in ASYNC_PEERS]
         figures[f"kvstore_async_{operation}_vs_best_peer"] = min(
-            (value for value in against_peers if not math.isnan(value)), default=math.nan
+            (value for value in against if not math.isnan(value)), default=math.nan
         )
-        figures[f"kvstore_sync_{operation}_vs_etcd3_sync"] = ratio(
-            "kvstore_sync", "etcd3_sync", operation
+        if {"kvstore_sync", "etcd3_sync"} <= wanted:
+            measured_ratio("kvstore_sync", "etcd3_sync", operation)
+        figures[f"grpc_aio_{operation}_vs_etcd3_sync"] = through_yardstick(
+            YARDSTICK, "etcd3_sync", operation
         )
-        for peer in ASYNC_PEERS:
-            figures[f"{peer}_{operation}_vs_grpc_aio"] = ratio(peer, "grpc_aio", operation)
-        figures[f"grpc_aio_{operation}_vs_etcd3_sync"] = ratio("grpc_aio", "etcd3_sync", operation)
     figures["notes"] = notes
     return figures
 
@@ -558,24 +605,24 @@ def measure(
     threads: int = 16,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Put and get throughput of each client on one etcd, each in a process of its own.
+    """Put and get throughput of each client on one etcd, in processes of their own.
 
     Args:
         endpoint: ``host:port`` of an etcd to use; ``None`` starts a local one.
-        clients: Names from `CLIENTS` to measure.
-        ops: Calls per measurement (after a warm-up of 512).
-        seconds: Time bound of each measurement (the rate is taken over what completed).
-        rounds: Rounds, each client once per round in a rotated order; medians reported.
+        clients: Names from `CLIENTS` to measure (raw grpc.aio always is).
+        ops: Calls per figure (after a warm-up of 512).
+        seconds: Time bound of each figure.
+        rounds: Rounds, each process once per round in a rotated order.
         in_flight: Calls in flight for the async clients (worker coroutines).
         threads: Threads sharing one client for the sync clients.
-        progress: Called with a line after each measurement (``None``: silent).
+        progress: Called with a line after each process (``None``: silent).
 
     Returns:
         ``{client}_{put,get}_per_s`` (NaN when not measured), ``{client}_available``
-        (1 or 0), the ratios ``kvstore_async_{op}_vs_{other}``,
-        ``kvstore_async_{op}_vs_best_peer``, ``kvstore_sync_{op}_vs_etcd3_sync``,
-        ``{peer}_{op}_vs_grpc_aio``; ``notes``: why a client was not measured; the
-        parameters and ``etcd_version``.
+        (1 or 0), the ratios ``{client}_{op}_vs_grpc_aio`` (with ``_q1``, ``_q3``, ``_pairs``),
+        ``kvstore_async_{op}_vs_{peer, kvstore_sync, best_peer}``,
+        ``kvstore_sync_{op}_vs_etcd3_sync``, ``grpc_aio_{op}_vs_etcd3_sync``; ``notes``:
+        why a client was not measured; the parameters and ``etcd_version``.
     """
     from etcd_target import etcd_target
 
@@ -610,22 +657,35 @@ def _print(result: dict[str, Any]) -> None:
     print(
         f"etcd {result.get('etcd_version', 'external')} at {result['endpoint']}; "
         f"{result['value_bytes']}-byte values, up to {result['ops']:,} calls or "
-        f"{result['seconds']} s per figure, median of {result['rounds']} rounds"
+        f"{result['seconds']} s per figure, {result['rounds']} rounds; ratios: median "
+        "(quartiles) over pairs of neighbouring blocks of the same process"
     )
     print()
-    print("| client | concurrency | puts/s | gets/s |")
-    print("|---|---|---:|---:|")
+    print("| client | concurrency | puts/s | gets/s | put / raw grpc.aio | get / raw grpc.aio |")
+    print("|---|---|---:|---:|---:|---:|")
+
+    def ratio(name: str) -> str:
+        if math.isnan(value := result.get(name, math.nan)):
+            return "n/a"
+        if f"{name}_q1" not in result:
+            return f"{value:.2f}x"
+        return f"{value:.2f}x ({result[f'{name}_q1']:.2f}-{result[f'{name}_q3']:.2f})"
+
     for name, info in CLIENTS.items():
         if f"{name}_available" not in result:
             continue
         way = f"{result['in_flight']} in flight" if info.concurrency == "async" else ""
         way = way or f"{result['threads']} threads"
         if not result[f"{name}_available"]:
-            print(f"| {info.label} | {way} | not available | not available |")
+            print(f"| {info.label} | {way} | not available | | | |")
             continue
         print(
             f"| {info.label} | {way} | {result[f'{name}_put_per_s']:,.0f} | "
-            f"{result[f'{name}_get_per_s']:,.0f} |"
+            f"{result[f'{name}_get_per_s']:,.0f} | "
+            + " | ".join(
+                "1" if name == YARDSTICK else ratio(f"{name}_{op}_vs_grpc_aio") for op in OPERATIONS
+            )
+            + " |"
         )
     print()
     print("| ratio | put | get | target |")
@@ -636,23 +696,19 @@ def _print(result: dict[str, Any]) -> None:
             for p in ASYNC_PEERS
         ],
         ("kvstore async / raw grpc.aio", "kvstore_async_{}_vs_grpc_aio", ">= 0.95"),
-        ("kvstore async / kvstore sync (16 threads)", "kvstore_async_{}_vs_kvstore_sync", ">= 2"),
-        ("kvstore sync / raw etcd3 (16 threads)", "kvstore_sync_{}_vs_etcd3_sync", ">= 0.95"),
-        *[(f"{CLIENTS[p].label} / raw grpc.aio", f"{p}_{{}}_vs_grpc_aio", "") for p in ASYNC_PEERS],
+        ("kvstore async / EtcdStore (16 threads)", "kvstore_async_{}_vs_kvstore_sync", ">= 2"),
+        ("EtcdStore / raw etcd3 (16 threads)", "kvstore_sync_{}_vs_etcd3_sync", ">= 0.95"),
         ("raw grpc.aio / raw etcd3 (16 threads)", "grpc_aio_{}_vs_etcd3_sync", ""),
     ]
     for label, pattern, target in rows:
-        cells = []
-        for operation in OPERATIONS:
-            value = result.get(pattern.format(operation), math.nan)
-            cells.append("n/a" if math.isnan(value) else f"{value:.2f}x")
+        cells = [ratio(pattern.format(operation)) for operation in OPERATIONS]
         print(f"| {label} | {cells[0]} | {cells[1]} | {target} |")
     for name, why in result.get("notes", {}).items():
         print(f"\n{CLIENTS[name].label}: not measured: {why}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the comparison as Markdown tables (or, with ``--worker``, measure one client)."""
+    """Print the comparison as Markdown tables (or, with ``--worker``, measure one group)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--endpoint", help="host:port of an existing etcd")
     parser.add_argument("--quick", action="store_true", help="short measurements, one round")
@@ -665,7 +721,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clients", default=",".join(CLIENTS), help=f"comma-separated, of {','.join(CLIENTS)}"
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a,b: clients of one GROUPS entry
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a,b: one GROUPS entry
     args = parser.parse_args(argv)
     defaults = (1500, 1.0, 1) if args.quick else (4000, 3.0, 3)
     args.ops = args.ops or defaults[0]
