@@ -171,7 +171,7 @@ def _stub_modules(names: Sequence[str]) -> tuple[Any, Any]:
         from aetcd.rpc import rpc_pb2, rpc_pb2_grpc
     elif "etcd3aio" in names:
         _require("etcd3aio", "etcd3aio==0.3.0")
-        from etcd3aio._protobuf import rpc_pb2, rpc_pb2_grpc
+        from etcd3aio._protobuf import rpc_pb2, rpc_pb2_grpc  # type: ignore[attr-defined]
     else:
         _require("etcd3", '"kvstore[etcd]"')
         from etcd3.etcdrpc import rpc_pb2, rpc_pb2_grpc
@@ -227,6 +227,7 @@ async def _etcd3aio(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[
     keys = [key.encode() for key in _keys()]
     async with etcd3aio.Etcd3Client([endpoint]) as client:
         kv = client.kv
+        assert kv is not None  # set by connect()
 
         async def put(index: int) -> object:
             return await kv.put(keys[index % KEY_COUNT], VALUE, timeout=TIMEOUT)
@@ -514,12 +515,12 @@ def _run(
             result = _spawn(names, endpoint, ops, seconds, in_flight, threads)
             measured: dict[str, dict[str, list[float]]] = {}
             for name in names:
-                figures = result.get(name, {"failed": "no result"})
-                if "unavailable" in figures or "failed" in figures:
+                outcome = result.get(name, {"failed": "no result"})
+                if "unavailable" in outcome or "failed" in outcome:
                     if name != YARDSTICK:  # (its stubs may be missing in this process only)
-                        notes[name] = figures.get("unavailable") or f"failed: {figures['failed']}"
+                        notes[name] = outcome.get("unavailable") or f"failed: {outcome['failed']}"
                     continue
-                measured[name] = {op: figures[f"{op}_blocks"] for op in OPERATIONS}
+                measured[name] = {op: outcome[f"{op}_blocks"] for op in OPERATIONS}
             pairs = [(name, YARDSTICK) for name in measured if name != YARDSTICK]
             if {"kvstore_sync", "etcd3_sync"} <= measured.keys():
                 pairs.append(("kvstore_sync", "etcd3_sync"))
