@@ -5,11 +5,14 @@
 
 Starts a throwaway local etcd (``etcd_target.py``; or uses ``$KVSTORE_ETCD_ENDPOINTS``),
 runs the core benchmarks (``bench_core.py``) on it and on ``MemoryStore``, then every
-other ``bench_*.py`` that exists here (etcd overhead, encryption, locks), and writes:
+other ``bench_*.py`` that exists here (etcd overhead, encryption, locks, async clients),
+and writes:
 
 - ``RESULTS.md``: each figure beside its same-run baseline, as a ratio, the targets of
-  SPEC section 11 with pass/miss, and the machine (cores, CPU, Python, etcd version);
-- ``throughput.png``: put/get throughput against the number of threads;
+  SPEC sections 11 and 15 with pass/miss, and the machine (cores, CPU, Python, etcd
+  version);
+- ``throughput.png``: put/get throughput against the number of threads, and of each
+  async client at 64 in flight beside the sync ones at 16 threads;
 - ``latency.png``: latency percentiles (put, get, put-to-watch-event).
 
 A benchmark module that fails is reported in ``RESULTS.md`` and does not stop the others.
@@ -20,8 +23,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import importlib
 import inspect
+import math
 import os
 import platform
 import sys
@@ -46,7 +51,7 @@ from kvstore_memory import MemoryStore  # noqa: E402
 
 Figures = dict[str, float]
 
-OPTIONAL_MODULES = ("bench_etcd_overhead", "bench_encryption", "bench_lock")
+OPTIONAL_MODULES = ("bench_etcd_overhead", "bench_encryption", "bench_lock", "bench_async")
 """Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
 
 
@@ -110,10 +115,17 @@ def _load(name: str) -> Any | None:
 
 
 def _call_optional(
-    function: Callable[..., Any], stores: dict[str, BaseStore], endpoints: list[str]
+    function: Callable[..., Any],
+    stores: dict[str, BaseStore],
+    endpoints: list[str],
+    *,
+    quick: bool = False,
 ) -> dict[str, Figures]:
-    """Call ``bench_<name>`` with what its signature asks for; results by store name."""
+    """Call ``bench_<name>`` with what its signature asks for; results by store name.
+    ``quick`` is passed on to a function with a ``quick`` keyword."""
     parameters = inspect.signature(function).parameters
+    if "quick" in parameters:
+        function = functools.partial(function, quick=quick)
     names = [
         name
         for name, parameter in parameters.items()
@@ -215,6 +227,7 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
         )
         if row is not None:
             rows.append(row)
+    rows += _async_rows(results.get("async clients", {}).get("etcd", {}))
     for label, figures in results.get("encryption", {}).items():
         for operation in ("put", "get"):
             row = _ratio_row(
@@ -230,6 +243,104 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
                     name = f"encryption {operation} cost on 1 KiB values ({label}, no target)"
                     row = (name, *row[1:4], None)
                 rows.append(row)
+    return rows
+
+
+ASYNC_LABELS = {
+    "kvstore_async": "kvstore async",
+    "grpc_aio": "raw grpc.aio",
+    "aetcd": "aetcd",
+    "etcd3aio": "etcd3aio",
+    "etcd_client_py": "etcd-client-py",
+    "kvstore_sync": "EtcdStore",
+    "etcd3_sync": "raw etcd3",
+}
+"""``bench_async``'s clients, by the name its figures carry."""
+
+
+def _async_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
+    """SPEC section 15's targets from ``bench_async``'s figures (none when it did not run)."""
+    if not figures:
+        return []
+    in_flight, threads = int(figures["in_flight"]), int(figures["threads"])
+
+    def rate(name: str, operation: str) -> float:
+        value = figures.get(f"{name}_{operation}_per_s", math.nan)
+        return value if figures.get(f"{name}_available") else math.nan
+
+    def shown(name: str, operation: str) -> str:
+        value = rate(name, operation)
+        return "not available" if math.isnan(value) else f"{_fmt(value)} {operation}s/s"
+
+    def ratio_of(measured: str, baseline: str, operation: str) -> float:
+        # the module's ratio: a median of per-round ratios, not a ratio of the medians
+        return figures.get(f"{measured}_{operation}_vs_{baseline}", math.nan)
+
+    def row(
+        target: str, operation: str, measured: str, baseline: str, limit: float
+    ) -> tuple[str, str, str, str, bool | None]:
+        ratio = ratio_of(measured, baseline, operation)
+        label = ASYNC_LABELS[baseline]
+        if baseline.endswith("_sync"):
+            label += f", {threads} threads"
+        text = "n/a" if math.isnan(ratio) else f"{ratio:.2f}x"
+        quartiles = f"{measured}_{operation}_vs_{baseline}_q1"
+        if not math.isnan(ratio) and quartiles in figures:  # measured in one process
+            text += f" (quartiles {figures[quartiles]:.2f}-{figures[quartiles[:-1] + '3']:.2f})"
+        return (
+            target,
+            shown(measured, operation),
+            f"{label}: {shown(baseline, operation)}",
+            text,
+            None if math.isnan(ratio) else ratio >= limit,
+        )
+
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    peers = ("aetcd", "etcd3aio", "etcd_client_py")
+    for operation in ("put", "get"):
+        measured = [peer for peer in peers if not math.isnan(rate(peer, operation))]
+        missing = [ASYNC_LABELS[peer] for peer in peers if peer not in measured]
+        ratio = math.nan
+        baseline = "no peer measured"
+        if measured:
+            # the strongest peer: the best rate relative to the raw grpc.aio measured beside
+            # it (peers run in processes of their own; their ratios go through grpc.aio)
+            def strength(peer: str, operation: str = operation) -> float:
+                value = ratio_of(peer, "grpc_aio", operation)
+                return -math.inf if math.isnan(value) else value
+
+            best = max(measured, key=strength)
+            baseline = f"strongest peer, {ASYNC_LABELS[best]}: {shown(best, operation)}"
+            ratio = ratio_of("kvstore_async", best, operation)
+        if missing:
+            baseline += f" ({', '.join(missing)} not measured)"
+        rows.append(
+            (
+                f"kvstore async {operation}s, {in_flight} in flight >= every async peer "
+                "(aetcd, etcd3aio, etcd-client-py)",
+                shown("kvstore_async", operation),
+                baseline,
+                "n/a" if math.isnan(ratio) else f"{ratio:.2f}x",
+                None if math.isnan(ratio) or missing else ratio >= 1,
+            )
+        )
+    async_target = f"kvstore async {{}}s, {in_flight} in flight"
+    sync_target = f"EtcdStore {{}}s at {threads} threads"
+    for target, measured_name, baseline_name, limit in (
+        (f"{async_target} >= 0.95x raw grpc.aio stubs", "kvstore_async", "grpc_aio", 0.95),
+        (f"{async_target} >= 2x {sync_target}", "kvstore_async", "kvstore_sync", 2.0),
+        (f"{sync_target} >= 0.95x raw etcd3 (overhead <= 5%)", "kvstore_sync", "etcd3_sync", 0.95),
+    ):
+        for operation in ("put", "get"):
+            rows.append(
+                row(
+                    target.format(operation, operation),
+                    operation,
+                    measured_name,
+                    baseline_name,
+                    limit,
+                )
+            )
     return rows
 
 
@@ -295,7 +406,7 @@ def render(
         *[f"| {name} | {value} |" for name, value in info.items()],
         f"| run time | {elapsed:.0f} s |",
         "",
-        "## Targets (SPEC section 11)",
+        "## Targets (SPEC sections 11 and 15)",
         "",
         "| target | measured | baseline (same run) | ratio | met |",
         "|---|---:|---:|---:|:---:|",
@@ -326,6 +437,16 @@ def render(
         "- MemoryStore serialises every call on one lock and pays for history, revisions and",
         "  watches, so threads do not speed it up (the GIL too); etcd calls wait on the",
         "  network and the disk, so threads overlap them.",
+        "- async clients (`bench_async.py`): one event loop, one connection each, 64 calls in",
+        "  flight, 256-byte values; the sync clients (`kvstore_sync` = `EtcdStore`,",
+        "  `etcd3_sync` = raw `etcd3`) with 16 threads sharing one client. aetcd, etcd3aio and",
+        "  etcd3 cannot share a process (each registers etcd's protos in protobuf's default",
+        "  pool), so each peer runs in a process of its own, and raw grpc.aio runs in every",
+        "  process as the yardstick, taking turns with the client(s) by blocks of 500 calls.",
+        "  `A_op_vs_B` is A's rate over B's: for two clients of one process, the median of",
+        "  the ratios of neighbouring blocks (`_q1`/`_q3` their quartiles: the noise); across",
+        "  processes, through the yardstick. `*_available` 0: not measured (not installed, or",
+        "  `kvstore_etcd.AsyncEtcdStore` not written yet).",
         "",
     ]
     return "\n".join(lines)
@@ -340,7 +461,14 @@ def plot(results: dict[str, dict[str, Figures]], thread_counts: tuple[int, ...])
 
     core = results.get("core", {})
     written: list[Path] = []
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    clients = results.get("async clients", {}).get("etcd", {})
+    if clients:
+        figure, (axes, client_axes) = plt.subplots(
+            1, 2, figsize=(14, 4.8), gridspec_kw={"width_ratios": [1, 1.4]}
+        )
+        _plot_clients(client_axes, clients)
+    else:
+        figure, axes = plt.subplots(figsize=(7, 4.5))
     for store in ("etcd", "memory"):
         figures = core.get(f"{store} threads")
         if not figures:
@@ -411,6 +539,40 @@ def plot(results: dict[str, dict[str, Figures]], thread_counts: tuple[int, ...])
     return written
 
 
+def _plot_clients(axes: Any, figures: Figures) -> None:
+    """Bars of each ``bench_async`` client's put and get rate on one etcd."""
+    names = list(ASYNC_LABELS)
+    in_flight, threads = int(figures["in_flight"]), int(figures["threads"])
+    width = 0.38
+    for offset, (operation, color) in enumerate((("put", "tab:blue"), ("get", "tab:orange"))):
+        positions = [index + (offset - 0.5) * width for index in range(len(names))]
+        values = [
+            figures.get(f"{name}_{operation}_per_s", math.nan)
+            if figures.get(f"{name}_available")
+            else 0.0
+            for name in names
+        ]
+        axes.bar(positions, values, width, label=f"{operation}s/s", color=color)
+    for index, name in enumerate(names):
+        if not figures.get(f"{name}_available"):
+            axes.text(index, 0, "not\navailable", ha="center", va="bottom", fontsize=8)
+    axes.set_xticks(
+        range(len(names)),
+        [
+            f"{ASYNC_LABELS[name]}\n"
+            + (f"{threads} threads" if name.endswith("_sync") else f"{in_flight} in flight")
+            for name in names
+        ],
+        fontsize=8,
+    )
+    axes.set_ylabel("operations per second")
+    axes.set_title(
+        f"Clients on one etcd: async at {in_flight} in flight, sync at {threads} threads"
+    )
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.legend()
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -465,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_etcd_overhead": "etcd overhead",
             "bench_encryption": "encryption",
             "bench_lock": "locks",
+            "bench_async": "async clients",
         }
         for name, module in optional.items():
             function = getattr(module, name, None)
@@ -472,7 +635,9 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     if function is None:
                         raise AttributeError(f"{name}.py has no function {name}()")
-                    results[names[name]] = _call_optional(function, stores, endpoints)
+                    results[names[name]] = _call_optional(
+                        function, stores, endpoints, quick=args.quick
+                    )
                 except Exception as exc:  # noqa: BLE001 - one broken module must not stop the run
                     failures[name] = f"{type(exc).__name__}: {exc}"
                     traceback.print_exc(file=sys.stderr)
