@@ -146,7 +146,7 @@ def _require(module: str, install: str) -> None:
 @contextlib.asynccontextmanager
 async def _kvstore_async(endpoint: str, names: Sequence[str]) -> AsyncIterator[tuple[Call, Call]]:
     try:
-        from kvstore_etcd import AsyncEtcdStore, EtcdConfig  # type: ignore[attr-defined]
+        from kvstore_etcd import AsyncEtcdStore, EtcdConfig
     except ImportError as exc:
         raise Unavailable(f"kvstore_etcd.AsyncEtcdStore is not importable ({exc})") from exc
     keys = _keys()
