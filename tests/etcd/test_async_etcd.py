@@ -561,3 +561,49 @@ async def test_bad_input_is_refused_before_anything_is_sent(
         expected = _error_of(lambda: getattr(sync_store, name)(*args))  # noqa: B023
         assert await _async_error_of(lambda: getattr(store, name)(*args)) == expected  # noqa: B023
     assert (await store.do_range(Get("\0", "\0", count_only=True))).revision == revision
+
+
+# ------------------------------------------------------------------ locks on etcd
+
+
+async def test_cancelling_a_task_waiting_for_a_lock_leaves_no_waiter_key(
+    store: AsyncEtcdStore,
+) -> None:
+    name = f"cancel-{time.monotonic_ns()}"
+    holder = store.new_lock(name, ttl=5)
+    await holder.lock()
+    waiter = store.new_lock(name, ttl=5)
+    task = asyncio.create_task(waiter.lock())
+    for _ in range(200):  # until the waiter's key is queued
+        await asyncio.sleep(0.02)
+        if await store.count(holder.prefix) == 2:
+            break
+    assert await store.count(holder.prefix) == 2
+    (waiter_key,) = set(await store.list(holder.prefix)) - {holder.key}
+    waiter_lease = int(waiter_key.removeprefix(holder.prefix), 16)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await store.list(holder.prefix) == [holder.key]
+    with pytest.raises(LeaseNotFoundError):  # its own session was closed with its key
+        await store.lease_time_to_live(waiter_lease)
+    await holder.unlock()
+    assert await store.count(holder.prefix) == 0
+    await _no_task_left()
+
+
+async def test_a_lock_whose_lease_is_revoked_is_reported_lost_and_its_write_refused(
+    store: AsyncEtcdStore, sync_store: EtcdStore
+) -> None:
+    lost = asyncio.Event()
+    lock = store.new_lock(f"fenced-{time.monotonic_ns()}", ttl=2, on_lost=lambda _: lost.set())
+    await lock.lock()
+    guard = lock.guard()
+    sync_store.revoke_lease(lock.session.lease_id)  # behind the holder's back
+    await asyncio.wait_for(lost.wait(), 10)  # the keep-alive's next renewal notices
+    assert lock.lost.is_set() and not lock.is_locked
+    key = f"{lock.prefix}state"
+    result = await store.transaction().if_(guard).then(Put(key, b"late")).commit()
+    assert not result.succeeded
+    assert not await store.exists(key)
+    await lock.unlock()
