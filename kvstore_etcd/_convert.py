@@ -7,6 +7,7 @@ what an answer means is written once, here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -161,8 +162,17 @@ def end_key(range_end: str | None) -> bytes:
     return b"" if range_end is None else range_end.encode()
 
 
+@functools.lru_cache(maxsize=4096)
+def _plain_range_request(key: str) -> Any:
+    """The ``RangeRequest`` of ``get``'s one-key read, built once per recent key (grpc
+    serializes a request when it sends it, and nothing changes one once built)."""
+    return rpc_pb2.RangeRequest(key=start_key(key))
+
+
 def range_request(read: Get) -> Any:
     """The ``RangeRequest`` of a checked ``Get``."""
+    if read.is_plain:
+        return _plain_range_request(read.key)
     return rpc_pb2.RangeRequest(
         key=start_key(read.key),
         range_end=end_key(read.range_end),
@@ -179,6 +189,8 @@ def range_request(read: Get) -> Any:
 
 def put_request(put: Put) -> Any:
     """The ``PutRequest`` of a checked ``Put``."""
+    if not (put.lease or put.prev_kv or put.ignore_lease):
+        return rpc_pb2.PutRequest(key=put.key.encode(), value=put.value)  # the usual put
     return rpc_pb2.PutRequest(
         key=put.key.encode(),
         value=put.value,
