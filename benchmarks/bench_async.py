@@ -126,7 +126,7 @@ def _keys() -> list[str]:
 
 
 class Unavailable(Exception):
-    """The client cannot be measured here (not installed, not written yet)."""
+    """The client cannot be measured here (not installed, or cannot be imported)."""
 
 
 # ---------------------------------------------------------------------------- clients

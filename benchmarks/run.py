@@ -445,8 +445,8 @@ def render(
         "  process as the yardstick, taking turns with the client(s) by blocks of 500 calls.",
         "  `A_op_vs_B` is A's rate over B's: for two clients of one process, the median of",
         "  the ratios of neighbouring blocks (`_q1`/`_q3` their quartiles: the noise); across",
-        "  processes, through the yardstick. `*_available` 0: not measured (not installed, or",
-        "  `kvstore_etcd.AsyncEtcdStore` not written yet).",
+        "  processes, through the yardstick. `*_available` 0: not measured (the client is",
+        "  not installed, or cannot be imported).",
         "",
     ]
     return "\n".join(lines)
