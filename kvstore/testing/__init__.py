@@ -33,8 +33,10 @@ The suite is written once: the asyncio groups (``AsyncKVConformance`` ...
 ``AsyncBadInputConformance``, ``AsyncConformanceSuite``) are the sources, in
 ``kvstore/testing/_async``, and the sync groups are generated from them by
 ``scripts/unasync.py``, so the two cannot drift apart. ``AsyncTaskConformance`` (task
-cancellation, callbacks on the event loop) is asyncio only; the state machine and
-``kvstore.testing.differential`` are sync only (Hypothesis drives sync code).
+cancellation, callbacks on the event loop) is asyncio only. The state machine is written
+once in sync code (Hypothesis drives sync code): ``AsyncStateMachineConformance`` runs the
+same machine in a worker thread, each of its store calls handed to the test's event loop.
+``kvstore.testing.differential`` is sync only.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from kvstore.testing._async.history import AsyncHistoryConformance  # noqa: E402
 from kvstore.testing._async.kv import AsyncKVConformance  # noqa: E402
 from kvstore.testing._async.lease import AsyncLeaseConformance  # noqa: E402
 from kvstore.testing._async.range_options import AsyncRangeOptionsConformance  # noqa: E402
+from kvstore.testing._async.state_machine import AsyncStateMachineConformance  # noqa: E402
 from kvstore.testing._async.tasks import AsyncTaskConformance  # noqa: E402
 from kvstore.testing._async.txn import AsyncTxnConformance  # noqa: E402
 from kvstore.testing._async.watch import AsyncWatchConformance  # noqa: E402
@@ -93,6 +96,7 @@ __all__ = [
     "AsyncKVConformance",
     "AsyncLeaseConformance",
     "AsyncRangeOptionsConformance",
+    "AsyncStateMachineConformance",
     "AsyncTaskConformance",
     "AsyncTxnConformance",
     "AsyncWatchConformance",
@@ -129,7 +133,7 @@ class ConformanceSuite(
     """Every conformance group; subclass it with a ``store`` fixture (see the module doc)."""
 
 
-class AsyncConformanceSuite(
+class AsyncConformanceSuite(  # type: ignore[misc]  # advance_clock: see AsyncStateMachineConformance
     AsyncKVConformance,
     AsyncRangeOptionsConformance,
     AsyncTxnConformance,
@@ -137,6 +141,7 @@ class AsyncConformanceSuite(
     AsyncHistoryConformance,
     AsyncLeaseConformance,
     AsyncBadInputConformance,
+    AsyncStateMachineConformance,
     AsyncTaskConformance,
 ):
     """Every asyncio conformance group; subclass it with an async ``store`` fixture.
