@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, TypedDict, cast, overload
+from typing import Any, TypedDict, TypeVar, cast
 from urllib.parse import unquote_plus
 
 from kvstore._async.base import AsyncBaseStore
@@ -149,38 +149,12 @@ def resolve_keyring(
 # ---------------------------------------------------------------------------- composition
 
 
-@overload
-def wrap_store(
-    store: BaseStore,
-    *,
-    namespace: str | None = ...,
-    keyring: Keyring | bytes | None = ...,
-    encryption_key_file: str | os.PathLike[str] | None = ...,
-    encryption_key_env: str | None = ...,
-    allow_plaintext: bool = ...,
-    compress: bool = ...,
-    compress_level: int | None = ...,
-    compress_threshold: int | None = ...,
-) -> BaseStore: ...
-
-
-@overload
-def wrap_store(
-    store: AsyncBaseStore,
-    *,
-    namespace: str | None = ...,
-    keyring: Keyring | bytes | None = ...,
-    encryption_key_file: str | os.PathLike[str] | None = ...,
-    encryption_key_env: str | None = ...,
-    allow_plaintext: bool = ...,
-    compress: bool = ...,
-    compress_level: int | None = ...,
-    compress_threshold: int | None = ...,
-) -> AsyncBaseStore: ...
+_StoreT = TypeVar("_StoreT", BaseStore, AsyncBaseStore)
+"""A sync or an asyncio store: the wrappers given back are of the same API."""
 
 
 def wrap_store(
-    store: BaseStore | AsyncBaseStore,
+    store: _StoreT,
     *,
     namespace: str | None = None,
     keyring: Keyring | bytes | None = None,
@@ -190,7 +164,7 @@ def wrap_store(
     compress: bool = False,
     compress_level: int | None = None,
     compress_threshold: int | None = None,
-) -> BaseStore | AsyncBaseStore:
+) -> _StoreT:
     """Stack the requested wrappers on ``store``, in the one documented order.
 
     ``NamespacedStore( CompressedStore( EncryptedStore( store ) ) )``, each layer only when
@@ -239,7 +213,7 @@ def wrap_store(
 
 
 def _build(
-    store: BaseStore | AsyncBaseStore,
+    store: _StoreT,
     *,
     namespace: str | None,
     keyring: Keyring | None,
@@ -247,7 +221,7 @@ def _build(
     compress: bool,
     compress_level: int | None,
     compress_threshold: int | None,
-) -> BaseStore | AsyncBaseStore:
+) -> _StoreT:
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise ConfigurationError(
             "open: the namespace must be a non-empty prefix such as 'app/'", operation="open"
@@ -276,9 +250,7 @@ def _build(
     return store
 
 
-def _compressed(
-    store: BaseStore | AsyncBaseStore, settings: Mapping[str, int | None]
-) -> BaseStore | AsyncBaseStore:
+def _compressed(store: _StoreT, settings: Mapping[str, int | None]) -> _StoreT:
     """``CompressedStore(store, ...)`` (or the asyncio one), imported only when asked for."""
     from kvstore._async.compression import AsyncCompressedStore
     from kvstore.compression import CompressedStore
