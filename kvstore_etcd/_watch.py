@@ -177,7 +177,7 @@ class EtcdWatch(QueueWatch):
             raise _StreamEnded
         deadline = time.monotonic() + store.config.request_timeout
         endpoint = store.pool.acquire(deadline, "watch")
-        metadata = store.stream_metadata(endpoint, deadline)
+        metadata = store.caller.stream_metadata(endpoint, deadline)
         pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         pending.put(self._cursor.create_request())
         with map_errors("watch", key=self._key, endpoint=endpoint.address):
@@ -199,7 +199,7 @@ class EtcdWatch(QueueWatch):
             if self._stopping.is_set() or store.closed:
                 raise _StreamEnded from None
             if is_invalid_token(exc):
-                store.forget_token(metadata)
+                store.caller.forget_token(metadata)
                 raise TokenRefused from None
             if is_stream_lost(exc):
                 store.pool.mark_failed(endpoint)
@@ -218,7 +218,7 @@ class EtcdWatch(QueueWatch):
         try:
             events = self._cursor.handle(response)
         except TokenRefused:
-            self._store.forget_token(metadata)
+            self._store.caller.forget_token(metadata)
             raise
         except WatchCancelled as cancelled:
             self._end(cancelled.error)

@@ -19,7 +19,7 @@ from kvstore.watch import Watch, WatchRequest
 from kvstore_etcd import _watch
 from kvstore_etcd._base import EtcdBase
 from kvstore_etcd._convert import end_key, start_key
-from kvstore_etcd._endpoints import Endpoint, Metadata
+from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import map_errors
 from kvstore_etcd.config import EtcdConfig
 
@@ -133,20 +133,6 @@ class EtcdStore(EtcdBase):
                     self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
                 )
             return self._monitor
-
-    def stream_metadata(self, endpoint: Endpoint, deadline: float) -> Metadata:
-        """Auth metadata for a stream call, authenticating if needed.
-
-        Raises:
-            AuthenticationError: The credentials were refused.
-            UnavailableError: The endpoint failed during authentication.
-            StoreClosedError: The store was closed.
-        """
-        return self._caller.stream_metadata(endpoint, deadline)
-
-    def forget_token(self, metadata: Metadata) -> None:
-        """Drop an auth token that etcd refused, so the next call authenticates again."""
-        self._caller.forget_token(metadata)
 
     def close(self) -> None:
         """Close the store: cancel watches, stop keep-alives, close the channels.
