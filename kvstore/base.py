@@ -25,7 +25,6 @@ from __future__ import annotations
 import abc
 import builtins
 import functools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -38,6 +37,7 @@ from kvstore.errors import (
     InvalidKeyError,
     KeyExistsError,
     KeyNotFoundError,
+    KVStoreError,
     LeaseExpiredError,
     LockLostError,
     StoreClosedError,
@@ -56,7 +56,7 @@ from kvstore.keys import (
     check_value_size,
     prefix_range_end,
 )
-from kvstore.lease import KeepAlive, Lease
+from kvstore.lease import KeepAlive, Lease, Renewals
 from kvstore.recipes import Election, Lock, Session
 from kvstore.txn import (
     Compare,
@@ -154,8 +154,7 @@ class BaseStore(Closing, abc.ABC):
 
     def __init__(self) -> None:
         self._closed = False
-        self._keepalives: builtins.list[KeepAlive] = []
-        self._keepalives_lock = threading.Lock()
+        self._renewals = Renewals(self)
 
     # ------------------------------------------------------------------ primitives
 
@@ -446,6 +445,23 @@ class BaseStore(Closing, abc.ABC):
         """
         raise self._unsupported("lease_keepalive_once")
 
+    def lease_keepalive_many(self, lease_ids: Sequence[int]) -> builtins.list[int | KVStoreError]:
+        """Renew several leases once each: what the keep-alives of this store call.
+
+        Returns:
+            For each lease, in order, its new TTL or the ``KVStoreError`` its renewal
+            raised (``LeaseNotFoundError`` for a lease that is gone). This default renews
+            them one by one with ``lease_keepalive_once``; the etcd backend sends them all
+            on its one LeaseKeepAlive stream.
+        """
+        results: builtins.list[int | KVStoreError] = []
+        for lease_id in lease_ids:
+            try:
+                results.append(self.lease_keepalive_once(lease_id))
+            except KVStoreError as exc:
+                results.append(exc)
+        return results
+
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL (and keys, if asked).
 
@@ -529,9 +545,7 @@ class BaseStore(Closing, abc.ABC):
         Idempotent. Backends extend it to release connections and watches.
         """
         self._closed = True
-        with self._keepalives_lock:
-            keepalives, self._keepalives = self._keepalives, []
-        for keepalive in keepalives:
+        for keepalive in self._renewals.close():
             keepalive.store_closed()
 
     @property
@@ -1034,11 +1048,7 @@ class BaseStore(Closing, abc.ABC):
         if not isinstance(lease, Lease):
             lease_id = check_lease_id(lease, operation="keep_alive")
             lease = Lease(self, lease_id, self.lease_time_to_live(lease_id).granted_ttl)
-        keepalive = KeepAlive(self, lease, on_lost=on_lost)
-        with self._keepalives_lock:
-            self._keepalives = [k for k in self._keepalives if k.running]
-            self._keepalives.append(keepalive)
-        return keepalive
+        return KeepAlive(self._renewals, lease, on_lost=on_lost)
 
     def revoke_lease(self, lease: LeaseLike) -> None:
         """Revoke a lease, deleting its keys.
@@ -1135,6 +1145,9 @@ class WrapperStore(BaseStore):
 
     def lease_keepalive_once(self, lease_id: int) -> int:
         return self.inner.lease_keepalive_once(lease_id)
+
+    def lease_keepalive_many(self, lease_ids: Sequence[int]) -> builtins.list[int | KVStoreError]:
+        return self.inner.lease_keepalive_many(lease_ids)
 
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         return self.inner.lease_time_to_live(lease_id, keys=keys)

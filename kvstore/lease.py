@@ -3,18 +3,22 @@
 """Lease handles and the background keep-alive loop, written once for every backend.
 
 A ``Lease`` is a handle on a granted lease of one store. ``KeepAlive`` renews
-it every TTL/3 in the background (a task; a daemon thread in the sync API) until stopped,
-revoked or the store closes, and reports loss (``lost`` event and ``on_lost`` callback)
-when the lease expires anyway.
+it every TTL/3 in the background until stopped, revoked or the store closes, and reports
+loss (``lost`` event and ``on_lost`` callback) when the lease expires anyway. The store's
+``Renewals`` renews all its keep-alives from one background (a task; one daemon
+thread in the sync API), in batches (``BaseStore.lease_keepalive_many``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import heapq
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from kvstore._concurrency import Background, Event, invoke, wait_event
@@ -22,7 +26,7 @@ from kvstore._context import Closing
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
 from kvstore.types import LeaseInfo
 
-__all__ = ["KeepAlive", "Lease"]
+__all__ = ["KeepAlive", "Lease", "Renewals"]
 
 _log = logging.getLogger(__name__)
 
@@ -103,9 +107,141 @@ class Lease(Closing):
             self.revoke()
 
 
+class _RenewingStore(_LeaseStore, Protocol):
+    """What the renewals call: ``BaseStore.lease_keepalive_many``."""
+
+    def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]: ...
+
+
+class _Runner:
+    """One background of a ``Renewals`` and its events (an asyncio event belongs to
+    one event loop, so each background has its own)."""
+
+    def __init__(self) -> None:
+        self.wake = Event()
+        self.idle = Event()
+        self.idle.set()
+        self.retired = False
+        self.background: Background | None = None
+
+    def join(self) -> None:
+        """Wait for the background to end (unless the caller is the background)."""
+        if self.background is not None:
+            self.background.join()
+
+
+class Renewals:
+    """Every kept-alive lease of one store, renewed from one background (a task; a thread
+    in the sync API), however many leases: 10,000 keep-alives cost one thread, not 10,000.
+
+    Leases due for renewal are sent together to ``lease_keepalive_many`` (etcd sends them
+    on its one LeaseKeepAlive stream; other backends renew them one by one). The
+    background ends with the last keep-alive and starts again with the next one.
+    ``on_lost`` callbacks run in a background of their own, so a slow callback delays no
+    renewal.
+    """
+
+    def __init__(self, store: _RenewingStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._due: list[tuple[float, int, KeepAlive]] = []
+        self._order = itertools.count()
+        self._active: dict[KeepAlive, None] = {}
+        self._runner: _Runner | None = None
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._active)
+
+    def add(self, keepalive: KeepAlive) -> None:
+        """Renew ``keepalive``'s lease at once, then every TTL/3 until it ends."""
+        with self._lock:
+            self._active[keepalive] = None
+            self._schedule(keepalive, time.monotonic())
+
+    def _schedule(self, keepalive: KeepAlive, due: float) -> None:
+        heapq.heappush(self._due, (due, next(self._order), keepalive))
+        runner = self._runner
+        if runner is None:
+            runner = self._runner = _Runner()
+            runner.background = Background(
+                functools.partial(self._run, runner), "kvstore-keepalive"
+            )
+        runner.wake.set()
+
+    def _retire(self) -> _Runner | None:
+        """Tell the background to end (lock held); it is returned to be joined."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.retired = True
+            runner.wake.set()
+        return runner
+
+    def discard(self, keepalive: KeepAlive) -> None:
+        """Stop renewing ``keepalive``; a renewal of it already sent has ended on return,
+        and so has the background if this was the last keep-alive."""
+        with self._lock:
+            self._active.pop(keepalive, None)
+            runner = self._retire() if not self._active else self._runner
+        if runner is None or (runner.background is not None and runner.background.is_current()):
+            return
+        if runner.retired:
+            runner.join()
+        else:
+            wait_event(runner.idle, None)
+
+    def close(self) -> list[KeepAlive]:
+        """End the renewals (the store closes); the keep-alives that were running."""
+        with self._lock:
+            self._closed = True
+            keepalives = list(self._active)
+            self._active.clear()
+            self._due.clear()
+            runner = self._retire()
+        if runner is not None:
+            runner.join()
+        return keepalives
+
+    def _run(self, runner: _Runner) -> None:
+        while True:
+            with self._lock:
+                runner.wake.clear()
+                if runner.retired:
+                    return
+                now = time.monotonic()
+                batch: list[KeepAlive] = []
+                while self._due and self._due[0][0] <= now:
+                    keepalive = heapq.heappop(self._due)[2]
+                    if keepalive in self._active:
+                        batch.append(keepalive)
+                if not batch:
+                    if self._closed or not self._active:
+                        self._due.clear()
+                        self._retire()
+                        return
+                    wait: float | None = self._due[0][0] - now
+                else:
+                    runner.idle.clear()
+            if not batch:
+                wait_event(runner.wake, wait)
+                continue
+            try:
+                results = self._store.lease_keepalive_many([k.lease.id for k in batch])
+                for keepalive, result in zip(batch, results, strict=True):
+                    due = keepalive._renewed(result)
+                    with self._lock:
+                        if due is not None and keepalive in self._active:
+                            self._schedule(keepalive, due)
+                        else:
+                            self._active.pop(keepalive, None)
+            finally:
+                runner.idle.set()
+
+
 class KeepAlive:
     """Renews a lease every TTL/3 in the background; reports when the lease is lost.
 
+    The store's ``Renewals`` does the renewing, for all its keep-alives at once.
     Transient backend errors are retried until the lease's deadline passes; then, when the
     store says the lease is gone, or when the store is closed (nothing renews the lease
     any more, so it will expire), ``lost`` is set and ``on_lost`` is called once with a
@@ -118,18 +254,20 @@ class KeepAlive:
 
     def __init__(
         self,
-        store: _LeaseStore,
+        renewals: Renewals,
         lease: Lease,
         *,
         on_lost: Callable[[LeaseExpiredError], object] | None = None,
     ) -> None:
         self.lease = lease
         self.lost = Event()
-        self._store = store
+        self._renewals = renewals
         self._on_lost = on_lost
         self._stopped = Event()
         self._reported = threading.Lock()
-        self._background = Background(self._run, f"kvstore-keepalive-{lease.id:x}")
+        self._interval = max(lease.ttl / 3.0, 0.05)
+        self._deadline = time.monotonic() + lease.ttl
+        renewals.add(self)
 
     def __repr__(self) -> str:
         state = "lost" if self.lost.is_set() else "stopped" if self._stopped.is_set() else "running"
@@ -137,13 +275,16 @@ class KeepAlive:
 
     @property
     def running(self) -> bool:
-        """Whether the loop is still renewing the lease."""
-        return self._background.running
+        """Whether the lease is still being renewed."""
+        return not self._stopped.is_set() and not self.lost.is_set()
 
     def stop(self) -> None:
-        """Stop renewing (the lease then expires after its TTL); idempotent."""
+        """Stop renewing (the lease then expires after its TTL); idempotent.
+
+        A renewal already sent when this is called has ended when it returns.
+        """
         self._stopped.set()
-        self._background.join()
+        self._renewals.discard(self)
 
     def store_closed(self) -> None:
         """End renewals because the store closed, and report the lease as lost.
@@ -153,37 +294,37 @@ class KeepAlive:
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self._background.join()
         self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
 
-    def _run(self) -> None:
-        interval = max(self.lease.ttl / 3.0, 0.05)
-        deadline = time.monotonic() + self.lease.ttl
-        while not self._stopped.is_set():
-            try:
-                ttl = self._store.lease_keepalive_once(self.lease.id)
-                deadline = time.monotonic() + ttl
-                wait = max(ttl / 3.0, 0.05)
-            except LeaseNotFoundError:
-                self._report_lost("the store no longer knows it")
-                return
-            except StoreClosedError:
-                if not self._stopped.is_set():
-                    self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
-                return
-            except KVStoreError as exc:
-                if time.monotonic() >= deadline:
-                    self._report_lost(f"it could not be renewed before its TTL ran out ({exc})")
-                    return
-                _log.debug("keepalive of lease %#x failed, retrying: %s", self.lease.id, exc)
-                wait = min(interval / 3.0, max(deadline - time.monotonic(), 0.05))
-            wait_event(self._stopped, wait)
+    def _renewed(self, result: int | KVStoreError) -> float | None:
+        """Take the outcome of one renewal; when the next one is due (``None``: never)."""
+        if self._stopped.is_set():
+            return None
+        now = time.monotonic()
+        if isinstance(result, int):
+            self._deadline = now + result
+            return now + max(result / 3.0, 0.05)
+        if isinstance(result, LeaseNotFoundError):
+            self._report_lost("the store no longer knows it")
+            return None
+        if isinstance(result, StoreClosedError):
+            self._announce_lost(_STORE_CLOSED, level=logging.DEBUG, background=True)
+            return None
+        if now >= self._deadline:
+            self._report_lost(f"it could not be renewed before its TTL ran out ({result})")
+            return None
+        _log.debug("keepalive of lease %#x failed, retrying: %s", self.lease.id, result)
+        return now + min(self._interval / 3.0, max(self._deadline - now, 0.05))
 
     def _report_lost(self, why: str) -> None:
         if not self._stopped.is_set():
-            self._announce_lost(why)
+            self._announce_lost(why, background=True)
 
-    def _announce_lost(self, why: str, *, level: int = logging.WARNING) -> None:
+    def _announce_lost(
+        self, why: str, *, level: int = logging.WARNING, background: bool = False
+    ) -> None:
+        """Set ``lost``, log, and call ``on_lost`` (in a background of its own if asked,
+        so that a slow callback delays no other lease's renewal)."""
         with self._reported:
             if self.lost.is_set():
                 return
@@ -192,8 +333,17 @@ class KeepAlive:
             f"keepalive: lease {self.lease.id:#x} was lost: {why}", operation="keep_alive"
         )
         _log.log(level, "%s", error)
-        if self._on_lost is not None:
+        on_lost = self._on_lost
+        if on_lost is None:
+            return
+
+        def call() -> None:
             try:
-                invoke(self._on_lost, error)
-            except Exception:  # noqa: BLE001 - a callback must not kill the loop silently
+                invoke(on_lost, error)
+            except Exception:  # noqa: BLE001 - a callback must not end the renewals
                 _log.exception("on_lost callback of lease %#x failed", self.lease.id)
+
+        if background:
+            Background(call, f"kvstore-keepalive-lost-{self.lease.id:x}")
+        else:
+            call()

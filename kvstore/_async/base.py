@@ -23,14 +23,13 @@ from __future__ import annotations
 import abc
 import builtins
 import functools
-import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from kvstore._async._context import AsyncClosing
-from kvstore._async.lease import AsyncKeepAlive, AsyncLease
+from kvstore._async.lease import AsyncKeepAlive, AsyncLease, AsyncRenewals
 from kvstore._async.watch import AsyncWatch, run_callback
 from kvstore.errors import (
     ConfigurationError,
@@ -38,6 +37,7 @@ from kvstore.errors import (
     InvalidKeyError,
     KeyExistsError,
     KeyNotFoundError,
+    KVStoreError,
     LeaseExpiredError,
     LockLostError,
     StoreClosedError,
@@ -152,8 +152,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
 
     def __init__(self) -> None:
         self._closed = False
-        self._keepalives: builtins.list[AsyncKeepAlive] = []
-        self._keepalives_lock = threading.Lock()
+        self._renewals = AsyncRenewals(self)
 
     # ------------------------------------------------------------------ primitives
 
@@ -446,6 +445,25 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         """
         raise self._unsupported("lease_keepalive_once")
 
+    async def lease_keepalive_many(
+        self, lease_ids: Sequence[int]
+    ) -> builtins.list[int | KVStoreError]:
+        """Renew several leases once each: what the keep-alives of this store call.
+
+        Returns:
+            For each lease, in order, its new TTL or the ``KVStoreError`` its renewal
+            raised (``LeaseNotFoundError`` for a lease that is gone). This default renews
+            them one by one with ``lease_keepalive_once``; the etcd backend sends them all
+            on its one LeaseKeepAlive stream.
+        """
+        results: builtins.list[int | KVStoreError] = []
+        for lease_id in lease_ids:
+            try:
+                results.append(await self.lease_keepalive_once(lease_id))
+            except KVStoreError as exc:
+                results.append(exc)
+        return results
+
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL (and keys, if asked).
 
@@ -529,9 +547,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Idempotent. Backends extend it to release connections and watches.
         """
         self._closed = True
-        with self._keepalives_lock:
-            keepalives, self._keepalives = self._keepalives, []
-        for keepalive in keepalives:
+        for keepalive in await self._renewals.close():
             await keepalive.store_closed()
 
     @property
@@ -1041,11 +1057,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             lease = AsyncLease(
                 self, lease_id, (await self.lease_time_to_live(lease_id)).granted_ttl
             )
-        keepalive = AsyncKeepAlive(self, lease, on_lost=on_lost)
-        with self._keepalives_lock:
-            self._keepalives = [k for k in self._keepalives if k.running]
-            self._keepalives.append(keepalive)
-        return keepalive
+        return AsyncKeepAlive(self._renewals, lease, on_lost=on_lost)
 
     async def revoke_lease(self, lease: LeaseLike) -> None:
         """Revoke a lease, deleting its keys.
@@ -1142,6 +1154,11 @@ class AsyncWrapperStore(AsyncBaseStore):
 
     async def lease_keepalive_once(self, lease_id: int) -> int:
         return await self.inner.lease_keepalive_once(lease_id)
+
+    async def lease_keepalive_many(
+        self, lease_ids: Sequence[int]
+    ) -> builtins.list[int | KVStoreError]:
+        return await self.inner.lease_keepalive_many(lease_ids)
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         return await self.inner.lease_time_to_live(lease_id, keys=keys)
