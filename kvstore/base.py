@@ -462,6 +462,11 @@ class BaseStore(Closing, abc.ABC):
                 results.append(exc)
         return results
 
+    def lease_keepalive_idle(self) -> None:
+        """The last keep-alive of this store ended (until the next one starts): a backend
+        may release what renewing needed (etcd closes its LeaseKeepAlive stream). This
+        default does nothing."""
+
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL (and keys, if asked).
 
@@ -1148,6 +1153,9 @@ class WrapperStore(BaseStore):
 
     def lease_keepalive_many(self, lease_ids: Sequence[int]) -> builtins.list[int | KVStoreError]:
         return self.inner.lease_keepalive_many(lease_ids)
+
+    def lease_keepalive_idle(self) -> None:
+        self.inner.lease_keepalive_idle()
 
     def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         return self.inner.lease_time_to_live(lease_id, keys=keys)

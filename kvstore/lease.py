@@ -32,6 +32,10 @@ _log = logging.getLogger(__name__)
 
 _STORE_CLOSED = "the store was closed, so nothing renews it any more"
 
+_BATCH = 1000
+"""Most leases renewed by one ``lease_keepalive_many`` call (etcd answers a stream's
+requests one by one; a member that forwards them to its leader takes ~0.5 ms each)."""
+
 
 class _LeaseStore(Protocol):
     """What a lease handle and its keep-alive call: the lease primitives of ``BaseStore``."""
@@ -108,9 +112,11 @@ class Lease(Closing):
 
 
 class _RenewingStore(_LeaseStore, Protocol):
-    """What the renewals call: ``BaseStore.lease_keepalive_many``."""
+    """What the renewals call: ``BaseStore.lease_keepalive_many`` and ``_idle``."""
 
     def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]: ...
+
+    def lease_keepalive_idle(self) -> None: ...
 
 
 class _Runner:
@@ -206,19 +212,21 @@ class Renewals:
         while True:
             with self._lock:
                 runner.wake.clear()
+                idle = runner.retired and not self._closed
                 if runner.retired:
-                    return
+                    break
                 now = time.monotonic()
                 batch: list[KeepAlive] = []
-                while self._due and self._due[0][0] <= now:
+                while self._due and self._due[0][0] <= now and len(batch) < _BATCH:
                     keepalive = heapq.heappop(self._due)[2]
                     if keepalive in self._active:
                         batch.append(keepalive)
                 if not batch:
                     if self._closed or not self._active:
+                        idle = not self._closed
                         self._due.clear()
                         self._retire()
-                        return
+                        break
                     wait: float | None = self._due[0][0] - now
                 else:
                     runner.idle.clear()
@@ -236,6 +244,8 @@ class Renewals:
                             self._active.pop(keepalive, None)
             finally:
                 runner.idle.set()
+        if idle:
+            self._store.lease_keepalive_idle()
 
 
 class KeepAlive:

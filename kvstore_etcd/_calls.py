@@ -26,6 +26,8 @@ With auth, an expired token is renewed transparently once per call.
 
 from __future__ import annotations
 
+import logging
+import math
 import operator
 import time
 from collections.abc import Callable
@@ -35,7 +37,7 @@ import grpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore._concurrency import Lock, sleep
-from kvstore.errors import StoreClosedError
+from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore_etcd._errors import (
     CHANNEL_USAGE_ERRORS,
     closed_channel_error,
@@ -46,6 +48,7 @@ from kvstore_etcd._errors import (
     never_sent,
     translate,
 )
+from kvstore_etcd._wire import member_endpoints
 
 if TYPE_CHECKING:
     from kvstore_etcd._endpoints import Endpoint, EndpointPool, Invoke, Metadata
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["Caller", "RpcMethod"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 _RETRY_FIRST_DELAY = 0.02
 _RETRY_MAX_DELAY = 0.5
@@ -117,6 +122,8 @@ class Caller:
         self.metadata_cache: Metadata = None
         """The auth token metadata in use (``None``: none yet, or no auth)."""
         self._auth_lock = Lock()
+        self._next_sync = 0.0 if pool.config.auto_sync_interval else math.inf
+        """When the endpoints are read from ``MemberList`` again (``auto_sync_interval``)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.pool.config.endpoints!r})"
@@ -158,6 +165,7 @@ class Caller:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
             )
+        self.maybe_sync()
         split_attempts = idempotent and len(self.pool.endpoints) > 1
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         renewed_token = False
@@ -209,6 +217,25 @@ class Caller:
                 if closed is None:
                     raise
                 raise closed from exc
+
+    def maybe_sync(self) -> None:
+        """``sync_endpoints`` if it is due (each call, and each stream opened, asks)."""
+        if time.monotonic() >= self._next_sync:
+            self.sync_endpoints()
+
+    def sync_endpoints(self) -> None:
+        """Replace the endpoints by the client URLs of the cluster's voting members, as
+        Go's ``AutoSyncInterval`` does; due every ``auto_sync_interval`` seconds, it runs
+        before the call that finds it due. A failed ``MemberList`` keeps the endpoints."""
+        self._next_sync = time.monotonic() + self.pool.config.auto_sync_interval
+        try:
+            data = self.unary("member_list", "MemberList", b"", idempotent=True)
+        except KVStoreError as exc:
+            _log.debug("auto-sync: MemberList failed, the endpoints stay: %s", exc)
+            return
+        addresses = member_endpoints(data)
+        if self.pool.set_endpoints(addresses):
+            _log.info("auto-sync: the endpoints are now %s", ", ".join(addresses))
 
     def unary(
         self,

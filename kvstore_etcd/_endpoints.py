@@ -27,7 +27,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import grpc
@@ -374,6 +374,34 @@ class PoolHealth(Generic[_E]):
 
     def __init__(self) -> None:
         self._current = 0
+        self.retired: list[_E] = []
+        """Endpoints dropped by ``set_endpoints``: their channels close with the pool."""
+
+    def _new_endpoint(self, address: str) -> _E:
+        raise NotImplementedError
+
+    def set_endpoints(self, addresses: Sequence[str]) -> bool:
+        """Serve from ``addresses`` from now on (``auto_sync_interval``).
+
+        Endpoints kept keep their channel and health; new ones connect on first use;
+        those dropped are closed with the pool (a call still running on one ends as it
+        would). The current endpoint stays current if it is kept.
+
+        Returns:
+            Whether the endpoints changed.
+        """
+        wanted = list(dict.fromkeys(addresses))
+        if not wanted or wanted == [endpoint.address for endpoint in self.endpoints]:
+            return False
+        current = self.endpoints[self._current].address
+        by_address = {endpoint.address: endpoint for endpoint in self.endpoints}
+        endpoints = [
+            by_address.pop(address, None) or self._new_endpoint(address) for address in wanted
+        ]
+        self.retired.extend(by_address.values())
+        self.endpoints = endpoints
+        self._current = wanted.index(current) if current in wanted else 0
+        return True
 
     @property
     def current(self) -> _E:
@@ -389,6 +417,8 @@ class PoolHealth(Generic[_E]):
 
     def _note_failure(self, endpoint: _E) -> None:
         endpoint.suspect_until = time.monotonic() + SUSPECT_SECONDS
+        if endpoint not in self.endpoints:
+            return  # dropped by set_endpoints meanwhile
         index = self.endpoints.index(endpoint)
         if index == self._current:
             self._current = (index + 1) % len(self.endpoints)
@@ -446,6 +476,9 @@ class EndpointPool(PoolHealth[Endpoint]):
         self.endpoints: list[Endpoint] = [Endpoint(address, self) for address in config.endpoints]
         self._changed = threading.Condition()
         self._closed = False
+
+    def _new_endpoint(self, address: str) -> Endpoint:
+        return Endpoint(address, self)
 
     # ------------------------------------------------------------------ channels
 
@@ -575,7 +608,7 @@ class EndpointPool(PoolHealth[Endpoint]):
         with self._changed:
             self._closed = True
             self._changed.notify_all()
-        for endpoint in self.endpoints:
+        for endpoint in [*self.endpoints, *self.retired]:
             endpoint.close()
 
 

@@ -17,8 +17,9 @@ from typing import Any, Literal
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import KVStoreError
+from kvstore.txn import WatchRequest
 from kvstore.types import WatchEvent
-from kvstore_etcd._convert import watch_event
+from kvstore_etcd._convert import end_key, start_key, watch_event
 from kvstore_etcd._errors import cancel_refuses_token, translate_cancel_reason
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "WatchCancelled",
     "WatchCursor",
     "probe_answer",
+    "watch_cursor",
 ]
 
 _BROADCAST_WATCH_ID = -1
@@ -130,6 +132,17 @@ class WatchCursor:
         if self.next_revision is None or revision + 1 > self.next_revision:
             self.next_revision = revision + 1
         return []
+
+
+def watch_cursor(request: WatchRequest) -> WatchCursor:
+    """The cursor of a new watch asked for by ``request``."""
+    return WatchCursor(
+        request.key,
+        start_key(request.key),
+        end_key(request.range_end),
+        start_revision=request.start_revision,
+        prev_kv=request.prev_kv,
+    )
 
 
 def probe_answer(response: Any) -> int | None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kvstore_etcd.config import normalize_endpoint
+
 __all__ = [
     "LEASE_LEASES_METHOD",
     "MEMBER_LIST_METHOD",
     "decode_lease_ids",
     "decode_members",
+    "member_endpoints",
     "encode_empty",
     "identity",
 ]
@@ -79,6 +82,17 @@ def decode_lease_ids(data: bytes) -> list[int]:
                 if inner == 1 and isinstance(lease_id, int):
                     ids.append(_signed64(lease_id))
     return ids
+
+
+def member_endpoints(data: bytes) -> list[str]:
+    """``host:port`` of every client URL of the voting members in a ``MemberListResponse``
+    (learners serve no client requests; a member not started yet has no client URL)."""
+    return [
+        normalize_endpoint(url)
+        for _, _, _, clients, learner in decode_members(data)
+        if not learner
+        for url in clients
+    ]
 
 
 def decode_members(data: bytes) -> list[tuple[int, str, list[str], list[str], bool]]:

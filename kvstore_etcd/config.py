@@ -129,6 +129,18 @@ def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value
         )
 
 
+def _seconds_or_off(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ConfigurationError(
+            f"etcd config: {attribute.name} must be a number of seconds (0: off), not {value!r}"
+        )
+
+
 def _positive_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(
@@ -232,6 +244,11 @@ class EtcdConfig:
         ca: CA certificate file (PEM) that signs the server certificates.
         insecure_skip_verify: Accept any server certificate (testing only).
         server_name: Name expected in the server certificate (default: the endpoint host).
+        watch_buffer: Most events a watch holds unread before its stream parks it (see
+            "Streams" in the README: it resumes from its next revision once half are read).
+        auto_sync_interval: Every so many seconds, replace the endpoints by the members'
+            client URLs (etcd's ``MemberList``, as Go's ``AutoSyncInterval``); 0 (the
+            default) keeps the configured endpoints.
     """
 
     endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=_endpoints)
@@ -258,6 +275,8 @@ class EtcdConfig:
     ca: str | None = attrs.field(default=None, validator=_optional_str)
     insecure_skip_verify: bool = attrs.field(default=False, validator=_bool)
     server_name: str | None = attrs.field(default=None, validator=_optional_str)
+    watch_buffer: int = attrs.field(default=10_000, validator=_positive_int)
+    auto_sync_interval: float = attrs.field(default=0.0, validator=_seconds_or_off)
 
     def __attrs_post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):
@@ -590,10 +609,22 @@ class EtcdConfig:
 
 
 _SECONDS_OPTIONS = frozenset(
-    {"dial_timeout", "dial_keepalive_time", "dial_keepalive_timeout", "request_timeout"}
+    {
+        "dial_timeout",
+        "dial_keepalive_time",
+        "dial_keepalive_timeout",
+        "request_timeout",
+        "auto_sync_interval",
+    }
 )
 _INT_OPTIONS = frozenset(
-    {"max_call_send_msg_size", "max_call_recv_msg_size", "max_txn_ops", "max_request_bytes"}
+    {
+        "max_call_send_msg_size",
+        "max_call_recv_msg_size",
+        "max_txn_ops",
+        "max_request_bytes",
+        "watch_buffer",
+    }
 )
 _BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify", "enable_encryption"})
 _STR_OPTIONS = frozenset(

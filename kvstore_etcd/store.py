@@ -4,7 +4,8 @@ The primitives (``kv_range``, ``kv_put`` ... one gRPC call each) are ``EtcdBase`
 generated from the asyncio source ``kvstore_etcd/_async/_base.py`` (shared with
 ``AsyncEtcdStore``); every call goes through ``Caller`` (``kvstore_etcd._calls``, also
 generated), which holds the failover, retry and auth rules. What is the sync store's
-own is here: watches on a thread per stream (``kvstore_etcd._watch``), the python3-etcd3
+own is here: its watches and keep-alives on one stream each, run by a thread of its own
+(``kvstore_etcd._loop``), the python3-etcd3
 client of ``get_client``, and closing.
 """
 
@@ -13,17 +14,23 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
+from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.watch import Watch, WatchRequest
 from kvstore_etcd import _watch
 from kvstore_etcd._base import EtcdBase
-from kvstore_etcd._convert import end_key, start_key
 from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import map_errors
+from kvstore_etcd._loop import StreamLoop
+from kvstore_etcd._watch_cursor import watch_cursor
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["EtcdStore"]
+
+_STREAM_SLACK_SECONDS = 5.0
+"""How much longer than the request timeout a call handed to the stream thread may take."""
 
 
 class EtcdStore(EtcdBase):
@@ -44,7 +51,7 @@ class EtcdStore(EtcdBase):
         self._client_lock = threading.Lock()
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
-        self._monitor: _watch.WatchMonitor | None = None
+        self._streams: StreamLoop | None = None
 
     @property
     def _metadata_cache(self) -> Metadata:
@@ -53,24 +60,56 @@ class EtcdStore(EtcdBase):
 
     # ------------------------------------------------------------------ watches
 
+    def streams(self) -> StreamLoop:
+        """The thread that runs the store's shared watch and keep-alive streams (started
+        on first use).
+
+        Raises:
+            StoreClosedError: The store was closed.
+        """
+        with self._watches_lock:
+            self._check_open("watch")
+            if self._streams is None:
+                self._streams = StreamLoop(self.config)
+            return self._streams
+
     def do_watch(self, request: WatchRequest) -> Watch:
         self._check_open("watch")
-        watch = _watch.EtcdWatch(
-            self,
-            request.key,
-            start_key(request.key),
-            end_key(request.range_end),
-            start_revision=request.start_revision,
-            prev_kv=request.prev_kv,
-        )
+        watch = _watch.EtcdWatch(self, watch_cursor(request))
         with self._watches_lock:
             self._watches.add(watch)
         try:
+            if self._closed:
+                raise StoreClosedError(
+                    f"watch: the store was closed before the watch on {request.key!r} was created",
+                    key=request.key,
+                    operation="watch",
+                )
             watch.start()
         except BaseException:
             watch.cancel()
             raise
         return watch
+
+    def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]:
+        """Renew leases on the store's one LeaseKeepAlive stream (``BaseStore``'s contract:
+        a TTL or an error for each, in order)."""
+        try:
+            streams = self.streams()
+            return streams.run(
+                streams.store.lease_keepalive_many(lease_ids),
+                timeout=self.config.request_timeout + _STREAM_SLACK_SECONDS,
+            )
+        except KVStoreError as exc:
+            return [exc] * len(lease_ids)
+
+    def lease_keepalive_idle(self) -> None:
+        """Close the LeaseKeepAlive stream until the next keep-alive (``BaseStore``)."""
+        with self._watches_lock:
+            streams = self._streams
+        if streams is not None and not self._closed:
+            with contextlib.suppress(KVStoreError):
+                streams.run(streams.store.lease_keepalive_idle(), timeout=_STREAM_SLACK_SECONDS)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -125,15 +164,6 @@ class EtcdStore(EtcdBase):
         with self._watches_lock:
             self._watches.discard(watch)
 
-    def watch_monitor(self) -> _watch.WatchMonitor:
-        """The thread that probes quiet watch streams (created on first use)."""
-        with self._watches_lock:
-            if self._monitor is None:
-                self._monitor = _watch.WatchMonitor(
-                    self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
-                )
-            return self._monitor
-
     def close(self) -> None:
         """Close the store: cancel watches, stop keep-alives, close the channels.
 
@@ -149,9 +179,9 @@ class EtcdStore(EtcdBase):
         for watch in watches:
             watch.cancel()
         with self._watches_lock:
-            monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            monitor.stop()
+            streams, self._streams = self._streams, None
+        if streams is not None:
+            streams.close()
         with self._client_lock:
             client, self._client = self._client, None
         if client is not None:

@@ -464,6 +464,11 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
                 results.append(exc)
         return results
 
+    async def lease_keepalive_idle(self) -> None:
+        """The last keep-alive of this store ended (until the next one starts): a backend
+        may release what renewing needed (etcd closes its LeaseKeepAlive stream). This
+        default does nothing."""
+
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL (and keys, if asked).
 
@@ -1159,6 +1164,9 @@ class AsyncWrapperStore(AsyncBaseStore):
         self, lease_ids: Sequence[int]
     ) -> builtins.list[int | KVStoreError]:
         return await self.inner.lease_keepalive_many(lease_ids)
+
+    async def lease_keepalive_idle(self) -> None:
+        await self.inner.lease_keepalive_idle()
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         return await self.inner.lease_time_to_live(lease_id, keys=keys)

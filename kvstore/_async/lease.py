@@ -30,6 +30,10 @@ _log = logging.getLogger(__name__)
 
 _STORE_CLOSED = "the store was closed, so nothing renews it any more"
 
+_BATCH = 1000
+"""Most leases renewed by one ``lease_keepalive_many`` call (etcd answers a stream's
+requests one by one; a member that forwards them to its leader takes ~0.5 ms each)."""
+
 
 class _AsyncLeaseStore(Protocol):
     """What a lease handle and its keep-alive call: the lease primitives of ``BaseStore``."""
@@ -106,11 +110,11 @@ class AsyncLease(AsyncClosing):
 
 
 class _AsyncRenewingStore(_AsyncLeaseStore, Protocol):
-    """What the renewals call: ``BaseStore.lease_keepalive_many``."""
+    """What the renewals call: ``BaseStore.lease_keepalive_many`` and ``_idle``."""
 
-    async def lease_keepalive_many(
-        self, lease_ids: Sequence[int]
-    ) -> list[int | KVStoreError]: ...
+    async def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]: ...
+
+    async def lease_keepalive_idle(self) -> None: ...
 
 
 class _AsyncRunner:
@@ -206,19 +210,21 @@ class AsyncRenewals:
         while True:
             with self._lock:
                 runner.wake.clear()
+                idle = runner.retired and not self._closed
                 if runner.retired:
-                    return
+                    break
                 now = time.monotonic()
                 batch: list[AsyncKeepAlive] = []
-                while self._due and self._due[0][0] <= now:
+                while self._due and self._due[0][0] <= now and len(batch) < _BATCH:
                     keepalive = heapq.heappop(self._due)[2]
                     if keepalive in self._active:
                         batch.append(keepalive)
                 if not batch:
                     if self._closed or not self._active:
+                        idle = not self._closed
                         self._due.clear()
                         self._retire()
-                        return
+                        break
                     wait: float | None = self._due[0][0] - now
                 else:
                     runner.idle.clear()
@@ -236,6 +242,8 @@ class AsyncRenewals:
                             self._active.pop(keepalive, None)
             finally:
                 runner.idle.set()
+        if idle:
+            await self._store.lease_keepalive_idle()
 
 
 class AsyncKeepAlive:

@@ -113,6 +113,12 @@ class AsyncEtcdBase(AsyncBaseStore):
         return self._pool
 
     @property
+    def endpoints(self) -> builtins.list[str]:
+        """The endpoints calls go to now: the configured ones, or those ``auto_sync_interval``
+        last read from the cluster's members."""
+        return [endpoint.address for endpoint in self._pool.endpoints]
+
+    @property
     def caller(self) -> AsyncCaller:
         """What sends the store's calls (used by the watch streams for auth)."""
         return self._caller

@@ -24,6 +24,8 @@ With auth, an expired token is renewed transparently once per call.
 
 from __future__ import annotations
 
+import logging
+import math
 import operator
 import time
 from collections.abc import Callable
@@ -33,7 +35,7 @@ import grpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore._async._concurrency import AsyncLock, sleep
-from kvstore.errors import StoreClosedError
+from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore_etcd._errors import (
     CHANNEL_USAGE_ERRORS,
     closed_channel_error,
@@ -44,6 +46,7 @@ from kvstore_etcd._errors import (
     never_sent,
     translate,
 )
+from kvstore_etcd._wire import member_endpoints
 
 if TYPE_CHECKING:
     from kvstore_etcd._async._endpoints import AsyncEndpoint, AsyncEndpointPool, AsyncInvoke
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCaller", "RpcMethod"]
 
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 _RETRY_FIRST_DELAY = 0.02
 _RETRY_MAX_DELAY = 0.5
@@ -118,6 +123,8 @@ class AsyncCaller:
         self.metadata_cache: Metadata = None
         """The auth token metadata in use (``None``: none yet, or no auth)."""
         self._auth_lock = AsyncLock()
+        self._next_sync = 0.0 if pool.config.auto_sync_interval else math.inf
+        """When the endpoints are read from ``MemberList`` again (``auto_sync_interval``)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.pool.config.endpoints!r})"
@@ -159,6 +166,7 @@ class AsyncCaller:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
             )
+        await self.maybe_sync()
         split_attempts = idempotent and len(self.pool.endpoints) > 1
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         renewed_token = False
@@ -210,6 +218,25 @@ class AsyncCaller:
                 if closed is None:
                     raise
                 raise closed from exc
+
+    async def maybe_sync(self) -> None:
+        """``sync_endpoints`` if it is due (each call, and each stream opened, asks)."""
+        if time.monotonic() >= self._next_sync:
+            await self.sync_endpoints()
+
+    async def sync_endpoints(self) -> None:
+        """Replace the endpoints by the client URLs of the cluster's voting members, as
+        Go's ``AutoSyncInterval`` does; due every ``auto_sync_interval`` seconds, it runs
+        before the call that finds it due. A failed ``MemberList`` keeps the endpoints."""
+        self._next_sync = time.monotonic() + self.pool.config.auto_sync_interval
+        try:
+            data = await self.unary("member_list", "MemberList", b"", idempotent=True)
+        except KVStoreError as exc:
+            _log.debug("auto-sync: MemberList failed, the endpoints stay: %s", exc)
+            return
+        addresses = member_endpoints(data)
+        if self.pool.set_endpoints(addresses):
+            _log.info("auto-sync: the endpoints are now %s", ", ".join(addresses))
 
     async def unary(
         self,

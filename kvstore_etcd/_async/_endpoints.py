@@ -94,6 +94,9 @@ class AsyncEndpointPool(PoolHealth[AsyncEndpoint]):
         self.endpoints = [AsyncEndpoint(address) for address in config.endpoints]
         self._closed = False
 
+    def _new_endpoint(self, address: str) -> AsyncEndpoint:
+        return AsyncEndpoint(address)
+
     async def _open(self, endpoint: AsyncEndpoint) -> None:
         """Create ``endpoint``'s channel and stubs and ask it to connect.
 
@@ -214,7 +217,7 @@ class AsyncEndpointPool(PoolHealth[AsyncEndpoint]):
     async def close(self) -> None:
         """Close every channel."""
         self._closed = True
-        for endpoint in self.endpoints:
+        for endpoint in [*self.endpoints, *self.retired]:
             await endpoint.close()
 
 

@@ -3,7 +3,8 @@
 The primitives are ``AsyncEtcdBase``'s, the same source the sync ``EtcdStore``'s are
 generated from: the same requests, results, errors, failover and retry rules (see
 ``kvstore_etcd._async._calls``), auth with token renewal, TLS. What is this store's own
-is here: watches on a task per stream (``kvstore_etcd._async._watch``), ``get_client``
+is here: its watches and keep-alives on one stream each (``kvstore_etcd._async._streams``),
+``get_client``
 (the ``grpc.aio`` channel) and ``aclose``.
 
 Constructing the store needs no event loop and connects nothing: the channels are made
@@ -14,14 +15,18 @@ on first use, inside the running loop, and belong to it (use a store from one ev
 from __future__ import annotations
 
 import contextlib
+import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 
+from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.txn import WatchRequest
 from kvstore_etcd._async._base import AsyncEtcdBase
-from kvstore_etcd._async._watch import AsyncEtcdWatch, AsyncWatchMonitor
-from kvstore_etcd._convert import end_key, start_key
+from kvstore_etcd._async._streams import KeepAliveStream, WatchHub
+from kvstore_etcd._async._watch import AsyncEtcdWatch
+from kvstore_etcd._watch_cursor import watch_cursor
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["AsyncEtcdStore"]
@@ -41,13 +46,49 @@ class AsyncEtcdStore(AsyncEtcdBase):
 
     def __init__(self, config: EtcdConfig | None = None) -> None:
         super().__init__(config)
-        self._watches: set[AsyncEtcdWatch] = set()
-        self._monitor: AsyncWatchMonitor | None = None
+        self._watches: weakref.WeakSet[AsyncEtcdWatch] = weakref.WeakSet()
+        self._hub: WatchHub | None = None
+        self._keepalive_stream: KeepAliveStream | None = None
+
+    # ------------------------------------------------------------------ streams
+
+    def watch_hub(self) -> WatchHub:
+        """The store's one Watch stream (made on first use, on the running loop).
+
+        Raises:
+            StoreClosedError: The store was closed.
+            RuntimeError: No event loop is running.
+        """
+        self._check_open("watch")
+        if self._hub is None:
+            self._hub = WatchHub(self._caller, self.config)
+        return self._hub
+
+    def keepalive_stream(self) -> KeepAliveStream:
+        """The store's one LeaseKeepAlive stream (opened by its first renewal)."""
+        if self._keepalive_stream is None:
+            self._keepalive_stream = KeepAliveStream(self._caller, self.config)
+        return self._keepalive_stream
+
+    async def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]:
+        """Renew leases on the store's one LeaseKeepAlive stream (``BaseStore``'s contract:
+        a TTL or an error for each, in order)."""
+        if self._closed:
+            closed = StoreClosedError(
+                "lease_keepalive: the store is closed", operation="lease_keepalive"
+            )
+            return [closed] * len(lease_ids)
+        return await self.keepalive_stream().renew(list(lease_ids))
+
+    async def lease_keepalive_idle(self) -> None:
+        """Close the LeaseKeepAlive stream until the next keep-alive (``BaseStore``)."""
+        if self._keepalive_stream is not None:
+            await self._keepalive_stream.release()
 
     # ------------------------------------------------------------------ watches
 
     def do_watch(self, request: WatchRequest) -> AsyncEtcdWatch:
-        """Start a watch; returns at once (its stream is a task of the running loop).
+        """Start a watch on the store's shared stream; returns at once.
 
         Errors of the watch's creation (``PermissionDeniedError``,
         ``AuthenticationError``, ``UnavailableError`` when no endpoint is reachable
@@ -57,33 +98,18 @@ class AsyncEtcdStore(AsyncEtcdBase):
             StoreClosedError: The store was closed.
             RuntimeError: No event loop is running.
         """
-        self._check_open("watch")
-        watch = AsyncEtcdWatch(
-            self,
-            request.key,
-            start_key(request.key),
-            end_key(request.range_end),
-            start_revision=request.start_revision,
-            prev_kv=request.prev_kv,
-        )
-        watch.start()
+        watch = AsyncEtcdWatch(self.watch_hub(), watch_cursor(request))
         self._watches.add(watch)
-        if self._monitor is None:
-            self._monitor = AsyncWatchMonitor(
-                self, self.config.dial_keepalive_time, self.config.dial_keepalive_timeout
-            )
+        watch.start()
         return watch
 
     def watches(self) -> list[AsyncEtcdWatch]:
         """The watches running on this store."""
-        return list(self._watches)
+        return [watch for watch in self._watches if not watch.cancelled]
 
     def forget_watch(self, watch: AsyncEtcdWatch) -> None:
-        """Stop tracking a cancelled watch (and the liveness monitor with the last one)."""
+        """Stop tracking a cancelled watch."""
         self._watches.discard(watch)
-        if not self._watches and self._monitor is not None:
-            self._monitor.cancel()
-            self._monitor = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -109,17 +135,18 @@ class AsyncEtcdStore(AsyncEtcdBase):
         """Close the store: cancel watches, stop keep-alives, close the channels.
 
         Idempotent; later calls raise ``StoreClosedError``. Every task the store started
-        (watch streams, their monitor, keep-alives) has ended when it returns.
+        (the watch and keep-alive streams, keep-alives) has ended when it returns.
         """
         if self._closed:
             return
         self._caller.closed = True
         await super().aclose()
-        watches, self._watches = self._watches, set()
+        watches, self._watches = list(self._watches), weakref.WeakSet()
         for watch in watches:
             with contextlib.suppress(Exception):
                 await watch.cancel()
-        monitor, self._monitor = self._monitor, None
-        if monitor is not None:
-            await monitor.stop()
+        if self._hub is not None:
+            await self._hub.close()
+        if self._keepalive_stream is not None:
+            await self._keepalive_stream.close()
         await self._close_calls()

@@ -507,6 +507,15 @@ class EtcdServer(Launched):
         except OSError:
             return None
 
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled metric of the member (its ``/metrics`` page), for
+        example ``etcd_debugging_mvcc_watcher_total``, the watchers it serves.
+
+        Returns:
+            The value, or None if the member does not answer or has no such metric.
+        """
+        return self._metric(name)
+
     def _metric(self, name: str) -> float | None:
         text = self._metrics_text()
         match = re.search(rf"^{name} (\S+)$", text or "", re.MULTILINE)

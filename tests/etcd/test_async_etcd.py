@@ -350,14 +350,49 @@ async def test_watch_returns_at_once_and_sees_every_revision(store: AsyncEtcdSto
     assert watch.cancelled and await watch.next_event(0.1) is None
 
 
-async def test_watch_cancel_ends_its_task_and_stream(store: AsyncEtcdStore) -> None:
-    watch = store.do_watch(WatchRequest("quiet"))
-    await asyncio.sleep(0.2)
-    task = watch.task
-    assert task is not None and not task.done()
-    await watch.cancel()
-    assert task.done() and watch._call is None
-    assert store.watches() == []
+async def _server_watch_counts(server: EtcdServer, expected: tuple[int, int]) -> tuple[int, int]:
+    """(watch streams, watchers) the server has, once they reach ``expected`` (or 5 s)."""
+    counts = (-1, -1)
+    for _ in range(100):
+        streams = server.metric("etcd_debugging_mvcc_watch_stream_total")
+        watchers = server.metric("etcd_debugging_mvcc_watcher_total")
+        counts = (int(streams or 0), int(watchers or 0))
+        if counts == expected:
+            break
+        await asyncio.sleep(0.05)
+    return counts
+
+
+async def test_watch_cancel_cancels_its_id_only_and_the_last_one_ends_the_stream(
+    store: AsyncEtcdStore, etcd_server: EtcdServer
+) -> None:
+    streams, watchers = await _server_watch_counts(etcd_server, (-1, -1))
+    first = store.do_watch(WatchRequest("quiet/a"))
+    second = store.do_watch(WatchRequest("quiet/b"))
+    await first.ready()
+    await second.ready()
+    # The two watches share one stream on the server.
+    assert await _server_watch_counts(etcd_server, (streams + 1, watchers + 2)) == (
+        streams + 1,
+        watchers + 2,
+    )
+    await first.cancel()
+    assert await _server_watch_counts(etcd_server, (streams + 1, watchers + 1)) == (
+        streams + 1,
+        watchers + 1,
+    )
+    revision = (await store.do_put(Put("quiet/b", b"1"))).revision
+    event = await second.next_event(5)
+    assert event is not None and event.revision == revision
+    assert store.watches() == [second]
+    await second.cancel()
+    assert await _server_watch_counts(etcd_server, (streams, watchers)) == (streams, watchers)
+    hub = store.watch_hub()
+    for _ in range(100):
+        if not hub.running:
+            break
+        await asyncio.sleep(0.01)
+    assert store.watches() == [] and not hub.running
 
 
 async def test_aclose_ends_every_task_it_started(etcd_config: EtcdConfig) -> None:
@@ -366,10 +401,8 @@ async def test_aclose_ends_every_task_it_started(etcd_config: EtcdConfig) -> Non
     watches = [closing.do_watch(WatchRequest(f"t{i}")) for i in range(5)]
     await asyncio.sleep(0.2)
     await closing.aclose()
-    assert all(
-        watch.cancelled and watch.task is not None and watch.task.done() for watch in watches
-    )
-    await _no_task_left()
+    assert all(watch.cancelled for watch in watches)
+    await _no_task_left()  # the shared stream's tasks too
 
 
 async def test_cancelling_a_put_leaves_no_task_behind(store: AsyncEtcdStore) -> None:

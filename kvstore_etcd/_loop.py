@@ -1,0 +1,71 @@
+"""The sync ``EtcdStore``'s streams: an event loop on one daemon thread.
+
+The store's watches and kept-alive leases share one Watch stream and one LeaseKeepAlive
+stream, run by the same code as the asyncio store's (``kvstore_etcd._async._streams``)
+on a private ``AsyncEtcdStore`` of the same configuration, whose loop runs on the thread
+``kvstore-etcd-streams``. The store's unary calls stay on its own sync channels; the
+streams have ``grpc.aio`` channels of their own (one more connection per endpoint). So a
+sync store runs two threads of its own (this one and its keep-alive renewals), however
+many watches, leases, locks and elections it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from kvstore.errors import UnavailableError
+from kvstore_etcd._async._streams import WatchHub
+from kvstore_etcd._async.store import AsyncEtcdStore
+from kvstore_etcd.config import EtcdConfig
+
+__all__ = ["StreamLoop"]
+
+_T = TypeVar("_T")
+
+_JOIN_SECONDS = 5.0
+
+
+class StreamLoop:
+    """An event loop thread running the streams of one sync store (see the module
+    docstring). Made by the store on its first watch or keep-alive."""
+
+    def __init__(self, config: EtcdConfig) -> None:
+        self._config = config
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="kvstore-etcd-streams", daemon=True
+        )
+        self._thread.start()
+        self.store = AsyncEtcdStore(config)
+        self.hub: WatchHub = self.run(self._make_hub())
+
+    async def _make_hub(self) -> WatchHub:
+        return self.store.watch_hub()
+
+    def run(self, coroutine: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
+        """Run ``coroutine`` on the loop and wait for its result.
+
+        Raises:
+            UnavailableError: It did not finish within ``timeout`` seconds.
+        """
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise UnavailableError("the store's stream thread did not answer in time") from None
+
+    def close(self) -> None:
+        """Close the streams and end the thread."""
+        with contextlib.suppress(Exception):
+            self.run(self.store.aclose(), timeout=self._config.request_timeout + _JOIN_SECONDS)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not threading.current_thread():
+            self._thread.join(_JOIN_SECONDS)
+            if not self._thread.is_alive():
+                self._loop.close()
