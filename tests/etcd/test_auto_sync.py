@@ -5,7 +5,7 @@ first member is removed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
@@ -28,7 +28,11 @@ def _add_member(existing: EtcdServer, name: str, members: list[EtcdServer]) -> E
     joining = EtcdServer(existing.binary, name=name)
     channel, stub = _cluster_stub(existing.endpoint)
     with channel:
-        stub.MemberAdd(rpc_pb2.MemberAddRequest(peerURLs=[joining.peer_url]), timeout=10)
+        _reconfigure(
+            lambda: stub.MemberAdd(
+                rpc_pb2.MemberAddRequest(peerURLs=[joining.peer_url]), timeout=10
+            )
+        )
     initial = ",".join(f"{member.name}={member.peer_url}" for member in [*members, joining])
     joining._initial_cluster = initial  # the members at its start, as etcdctl prints them
     joining.extra_args.append("--initial-cluster-state=existing")
@@ -40,7 +44,23 @@ def _remove_member(via: EtcdServer, removed: EtcdServer) -> None:
     assert member_id is not None
     channel, stub = _cluster_stub(via.endpoint)
     with channel:
-        stub.MemberRemove(rpc_pb2.MemberRemoveRequest(ID=member_id), timeout=10)
+        _reconfigure(
+            lambda: stub.MemberRemove(rpc_pb2.MemberRemoveRequest(ID=member_id), timeout=10)
+        )
+
+
+def _reconfigure(change: Callable[[], object]) -> None:
+    """Apply a membership change; etcd refuses one ("unhealthy cluster") until every
+    member has been connected for 5 s, so it is tried again for a while."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            change()
+            return
+        except grpc.RpcError as exc:
+            if "unhealthy cluster" not in str(exc.details()) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
@@ -88,6 +108,8 @@ def test_a_store_started_with_one_endpoint_survives_its_removal(
         _remove_member(growing[1], first)
         assert _wait(lambda: not first.is_running or not first.is_healthy())
         first.close()
+        # The two members left elect a leader (the removed one led): then writes go on.
+        assert _wait(lambda: all(member.is_healthy() for member in growing[1:]))
         revision = store.put("k", b"1")
         assert store.get("k") == b"1"
         assert _wait(lambda: first.endpoint not in store.endpoints)
