@@ -51,7 +51,13 @@ from kvstore_memory import MemoryStore  # noqa: E402
 
 Figures = dict[str, float]
 
-OPTIONAL_MODULES = ("bench_etcd_overhead", "bench_encryption", "bench_lock", "bench_async")
+OPTIONAL_MODULES = (
+    "bench_etcd_overhead",
+    "bench_encryption",
+    "bench_lock",
+    "bench_async",
+    "bench_streams",
+)
 """Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
 
 
@@ -228,6 +234,7 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
         if row is not None:
             rows.append(row)
     rows += _async_rows(results.get("async clients", {}).get("etcd", {}))
+    rows += _stream_rows(results.get("streams", {}).get("etcd", {}))
     for label, figures in results.get("encryption", {}).items():
         for operation in ("put", "get"):
             row = _ratio_row(
@@ -243,6 +250,61 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
                     name = f"encryption {operation} cost on 1 KiB values ({label}, no target)"
                     row = (name, *row[1:4], None)
                 rows.append(row)
+    return rows
+
+
+def _stream_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
+    """SPEC section 16's targets from ``bench_streams``'s figures, python-etcd3 beside."""
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    group = "watches_10000"
+    peer_setup = figures.get(f"{group}.etcd3.setup_s", math.nan)
+    peer_rss = figures.get(f"{group}.etcd3.rss_mb", math.nan)
+    for client, label in (("kvstore", "EtcdStore"), ("kvstore_async", "AsyncEtcdStore")):
+        setup = figures.get(f"{group}.{client}.setup_s")
+        rss = figures.get(f"{group}.{client}.rss_mb")
+        if setup is None or rss is None:
+            continue
+        rows.append(
+            (
+                f"{label}: 10,000 watches created in < 10 s",
+                f"{setup:.2f} s",
+                f"python-etcd3 {peer_setup:.2f} s",
+                f"{setup / peer_setup:.2f}x its time",
+                setup < 10,
+            )
+        )
+        rows.append(
+            (
+                f"{label}: 10,000 watches in < 300 MB resident",
+                f"{rss:.0f} MB",
+                f"python-etcd3 {peer_rss:.0f} MB",
+                f"{rss / peer_rss:.2f}x",
+                rss < 300,
+            )
+        )
+    threads = figures.get(f"{group}.kvstore.threads")
+    if threads is not None:
+        rows.append(
+            (
+                "EtcdStore: at most 8 threads with 10,000 watches",
+                f"{threads:.0f} threads",
+                f"python-etcd3 {figures.get(f'{group}.etcd3.threads', math.nan):.0f}",
+                "",
+                threads <= 8,
+            )
+        )
+    batch = figures.get("keepalive.stream_per_lease_us")
+    once = figures.get("keepalive.once_per_lease_us")
+    if batch is not None and once is not None:
+        rows.append(
+            (
+                "keep-alive of 10,000 leases on one stream (no target)",
+                f"{batch:.0f} µs a lease",
+                f"one call a lease {once:.0f} µs",
+                f"{once / batch:.1f}x faster",
+                None,
+            )
+        )
     return rows
 
 
@@ -406,7 +468,7 @@ def render(
         *[f"| {name} | {value} |" for name, value in info.items()],
         f"| run time | {elapsed:.0f} s |",
         "",
-        "## Targets (SPEC sections 11 and 15)",
+        "## Targets (SPEC sections 11, 15 and 16)",
         "",
         "| target | measured | baseline (same run) | ratio | met |",
         "|---|---:|---:|---:|:---:|",
@@ -628,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_encryption": "encryption",
             "bench_lock": "locks",
             "bench_async": "async clients",
+            "bench_streams": "streams",
         }
         for name, module in optional.items():
             function = getattr(module, name, None)

@@ -165,7 +165,8 @@ class Caller:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
             )
-        self.maybe_sync()
+        if time.monotonic() >= self._next_sync:  # inline: no coroutine on the fast path
+            self.sync_endpoints()
         split_attempts = idempotent and len(self.pool.endpoints) > 1
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         renewed_token = False

@@ -166,7 +166,8 @@ class AsyncCaller:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
             )
-        await self.maybe_sync()
+        if time.monotonic() >= self._next_sync:  # inline: no coroutine on the fast path
+            await self.sync_endpoints()
         split_attempts = idempotent and len(self.pool.endpoints) > 1
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         renewed_token = False

@@ -1,0 +1,76 @@
+"""Every keep-alive of a store renewed by one background (``kvstore.lease.Renewals``), on
+every in-memory store kind: one thread for hundreds of leases, none lost while renewed,
+the thread gone with the last keep-alive, and a slow ``on_lost`` delaying nobody."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from recipe_helpers import keepalive_threads
+
+from kvstore import BaseStore, LeaseExpiredError
+from kvstore_memory import ManualClock
+
+LEASES = 500
+
+
+def _wait(condition: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_hundreds_of_keep_alives_share_one_thread_and_none_is_lost(
+    any_store: BaseStore, clock: ManualClock
+) -> None:
+    threads = keepalive_threads()
+    leases = [any_store.lease(3) for _ in range(LEASES)]
+    keepalives = [any_store.keep_alive(lease) for lease in leases]
+    assert keepalive_threads() == threads + 1
+    for _ in range(3):
+        # Two thirds of the TTL pass on the store's clock; the renewals (every TTL/3 of
+        # real time) bring every lease back to its full TTL before the next step.
+        clock.advance(2)
+        before = time.monotonic()
+        assert _wait(lambda: all(lease.remaining_ttl() == 3 for lease in leases[:: LEASES // 10]))
+        time.sleep(max(0.0, 1.2 - (time.monotonic() - before)))
+    assert not any(keepalive.lost.is_set() for keepalive in keepalives)
+    assert set(any_store.lease_leases()) >= {lease.id for lease in leases}
+    for keepalive in keepalives:
+        keepalive.stop()
+    assert keepalive_threads() == threads  # the thread ends with the last keep-alive
+    clock.advance(4)
+    assert not set(any_store.lease_leases()) & {lease.id for lease in leases}
+
+
+def test_a_slow_on_lost_callback_delays_no_other_renewal(
+    any_store: BaseStore, clock: ManualClock
+) -> None:
+    release = threading.Event()
+    reported: list[LeaseExpiredError] = []
+
+    def slow(error: LeaseExpiredError) -> None:
+        reported.append(error)
+        release.wait(10)
+
+    doomed = any_store.lease(3)
+    kept = any_store.lease(3)
+    doomed_keepalive = any_store.keep_alive(doomed, on_lost=slow)
+    kept_keepalive = any_store.keep_alive(kept)
+    try:
+        any_store.lease_revoke(doomed.id)  # behind the keep-alive's back
+        assert _wait(lambda: bool(reported))
+        # The callback blocks; the other lease is renewed meanwhile.
+        for _ in range(2):
+            clock.advance(2)
+            assert _wait(lambda: kept.remaining_ttl() == 3)
+        assert doomed_keepalive.lost.is_set() and not kept_keepalive.lost.is_set()
+        assert "was lost" in str(reported[0])
+    finally:
+        release.set()
+        kept_keepalive.stop()
+        doomed_keepalive.stop()
