@@ -15,6 +15,7 @@ from kvstore import txn
 from kvstore._async.base import AsyncBaseStore, AsyncWrapperStore
 from kvstore._async.compression import AsyncCompressedStore
 from kvstore._async.lease import AsyncKeepAlive, AsyncLease
+from kvstore._async.mirror import AsyncMirror, AsyncMirrorChanges
 from kvstore._async.namespace import AsyncNamespacedStore
 from kvstore._async.protocol import AsyncKVStore
 from kvstore._async.watch import AsyncWatch
@@ -64,6 +65,7 @@ from kvstore.errors import (
 )
 from kvstore.hookspecs import hookimpl
 from kvstore.lease import KeepAlive, Lease
+from kvstore.mirror import Mirror, MirrorChanges
 from kvstore.namespace import NamespacedStore
 from kvstore.plugins import backends, open_async
 from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
@@ -102,6 +104,7 @@ from kvstore.types import (
     LeaseGrant,
     LeaseInfo,
     MemberInfo,
+    MirrorChange,
     PutResult,
     RangeResult,
     SortOrder,
@@ -131,6 +134,8 @@ __all__ = [
     "AsyncSession",
     "AsyncTransactionBuilder",
     "AsyncValueMappingStore",
+    "AsyncMirror",
+    "AsyncMirrorChanges",
     "AsyncWatch",
     "AsyncWrapperStore",
     "AuthenticationError",
@@ -180,6 +185,9 @@ __all__ = [
     "LockNotHeldError",
     "LockTimeoutError",
     "MemberInfo",
+    "Mirror",
+    "MirrorChange",
+    "MirrorChanges",
     "ModRevision",
     "NamespacedStore",
     "OperationTimeoutError",

@@ -35,10 +35,6 @@ class Queue:
         """Queue ``item``."""
         self._queue.put(item)
 
-    def size(self) -> int:
-        """How many items wait (approximately, as others put and get meanwhile)."""
-        return self._queue.qsize()
-
     def get(self, timeout: float | None) -> object:
         """The next item, or ``EMPTY`` if none came within ``timeout`` seconds."""
         try:

@@ -57,6 +57,7 @@ from kvstore.keys import (
     prefix_range_end,
 )
 from kvstore.lease import KeepAlive, Lease, Renewals
+from kvstore.mirror import Mirror
 from kvstore.recipes import Election, Lock, Session
 from kvstore.txn import (
     Compare,
@@ -76,6 +77,7 @@ from kvstore.txn import (
 )
 from kvstore.types import (
     AlarmInfo,
+    Capability,
     DeleteResult,
     HashInfo,
     KeyValue,
@@ -995,6 +997,22 @@ class BaseStore(Closing, abc.ABC):
         """
         start, end = self._prefix_bounds(prefix, "watch_prefix")
         return self._watch(start, end, start_revision, prev_kv, callback, on_error)
+
+    def mirror(self, prefix: str) -> Mirror:
+        """Keep every key under ``prefix`` (``""``: every key) in memory, fed by a watch,
+        and read it locally (see ``kvstore.mirror``). It starts at once, in the background
+        (a task of the running loop; a thread in the sync API); close it when done.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            UnsupportedOperationError: The backend has no watches.
+            StoreClosedError: The store was closed.
+        """
+        self._check_open("mirror")
+        check_key(prefix, operation="mirror", allow_empty=True)
+        if Capability.WATCH not in self.capabilities:
+            raise self._unsupported("mirror")
+        return Mirror(self, prefix)
 
     def _watch(
         self,

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.lease import KeepAlive, Lease
+from kvstore.mirror import Mirror
 from kvstore.recipes import Election, Lock, Session
 from kvstore.txn import TransactionBuilder
 from kvstore.types import (
@@ -127,6 +128,9 @@ class KVStore(Protocol):
         on_error: Callable[[BaseException], object] | None = None,
     ) -> Watch:
         """Watch the keys starting with ``prefix``."""
+
+    def mirror(self, prefix: str) -> Mirror:
+        """Keep the keys starting with ``prefix`` in memory, fed by a watch."""
 
     # leases
     def lease(self, ttl: int) -> Lease:

@@ -21,6 +21,7 @@ __all__ = [
     "LeaseGrant",
     "LeaseInfo",
     "MemberInfo",
+    "MirrorChange",
     "OpResult",
     "PutResult",
     "RangeResult",
@@ -245,3 +246,23 @@ class Capability:
     HISTORY = "history"
     CLUSTER = "cluster"
     CLOCK = "clock"
+
+
+@attrs.frozen
+class MirrorChange:
+    """One key's change in a mirror.
+
+    Attributes:
+        key: The store's full key.
+        old: The key's ``KeyValue`` before the change (``None``: it did not exist).
+        new: Its ``KeyValue`` after (``None``: deleted).
+        revision: The store revision of the change.
+        relisted: True when the change came from a listing (the initial state, or a
+            relist after compaction or a failure) rather than from a watch event.
+    """
+
+    key: str
+    old: KeyValue | None
+    new: KeyValue | None
+    revision: int
+    relisted: bool = False

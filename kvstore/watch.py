@@ -10,6 +10,7 @@ the application iterates. Wrapper stores transform events with ``MappedWatch``.
 from __future__ import annotations
 
 import abc
+import collections
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 
@@ -85,23 +86,37 @@ _END = object()
 class QueueWatch(Watch):
     """A watch fed by a backend through ``deliver`` and ``fail`` (from any thread).
 
+    The events of one ``deliver`` call reach the reader together: once it has the first,
+    the rest are ready (``next_event(0)`` returns them), so a reader that drains what is
+    ready never stops in the middle of a revision's events.
+
     Args:
         on_cancel: Called once, from ``cancel``, so the backend can stop its stream.
     """
 
     def __init__(self, on_cancel: Callable[[], Awaitable[None] | None] | None = None) -> None:
         self._queue = Queue()
+        self._ready: collections.deque[WatchEvent] = collections.deque()
+        self._count = 0
         self._on_cancel = on_cancel
         self._cancelled = threading.Event()
         self._error: BaseException | None = None
         self._lock = threading.Lock()
 
     def deliver(self, events: Iterable[WatchEvent]) -> None:
-        """Queue events for the reader (the backend's side)."""
+        """Queue events for the reader (the backend's side); they arrive together."""
         if self._cancelled.is_set():
             return
-        for event in events:
-            self._queue.put(event)
+        batch = tuple(events)
+        if not batch:
+            return
+        with self._lock:
+            self._count += len(batch)
+        self._queue.put(batch)
+
+    def buffered(self) -> int:
+        """How many delivered events the reader has not read yet."""
+        return self._count
 
     def fail(self, error: BaseException) -> None:
         """End the stream with an error the reader will get after the queued events."""
@@ -113,6 +128,9 @@ class QueueWatch(Watch):
     def next_event(self, timeout: float | None = None) -> WatchEvent | None:
         if self._cancelled.is_set():
             return None
+        event = self._take()
+        if event is not None:
+            return event
         item = self._queue.get(timeout)
         if item is EMPTY:
             return None
@@ -121,8 +139,18 @@ class QueueWatch(Watch):
             if self._error is not None and not self._cancelled.is_set():
                 raise self._error
             return None
-        assert isinstance(item, WatchEvent)
-        return item
+        assert isinstance(item, tuple)
+        self._ready.extend(item)
+        return self._take()
+
+    def _take(self) -> WatchEvent | None:
+        try:
+            event = self._ready.popleft()
+        except IndexError:
+            return None
+        with self._lock:
+            self._count -= 1
+        return event
 
     def end(self) -> None:
         """End the stream from the backend's side, as a closing store does: readers get

@@ -5,8 +5,9 @@ stream, run by the same code as the asyncio store's (``kvstore_etcd._async._stre
 on a private ``AsyncEtcdStore`` of the same configuration, whose loop runs on the thread
 ``kvstore-etcd-streams``. The store's unary calls stay on its own sync channels; the
 streams have ``grpc.aio`` channels of their own (one more connection per endpoint). So a
-sync store runs two threads of its own (this one and its keep-alive renewals), however
-many watches, leases, locks and elections it has.
+sync store runs two threads of its own (this one, and ``kvstore-keepalive``, which renews
+its leases), however many watches, leases, locks and elections it has; a watch with a
+callback runs it on a thread of that watch's (``kvstore.watch.run_callback``).
 """
 
 from __future__ import annotations

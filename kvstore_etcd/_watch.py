@@ -11,6 +11,7 @@ revision ends the watch with ``CompactedError(compact_revision)`` from the itera
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -87,16 +88,14 @@ class EtcdWatch(QueueWatch):
         event = super().next_event(timeout)
         hub = self._hub
         if hub is not None and hub.caught_up(self.watcher):
-            hub.submit(hub.unpark, self.watcher)
+            with contextlib.suppress(StoreClosedError):
+                hub.submit(hub.unpark, self.watcher)
         return event
 
     # ------------------------------------------------------------------ WatchTarget
 
     def registered(self) -> None:
         self._answered.set()
-
-    def buffered(self) -> int:
-        return self._queue.size()
 
     def fail(self, error: BaseException) -> None:
         if (
@@ -112,7 +111,8 @@ class EtcdWatch(QueueWatch):
     def _stop(self) -> None:
         hub = self._hub
         if hub is not None:
-            hub.submit(hub.cancel, self.watcher)
+            with contextlib.suppress(StoreClosedError):  # the streams ended with the store
+                hub.submit(hub.cancel, self.watcher)
         self._answered.set()
         self._store.forget_watch(self)
 

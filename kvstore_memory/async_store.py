@@ -14,6 +14,7 @@ share its data, so sync and async code of one test see one store::
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Callable
 
 from kvstore._async.base import AsyncBaseStore
@@ -139,6 +140,11 @@ class AsyncMemoryStore(AsyncBaseStore):
         watch = self.data.open_watch(request, make)
         self._watches.add(watch)
         return watch
+
+    def watches_disconnected(self) -> contextlib.AbstractContextManager[None]:
+        """``MemoryStore.watches_disconnected`` of the shared data: every watch of it is
+        cut off while the block runs, as a lost connection does (for tests)."""
+        return self.data.watches_disconnected()
 
     async def lease_grant(self, ttl: int) -> LeaseGrant:
         self._check_open("lease_grant")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import contextlib
 import math
 import secrets
 import threading
@@ -103,6 +104,8 @@ class _Watcher:
     prev_kv: bool
     watch: WatchFeed
     start_revision: int = 0
+    next_revision: int = 0
+    """Where the watch resumes after ``watches_disconnected`` (its first undelivered revision)."""
 
 
 class _Change:
@@ -151,6 +154,7 @@ class MemoryStore(BaseStore):
             caps.add(Capability.CLOCK)
         self.capabilities = frozenset(caps)
         self._lock = threading.RLock()
+        self._disconnected = False
         self._revision = 1
         self._compacted = 0
         self._current: dict[str, KeyValue] = {}
@@ -392,6 +396,8 @@ class MemoryStore(BaseStore):
         self._revision = change.revision
         self._events.extend(change.events)
         self._event_revisions.extend(event.revision for event in change.events)
+        if self._disconnected:
+            return
         for watcher in self._watchers:
             self._deliver(watcher, change.events)
 
@@ -416,7 +422,14 @@ class MemoryStore(BaseStore):
         with self._lock:
             self._check_open("watch")
             watch = make(lambda: self._remove_watcher(watcher))
-            watcher = _Watcher(key, range_end, request.prev_kv, watch, start_revision or 0)
+            watcher = _Watcher(
+                key,
+                range_end,
+                request.prev_kv,
+                watch,
+                start_revision or 0,
+                start_revision or self._revision + 1,
+            )
             if start_revision is not None and start_revision < self._compacted:
                 watch.fail(
                     CompactedError(
@@ -443,8 +456,42 @@ class MemoryStore(BaseStore):
         ]
         if not watcher.prev_kv:
             matching = [attrs.evolve(e, prev_kv=None) for e in matching]
+        if events:
+            watcher.next_revision = max(watcher.next_revision, events[-1].revision + 1)
         if matching:
             watcher.watch.deliver(matching)
+
+    @contextlib.contextmanager
+    def watches_disconnected(self) -> Iterator[None]:
+        """Hold back every watch's events while the block runs, as a lost connection to
+        etcd does; then each watch resumes from its first undelivered revision, or fails
+        with ``CompactedError`` when that revision was compacted meanwhile (as an etcd
+        watch that resumes too late). For tests of what consumers do then."""
+        with self._lock:
+            self._disconnected = True
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._disconnected = False
+                for watcher in list(self._watchers):
+                    self._resume(watcher)
+
+    def _resume(self, watcher: _Watcher) -> None:
+        if watcher.next_revision < self._compacted:
+            self._watchers.remove(watcher)
+            watcher.watch.fail(
+                CompactedError(
+                    f"watch: resume revision {watcher.next_revision} of {watcher.key!r} was "
+                    f"compacted (compact revision {self._compacted})",
+                    compact_revision=self._compacted,
+                    key=watcher.key,
+                    operation="watch",
+                )
+            )
+            return
+        first = bisect.bisect_left(self._event_revisions, watcher.next_revision)
+        self._deliver(watcher, self._events[first:])
 
     def _remove_watcher(self, watcher: _Watcher) -> None:
         with self._lock:

@@ -64,11 +64,6 @@ class AsyncQueue:
         elif not loop.is_closed():
             loop.call_soon_threadsafe(self._queue.put_nowait, item)
 
-    def size(self) -> int:
-        """How many items wait (those handed over from another thread count once the loop
-        has queued them)."""
-        return self._queue.qsize()
-
     async def get(self, timeout: float | None) -> object:
         """The next item, or ``EMPTY`` if none came within ``timeout`` seconds."""
         if self._loop is None:

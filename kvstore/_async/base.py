@@ -30,6 +30,7 @@ import attrs
 
 from kvstore._async._context import AsyncClosing
 from kvstore._async.lease import AsyncKeepAlive, AsyncLease, AsyncRenewals
+from kvstore._async.mirror import AsyncMirror
 from kvstore._async.watch import AsyncWatch, run_callback
 from kvstore.errors import (
     ConfigurationError,
@@ -75,6 +76,7 @@ from kvstore.txn import (
 )
 from kvstore.types import (
     AlarmInfo,
+    Capability,
     DeleteResult,
     HashInfo,
     KeyValue,
@@ -1002,6 +1004,22 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         """
         start, end = self._prefix_bounds(prefix, "watch_prefix")
         return self._watch(start, end, start_revision, prev_kv, callback, on_error)
+
+    def mirror(self, prefix: str) -> AsyncMirror:
+        """Keep every key under ``prefix`` (``""``: every key) in memory, fed by a watch,
+        and read it locally (see ``kvstore.mirror``). It starts at once, in the background
+        (a task of the running loop; a thread in the sync API); close it when done.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            UnsupportedOperationError: The backend has no watches.
+            StoreClosedError: The store was closed.
+        """
+        self._check_open("mirror")
+        check_key(prefix, operation="mirror", allow_empty=True)
+        if Capability.WATCH not in self.capabilities:
+            raise self._unsupported("mirror")
+        return AsyncMirror(self, prefix)
 
     def _watch(
         self,

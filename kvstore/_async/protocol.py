@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 from kvstore._async.lease import AsyncKeepAlive, AsyncLease
+from kvstore._async.mirror import AsyncMirror
 from kvstore._async.watch import AsyncWatch
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.recipes._async import AsyncElection, AsyncLock, AsyncSession
@@ -125,6 +126,9 @@ class AsyncKVStore(Protocol):
         on_error: Callable[[BaseException], object] | None = None,
     ) -> AsyncWatch:
         """Watch the keys starting with ``prefix``."""
+
+    def mirror(self, prefix: str) -> AsyncMirror:
+        """Keep the keys starting with ``prefix`` in memory, fed by a watch."""
 
     # leases
     async def lease(self, ttl: int) -> AsyncLease:

@@ -23,9 +23,10 @@ fixture (see its docstring).
 
 Groups, each usable alone (``KVConformance``, ``RangeOptionsConformance``,
 ``TxnConformance``, ``WatchConformance``, ``HistoryConformance``, ``LeaseConformance``,
-``BadInputConformance``, ``StateMachineConformance``); ``ConformanceSuite`` combines
-them. Suite classes do not start with ``Test``, so pytest collects only the backend's
-subclass. Tests skip by capability (``requires(store, "watch")``), never by backend name.
+``MirrorConformance``, ``BadInputConformance``, ``StateMachineConformance``);
+``ConformanceSuite`` combines them. Suite classes do not start with ``Test``, so pytest
+collects only the backend's subclass. Tests skip by capability
+(``requires(store, "watch")``), never by backend name.
 Revisions are only compared relative to revisions the test read, so the suite runs
 against a shared etcd.
 
@@ -50,6 +51,7 @@ pytest.register_assert_rewrite(
     "kvstore.testing.history",
     "kvstore.testing.kv",
     "kvstore.testing.lease",
+    "kvstore.testing.mirror",
     "kvstore.testing.range_options",
     "kvstore.testing.state_machine",
     "kvstore.testing.txn",
@@ -62,6 +64,7 @@ from kvstore.testing._async.bad_input import AsyncBadInputConformance  # noqa: E
 from kvstore.testing._async.history import AsyncHistoryConformance  # noqa: E402
 from kvstore.testing._async.kv import AsyncKVConformance  # noqa: E402
 from kvstore.testing._async.lease import AsyncLeaseConformance  # noqa: E402
+from kvstore.testing._async.mirror import AsyncMirrorConformance  # noqa: E402
 from kvstore.testing._async.range_options import AsyncRangeOptionsConformance  # noqa: E402
 from kvstore.testing._async.state_machine import AsyncStateMachineConformance  # noqa: E402
 from kvstore.testing._async.tasks import AsyncTaskConformance  # noqa: E402
@@ -79,6 +82,7 @@ from kvstore.testing.bad_input import BadInputConformance  # noqa: E402
 from kvstore.testing.history import HistoryConformance  # noqa: E402
 from kvstore.testing.kv import KVConformance  # noqa: E402
 from kvstore.testing.lease import LeaseConformance  # noqa: E402
+from kvstore.testing.mirror import MirrorConformance  # noqa: E402
 from kvstore.testing.range_options import RangeOptionsConformance  # noqa: E402
 from kvstore.testing.state_machine import (  # noqa: E402
     KVStoreMachine,
@@ -95,6 +99,7 @@ __all__ = [
     "AsyncHistoryConformance",
     "AsyncKVConformance",
     "AsyncLeaseConformance",
+    "AsyncMirrorConformance",
     "AsyncRangeOptionsConformance",
     "AsyncStateMachineConformance",
     "AsyncTaskConformance",
@@ -107,6 +112,7 @@ __all__ = [
     "KVConformance",
     "KVStoreMachine",
     "LeaseConformance",
+    "MirrorConformance",
     "RangeOptionsConformance",
     "ReferenceModel",
     "StateMachineConformance",
@@ -127,6 +133,7 @@ class ConformanceSuite(
     WatchConformance,
     HistoryConformance,
     LeaseConformance,
+    MirrorConformance,
     BadInputConformance,
     StateMachineConformance,
 ):
@@ -140,6 +147,7 @@ class AsyncConformanceSuite(  # type: ignore[misc]  # advance_clock: see AsyncSt
     AsyncWatchConformance,
     AsyncHistoryConformance,
     AsyncLeaseConformance,
+    AsyncMirrorConformance,
     AsyncBadInputConformance,
     AsyncStateMachineConformance,
     AsyncTaskConformance,

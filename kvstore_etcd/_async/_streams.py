@@ -173,8 +173,15 @@ class WatchHub:
         return self._task is not None and not self._task.done()
 
     def submit(self, function: Any, *args: Any) -> None:
-        """Run ``function(*args)`` on the hub's loop (from any thread)."""
-        self._loop.call_soon_threadsafe(function, *args)
+        """Run ``function(*args)`` on the hub's loop (from any thread).
+
+        Raises:
+            StoreClosedError: The loop has ended (the store was closed).
+        """
+        try:
+            self._loop.call_soon_threadsafe(function, *args)
+        except RuntimeError:  # "Event loop is closed"
+            raise StoreClosedError("watch: the store is closed", operation="watch") from None
 
     # ------------------------------------------------------------------ watchers
 

@@ -66,9 +66,6 @@ class AsyncEtcdWatch(AsyncQueueWatch):
     def registered(self) -> None:
         self._answered.set()
 
-    def buffered(self) -> int:
-        return self._queue.size()
-
     def fail(self, error: BaseException) -> None:
         super().fail(error)
         self._answered.set()
