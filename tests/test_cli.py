@@ -532,6 +532,29 @@ def test_watch_escapes_keys_and_values(seeded: Seeded) -> None:
     assert err.rstrip("\n").isprintable()
 
 
+def test_watch_mirror_prints_the_state_first(seeded: Seeded) -> None:
+    writes: list[tuple[str, bytes | None]] = [("cfg/a", b"1"), ("cfg/b\x1b", b"2"), ("x", b"3")]
+    code, out, err = seeded(writes, "watch", "cfg/", "--mirror", "--count", "2")
+    assert code == 0, err
+    assert out.splitlines() == ["put cfg/a rev=4 1 (listed)", "put cfg/b\\x1b rev=4 2 (listed)"]
+    assert "mirroring 2 keys under 'cfg/' from revision 4" in err
+    code, out, _ = seeded(writes, "watch", "cfg/", "--mirror", "--count", "1", "--json")
+    assert json.loads(out) == {
+        "type": "put",
+        "key": "cfg/a",
+        "revision": 4,
+        "relisted": True,
+        "value": "1",
+        "version": 1,
+        "lease": 0,
+    }
+
+
+def test_watch_mirror_refuses_a_revision(seeded: Seeded) -> None:
+    code, _, err = seeded([], "watch", "cfg/", "--mirror", "--rev", "2")
+    assert code != 0 and "--mirror takes neither --rev nor --prev-kv" in err
+
+
 def test_get_to_a_pipe_writes_the_raw_bytes(
     seeded: Seeded, monkeypatch: pytest.MonkeyPatch
 ) -> None:

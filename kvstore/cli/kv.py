@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import kvstore
+from kvstore.base import BaseStore
 from kvstore.cli._common import (
     CommandError,
     CommandSet,
@@ -23,9 +24,12 @@ from kvstore.cli._common import (
     value_json,
     value_text,
 )
-from kvstore.types import WatchEvent
+from kvstore.types import MirrorChange, WatchEvent
 
 __all__ = ["cmd_del", "cmd_get", "cmd_ls", "cmd_put", "cmd_watch", "register"]
+
+_SYNC_SECONDS = 30.0
+"""How long ``watch --mirror`` waits for the first listing."""
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -130,9 +134,54 @@ def _event_line(event: WatchEvent, *, as_json: bool) -> str:
     return line
 
 
+def _change_line(change: MirrorChange, *, as_json: bool) -> str:
+    kind = "delete" if change.new is None else "put"
+    if as_json:
+        record: dict[str, Any] = {
+            "type": kind,
+            "key": change.key,
+            "revision": change.revision,
+            "relisted": change.relisted,
+        }
+        if change.new is not None:
+            record.update(value_json(change.new.value))
+            record["version"] = change.new.version
+            record["lease"] = change.new.lease
+        return json.dumps(record)
+    line = f"{kind} {printable(change.key)} rev={change.revision}"
+    if change.new is not None:
+        line += f" {value_text(change.new.value)}"
+    return line + (" (listed)" if change.relisted else "")
+
+
+def _watch_mirror(store: BaseStore, args: argparse.Namespace) -> int:
+    """``watch --mirror``: the prefix's state (one ``(listed)`` line per key), then its
+    changes; a relist after compaction prints the changes it found, ``(listed)`` too."""
+    if args.rev is not None or args.prev_kv:
+        raise CommandError("watch: --mirror takes neither --rev nor --prev-kv")
+    with store.mirror(args.key) as mirror, stop_on_sigterm():
+        if not mirror.wait_synced(_SYNC_SECONDS):
+            raise CommandError(f"watch: the mirror of {args.key!r} did not sync: {mirror.error}")
+        changes = mirror.changes()
+        if not args.json:
+            # After the mirror is live: a write made once this is printed is not missed.
+            print(
+                f"mirroring {len(mirror)} keys under {args.key!r} from revision "
+                f"{mirror.revision} (Ctrl-C to stop)",
+                file=sys.stderr,
+            )
+        for seen, change in enumerate(changes, start=1):
+            out(_change_line(change, as_json=args.json))
+            if args.count is not None and seen >= args.count:
+                break
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     """Print one line per event until interrupted (or ``--count`` events were seen)."""
     with open_store(args) as store:
+        if args.mirror:
+            return _watch_mirror(store, args)
         if args.prefix:
             watch = store.watch_prefix(args.key, start_revision=args.rev, prev_kv=args.prev_kv)
         else:
@@ -179,3 +228,8 @@ def register(commands: CommandSet) -> None:
     sub.add_argument("--rev", type=positive_int, help="replay history from this revision")
     sub.add_argument("--prev-kv", action="store_true", help="show the previous value too")
     sub.add_argument("--count", type=positive_int, help="exit after this many events")
+    sub.add_argument(
+        "--mirror",
+        action="store_true",
+        help="keep the keys under KEY (a prefix) in memory: print their state, then changes",
+    )

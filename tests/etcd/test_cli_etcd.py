@@ -199,6 +199,32 @@ def test_watch_streams_live_events_one_line_each(cli: Cli, cli_env: dict[str, st
     assert line.startswith("PUT live rev=") and line.endswith(" v1"), line
 
 
+def test_watch_mirror_prints_the_state_then_the_changes(cli: Cli, cli_env: dict[str, str]) -> None:
+    ok(cli("put", "cfg/a", "1"))
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "kvstore.cli", "watch", "cfg/", "--mirror", "--count", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    try:
+        assert watcher.stderr is not None
+        ready, _, _ = select.select([watcher.stderr], [], [], 30)
+        assert ready, "the mirror did not start"
+        assert b"mirroring 1 keys under 'cfg/'" in watcher.stderr.readline()
+        ok(cli("put", "cfg/b", "2"))
+        ok(cli("del", "cfg/a"))
+        stdout, _ = watcher.communicate(timeout=30)
+    finally:
+        watcher.kill()
+        watcher.wait()
+    assert watcher.returncode == 0
+    lines = stdout.decode().splitlines()
+    assert lines[0].startswith("put cfg/a rev=") and lines[0].endswith(" 1 (listed)")
+    assert lines[1].startswith("put cfg/b rev=") and lines[1].endswith(" 2")
+    assert lines[2].startswith("delete cfg/a rev=") and "(listed)" not in lines[2]
+
+
 def test_watch_below_the_compact_revision_fails(cli: Cli) -> None:
     ok(cli("put", "k", "1"))
     revision = int(ok(cli("put", "k", "2")).split()[-1])
