@@ -57,6 +57,7 @@ OPTIONAL_MODULES = (
     "bench_lock",
     "bench_async",
     "bench_streams",
+    "bench_mirror",
 )
 """Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
 
@@ -235,6 +236,7 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
             rows.append(row)
     rows += _async_rows(results.get("async clients", {}).get("etcd", {}))
     rows += _stream_rows(results.get("streams", {}).get("etcd", {}))
+    rows += _mirror_rows(results.get("mirror", {}).get("etcd", {}))
     for label, figures in results.get("encryption", {}).items():
         for operation in ("put", "get"):
             row = _ratio_row(
@@ -302,6 +304,46 @@ def _stream_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None
                 f"{batch:.0f} µs a lease",
                 f"one call a lease {once:.0f} µs",
                 f"{once / batch:.1f}x faster",
+                None,
+            )
+        )
+    return rows
+
+
+def _mirror_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
+    """SPEC section 17's targets from ``bench_mirror``'s figures."""
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    speedup = figures.get("read.speedup")
+    if speedup is not None:
+        rows.append(
+            (
+                "mirror.get >= 100x store.get (etcd)",
+                f"{_fmt(figures['read.mirror_get_per_s'])} gets/s",
+                f"store.get {_fmt(figures['read.store_get_per_s'])} gets/s",
+                f"{speedup:,.0f}x",
+                speedup >= 100,
+            )
+        )
+    p50 = figures.get("visible.visible_p50_ms")
+    if p50 is not None:
+        rows.append(
+            (
+                "put acknowledged to visible in a mirror, p50 / p99 (no target)",
+                f"{p50:.2f} / {figures['visible.visible_p99_ms']:.2f} ms",
+                f"the put: {figures['visible.put_p50_ms']:.2f} / "
+                f"{figures['visible.put_p99_ms']:.2f} ms",
+                "",
+                None,
+            )
+        )
+    sync = figures.get("initial sync.mirror_sync_s")
+    if sync is not None:
+        rows.append(
+            (
+                f"initial sync of {_fmt(figures['initial sync.keys'])} keys (no target)",
+                f"{sync:.2f} s",
+                f"get_multiple {figures['initial sync.get_multiple_s']:.2f} s",
+                f"{figures['initial sync.sync_vs_get_multiple']:.2f}x",
                 None,
             )
         )
@@ -468,7 +510,7 @@ def render(
         *[f"| {name} | {value} |" for name, value in info.items()],
         f"| run time | {elapsed:.0f} s |",
         "",
-        "## Targets (SPEC sections 11, 15 and 16)",
+        "## Targets (SPEC sections 11, 15, 16 and 17)",
         "",
         "| target | measured | baseline (same run) | ratio | met |",
         "|---|---:|---:|---:|:---:|",
@@ -691,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_lock": "locks",
             "bench_async": "async clients",
             "bench_streams": "streams",
+            "bench_mirror": "mirror",
         }
         for name, module in optional.items():
             function = getattr(module, name, None)

@@ -271,10 +271,11 @@ class Mirror(Closing):
                 self._listeners.append(listener)
         return listener
 
-    def subscribe(self, callback: Callable[[MirrorChange], object]) -> Background:
+    def subscribe(self, callback: Callable[[MirrorChange], object]) -> MirrorChanges:
         """Call ``callback`` with every change, from the current state on, in a
-        background of its own (a coroutine function's result is awaited); it ends when
-        the mirror closes. A callback that raises is logged and goes on receiving."""
+        background of its own (a coroutine function's result is awaited), until the
+        mirror closes or the returned feed is closed (``close()``: unsubscribe). A
+        callback that raises is logged and goes on receiving."""
         listener = self.changes()
 
         def pump() -> None:
@@ -284,7 +285,8 @@ class Mirror(Closing):
                 except Exception:  # noqa: BLE001 - one bad call must not end the feed
                     _log.exception("mirror %r: subscriber failed", self.prefix)
 
-        return Background(pump, f"kvstore-mirror-subscriber {self.prefix!r}")
+        Background(pump, f"kvstore-mirror-subscriber {self.prefix!r}")
+        return listener
 
     def _forget(self, listener: MirrorChanges) -> None:
         with self._lock:
@@ -310,6 +312,19 @@ class Mirror(Closing):
     # ------------------------------------------------------------------ the background
 
     def _run(self) -> None:
+        try:
+            self._follow_store()
+        finally:
+            # Closed, or the store closed under it: no change will come any more.
+            self._stopping.set()
+            with self._lock:
+                listeners, self._listeners = self._listeners, []
+                progress = self._progress
+            progress.set()
+            for listener in listeners:
+                listener.put(_END)
+
+    def _follow_store(self) -> None:
         delay = _RETRY_FIRST_DELAY
         while not self._stopping.is_set():
             try:
@@ -401,12 +416,6 @@ class Mirror(Closing):
         if watch is not None:
             watch.cancel()
         self._background.join()
-        with self._lock:
-            listeners, self._listeners = self._listeners, []
-            progress = self._progress
-        progress.set()
-        for listener in listeners:
-            listener.put(_END)
 
     def _end_context(self) -> None:
         self.close()

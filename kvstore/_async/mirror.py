@@ -269,10 +269,11 @@ class AsyncMirror(AsyncClosing):
                 self._listeners.append(listener)
         return listener
 
-    def subscribe(self, callback: Callable[[MirrorChange], object]) -> AsyncBackground:
+    def subscribe(self, callback: Callable[[MirrorChange], object]) -> AsyncMirrorChanges:
         """Call ``callback`` with every change, from the current state on, in a
-        background of its own (a coroutine function's result is awaited); it ends when
-        the mirror closes. A callback that raises is logged and goes on receiving."""
+        background of its own (a coroutine function's result is awaited), until the
+        mirror closes or the returned feed is closed (``aclose()``: unsubscribe). A
+        callback that raises is logged and goes on receiving."""
         listener = self.changes()
 
         async def pump() -> None:
@@ -282,7 +283,8 @@ class AsyncMirror(AsyncClosing):
                 except Exception:  # noqa: BLE001 - one bad call must not end the feed
                     _log.exception("mirror %r: subscriber failed", self.prefix)
 
-        return AsyncBackground(pump, f"kvstore-mirror-subscriber {self.prefix!r}")
+        AsyncBackground(pump, f"kvstore-mirror-subscriber {self.prefix!r}")
+        return listener
 
     def _forget(self, listener: AsyncMirrorChanges) -> None:
         with self._lock:
@@ -308,6 +310,19 @@ class AsyncMirror(AsyncClosing):
     # ------------------------------------------------------------------ the background
 
     async def _run(self) -> None:
+        try:
+            await self._follow_store()
+        finally:
+            # Closed, or the store closed under it: no change will come any more.
+            self._stopping.set()
+            with self._lock:
+                listeners, self._listeners = self._listeners, []
+                progress = self._progress
+            progress.set()
+            for listener in listeners:
+                listener.put(_END)
+
+    async def _follow_store(self) -> None:
         delay = _RETRY_FIRST_DELAY
         while not self._stopping.is_set():
             try:
@@ -401,12 +416,6 @@ class AsyncMirror(AsyncClosing):
         if watch is not None:
             await watch.cancel()
         await self._background.join()
-        with self._lock:
-            listeners, self._listeners = self._listeners, []
-            progress = self._progress
-        progress.set()
-        for listener in listeners:
-            listener.put(_END)
 
     async def _end_context(self) -> None:
         await self.aclose()

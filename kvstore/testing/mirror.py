@@ -222,6 +222,17 @@ class MirrorConformance(ConformanceBase):
         assert mirror.get("mirror/a") == b"1"  # the last revision it saw
         mirror.close()  # idempotent
 
+    def test_closing_the_store_ends_its_mirrors(self, store: BaseStore) -> None:
+        requires(store, "watch")
+        store.put("mirror/a", b"1")
+        mirror = self._mirror(store)
+        changes = mirror.changes()
+        assert changes.next_change(EVENT_TIMEOUT) is not None  # the listed state
+        store.close()
+        assert changes.next_change(EVENT_TIMEOUT) is None  # ended, not waiting
+        assert mirror.get("mirror/a") == b"1"
+        mirror.close()
+
     def test_a_mirror_of_every_key(self, store: BaseStore) -> None:
         requires(store, "watch")
         store.put("a", b"1")

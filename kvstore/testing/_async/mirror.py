@@ -224,6 +224,17 @@ class AsyncMirrorConformance(AsyncConformanceBase):
         assert mirror.get("mirror/a") == b"1"  # the last revision it saw
         await mirror.aclose()  # idempotent
 
+    async def test_closing_the_store_ends_its_mirrors(self, store: AsyncBaseStore) -> None:
+        requires(store, "watch")
+        await store.put("mirror/a", b"1")
+        mirror = await self._mirror(store)
+        changes = mirror.changes()
+        assert await changes.next_change(EVENT_TIMEOUT) is not None  # the listed state
+        await store.aclose()
+        assert await changes.next_change(EVENT_TIMEOUT) is None  # ended, not waiting
+        assert mirror.get("mirror/a") == b"1"
+        await mirror.aclose()
+
     async def test_a_mirror_of_every_key(self, store: AsyncBaseStore) -> None:
         requires(store, "watch")
         await store.put("a", b"1")
