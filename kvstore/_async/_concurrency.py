@@ -74,7 +74,7 @@ class AsyncQueue:
             return EMPTY
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
             return EMPTY
 
 
@@ -95,7 +95,7 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     """Wait until ``event`` is set or ``timeout`` seconds pass; whether it is set."""
     if event.is_set():
         return True
-    with contextlib.suppress(TimeoutError):
+    with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError from 3.11
         await asyncio.wait_for(event.wait(), timeout)
     return event.is_set()
 

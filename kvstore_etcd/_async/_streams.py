@@ -251,6 +251,7 @@ class WatchHub:
         delay = _RECONNECT_FIRST_DELAY
         renewed_token = False
         liveness = self._loop.create_task(self._watch_liveness(), name="kvstore-etcd-watch-probe")
+        syncing = self._loop.create_task(self._auto_sync(), name="kvstore-etcd-auto-sync")
         try:
             while self._watchers and not self._closed:
                 try:
@@ -273,11 +274,12 @@ class WatchHub:
                 if not self._watchers or self._closed:
                     return
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError from 3.11
                     await asyncio.wait_for(self._wake.wait(), delay)
                 delay = min(delay * 2, _RECONNECT_MAX_DELAY)
         finally:
             liveness.cancel()
+            syncing.cancel()
 
     def _stream_failed(self, exc: KVStoreError) -> None:
         """No stream could be opened: a definitive error ends every watcher; while no
@@ -418,6 +420,16 @@ class WatchHub:
         """Whether a parked watcher's reader has read enough to create it again."""
         return watcher.parked and watcher.target.buffered() <= self.buffer_limit // 2
 
+    async def _auto_sync(self) -> None:
+        """Refresh the endpoints while watches run (``auto_sync_interval``): a stream
+        that stays up makes no call that would, and must find a member when it breaks."""
+        interval = self._config.auto_sync_interval
+        if not interval:
+            return
+        while True:
+            await asyncio.sleep(min(interval, _LIVENESS_TICK))
+            await self._caller.maybe_sync()
+
     # ------------------------------------------------------------------ liveness
 
     async def _watch_liveness(self) -> None:
@@ -497,6 +509,7 @@ class KeepAliveStream:
         the stream broke or no endpoint answered within the request timeout,
         ``StoreClosedError`` once the store closed.
         """
+        await self._caller.maybe_sync()
         deadline = time.monotonic() + self._config.request_timeout
         try:
             stream = await self._open(deadline)
