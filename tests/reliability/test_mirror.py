@@ -41,10 +41,14 @@ def _rebuild(changes: list[MirrorChange]) -> dict[str, KeyValue]:
     return state
 
 
-def _drain(feed: object, until: dict[str, KeyValue]) -> list[MirrorChange]:
-    """Changes until they rebuild ``until`` (then nothing more may be waiting)."""
+def _drain(
+    feed: object, until: dict[str, KeyValue], after: list[MirrorChange] | None = None
+) -> list[MirrorChange]:
+    """Changes until they rebuild ``until``, applied after the changes ``after`` (then
+    nothing more may be waiting)."""
+    earlier = after or []
     got: list[MirrorChange] = []
-    while _rebuild(got) != until:
+    while _rebuild(earlier + got) != until:
         change = feed.next_change(WAIT)  # type: ignore[attr-defined]
         assert change is not None, "the changes stopped before reaching the store's state"
         got.append(change)
@@ -115,7 +119,7 @@ def test_a_compaction_while_cut_off_is_relisted(
         assert wait_until(lambda: mirror.revision >= last), mirror.error
         truth = _state(writer, "r/")
         assert _mirrored(mirror) == truth
-        after = _drain(feed, truth)
+        after = _drain(feed, truth, before)
         assert all(change.relisted for change in after)
         assert sorted((c.key, c.new is None) for c in after) == [
             ("r/changed", False),
