@@ -24,8 +24,8 @@ callback delays neither the mirror nor other subscribers.
 
 Memory: one ``KeyValue`` per key (its key and value, and four integers), a dict entry,
 and a sorted key list built on the first ordered read after a change; nothing per
-revision. About 250 bytes per key beyond the key and value bytes (measured in
-``benchmarks/bench_mirror.py``).
+revision. Measured (``benchmarks/bench_mirror.py``, 100,000 keys of 24 characters with
+16-byte values): 313 bytes per key, 273 beyond the key and value themselves.
 """
 
 from __future__ import annotations
@@ -305,6 +305,10 @@ class Mirror(Closing):
                 self._sorted = None
             for listener in self._listeners:
                 listener.put(change)
+        self._advance(revision)
+
+    def _advance(self, revision: int) -> None:
+        """The state is now that of ``revision``: wake who waits for it (lock held)."""
         self._revision = revision
         progress, self._progress = self._progress, Event()
         progress.set()
@@ -369,13 +373,17 @@ class Mirror(Closing):
                 break
             start = page.kvs[-1].key + "\0"
         with self._lock:
-            old = self._data
-            changes = [
-                MirrorChange(key, old.get(key), fresh.get(key), pinned, True)
-                for key in sorted(old.keys() | fresh.keys())
-                if old.get(key) != fresh.get(key)
-            ]
-            self._publish(changes, pinned)
+            if self._listeners:
+                old = self._data
+                changes = [
+                    MirrorChange(key, old.get(key), fresh.get(key), pinned, True)
+                    for key in sorted(old.keys() | fresh.keys())
+                    if old.get(key) != fresh.get(key)
+                ]
+                self._publish(changes, pinned)
+            else:  # nobody to tell what changed: take the listing as it is
+                self._data, self._sorted = fresh, None
+                self._advance(pinned)
         self._synced.set()
         return pinned
 
