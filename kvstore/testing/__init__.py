@@ -52,6 +52,7 @@ pytest.register_assert_rewrite(
     "kvstore.testing.kv",
     "kvstore.testing.lease",
     "kvstore.testing.mirror",
+    "kvstore.testing.mirror_property",
     "kvstore.testing.range_options",
     "kvstore.testing.state_machine",
     "kvstore.testing.txn",
@@ -65,6 +66,7 @@ from kvstore.testing._async.history import AsyncHistoryConformance  # noqa: E402
 from kvstore.testing._async.kv import AsyncKVConformance  # noqa: E402
 from kvstore.testing._async.lease import AsyncLeaseConformance  # noqa: E402
 from kvstore.testing._async.mirror import AsyncMirrorConformance  # noqa: E402
+from kvstore.testing._async.mirror_property import AsyncMirrorPropertyConformance  # noqa: E402
 from kvstore.testing._async.range_options import AsyncRangeOptionsConformance  # noqa: E402
 from kvstore.testing._async.state_machine import AsyncStateMachineConformance  # noqa: E402
 from kvstore.testing._async.tasks import AsyncTaskConformance  # noqa: E402
@@ -83,6 +85,7 @@ from kvstore.testing.history import HistoryConformance  # noqa: E402
 from kvstore.testing.kv import KVConformance  # noqa: E402
 from kvstore.testing.lease import LeaseConformance  # noqa: E402
 from kvstore.testing.mirror import MirrorConformance  # noqa: E402
+from kvstore.testing.mirror_property import MirrorPropertyConformance  # noqa: E402
 from kvstore.testing.range_options import RangeOptionsConformance  # noqa: E402
 from kvstore.testing.state_machine import (  # noqa: E402
     KVStoreMachine,
@@ -100,6 +103,7 @@ __all__ = [
     "AsyncKVConformance",
     "AsyncLeaseConformance",
     "AsyncMirrorConformance",
+    "AsyncMirrorPropertyConformance",
     "AsyncRangeOptionsConformance",
     "AsyncStateMachineConformance",
     "AsyncTaskConformance",
@@ -113,6 +117,7 @@ __all__ = [
     "KVStoreMachine",
     "LeaseConformance",
     "MirrorConformance",
+    "MirrorPropertyConformance",
     "RangeOptionsConformance",
     "ReferenceModel",
     "StateMachineConformance",
@@ -134,6 +139,7 @@ class ConformanceSuite(
     HistoryConformance,
     LeaseConformance,
     MirrorConformance,
+    MirrorPropertyConformance,
     BadInputConformance,
     StateMachineConformance,
 ):
@@ -148,6 +154,7 @@ class AsyncConformanceSuite(  # type: ignore[misc]  # advance_clock: see AsyncSt
     AsyncHistoryConformance,
     AsyncLeaseConformance,
     AsyncMirrorConformance,
+    AsyncMirrorPropertyConformance,
     AsyncBadInputConformance,
     AsyncStateMachineConformance,
     AsyncTaskConformance,

@@ -19,6 +19,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from kvstore._async.base import AsyncBaseStore
 from kvstore._async.lease import AsyncKeepAlive, AsyncLease
+from kvstore._async.mirror import AsyncMirror, AsyncMirrorChanges
 from kvstore._async.watch import AsyncWatch
 from kvstore.testing._async._support import AsyncConformanceBase
 from kvstore.testing.state_machine import StateMachineConformance
@@ -45,8 +46,8 @@ class _Portal:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result()
 
 
-_VIEWED = (AsyncBaseStore, AsyncWatch, AsyncLease, AsyncKeepAlive)
-"""The asyncio objects the machine gets a sync view of (what it calls methods on)."""
+_VIEWED = (AsyncBaseStore, AsyncWatch, AsyncLease, AsyncKeepAlive, AsyncMirror, AsyncMirrorChanges)
+"""The asyncio objects the machine (and the mirror property) get a sync view of."""
 
 
 class _SyncView:
