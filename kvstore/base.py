@@ -1074,14 +1074,17 @@ class BaseStore(Closing, abc.ABC):
         return KeepAlive(self._renewals, lease, on_lost=on_lost)
 
     def revoke_lease(self, lease: LeaseLike) -> None:
-        """Revoke a lease, deleting its keys.
+        """Revoke a lease, deleting its keys; its keep-alives on this store end quietly
+        (no "lost" warning: the owner revoked it).
 
         Raises:
             InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int.
             LeaseNotFoundError: The lease is not live.
             StoreClosedError: The store was closed.
         """
-        self.lease_revoke(check_lease_id(_lease_id(lease), operation="revoke_lease"))
+        lease_id = check_lease_id(_lease_id(lease), operation="revoke_lease")
+        with self._renewals.revoking(lease_id):  # its keep-alives end quietly
+            self.lease_revoke(lease_id)
 
     # ------------------------------------------------------------------ coordination
 

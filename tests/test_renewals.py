@@ -4,9 +4,11 @@ the thread gone with the last keep-alive, and a slow ``on_lost`` delaying nobody
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import pytest
 from recipe_helpers import keepalive_threads
 
 from kvstore import BaseStore, LeaseExpiredError
@@ -74,3 +76,36 @@ def test_a_slow_on_lost_callback_delays_no_other_renewal(
         release.set()
         kept_keepalive.stop()
         doomed_keepalive.stop()
+
+
+def test_revoking_kept_alive_leases_stops_them_quietly(
+    any_store: BaseStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kvstore")
+    leases = [any_store.lease(3) for _ in range(100)]
+    keepalives = [any_store.keep_alive(lease) for lease in leases]
+    for index, lease in enumerate(leases):
+        if index % 2:
+            lease.revoke()
+        else:
+            any_store.revoke_lease(lease)
+    assert _wait(lambda: not any(keepalive.running for keepalive in keepalives))
+    time.sleep(1.2)  # past TTL/3: a renewal would have met every revoked lease by now
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not any(keepalive.lost.is_set() for keepalive in keepalives)
+
+
+def test_a_lease_revoked_behind_its_keep_alive_still_warns_once(
+    any_store: BaseStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    lease = any_store.lease(3)
+    keepalive = any_store.keep_alive(lease)
+    any_store.lease_revoke(lease.id)  # the primitive, as another client would
+    assert _wait(keepalive.lost.is_set)
+    time.sleep(1.2)
+    lost = [
+        record
+        for record in caplog.records
+        if record.levelno == logging.WARNING and "was lost" in record.getMessage()
+    ]
+    assert len(lost) == 1

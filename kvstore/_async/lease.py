@@ -9,6 +9,7 @@ thread in the sync API), in batches (``BaseStore.lease_keepalive_many``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import heapq
@@ -16,7 +17,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from kvstore._async._concurrency import AsyncBackground, AsyncEvent, invoke, wait_event
@@ -39,6 +40,8 @@ class _AsyncLeaseStore(Protocol):
     """What a lease handle and its keep-alive call: the lease primitives of ``BaseStore``."""
 
     async def lease_revoke(self, lease_id: int) -> None: ...
+
+    async def revoke_lease(self, lease: int) -> None: ...
 
     async def lease_keepalive_once(self, lease_id: int) -> int: ...
 
@@ -102,7 +105,7 @@ class AsyncLease(AsyncClosing):
     async def revoke(self) -> None:
         """Revoke the lease, deleting its keys; revoking a gone lease is not an error."""
         with contextlib.suppress(LeaseNotFoundError):
-            await self._store.lease_revoke(self.id)
+            await self._store.revoke_lease(self.id)
 
     async def _end_context(self) -> None:
         with contextlib.suppress(StoreClosedError):
@@ -151,6 +154,8 @@ class AsyncRenewals:
         self._due: list[tuple[float, int, AsyncKeepAlive]] = []
         self._order = itertools.count()
         self._active: dict[AsyncKeepAlive, None] = {}
+        self._by_lease: dict[int, set[AsyncKeepAlive]] = {}
+        self._revoking: collections.Counter[int] = collections.Counter()
         self._runner: _AsyncRunner | None = None
         self._closed = False
 
@@ -161,7 +166,49 @@ class AsyncRenewals:
         """Renew ``keepalive``'s lease at once, then every TTL/3 until it ends."""
         with self._lock:
             self._active[keepalive] = None
+            self._by_lease.setdefault(keepalive.lease.id, set()).add(keepalive)
             self._schedule(keepalive, time.monotonic())
+
+    def _drop(self, keepalive: AsyncKeepAlive) -> None:
+        """Forget ``keepalive`` (lock held)."""
+        self._active.pop(keepalive, None)
+        same = self._by_lease.get(keepalive.lease.id)
+        if same is not None:
+            same.discard(keepalive)
+            if not same:
+                del self._by_lease[keepalive.lease.id]
+
+    @contextlib.contextmanager
+    def revoking(self, lease_id: int) -> Iterator[None]:
+        """Around the revoke of ``lease_id`` by its owner: its keep-alives stop quietly
+        (no "lost" warning, ``lost`` stays clear), also when a renewal meets the revoke
+        first. If the revoke fails otherwise, they go on."""
+        with self._lock:
+            self._revoking[lease_id] += 1
+        try:
+            yield
+        except LeaseNotFoundError:
+            self._stop_quietly(lease_id)
+            raise
+        else:
+            self._stop_quietly(lease_id)
+        finally:
+            with self._lock:
+                self._revoking[lease_id] -= 1
+                if not self._revoking[lease_id]:
+                    del self._revoking[lease_id]
+
+    def is_revoking(self, lease_id: int) -> bool:
+        """Whether the owner is revoking ``lease_id`` now."""
+        return self._revoking.get(lease_id, 0) > 0
+
+    def _stop_quietly(self, lease_id: int) -> None:
+        with self._lock:
+            for keepalive in list(self._by_lease.get(lease_id, ())):
+                keepalive._stopped.set()
+                self._drop(keepalive)
+            if not self._active:
+                self._retire()  # the background ends with the last keep-alive
 
     def _schedule(self, keepalive: AsyncKeepAlive, due: float) -> None:
         heapq.heappush(self._due, (due, next(self._order), keepalive))
@@ -185,7 +232,7 @@ class AsyncRenewals:
         """Stop renewing ``keepalive``; a renewal of it already sent has ended on return,
         and so has the background if this was the last keep-alive."""
         with self._lock:
-            self._active.pop(keepalive, None)
+            self._drop(keepalive)
             runner = self._retire() if not self._active else self._runner
         if runner is None or (runner.background is not None and runner.background.is_current()):
             return
@@ -200,6 +247,7 @@ class AsyncRenewals:
             self._closed = True
             keepalives = list(self._active)
             self._active.clear()
+            self._by_lease.clear()
             self._due.clear()
             runner = self._retire()
         if runner is not None:
@@ -239,7 +287,7 @@ class AsyncRenewals:
                         if due is not None and keepalive in self._active:
                             self._schedule(keepalive, due)
                         else:
-                            self._active.pop(keepalive, None)
+                            self._drop(keepalive)
             finally:
                 runner.idle.set()
         if idle:
@@ -313,6 +361,10 @@ class AsyncKeepAlive:
             self._deadline = now + result
             return now + max(result / 3.0, 0.05)
         if isinstance(result, LeaseNotFoundError):
+            if self._renewals.is_revoking(self.lease.id):
+                _log.debug("keepalive of lease %#x ends: its owner revoked it", self.lease.id)
+                self._stopped.set()
+                return None
             await self._report_lost("the store no longer knows it")
             return None
         if isinstance(result, StoreClosedError):

@@ -9,6 +9,7 @@ Timing is not asserted here (``benchmarks/bench_streams.py`` measures it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -205,3 +206,20 @@ def test_ten_thousand_kept_alive_leases_survive_a_member_restart(
             keepalive.stop()
     finally:
         store.close()
+
+
+def test_revoking_kept_alive_leases_logs_no_warning(
+    etcd_store: EtcdStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="kvstore")
+    leases = [etcd_store.lease(3) for _ in range(100)]
+    keepalives = [etcd_store.keep_alive(lease) for lease in leases]
+    for lease in leases:
+        lease.revoke()
+    deadline = time.monotonic() + 10
+    while any(keepalive.running for keepalive in keepalives) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.5)  # past TTL/3: renewals in flight met the revokes by now
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert not any(keepalive.lost.is_set() or keepalive.running for keepalive in keepalives)
+    assert not set(etcd_store.lease_leases()) & {lease.id for lease in leases}
