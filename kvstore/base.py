@@ -39,6 +39,7 @@ from kvstore.errors import (
     KeyNotFoundError,
     KVStoreError,
     LeaseExpiredError,
+    LeaseNotFoundError,
     LockLostError,
     StoreClosedError,
     UnsupportedOperationError,
@@ -1074,8 +1075,13 @@ class BaseStore(Closing, abc.ABC):
         return KeepAlive(self._renewals, lease, on_lost=on_lost)
 
     def revoke_lease(self, lease: LeaseLike) -> None:
-        """Revoke a lease, deleting its keys; its keep-alives on this store end quietly
-        (no "lost" warning: the owner revoked it).
+        """Revoke a lease, deleting its keys.
+
+        Given the ``Lease`` handle (as ``lease.revoke()`` does), the revoke is its owner's:
+        the lease's keep-alives on this store end at once, setting ``lost`` and calling
+        ``on_lost`` as for any loss, logged at DEBUG rather than as a warning. Given an
+        id, which may be anyone's lease, its keep-alives learn of it at their next
+        renewal and warn, as for a lease lost any other way.
 
         Raises:
             InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int.
@@ -1083,8 +1089,21 @@ class BaseStore(Closing, abc.ABC):
             StoreClosedError: The store was closed.
         """
         lease_id = check_lease_id(_lease_id(lease), operation="revoke_lease")
-        with self._renewals.revoking(lease_id):  # its keep-alives end quietly
+        if not isinstance(lease, Lease):
+            # An id may be anyone's lease: its keep-alives learn at their next renewal.
             self.lease_revoke(lease_id)
+            return
+        gone = False
+        with self._renewals.revoking(lease_id):
+            try:
+                self.lease_revoke(lease_id)
+                gone = True
+            except LeaseNotFoundError:
+                gone = True
+                raise
+            finally:
+                if gone:  # its keep-alives end, reporting at DEBUG: it was meant
+                    self._renewals.ended_by_revoke(lease_id)
 
     # ------------------------------------------------------------------ coordination
 

@@ -43,7 +43,7 @@ class _LeaseStore(Protocol):
 
     def lease_revoke(self, lease_id: int) -> None: ...
 
-    def revoke_lease(self, lease: int) -> None: ...
+    def revoke_lease(self, lease: Lease) -> None: ...
 
     def lease_keepalive_once(self, lease_id: int) -> int: ...
 
@@ -105,9 +105,12 @@ class Lease(Closing):
         return self._store.lease_keepalive_once(self.id)
 
     def revoke(self) -> None:
-        """Revoke the lease, deleting its keys; revoking a gone lease is not an error."""
+        """Revoke the lease, deleting its keys; revoking a gone lease is not an error.
+
+        Its keep-alives end at once and report the loss at DEBUG (``BaseStore.revoke_lease``).
+        """
         with contextlib.suppress(LeaseNotFoundError):
-            self._store.revoke_lease(self.id)
+            self._store.revoke_lease(self)  # the owner's: keep-alives end quietly
 
     def _end_context(self) -> None:
         with contextlib.suppress(StoreClosedError):
@@ -182,18 +185,12 @@ class Renewals:
 
     @contextlib.contextmanager
     def revoking(self, lease_id: int) -> Iterator[None]:
-        """Around the revoke of ``lease_id`` by its owner: its keep-alives stop quietly
-        (no "lost" warning, ``lost`` stays clear), also when a renewal meets the revoke
-        first. If the revoke fails otherwise, they go on."""
+        """Around the revoke of ``lease_id`` by its owner: a renewal that meets the revoke
+        meanwhile reports nothing (``ended_by_revoke`` ends the keep-alives after)."""
         with self._lock:
             self._revoking[lease_id] += 1
         try:
             yield
-        except LeaseNotFoundError:
-            self._stop_quietly(lease_id)
-            raise
-        else:
-            self._stop_quietly(lease_id)
         finally:
             with self._lock:
                 self._revoking[lease_id] -= 1
@@ -204,13 +201,17 @@ class Renewals:
         """Whether the owner is revoking ``lease_id`` now."""
         return self._revoking.get(lease_id, 0) > 0
 
-    def _stop_quietly(self, lease_id: int) -> None:
+    def ended_by_revoke(self, lease_id: int) -> None:
+        """The owner revoked ``lease_id``: end its keep-alives, each reporting the loss
+        (``lost``, ``on_lost``) at DEBUG, since it was meant."""
         with self._lock:
-            for keepalive in list(self._by_lease.get(lease_id, ())):
-                keepalive._stopped.set()
+            keepalives = list(self._by_lease.get(lease_id, ()))
+            for keepalive in keepalives:
                 self._drop(keepalive)
             if not self._active:
                 self._retire()  # the background ends with the last keep-alive
+        for keepalive in keepalives:
+            keepalive._revoked()
 
     def _schedule(self, keepalive: KeepAlive, due: float) -> None:
         heapq.heappush(self._due, (due, next(self._order), keepalive))
@@ -354,6 +355,13 @@ class KeepAlive:
         self._stopped.set()
         self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
 
+    def _revoked(self) -> None:
+        """End renewals because the owner revoked the lease; report it at DEBUG."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._announce_lost("its owner revoked it", level=logging.DEBUG)
+
     def _renewed(self, result: int | KVStoreError) -> float | None:
         """Take the outcome of one renewal; when the next one is due (``None``: never)."""
         if self._stopped.is_set():
@@ -364,9 +372,8 @@ class KeepAlive:
             return now + max(result / 3.0, 0.05)
         if isinstance(result, LeaseNotFoundError):
             if self._renewals.is_revoking(self.lease.id):
-                _log.debug("keepalive of lease %#x ends: its owner revoked it", self.lease.id)
-                self._stopped.set()
-                return None
+                # The owner's revoke got there first: it ends this keep-alive itself.
+                return now + self._interval
             self._report_lost("the store no longer knows it")
             return None
         if isinstance(result, StoreClosedError):

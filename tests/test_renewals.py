@@ -78,7 +78,7 @@ def test_a_slow_on_lost_callback_delays_no_other_renewal(
         doomed_keepalive.stop()
 
 
-def test_revoking_kept_alive_leases_stops_them_quietly(
+def test_revoking_kept_alive_leases_ends_them_without_a_warning(
     any_store: BaseStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="kvstore")
@@ -92,7 +92,9 @@ def test_revoking_kept_alive_leases_stops_them_quietly(
     assert _wait(lambda: not any(keepalive.running for keepalive in keepalives))
     time.sleep(1.2)  # past TTL/3: a renewal would have met every revoked lease by now
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert not any(keepalive.lost.is_set() for keepalive in keepalives)
+    # Each still reports that its lease is gone (lost, on_lost), only not as a warning.
+    assert all(keepalive.lost.is_set() for keepalive in keepalives)
+    assert any("its owner revoked it" in record.getMessage() for record in caplog.records)
 
 
 def test_a_lease_revoked_behind_its_keep_alive_still_warns_once(

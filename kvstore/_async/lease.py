@@ -41,7 +41,7 @@ class _AsyncLeaseStore(Protocol):
 
     async def lease_revoke(self, lease_id: int) -> None: ...
 
-    async def revoke_lease(self, lease: int) -> None: ...
+    async def revoke_lease(self, lease: AsyncLease) -> None: ...
 
     async def lease_keepalive_once(self, lease_id: int) -> int: ...
 
@@ -103,9 +103,12 @@ class AsyncLease(AsyncClosing):
         return await self._store.lease_keepalive_once(self.id)
 
     async def revoke(self) -> None:
-        """Revoke the lease, deleting its keys; revoking a gone lease is not an error."""
+        """Revoke the lease, deleting its keys; revoking a gone lease is not an error.
+
+        Its keep-alives end at once and report the loss at DEBUG (``BaseStore.revoke_lease``).
+        """
         with contextlib.suppress(LeaseNotFoundError):
-            await self._store.revoke_lease(self.id)
+            await self._store.revoke_lease(self)  # the owner's: keep-alives end quietly
 
     async def _end_context(self) -> None:
         with contextlib.suppress(StoreClosedError):
@@ -180,18 +183,12 @@ class AsyncRenewals:
 
     @contextlib.contextmanager
     def revoking(self, lease_id: int) -> Iterator[None]:
-        """Around the revoke of ``lease_id`` by its owner: its keep-alives stop quietly
-        (no "lost" warning, ``lost`` stays clear), also when a renewal meets the revoke
-        first. If the revoke fails otherwise, they go on."""
+        """Around the revoke of ``lease_id`` by its owner: a renewal that meets the revoke
+        meanwhile reports nothing (``ended_by_revoke`` ends the keep-alives after)."""
         with self._lock:
             self._revoking[lease_id] += 1
         try:
             yield
-        except LeaseNotFoundError:
-            self._stop_quietly(lease_id)
-            raise
-        else:
-            self._stop_quietly(lease_id)
         finally:
             with self._lock:
                 self._revoking[lease_id] -= 1
@@ -202,13 +199,17 @@ class AsyncRenewals:
         """Whether the owner is revoking ``lease_id`` now."""
         return self._revoking.get(lease_id, 0) > 0
 
-    def _stop_quietly(self, lease_id: int) -> None:
+    async def ended_by_revoke(self, lease_id: int) -> None:
+        """The owner revoked ``lease_id``: end its keep-alives, each reporting the loss
+        (``lost``, ``on_lost``) at DEBUG, since it was meant."""
         with self._lock:
-            for keepalive in list(self._by_lease.get(lease_id, ())):
-                keepalive._stopped.set()
+            keepalives = list(self._by_lease.get(lease_id, ()))
+            for keepalive in keepalives:
                 self._drop(keepalive)
             if not self._active:
                 self._retire()  # the background ends with the last keep-alive
+        for keepalive in keepalives:
+            await keepalive._revoked()
 
     def _schedule(self, keepalive: AsyncKeepAlive, due: float) -> None:
         heapq.heappush(self._due, (due, next(self._order), keepalive))
@@ -352,6 +353,13 @@ class AsyncKeepAlive:
         self._stopped.set()
         await self._announce_lost(_STORE_CLOSED, level=logging.DEBUG)
 
+    async def _revoked(self) -> None:
+        """End renewals because the owner revoked the lease; report it at DEBUG."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        await self._announce_lost("its owner revoked it", level=logging.DEBUG)
+
     async def _renewed(self, result: int | KVStoreError) -> float | None:
         """Take the outcome of one renewal; when the next one is due (``None``: never)."""
         if self._stopped.is_set():
@@ -362,9 +370,8 @@ class AsyncKeepAlive:
             return now + max(result / 3.0, 0.05)
         if isinstance(result, LeaseNotFoundError):
             if self._renewals.is_revoking(self.lease.id):
-                _log.debug("keepalive of lease %#x ends: its owner revoked it", self.lease.id)
-                self._stopped.set()
-                return None
+                # The owner's revoke got there first: it ends this keep-alive itself.
+                return now + self._interval
             await self._report_lost("the store no longer knows it")
             return None
         if isinstance(result, StoreClosedError):

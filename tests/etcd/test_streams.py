@@ -221,5 +221,5 @@ def test_revoking_kept_alive_leases_logs_no_warning(
         time.sleep(0.05)
     time.sleep(1.5)  # past TTL/3: renewals in flight met the revokes by now
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert not any(keepalive.lost.is_set() or keepalive.running for keepalive in keepalives)
+    assert all(keepalive.lost.is_set() and not keepalive.running for keepalive in keepalives)
     assert not set(etcd_store.lease_leases()) & {lease.id for lease in leases}
