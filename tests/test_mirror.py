@@ -10,7 +10,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kvstore import KeyValue, MirrorChange
+from kvstore import KeyValue
+from kvstore.testing.mirror_property import apply_change
 from kvstore.txn import Delete, Put, Txn
 from kvstore_memory import MemoryStore
 
@@ -42,14 +43,6 @@ def _mirror_state(mirror: object) -> dict[str, KeyValue]:
     return state
 
 
-def _apply(state: dict[str, KeyValue], change: MirrorChange) -> None:
-    assert state.get(change.key) == change.old, change
-    if change.new is None:
-        state.pop(change.key, None)
-    else:
-        state[change.key] = change.new
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_op, max_size=25))
 def test_the_mirror_is_the_store_at_its_revision(ops: list[tuple[str, str, bytes]]) -> None:
@@ -79,6 +72,6 @@ def test_the_mirror_is_the_store_at_its_revision(ops: list[tuple[str, str, bytes
         while rebuilt != _mirror_state(mirror) and time.monotonic() < deadline:
             change = changes.next_change(1)
             assert change is not None
-            _apply(rebuilt, change)
+            apply_change(rebuilt, change)
         assert rebuilt == _mirror_state(mirror)
         assert changes.next_change(0.01) is None

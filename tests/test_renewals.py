@@ -12,18 +12,10 @@ import pytest
 from recipe_helpers import keepalive_threads
 
 from kvstore import BaseStore, LeaseExpiredError
+from kvstore.testing._support import wait_until
 from kvstore_memory import ManualClock
 
 LEASES = 500
-
-
-def _wait(condition: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_hundreds_of_keep_alives_share_one_thread_and_none_is_lost(
@@ -38,7 +30,9 @@ def test_hundreds_of_keep_alives_share_one_thread_and_none_is_lost(
         # real time) bring every lease back to its full TTL before the next step.
         clock.advance(2)
         before = time.monotonic()
-        assert _wait(lambda: all(lease.remaining_ttl() == 3 for lease in leases[:: LEASES // 10]))
+        assert wait_until(
+            lambda: all(lease.remaining_ttl() == 3 for lease in leases[:: LEASES // 10])
+        )
         time.sleep(max(0.0, 1.2 - (time.monotonic() - before)))
     assert not any(keepalive.lost.is_set() for keepalive in keepalives)
     assert set(any_store.lease_leases()) >= {lease.id for lease in leases}
@@ -65,11 +59,11 @@ def test_a_slow_on_lost_callback_delays_no_other_renewal(
     kept_keepalive = any_store.keep_alive(kept)
     try:
         any_store.lease_revoke(doomed.id)  # behind the keep-alive's back
-        assert _wait(lambda: bool(reported))
+        assert wait_until(lambda: bool(reported))
         # The callback blocks; the other lease is renewed meanwhile.
         for _ in range(2):
             clock.advance(2)
-            assert _wait(lambda: kept.remaining_ttl() == 3)
+            assert wait_until(lambda: kept.remaining_ttl() == 3)
         assert doomed_keepalive.lost.is_set() and not kept_keepalive.lost.is_set()
         assert "was lost" in str(reported[0])
     finally:
@@ -89,7 +83,7 @@ def test_revoking_kept_alive_leases_ends_them_without_a_warning(
             lease.revoke()
         else:
             any_store.revoke_lease(lease)
-    assert _wait(lambda: not any(keepalive.running for keepalive in keepalives))
+    assert wait_until(lambda: not any(keepalive.running for keepalive in keepalives))
     time.sleep(1.2)  # past TTL/3: a renewal would have met every revoked lease by now
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
     # Each still reports that its lease is gone (lost, on_lost), only not as a warning.
@@ -103,7 +97,7 @@ def test_a_lease_revoked_behind_its_keep_alive_still_warns_once(
     lease = any_store.lease(3)
     keepalive = any_store.keep_alive(lease)
     any_store.lease_revoke(lease.id)  # the primitive, as another client would
-    assert _wait(keepalive.lost.is_set)
+    assert wait_until(keepalive.lost.is_set)
     time.sleep(1.2)
     lost = [
         record

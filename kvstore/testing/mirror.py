@@ -26,6 +26,7 @@ from kvstore.testing._support import (
     current_revision,
     requires,
 )
+from kvstore.testing.mirror_property import apply_change
 from kvstore.txn import Delete, Put, Txn
 from kvstore.types import KeyValue, MirrorChange
 
@@ -68,11 +69,7 @@ def _drain(changes: MirrorChanges, until: int) -> list[MirrorChange]:
 
 def _apply(state: dict[str, KeyValue], changes: list[MirrorChange]) -> None:
     for change in changes:
-        assert state.get(change.key) == change.old, f"{change} does not follow {state}"
-        if change.new is None:
-            state.pop(change.key, None)
-        else:
-            state[change.key] = change.new
+        apply_change(state, change)
 
 
 class MirrorConformance(ConformanceBase):

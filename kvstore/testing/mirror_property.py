@@ -22,7 +22,7 @@ from kvstore.testing._support import EVENT_TIMEOUT, ConformanceBase, requires
 from kvstore.txn import Delete, Put, Txn
 from kvstore.types import KeyValue, MirrorChange
 
-__all__ = ["MirrorPropertyConformance", "OPERATIONS", "check_mirror"]
+__all__ = ["OPERATIONS", "MirrorPropertyConformance", "apply_change", "check_mirror"]
 
 _NAMES = ("a", "b", "c/1", "c/2", "d")
 
@@ -81,11 +81,16 @@ def check_mirror(store: Any, operations: list[tuple[str, str, bytes]]) -> None:
         while rebuilt != held:
             change = changes.next_change(EVENT_TIMEOUT)
             assert change is not None, f"the changes stopped at {rebuilt}, not {held}"
-            _apply(rebuilt, change)
+            apply_change(rebuilt, change)
         assert changes.next_change(0.01) is None, "a change came twice or too many"
 
 
-def _apply(state: dict[str, KeyValue], change: MirrorChange) -> None:
+def apply_change(state: dict[str, KeyValue], change: MirrorChange) -> None:
+    """Apply ``change`` to ``state`` as a subscriber does, checking it follows from it.
+
+    Raises:
+        AssertionError: ``change.old`` is not what ``state`` holds at its key.
+    """
     assert state.get(change.key) == change.old, f"{change} does not follow {state}"
     if change.new is None:
         state.pop(change.key, None)

@@ -516,6 +516,25 @@ class EtcdServer(Launched):
         """
         return self._metric(name)
 
+    def watch_counts(self) -> tuple[int, int]:
+        """``(watch streams, watchers)`` the member serves now, from its metrics
+        (``etcd_debugging_mvcc_watch_stream_total`` and ``..._watcher_total``)."""
+        streams = self._metric("etcd_debugging_mvcc_watch_stream_total")
+        watchers = self._metric("etcd_debugging_mvcc_watcher_total")
+        return int(streams or 0), int(watchers or 0)
+
+    def wait_for_watch_counts(
+        self, expected: tuple[int, int], timeout: float = 5.0
+    ) -> tuple[int, int]:
+        """``watch_counts()`` once it equals ``expected``, or as it is after ``timeout``
+        seconds (etcd updates them as it processes the streams' requests)."""
+        deadline = time.monotonic() + timeout
+        counts = self.watch_counts()
+        while counts != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            counts = self.watch_counts()
+        return counts
+
     def _metric(self, name: str) -> float | None:
         text = self._metrics_text()
         match = re.search(rf"^{name} (\S+)$", text or "", re.MULTILINE)

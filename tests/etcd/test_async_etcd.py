@@ -350,34 +350,25 @@ async def test_watch_returns_at_once_and_sees_every_revision(store: AsyncEtcdSto
     assert watch.cancelled and await watch.next_event(0.1) is None
 
 
-async def _server_watch_counts(server: EtcdServer, expected: tuple[int, int]) -> tuple[int, int]:
-    """(watch streams, watchers) the server has, once they reach ``expected`` (or 5 s)."""
-    counts = (-1, -1)
-    for _ in range(100):
-        streams = server.metric("etcd_debugging_mvcc_watch_stream_total")
-        watchers = server.metric("etcd_debugging_mvcc_watcher_total")
-        counts = (int(streams or 0), int(watchers or 0))
-        if counts == expected:
-            break
-        await asyncio.sleep(0.05)
-    return counts
-
-
 async def test_watch_cancel_cancels_its_id_only_and_the_last_one_ends_the_stream(
     store: AsyncEtcdStore, etcd_server: EtcdServer
 ) -> None:
-    streams, watchers = await _server_watch_counts(etcd_server, (-1, -1))
+    streams, watchers = etcd_server.watch_counts()
     first = store.do_watch(WatchRequest("quiet/a"))
     second = store.do_watch(WatchRequest("quiet/b"))
     await first.ready()
     await second.ready()
     # The two watches share one stream on the server.
-    assert await _server_watch_counts(etcd_server, (streams + 1, watchers + 2)) == (
+    assert await asyncio.to_thread(
+        etcd_server.wait_for_watch_counts, (streams + 1, watchers + 2)
+    ) == (
         streams + 1,
         watchers + 2,
     )
     await first.cancel()
-    assert await _server_watch_counts(etcd_server, (streams + 1, watchers + 1)) == (
+    assert await asyncio.to_thread(
+        etcd_server.wait_for_watch_counts, (streams + 1, watchers + 1)
+    ) == (
         streams + 1,
         watchers + 1,
     )
@@ -386,7 +377,10 @@ async def test_watch_cancel_cancels_its_id_only_and_the_last_one_ends_the_stream
     assert event is not None and event.revision == revision
     assert store.watches() == [second]
     await second.cancel()
-    assert await _server_watch_counts(etcd_server, (streams, watchers)) == (streams, watchers)
+    assert await asyncio.to_thread(etcd_server.wait_for_watch_counts, (streams, watchers)) == (
+        streams,
+        watchers,
+    )
     hub = store.watch_hub()
     for _ in range(100):
         if not hub.running:

@@ -12,6 +12,7 @@ import pytest
 from etcd3 import etcdrpc
 from etcd3.etcdrpc import rpc_pb2
 
+from kvstore.testing._support import wait_until
 from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer
 
@@ -75,15 +76,6 @@ def growing(etcd_binary: str) -> Iterator[list[EtcdServer]]:
             member.close()
 
 
-def _wait(predicate: object, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_a_store_started_with_one_endpoint_survives_its_removal(
     growing: list[EtcdServer],
 ) -> None:
@@ -103,16 +95,18 @@ def test_a_store_started_with_one_endpoint_survives_its_removal(
             store.get("k")  # calls are what run the sync when it is due
             return sorted(store.endpoints) == everyone
 
-        assert _wait(synced), f"the store still has {store.endpoints}, not {everyone}"
+        assert wait_until(synced, timeout=20), (
+            f"the store still has {store.endpoints}, not {everyone}"
+        )
 
         _remove_member(growing[1], first)
-        assert _wait(lambda: not first.is_running or not first.is_healthy())
+        assert wait_until(lambda: not first.is_running or not first.is_healthy(), timeout=20)
         first.close()
         # The two members left elect a leader (the removed one led): then writes go on.
-        assert _wait(lambda: all(member.is_healthy() for member in growing[1:]))
+        assert wait_until(lambda: all(member.is_healthy() for member in growing[1:]), timeout=20)
         revision = store.put("k", b"1")
         assert store.get("k") == b"1"
-        assert _wait(lambda: first.endpoint not in store.endpoints)
+        assert wait_until(lambda: first.endpoint not in store.endpoints, timeout=20)
         # The watch moved to a member that remains, from its next revision.
         event = watch.next_event(20)
         assert event is not None and event.revision == revision

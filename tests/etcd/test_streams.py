@@ -38,13 +38,6 @@ def _config(endpoints: list[str], **options: object) -> EtcdConfig:
     return EtcdConfig(endpoints=endpoints, request_timeout=10.0, dial_timeout=10.0, **options)  # type: ignore[arg-type]
 
 
-def _watch_counts(server: EtcdServer) -> tuple[int, int]:
-    """(watch streams, watchers) the server serves now."""
-    streams = server.metric("etcd_debugging_mvcc_watch_stream_total")
-    watchers = server.metric("etcd_debugging_mvcc_watcher_total")
-    return int(streams or 0), int(watchers or 0)
-
-
 class ThreadCeiling:
     """The most threads the process ran, above those it ran before, at each ``sample``."""
 
@@ -76,7 +69,7 @@ def test_ten_thousand_sync_watches_share_one_stream_and_resume_exactly_once(
             watches.append(store.watch_prefix(f"w/{index:05}/"))
             if index % 1000 == 0:
                 ceiling.sample()
-        assert _watch_counts(own_server) == (1, WATCHES)
+        assert own_server.watch_counts() == (1, WATCHES)
         first = [store.put(f"w/{index:05}/k", b"1") for index in range(WATCHES)]
         ceiling.sample()
         for index, watch in enumerate(watches):
@@ -94,7 +87,7 @@ def test_ten_thousand_sync_watches_share_one_stream_and_resume_exactly_once(
             assert watch.next_event(0.01) is None  # nothing twice
         ceiling.sample()
         assert ceiling.most <= MAX_STORE_THREADS, f"the store ran {ceiling.most} threads"
-        assert _watch_counts(own_server) == (1, WATCHES)
+        assert own_server.watch_counts() == (1, WATCHES)
     finally:
         store.close()
 
@@ -108,7 +101,7 @@ async def test_ten_thousand_async_watches_share_one_stream_and_resume_exactly_on
         await asyncio.gather(*(watch.ready() for watch in watches))
         # One stream and its reader, writer and probe tasks, however many watches.
         assert len(asyncio.all_tasks()) - tasks_before <= 4
-        assert _watch_counts(own_server) == (1, WATCHES)
+        assert own_server.watch_counts() == (1, WATCHES)
 
         async def put_all(value: bytes) -> list[int]:
             results = []
@@ -130,11 +123,8 @@ async def test_ten_thousand_async_watches_share_one_stream_and_resume_exactly_on
             assert await watch.next_event(0.01) is None
         for watch in watches:
             await watch.cancel()
-        for _ in range(100):
-            if _watch_counts(own_server) == (0, 0):
-                break
-            await asyncio.sleep(0.05)
-        assert _watch_counts(own_server) == (0, 0)
+        counts = await asyncio.to_thread(own_server.wait_for_watch_counts, (0, 0))
+        assert counts == (0, 0)
 
 
 def test_a_reader_that_stops_reading_delays_no_other_watch_and_is_parked(
@@ -154,13 +144,13 @@ def test_a_reader_that_stops_reading_delays_no_other_watch_and_is_parked(
             assert event.kv.key == f"l/{index:04}"
         # The stalled watch holds its bound (plus one response) and is parked on the server.
         assert limit <= stalled.buffered() <= limit + 1  # type: ignore[attr-defined]
-        assert _watch_counts(own_server)[1] == 1
+        assert own_server.watch_counts()[1] == 1
         # Reading resumes it from its next revision: every revision once, in order.
         events = _take(stalled, limit * 5)
         assert [event.revision for event in events] == revisions
         assert all(event.type is EventType.PUT for event in events)
         assert stalled.next_event(0.2) is None
-        assert _watch_counts(own_server)[1] == 2
+        assert own_server.watch_counts()[1] == 2
     finally:
         store.close()
 

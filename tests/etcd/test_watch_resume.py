@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,30 +92,17 @@ def test_watch_from_revision_replays_then_resumes_exactly_once(
         assert watch.next_event(0.5) is None
 
 
-def _watch_counts(server: EtcdServer, expected: tuple[int, int]) -> tuple[int, int]:
-    """(watch streams, watchers) the server has, once they reach ``expected`` (or 5 s)."""
-    counts = (-1, -1)
-    for _ in range(100):
-        streams = server.metric("etcd_debugging_mvcc_watch_stream_total")
-        watchers = server.metric("etcd_debugging_mvcc_watcher_total")
-        counts = (int(streams or 0), int(watchers or 0))
-        if counts == expected:
-            break
-        time.sleep(0.05)
-    return counts
-
-
 def test_cancel_ends_the_watch_and_its_stream_on_the_server(
     own_server: EtcdServer, own_store: EtcdStore
 ) -> None:
     watches = [own_store.watch(f"c{index}") for index in range(3)]
-    assert _watch_counts(own_server, (1, 3)) == (1, 3)  # one stream for the three
+    assert own_server.wait_for_watch_counts((1, 3)) == (1, 3)  # one stream for the three
     watches[0].cancel()
-    assert _watch_counts(own_server, (1, 2)) == (1, 2)  # its id only
+    assert own_server.wait_for_watch_counts((1, 2)) == (1, 2)  # its id only
     assert watches[0].next_event(0.1) is None
     for watch in watches[1:]:
         watch.cancel()
-    assert _watch_counts(own_server, (0, 0)) == (0, 0)
+    assert own_server.wait_for_watch_counts((0, 0)) == (0, 0)
 
 
 def test_keepalive_survives_a_restart(own_server: EtcdServer, own_store: EtcdStore) -> None:

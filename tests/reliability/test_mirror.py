@@ -11,6 +11,7 @@ import pytest
 
 from kvstore import KeyValue, MirrorChange
 from kvstore.keys import prefix_range_end
+from kvstore.testing.mirror_property import apply_change
 from kvstore_etcd import EtcdStore
 from kvstore_etcd.launcher import EtcdCluster
 
@@ -33,11 +34,7 @@ def _mirrored(mirror: object) -> dict[str, KeyValue]:
 def _rebuild(changes: list[MirrorChange]) -> dict[str, KeyValue]:
     state: dict[str, KeyValue] = {}
     for change in changes:
-        assert state.get(change.key) == change.old, change
-        if change.new is None:
-            state.pop(change.key, None)
-        else:
-            state[change.key] = change.new
+        apply_change(state, change)
     return state
 
 
