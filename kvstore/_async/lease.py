@@ -259,7 +259,8 @@ class AsyncRenewals:
         while True:
             with self._lock:
                 runner.wake.clear()
-                idle = runner.retired and not self._closed
+                # Released only when no newer background renews (it may already run).
+                idle = runner.retired and not self._closed and self._runner is None
                 if runner.retired:
                     break
                 now = time.monotonic()
