@@ -16,15 +16,19 @@ URL options (any scheme; the backend's plugin never sees them):
   with the keys read from that file or variable (``kvstore.Keyring`` text format);
   key material itself is refused in a URL (``?encryption_key=...``), never repeated;
 - ``compress=1`` (``true``/``yes``/``on``; ``0``/``false``/``no``/``off`` to turn it off),
-  optionally ``compress_level=N`` and ``compress_threshold=BYTES``: ``CompressedStore``.
+  optionally ``compress_level=N`` and ``compress_threshold=BYTES``: ``CompressedStore``;
+- ``trace=1`` (the same flags), optionally ``trace_keys=1``: ``TracingStore``
+  (OpenTelemetry spans and metrics, extra ``[otel]``; ``trace_keys`` records keys on
+  spans), with the global tracer and meter providers.
 
 The order is fixed, outermost first::
 
-    NamespacedStore( CompressedStore( EncryptedStore( backend ) ) )
+    NamespacedStore( CompressedStore( EncryptedStore( TracingStore( backend ) ) ) )
 
 The namespace is outermost, so the encryption binds the full stored key, prefix included
 (a value copied from one namespace to another does not decrypt); values are compressed
-before they are encrypted, because ciphertext does not compress.
+before they are encrypted, because ciphertext does not compress. Tracing is innermost,
+so each span is one request the backend really gets.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ __all__ = [
     "wrap_store",
 ]
 
-WRAPPER_ORDER = ("NamespacedStore", "CompressedStore", "EncryptedStore")
+WRAPPER_ORDER = ("NamespacedStore", "CompressedStore", "EncryptedStore", "TracingStore")
 """The wrappers ``wrap_store`` may build, outermost first; the backend is innermost."""
 
 WRAPPER_URL_OPTIONS = frozenset(
@@ -64,6 +68,8 @@ WRAPPER_URL_OPTIONS = frozenset(
         "compress",
         "compress_level",
         "compress_threshold",
+        "trace",
+        "trace_keys",
     }
 )
 """The query options ``split_url`` takes out of a store URL."""
@@ -84,6 +90,8 @@ class WrapperOptions(TypedDict, total=False):
     compress: bool
     compress_level: int
     compress_threshold: int
+    trace: bool
+    trace_keys: bool
 
 
 # ---------------------------------------------------------------------------- keys
@@ -164,10 +172,13 @@ def wrap_store(
     compress: bool = False,
     compress_level: int | None = None,
     compress_threshold: int | None = None,
+    trace: bool = False,
+    trace_keys: bool = False,
 ) -> _StoreT:
     """Stack the requested wrappers on ``store``, in the one documented order.
 
-    ``NamespacedStore( CompressedStore( EncryptedStore( store ) ) )``, each layer only when
+    ``NamespacedStore( CompressedStore( EncryptedStore( TracingStore( store ) ) ) )``, each
+    layer only when
     asked for; with no option, ``store`` itself is returned. An asyncio store gets the
     asyncio wrappers (``AsyncNamespacedStore`` ...). The wrappers own ``store`` from this
     call on: if the chain cannot be built, a sync ``store`` is closed (an asyncio store
@@ -185,6 +196,9 @@ def wrap_store(
         compress_level: The compression level (``CompressedStore``'s default if ``None``).
         compress_threshold: Values shorter than this many bytes stay uncompressed
             (``CompressedStore``'s default if ``None``).
+        trace: Trace every request to ``store`` (``TracingStore``, with the global
+            OpenTelemetry providers; needs the ``[otel]`` extra).
+        trace_keys: Record keys on the spans (``TracingStore(record_keys=True)``).
 
     Returns:
         The outermost store of the chain.
@@ -192,7 +206,8 @@ def wrap_store(
     Raises:
         ConfigurationError: An option is unusable: an empty namespace, more than one key
             source, an unreadable key file or variable, ``allow_plaintext`` or a
-            compression setting without what it modifies (never showing key material).
+            compression setting without what it modifies (never showing key material),
+            or tracing asked for without OpenTelemetry installed.
     """
     try:
         return _build(
@@ -205,6 +220,8 @@ def wrap_store(
             compress=compress,
             compress_level=compress_level,
             compress_threshold=compress_threshold,
+            trace=trace,
+            trace_keys=trace_keys,
         )
     except BaseException:
         if isinstance(store, BaseStore):
@@ -221,6 +238,8 @@ def _build(
     compress: bool,
     compress_level: int | None,
     compress_threshold: int | None,
+    trace: bool,
+    trace_keys: bool,
 ) -> _StoreT:
     if namespace is not None and (not isinstance(namespace, str) or not namespace):
         raise ConfigurationError(
@@ -236,11 +255,15 @@ def _build(
         raise ConfigurationError(
             "open: compress_level and compress_threshold need compress=1", operation="open"
         )
+    if trace_keys and not trace:
+        raise ConfigurationError("open: trace_keys needs trace=1", operation="open")
     if isinstance(store, AsyncBaseStore):
         encrypted: Any = AsyncEncryptedStore
         namespaced: Any = AsyncNamespacedStore
     else:
         encrypted, namespaced = EncryptedStore, NamespacedStore
+    if trace:
+        store = _traced(store, record_keys=trace_keys)
     if keyring is not None:
         store = encrypted(store, keyring, allow_plaintext=allow_plaintext)
     if compress:
@@ -259,6 +282,19 @@ def _compressed(store: _StoreT, settings: Mapping[str, int | None]) -> _StoreT:
     if isinstance(store, AsyncBaseStore):
         return AsyncCompressedStore(store, **options)
     return CompressedStore(store, **options)
+
+
+def _traced(store: _StoreT, *, record_keys: bool) -> _StoreT:
+    """``TracingStore(store)`` (or the asyncio one), imported only when asked for.
+
+    Raises:
+        ConfigurationError: OpenTelemetry is not installed (``pip install 'kvstore[otel]'``).
+    """
+    from kvstore.tracing import AsyncTracingStore, TracingStore
+
+    if isinstance(store, AsyncBaseStore):
+        return AsyncTracingStore(store, record_keys=record_keys)
+    return TracingStore(store, record_keys=record_keys)
 
 
 # ---------------------------------------------------------------------------- URL options
@@ -313,11 +349,11 @@ def _url_option(name: str, value: str) -> Any:
                 "open: ?namespace= needs a non-empty prefix such as 'app/'", operation="open"
             )
         return value
-    if name == "compress":
+    if name in ("compress", "trace", "trace_keys"):
         flag = _FLAGS.get(value.strip().lower())
         if flag is None:
             raise ConfigurationError(
-                f"open: compress must be 1 or 0 (true/false, yes/no, on/off), not {value!r}",
+                f"open: {name} must be 1 or 0 (true/false, yes/no, on/off), not {value!r}",
                 operation="open",
             )
         return flag

@@ -9,6 +9,11 @@ A backend plugin is a module (or object) with ``@hookimpl`` functions, named in 
 The module is imported only when a URL with that scheme is opened (``kvstore_open``) or a
 local server for it is asked for (``kvstore_local_server``). A plugin implements the hooks
 it supports; every hook returns ``None`` for schemes the plugin does not serve.
+
+The event hooks (``kvstore_retry``, ``kvstore_endpoint_switch``, ``kvstore_watch_resume``,
+``kvstore_keepalive_lost``, ``kvstore_lock_lost``) are declared in ``kvstore.events`` and
+re-exported here: an observer registered with ``kvstore.events.register`` implements them,
+a backend plugin reports them with ``kvstore.events.report``.
 """
 
 from __future__ import annotations
@@ -20,12 +25,29 @@ from typing import TYPE_CHECKING
 import pluggy
 
 from kvstore._context import Closing
+from kvstore.events import (
+    kvstore_endpoint_switch,
+    kvstore_keepalive_lost,
+    kvstore_lock_lost,
+    kvstore_retry,
+    kvstore_watch_resume,
+)
 
 if TYPE_CHECKING:
     from kvstore._async.base import AsyncBaseStore
     from kvstore.base import BaseStore
 
-__all__ = ["PROJECT_NAME", "LocalServer", "hookimpl", "hookspec"]
+__all__ = [
+    "PROJECT_NAME",
+    "LocalServer",
+    "hookimpl",
+    "hookspec",
+    "kvstore_endpoint_switch",
+    "kvstore_keepalive_lost",
+    "kvstore_lock_lost",
+    "kvstore_retry",
+    "kvstore_watch_resume",
+]
 
 PROJECT_NAME = "kvstore"
 """The pluggy project name and the entry-point group."""

@@ -25,6 +25,7 @@ from typing import Protocol
 from kvstore._concurrency import Background, Event, invoke, wait_event
 from kvstore._context import Closing
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
+from kvstore.events import report as report_event
 from kvstore.types import LeaseInfo
 
 __all__ = ["KeepAlive", "Lease", "Renewals"]
@@ -166,6 +167,11 @@ class Renewals:
 
     def __len__(self) -> int:
         return len(self._active)
+
+    @property
+    def store(self) -> object:
+        """The store renewed through (named in ``kvstore.events`` reports)."""
+        return self._store
 
     def add(self, keepalive: KeepAlive) -> None:
         """Renew ``keepalive``'s lease at once, then every TTL/3 until it ends."""
@@ -403,6 +409,10 @@ class KeepAlive:
             f"keepalive: lease {self.lease.id:#x} was lost: {why}", operation="keep_alive"
         )
         _log.log(level, "%s", error)
+        if level >= logging.WARNING:
+            report_event(
+                "keepalive_lost", store=self._renewals.store, lease_id=self.lease.id, reason=why
+            )
         on_lost = self._on_lost
         if on_lost is None:
             return

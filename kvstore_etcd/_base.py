@@ -98,6 +98,7 @@ class EtcdBase(BaseStore):
         self._username = self.config.username
         self._password = self.config.resolve_password() if self._username else ""
         self._pool = EndpointPool(self.config)
+        self._pool.events_source = self
         self._caller = Caller(
             self._pool, timeout=self._timeout, username=self._username, password=self._password
         )
@@ -118,6 +119,11 @@ class EtcdBase(BaseStore):
         """The endpoints calls go to now: the configured ones, or those ``auto_sync_interval``
         last read from the cluster's members."""
         return [endpoint.address for endpoint in self._pool.endpoints]
+
+    @property
+    def current_endpoint(self) -> str:
+        """The endpoint the next call goes to first (``"host:port"``; tracing reports it)."""
+        return self._pool.current.address
 
     @property
     def caller(self) -> Caller:

@@ -38,6 +38,7 @@ from etcd3.etcdrpc import rpc_pb2
 
 from kvstore._concurrency import Lock, sleep
 from kvstore.errors import KVStoreError, StoreClosedError
+from kvstore.events import report as report_event
 from kvstore_etcd._errors import (
     CHANNEL_USAGE_ERRORS,
     closed_channel_error,
@@ -192,6 +193,7 @@ class Caller:
                     self.forget_token(metadata)
                     continue
                 retry = False
+                reason = "unavailable"
                 if is_unavailable(exc):
                     self.pool.mark_failed(endpoint)
                     retry = not write or never_sent(exc)
@@ -200,7 +202,15 @@ class Caller:
                     # is passed over by the next calls.
                     self.pool.mark_failed(endpoint)
                     retry = idempotent
+                    reason = "deadline"
                 if retry and time.monotonic() + delay < deadline:
+                    report_event(
+                        "retry",
+                        store=self.pool.events_source,
+                        operation=operation,
+                        endpoint=endpoint.address,
+                        reason=reason,
+                    )
                     sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
                     continue

@@ -35,6 +35,7 @@ from etcd3 import etcdrpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import ConfigurationError, UnavailableError
+from kvstore.events import report as report_event
 from kvstore_etcd import _wire
 from kvstore_etcd._errors import tls_failure
 from kvstore_etcd.config import EtcdConfig
@@ -376,6 +377,19 @@ class PoolHealth(Generic[_E]):
         self._current = 0
         self.retired: list[_E] = []
         """Endpoints dropped by ``set_endpoints``: their channels close with the pool."""
+        self.events_source: object = None
+        """The store named in the events this pool reports (``kvstore.events``)."""
+
+    def _move_to(self, index: int, previous: str | None = None) -> None:
+        """Make ``endpoints[index]`` current; report a change of endpoint."""
+        if previous is None:
+            previous = self.endpoints[self._current].address
+        self._current = index
+        current = self.endpoints[index].address
+        if current != previous:
+            report_event(
+                "endpoint_switch", store=self.events_source, previous=previous, current=current
+            )
 
     def _new_endpoint(self, address: str) -> _E:
         raise NotImplementedError
@@ -400,7 +414,7 @@ class PoolHealth(Generic[_E]):
         ]
         self.retired.extend(by_address.values())
         self.endpoints = endpoints
-        self._current = wanted.index(current) if current in wanted else 0
+        self._move_to(wanted.index(current) if current in wanted else 0, current)
         return True
 
     @property
@@ -421,10 +435,10 @@ class PoolHealth(Generic[_E]):
             return  # dropped by set_endpoints meanwhile
         index = self.endpoints.index(endpoint)
         if index == self._current:
-            self._current = (index + 1) % len(self.endpoints)
+            self._move_to((index + 1) % len(self.endpoints))
 
     def _select(self, address: str) -> None:
-        self._current = [endpoint.address for endpoint in self.endpoints].index(address)
+        self._move_to([endpoint.address for endpoint in self.endpoints].index(address))
 
     def _pick(self, *, allow_suspect: bool) -> _E | None:
         count = len(self.endpoints)
@@ -436,7 +450,8 @@ class PoolHealth(Generic[_E]):
             if endpoint.state is not _READY:
                 continue
             if endpoint.suspect_until <= now:
-                self._current = index
+                if index != self._current:
+                    self._move_to(index)
                 return endpoint
             if fallback is None:
                 fallback = endpoint

@@ -35,7 +35,7 @@ class StreamLoop:
     """An event loop thread running the streams of one sync store (see the module
     docstring). Made by the store on its first watch or keep-alive."""
 
-    def __init__(self, config: EtcdConfig) -> None:
+    def __init__(self, config: EtcdConfig, owner: object) -> None:
         self._config = config
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -43,6 +43,7 @@ class StreamLoop:
         )
         self._thread.start()
         self.store = AsyncEtcdStore(config)
+        self.store.pool.events_source = owner  # the streams report as the sync store
         self.hub: WatchHub = self.run(self._make_hub())
 
     async def _make_hub(self) -> WatchHub:

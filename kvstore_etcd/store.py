@@ -70,7 +70,7 @@ class EtcdStore(EtcdBase):
         with self._watches_lock:
             self._check_open("watch")
             if self._streams is None:
-                self._streams = StreamLoop(self.config)
+                self._streams = StreamLoop(self.config, self)
             return self._streams
 
     def do_watch(self, request: WatchRequest) -> Watch:

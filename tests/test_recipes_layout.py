@@ -22,6 +22,7 @@ CORE = (
     "kvstore.keys",
     "kvstore.txn",
     "kvstore.lease",
+    "kvstore.events",
 )
 """The core modules a recipe may import (with ``kvstore.watch``), besides its own package."""
 

@@ -31,6 +31,7 @@ from kvstore.errors import (
     LockTimeoutError,
     StoreClosedError,
 )
+from kvstore.events import report as report_event
 from kvstore.keys import check_key, check_ttl, prefix_range_end
 from kvstore.recipes._store import RecipeStore, check_open, unsupported
 from kvstore.recipes.session import Session
@@ -492,6 +493,9 @@ class QueueClaim(Closing):
             if self._revision == 0:
                 return
             self.lost.set()
+        report_event(
+            "lock_lost", store=self.store, name=self.name, kind=self._noun, reason=error.message
+        )
         callback = self.on_lost
         if callback is not None:
             callback(

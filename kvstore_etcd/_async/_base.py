@@ -97,6 +97,7 @@ class AsyncEtcdBase(AsyncBaseStore):
         self._username = self.config.username
         self._password = self.config.resolve_password() if self._username else ""
         self._pool = AsyncEndpointPool(self.config)
+        self._pool.events_source = self
         self._caller = AsyncCaller(
             self._pool, timeout=self._timeout, username=self._username, password=self._password
         )
@@ -117,6 +118,11 @@ class AsyncEtcdBase(AsyncBaseStore):
         """The endpoints calls go to now: the configured ones, or those ``auto_sync_interval``
         last read from the cluster's members."""
         return [endpoint.address for endpoint in self._pool.endpoints]
+
+    @property
+    def current_endpoint(self) -> str:
+        """The endpoint the next call goes to first (``"host:port"``; tracing reports it)."""
+        return self._pool.current.address
 
     @property
     def caller(self) -> AsyncCaller:

@@ -36,6 +36,7 @@ from etcd3.etcdrpc import rpc_pb2
 
 from kvstore._async._concurrency import AsyncLock, sleep
 from kvstore.errors import KVStoreError, StoreClosedError
+from kvstore.events import report as report_event
 from kvstore_etcd._errors import (
     CHANNEL_USAGE_ERRORS,
     closed_channel_error,
@@ -193,6 +194,7 @@ class AsyncCaller:
                     self.forget_token(metadata)
                     continue
                 retry = False
+                reason = "unavailable"
                 if is_unavailable(exc):
                     self.pool.mark_failed(endpoint)
                     retry = not write or never_sent(exc)
@@ -201,7 +203,15 @@ class AsyncCaller:
                     # is passed over by the next calls.
                     self.pool.mark_failed(endpoint)
                     retry = idempotent
+                    reason = "deadline"
                 if retry and time.monotonic() + delay < deadline:
+                    report_event(
+                        "retry",
+                        store=self.pool.events_source,
+                        operation=operation,
+                        endpoint=endpoint.address,
+                        reason=reason,
+                    )
                     await sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
                     continue

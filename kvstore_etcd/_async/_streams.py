@@ -48,6 +48,7 @@ from kvstore.errors import (
     StoreClosedError,
     UnavailableError,
 )
+from kvstore.events import report as report_event
 from kvstore.types import WatchEvent
 from kvstore_etcd._errors import (
     is_invalid_token,
@@ -162,6 +163,8 @@ class WatchHub:
         self._wake = asyncio.Event()
         self._closed = False
         self.streams_opened = 0
+        self._resuming = False
+        """The last stream broke with watches on it: the next one reports their resume."""
         """How many streams the hub opened (one, plus one per reconnect)."""
 
     def __len__(self) -> int:
@@ -316,6 +319,14 @@ class WatchHub:
         for watcher in self._watchers:
             if not watcher.parked:
                 self._create(stream, watcher)
+        if self._resuming:
+            self._resuming = False
+            report_event(
+                "watch_resume",
+                store=caller.pool.events_source,
+                watches=len(self._watchers),
+                endpoint=endpoint.address,
+            )
         writer = self._loop.create_task(self._write(stream), name="kvstore-etcd-watch-writer")
         progressed = False
         try:
@@ -348,6 +359,7 @@ class WatchHub:
             call.cancel()
             for watcher in self._watchers:
                 watcher.watch_id = None
+            self._resuming = bool(self._watchers) and not self._closed
         # The server ended the stream without an error (it is shutting down): resume.
         if not stream.dropped:
             caller.pool.mark_failed(endpoint)
