@@ -81,7 +81,7 @@ class RunningUI:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:  # reported by __enter__ / __exit__
+        except BaseException as exc:  # noqa: BLE001 - reported by __enter__ / __exit__
             self._failure = exc
             self._bound.set()
 
@@ -148,6 +148,7 @@ def http(
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with opener.open(request, timeout=10) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+            found = {k.lower(): v for k, v in response.headers.items()}
+            return response.status, found, response.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
