@@ -22,23 +22,33 @@ sync demo (``kvstore/demo.py``) is generated from it.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 import kvstore
 from kvstore._concurrency import Done, sleep
 from kvstore._demo import DemoError, throwaway_etcd
 from kvstore.base import BaseStore
+from kvstore.encryption.keyring import Keyring
 from kvstore.errors import KeyNotFoundError, KVStoreError
 from kvstore.namespace import NamespacedStore
 from kvstore.txn import Get, ModRevision, Put, Value, Version
 from kvstore.types import EventType
 from kvstore.urls import redact_url
 
-__all__ = ["DemoError", "main", "run"]
+__all__ = ["SAMPLE_CONFIG", "SAMPLE_SECRET_KEY_ID", "DemoError", "main", "run", "seeded"]
+
+SAMPLE_CONFIG: dict[str, bytes] = {
+    "config/db/host": b"db.internal",
+    "config/db/port": b"5432",
+    "config/cache/ttl": b"300",
+    "config/feature/dark-mode": b"on",
+}
+"""The configuration keys the demo writes (and ``seeded`` leaves in a store)."""
 
 
 class _Demo:
@@ -102,12 +112,7 @@ class _Demo:
 
     def prefixes(self) -> None:
         store = self.store
-        config = {
-            "config/db/host": b"db.internal",
-            "config/db/port": b"5432",
-            "config/cache/ttl": b"300",
-            "config/feature/dark-mode": b"on",
-        }
+        config = dict(SAMPLE_CONFIG)
         store.bulk_put(config)
         self.show(f"bulk_put {len(config)} keys under config/", "one atomic transaction")
         keys = store.list("config/")
@@ -316,6 +321,61 @@ def run(url: str | None = None, *, out: TextIO | None = None) -> int:
                 base.delete_prefix(namespace)
         stream.write("\nDone: every section ran as documented.\n")
     return 0
+
+
+SAMPLE_SECRET_KEY_ID = 7
+"""The key id of the random key ``seeded`` encrypts its secret with when given no keys."""
+
+
+@contextlib.contextmanager
+def seeded(store: BaseStore, *, keyring: Keyring | None = None) -> Iterator[None]:
+    """Fill ``store`` with the demo's sample data, and hold a lock and lead an election
+    while the block runs (``kvstore ui --demo`` shows it).
+
+    Written: ``SAMPLE_CONFIG``, a JSON document (``config/service.json``), accounts with a
+    history of several versions (``accounts/alice``, ``accounts/bob``), jobs, a binary value
+    (``blobs/logo.bin``), ``sessions/alice`` on a 300 s lease kept alive, and
+    ``secrets/api-token`` encrypted with ``keyring``'s primary key (or with a random key of
+    id ``SAMPLE_SECRET_KEY_ID``, which nothing else holds). Held until the block ends: the
+    lock ``reports/nightly`` and the leadership of the election ``scheduler``
+    (value ``b"worker-1"``); the lease is revoked then, the keys stay.
+
+    Args:
+        store: The store to fill (the keys are written at the top level).
+        keyring: The keys to encrypt the sample secret with.
+
+    Raises:
+        KVStoreError: The store failed a call.
+    """
+    from kvstore.encryption import EncryptedStore
+
+    store.bulk_put(SAMPLE_CONFIG)
+    service = {"name": "billing", "replicas": 3, "endpoints": ["10.0.0.7:8080", "10.0.0.8:8080"]}
+    store.put("config/service.json", json.dumps(service).encode())
+    for balance in (b"100", b"70", b"55"):
+        store.put("accounts/alice", balance)
+    store.put("accounts/bob", b"20")
+    for number, state in ((1, b"done"), (2, b"running"), (3, b"queued")):
+        store.put(f"jobs/{number}", state)
+    store.put("blobs/logo.bin", bytes(range(0, 256, 7)) + b"\x00\xff")
+    secret_keys = keyring or Keyring.single(Keyring.generate_key(), key_id=SAMPLE_SECRET_KEY_ID)
+    EncryptedStore(store, secret_keys).put("secrets/api-token", b"s3cr3t")
+    lease = store.lease(300)
+    try:
+        store.put("sessions/alice", b"online", lease=lease)
+        keepalive = store.keep_alive(lease)
+        lock = store.new_lock("reports/nightly", ttl=30)
+        election = store.new_election("scheduler", ttl=30)
+        try:
+            lock.lock(timeout=10)
+            election.campaign(b"worker-1", timeout=10)
+            yield
+        finally:
+            election.close()
+            lock.close()
+            keepalive.stop()
+    finally:
+        lease.revoke()
 
 
 def main(argv: list[str] | None = None) -> int:

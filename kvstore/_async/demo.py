@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio  # unasync: async-only
 import contextlib
+import json
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TextIO
 
 import kvstore
@@ -32,12 +33,21 @@ from kvstore._async._concurrency import AsyncDone, sleep
 from kvstore._async.base import AsyncBaseStore
 from kvstore._async.namespace import AsyncNamespacedStore
 from kvstore._demo import DemoError, throwaway_etcd
+from kvstore.encryption.keyring import Keyring
 from kvstore.errors import KeyNotFoundError, KVStoreError
 from kvstore.txn import Get, ModRevision, Put, Value, Version
 from kvstore.types import EventType
 from kvstore.urls import redact_url
 
-__all__ = ["DemoError", "main", "run"]
+__all__ = ["SAMPLE_CONFIG", "SAMPLE_SECRET_KEY_ID", "DemoError", "main", "run", "seeded"]
+
+SAMPLE_CONFIG: dict[str, bytes] = {
+    "config/db/host": b"db.internal",
+    "config/db/port": b"5432",
+    "config/cache/ttl": b"300",
+    "config/feature/dark-mode": b"on",
+}
+"""The configuration keys the demo writes (and ``seeded`` leaves in a store)."""
 
 
 class _AsyncDemo:
@@ -103,12 +113,7 @@ class _AsyncDemo:
 
     async def prefixes(self) -> None:
         store = self.store
-        config = {
-            "config/db/host": b"db.internal",
-            "config/db/port": b"5432",
-            "config/cache/ttl": b"300",
-            "config/feature/dark-mode": b"on",
-        }
+        config = dict(SAMPLE_CONFIG)
         await store.bulk_put(config)
         self.show(f"bulk_put {len(config)} keys under config/", "one atomic transaction")
         keys = await store.list("config/")
@@ -317,6 +322,61 @@ async def run(url: str | None = None, *, out: TextIO | None = None) -> int:
                 await base.delete_prefix(namespace)
         stream.write("\nDone: every section ran as documented.\n")
     return 0
+
+
+SAMPLE_SECRET_KEY_ID = 7
+"""The key id of the random key ``seeded`` encrypts its secret with when given no keys."""
+
+
+@contextlib.asynccontextmanager
+async def seeded(store: AsyncBaseStore, *, keyring: Keyring | None = None) -> AsyncIterator[None]:
+    """Fill ``store`` with the demo's sample data, and hold a lock and lead an election
+    while the block runs (``kvstore ui --demo`` shows it).
+
+    Written: ``SAMPLE_CONFIG``, a JSON document (``config/service.json``), accounts with a
+    history of several versions (``accounts/alice``, ``accounts/bob``), jobs, a binary value
+    (``blobs/logo.bin``), ``sessions/alice`` on a 300 s lease kept alive, and
+    ``secrets/api-token`` encrypted with ``keyring``'s primary key (or with a random key of
+    id ``SAMPLE_SECRET_KEY_ID``, which nothing else holds). Held until the block ends: the
+    lock ``reports/nightly`` and the leadership of the election ``scheduler``
+    (value ``b"worker-1"``); the lease is revoked then, the keys stay.
+
+    Args:
+        store: The store to fill (the keys are written at the top level).
+        keyring: The keys to encrypt the sample secret with.
+
+    Raises:
+        KVStoreError: The store failed a call.
+    """
+    from kvstore.encryption import AsyncEncryptedStore
+
+    await store.bulk_put(SAMPLE_CONFIG)
+    service = {"name": "billing", "replicas": 3, "endpoints": ["10.0.0.7:8080", "10.0.0.8:8080"]}
+    await store.put("config/service.json", json.dumps(service).encode())
+    for balance in (b"100", b"70", b"55"):
+        await store.put("accounts/alice", balance)
+    await store.put("accounts/bob", b"20")
+    for number, state in ((1, b"done"), (2, b"running"), (3, b"queued")):
+        await store.put(f"jobs/{number}", state)
+    await store.put("blobs/logo.bin", bytes(range(0, 256, 7)) + b"\x00\xff")
+    secret_keys = keyring or Keyring.single(Keyring.generate_key(), key_id=SAMPLE_SECRET_KEY_ID)
+    await AsyncEncryptedStore(store, secret_keys).put("secrets/api-token", b"s3cr3t")
+    lease = await store.lease(300)
+    try:
+        await store.put("sessions/alice", b"online", lease=lease)
+        keepalive = await store.keep_alive(lease)
+        lock = store.new_lock("reports/nightly", ttl=30)
+        election = store.new_election("scheduler", ttl=30)
+        try:
+            await lock.lock(timeout=10)
+            await election.campaign(b"worker-1", timeout=10)
+            yield
+        finally:
+            await election.aclose()
+            await lock.aclose()
+            await keepalive.stop()
+    finally:
+        await lease.revoke()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ is not found and 126 when it cannot be run.
 
 The commands live in one module per group: ``kv`` (get, put, del, ls, watch),
 ``coordination`` (lock, lease), ``cluster`` (status, members, compact, defrag),
-``encryption`` (reencrypt, keygen), ``server`` (serve, demo); ``_common`` holds what they
+``encryption`` (reencrypt, keygen), ``server`` (serve, demo), ``ui`` (the web page,
+which needs the ``[ui]`` extra); ``_common`` holds what they
 share, ``_errors`` how failures are reported.
 """
 
@@ -34,7 +35,7 @@ import sys
 from collections.abc import Sequence
 
 import kvstore
-from kvstore.cli import _common, _errors, cluster, coordination, encryption, kv, server
+from kvstore.cli import _common, _errors, cluster, coordination, encryption, kv, server, ui
 from kvstore.cli._common import (
     DEBUG_ENV_VAR,
     DEFAULT_URL,
@@ -72,7 +73,7 @@ _ProgressBar = encryption.ProgressBar
 _endpoints_of = _common.endpoints_of
 _speaks_tls = _errors.speaks_tls
 
-_GROUPS = (kv, coordination, cluster, encryption, server)
+_GROUPS = (kv, coordination, cluster, encryption, server, ui)
 """The command-group modules, in the order ``--help`` lists their commands."""
 
 
