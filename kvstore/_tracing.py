@@ -25,7 +25,7 @@ except ImportError as _missing:  # pragma: no cover - exercised by the bare-inst
         "TracingStore needs OpenTelemetry: pip install 'kvstore[otel]'", operation="open"
     ) from _missing
 
-__all__ = ["EVENT_COUNTERS", "OPERATION_DURATION", "Telemetry", "Operation", "server_of"]
+__all__ = ["EVENT_COUNTERS", "OPERATION_DURATION", "Telemetry", "Operation", "server_attributes"]
 
 OPERATION_DURATION = "db.client.operation.duration"
 """The histogram of every primitive's duration in seconds (OpenTelemetry's name)."""
@@ -55,17 +55,22 @@ def _version() -> str:
         return "0"
 
 
-def server_of(store: Any) -> tuple[str, int] | None:
-    """The ``(address, port)`` calls of ``store`` go to now, if its backend knows one."""
+def _endpoint_owner(store: Any) -> Any:
+    """The first store of ``store``'s ``inner`` chain that names its endpoint in use
+    (``current_endpoint``: the etcd stores), or ``None``."""
     while store is not None:
-        endpoint = getattr(store, "current_endpoint", None)
-        if isinstance(endpoint, str):
-            host, _, port = endpoint.rpartition(":")
-            if host and port.isdigit():
-                return host.strip("[]"), int(port)
-            return endpoint, 0
+        if isinstance(getattr(type(store), "current_endpoint", None), property):
+            return store
         store = getattr(store, "inner", None)
     return None
+
+
+def server_attributes(endpoint: str) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of ``"host:port"`` (``[v6]:port`` too)."""
+    host, _, port = endpoint.rpartition(":")
+    if host and port.isdigit():
+        return {"server.address": host.strip("[]"), "server.port": int(port)}
+    return {"server.address": endpoint}
 
 
 def system_of(store: Any) -> str:
@@ -125,6 +130,10 @@ class Operation:
         attributes = self._attributes
         span = self.span
         try:
+            server = telemetry.server()
+            if server:
+                span.set_attributes(server)
+                attributes = {**attributes, **server}
             if exc is not None:
                 attributes = telemetry.failed(span, exc, attributes)
             telemetry.duration.record(elapsed, attributes)
@@ -165,6 +174,8 @@ class Telemetry:
         self.record_keys = record_keys
         self.system = system if system is not None else system_of(store)
         self._store = store
+        self._endpoint_owner = _endpoint_owner(store)
+        self._servers: dict[str, dict[str, Any]] = {}
         version = _version()
         self.tracer = trace.get_tracer("kvstore", version, tracer_provider=tracer_provider)
         meter = metrics.get_meter("kvstore", version, meter_provider=meter_provider)
@@ -186,16 +197,21 @@ class Telemetry:
         unregister(self._observer)
 
     def base(self, operation: str) -> dict[str, Any]:
-        """The attributes every span and measurement of ``operation`` has."""
-        attributes: dict[str, Any] = {
-            "db.system.name": self.system,
-            "db.operation.name": operation,
-        }
-        server = server_of(self._store)
-        if server is not None:
-            attributes["server.address"] = server[0]
-            if server[1]:
-                attributes["server.port"] = server[1]
+        """The attributes every span and measurement of ``operation`` starts with."""
+        return {"db.system.name": self.system, "db.operation.name": operation}
+
+    def server(self) -> dict[str, Any]:
+        """``server.address`` / ``server.port`` of the endpoint in use, if there is one.
+
+        Read when a primitive ends: after a failover it names the endpoint that answered.
+        """
+        owner = self._endpoint_owner
+        if owner is None:
+            return {}
+        endpoint = owner.current_endpoint
+        attributes = self._servers.get(endpoint)
+        if attributes is None:
+            attributes = self._servers[endpoint] = server_attributes(endpoint)
         return attributes
 
     def operation(

@@ -142,7 +142,8 @@ def test_compress_on_memory() -> None:
 
 
 def test_full_order_namespace_compression_encryption(tmp_path: Path) -> None:
-    url = f"memory://?compress=true&namespace=app/&encryption_key_file={_key_file(tmp_path, KEY1)}"
+    keys = _key_file(tmp_path, KEY1)
+    url = f"memory://?compress=true&trace=1&namespace=app/&encryption_key_file={keys}"
     with kvstore.open(url) as store:
         assert _chain(store) == [*WRAPPER_ORDER, "MemoryStore"]
         value = b"abc" * 10_000
