@@ -58,6 +58,7 @@ OPTIONAL_MODULES = (
     "bench_async",
     "bench_streams",
     "bench_mirror",
+    "bench_tracing",
 )
 """Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
 
@@ -237,6 +238,7 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
     rows += _async_rows(results.get("async clients", {}).get("etcd", {}))
     rows += _stream_rows(results.get("streams", {}).get("etcd", {}))
     rows += _mirror_rows(results.get("mirror", {}).get("etcd", {}))
+    rows += _tracing_rows(results.get("tracing", {}).get("etcd", {}))
     for label, figures in results.get("encryption", {}).items():
         for operation in ("put", "get"):
             row = _ratio_row(
@@ -344,6 +346,35 @@ def _mirror_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None
                 f"{sync:.2f} s",
                 f"get_multiple {figures['initial sync.get_multiple_s']:.2f} s",
                 f"{figures['initial sync.sync_vs_get_multiple']:.2f}x",
+                None,
+            )
+        )
+    return rows
+
+
+def _tracing_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
+    """SPEC section 19's target from ``bench_tracing``'s figures."""
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    for operation in ("put", "get"):
+        noop = figures.get(f"{operation}.noop_overhead_pct")
+        if noop is None:
+            continue
+        plain = _fmt(figures[f"{operation}.plain_per_s"])
+        rows.append(
+            (
+                f"TracingStore {operation} overhead, no-op provider <= 5% (etcd)",
+                f"{_fmt(figures[f'{operation}.no-op_per_s'])} {operation}s/s",
+                f"EtcdStore {plain} {operation}s/s",
+                f"{noop:+.1f}%",
+                noop <= 5,
+            )
+        )
+        rows.append(
+            (
+                f"TracingStore {operation} overhead, SDK exporting every span (no target)",
+                f"{_fmt(figures[f'{operation}.sdk_per_s'])} {operation}s/s",
+                f"EtcdStore {plain} {operation}s/s",
+                f"{figures[f'{operation}.sdk_overhead_pct']:+.1f}%",
                 None,
             )
         )
@@ -734,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_async": "async clients",
             "bench_streams": "streams",
             "bench_mirror": "mirror",
+            "bench_tracing": "tracing",
         }
         for name, module in optional.items():
             function = getattr(module, name, None)

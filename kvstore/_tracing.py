@@ -109,7 +109,12 @@ class Operation:
         self._attributes = attributes  # the metric's: never a key (nor any high cardinality)
         span_attributes = {**attributes, **keys} if keys else attributes
         self.span = telemetry.tracer.start_span(name, kind=_CLIENT, attributes=span_attributes)
-        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        # A no-op provider's span carries no context: nothing to make current then.
+        self._token = (
+            otel_context.attach(trace.set_span_in_context(self.span))
+            if self.span.get_span_context().is_valid
+            else None
+        )
         self._start = time.perf_counter()
 
     def __enter__(self) -> Operation:
@@ -139,7 +144,8 @@ class Operation:
             telemetry.duration.record(elapsed, attributes)
         finally:
             span.end()
-            otel_context.detach(self._token)
+            if self._token is not None:
+                otel_context.detach(self._token)
 
 
 class Telemetry:
