@@ -7,19 +7,25 @@ show what each level lets through and what it stops.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import pickle
-import random
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from recipe_helpers import WAIT, Worker
+from stm_helpers import (
+    ACCOUNTS,
+    SAFE_LEVELS,
+    START,
+    Insufficient,
+    balances,
+    open_accounts,
+    run_bank_tasks,
+    run_bank_threads,
+    run_two_withdrawals,
+    write_skew,
+)
 
 from kvstore import (
     STM,
@@ -39,51 +45,6 @@ from kvstore import (
 from kvstore.recipes import DEFAULT_STM_RETRIES, ISOLATION_LEVELS
 from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
 
-SAFE_LEVELS = ("serializable_snapshot", "serializable", "repeatable_reads")
-"""The levels whose commits compare the read set: transfers neither create nor lose money."""
-
-ACCOUNTS = [f"bank/{n}" for n in range(5)]
-START = 100
-
-
-class Insufficient(Exception):
-    """Raised by a transfer that would overdraw (so nothing is written)."""
-
-
-def open_accounts(store: BaseStore) -> None:
-    store.bulk_put({account: str(START).encode() for account in ACCOUNTS})
-
-
-def balances(store: BaseStore) -> list[int]:
-    return [int(store.get(account)) for account in ACCOUNTS]
-
-
-def transfer(source: str, target: str, amount: int, pause: Callable[[], None]) -> Any:
-    def apply(stm: STM) -> int:
-        have = int(stm.get(source) or b"0")
-        pause()  # let other transfers run between the reads and the commit
-        if have < amount:
-            raise Insufficient(source)
-        stm.put(source, str(have - amount).encode())
-        stm.put(target, str(int(stm.get(target) or b"0") + amount).encode())
-        return amount
-
-    return apply
-
-
-def async_transfer(source: str, target: str, amount: int) -> Any:
-    async def apply(stm: AsyncSTM) -> int:
-        have = int(await stm.get(source) or b"0")
-        await asyncio.sleep(0)  # the other tasks run here
-        if have < amount:
-            raise Insufficient(source)
-        stm.put(source, str(have - amount).encode())
-        stm.put(target, str(int(await stm.get(target) or b"0") + amount).encode())
-        return amount
-
-    return apply
-
-
 # ---------------------------------------------------------------- the bank
 
 
@@ -92,23 +53,7 @@ def test_concurrent_transfers_keep_the_total_and_never_overdraw(
     any_store: BaseStore, isolation: str
 ) -> None:
     open_accounts(any_store)
-    attempts: list[int] = []
-
-    def work(seed: int) -> None:
-        rng = random.Random(seed)
-        for _ in range(12):
-            source, target = rng.sample(ACCOUNTS, 2)
-            runner = STM(any_store, isolation)  # type: ignore[arg-type]
-            with contextlib.suppress(Insufficient):
-                runner.run(transfer(source, target, rng.randint(1, 80), lambda: time.sleep(0)))
-            attempts.append(runner.attempts)
-            assert min(balances(any_store)) >= 0
-
-    workers = [Worker(lambda seed=seed: work(seed)) for seed in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.result()
+    attempts = run_bank_threads(any_store, isolation, threads=4, rounds=12)
     final = balances(any_store)
     assert sum(final) == START * len(ACCOUNTS)
     assert min(final) >= 0
@@ -121,25 +66,12 @@ async def test_concurrent_async_transfers_keep_the_total_and_never_overdraw(
 ) -> None:
     data = MemoryStore(clock=ManualClock())
     open_accounts(data)
-    retried = 0
-
     async with AsyncMemoryStore(data) as store:
-
-        async def work(seed: int) -> None:
-            nonlocal retried
-            rng = random.Random(seed)
-            for _ in range(15):
-                source, target = rng.sample(ACCOUNTS, 2)
-                runner = AsyncSTM(store, isolation)  # type: ignore[arg-type]
-                with contextlib.suppress(Insufficient):
-                    await runner.run(async_transfer(source, target, rng.randint(1, 80)))
-                retried += runner.attempts - 1
-
-        await asyncio.gather(*(work(seed) for seed in range(5)))
+        attempts = await run_bank_tasks(store, isolation, tasks=5, rounds=15)
     final = balances(data)
     assert sum(final) == START * len(ACCOUNTS)
     assert min(final) >= 0
-    assert retried > 0  # tasks yield between read and commit: conflicts did happen
+    assert max(attempts) > 1  # tasks yield between read and commit: conflicts did happen
 
 
 async def test_the_async_stm_reads_its_writes_and_gives_up_on_endless_conflicts() -> None:
@@ -170,32 +102,6 @@ async def test_the_async_stm_reads_its_writes_and_gives_up_on_endless_conflicts(
 # ---------------------------------------------------------------- forced interleavings
 
 
-def run_two_withdrawals(store: BaseStore, isolation: str) -> list[object]:
-    """Two transactions read ``bank/0`` (100) together, then each withdraws 60."""
-    barrier = threading.Barrier(2, timeout=WAIT)
-
-    def withdraw(stm: STM) -> int:
-        have = int(stm.get("bank/0") or b"0")
-        if stm.attempts == 1:
-            barrier.wait()  # both have read before either commits
-        if have < 60:
-            raise Insufficient("bank/0")
-        stm.put("bank/0", str(have - 60).encode())
-        stm.put("bank/out", str(int(stm.get("bank/out") or b"0") + 60).encode())
-        return stm.attempts
-
-    def one() -> object:
-        try:
-            return STM(store, isolation).run(withdraw)  # type: ignore[arg-type]
-        except Insufficient as exc:
-            return exc
-
-    workers = [Worker(one) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    return [worker.result() for worker in workers]
-
-
 def test_read_committed_loses_an_update_under_a_forced_interleaving(store: BaseStore) -> None:
     store.put("bank/0", b"100")
     outcomes = run_two_withdrawals(store, "read_committed")
@@ -220,7 +126,7 @@ def test_the_same_interleaving_is_prevented_by_the_safe_levels(
 def test_read_committed_allows_write_skew_to_a_negative_total(store: BaseStore) -> None:
     """Two withdrawals checked against the sum of two accounts, each writing one of them."""
     store.bulk_put({"a": b"50", "b": b"50"})
-    results = _write_skew(store, "read_committed")
+    results = write_skew(store, "read_committed")
     assert results == ["a", "b"] or results == ["b", "a"]
     assert int(store.get("a")) + int(store.get("b")) == -60
 
@@ -228,37 +134,10 @@ def test_read_committed_allows_write_skew_to_a_negative_total(store: BaseStore) 
 @pytest.mark.parametrize("isolation", SAFE_LEVELS)
 def test_write_skew_is_prevented_by_the_safe_levels(store: BaseStore, isolation: str) -> None:
     store.bulk_put({"a": b"50", "b": b"50"})
-    results = _write_skew(store, isolation)
+    results = write_skew(store, isolation)
     refused = [result for result in results if isinstance(result, Insufficient)]
     assert len(refused) == 1 and set(results) - set(refused) <= {"a", "b"}
     assert int(store.get("a")) + int(store.get("b")) == 20
-
-
-def _write_skew(store: BaseStore, isolation: str) -> list[object]:
-    barrier = threading.Barrier(2, timeout=WAIT)
-
-    def withdraw(account: str) -> Callable[[STM], str]:
-        def apply(stm: STM) -> str:
-            total = int(stm.get("a") or b"0") + int(stm.get("b") or b"0")
-            if stm.attempts == 1:
-                barrier.wait()
-            if total < 80:
-                raise Insufficient("total")
-            stm.put(account, str(int(stm.get(account) or b"0") - 80).encode())
-            return account
-
-        return apply
-
-    def one(account: str) -> object:
-        try:
-            return STM(store, isolation).run(withdraw(account))  # type: ignore[arg-type]
-        except Insufficient as exc:
-            return exc
-
-    workers = [Worker(lambda account=account: one(account)) for account in ("a", "b")]
-    for worker in workers:
-        worker.start()
-    return [worker.result() for worker in workers]
 
 
 @pytest.mark.parametrize(
