@@ -12,7 +12,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from recipe_helpers import WAIT, Worker
 
@@ -50,7 +50,7 @@ def transfer(source: str, target: str, amount: int) -> Callable[[STM], int]:
     return apply
 
 
-def async_transfer(source: str, target: str, amount: int) -> Callable[[AsyncSTM], object]:
+def async_transfer(source: str, target: str, amount: int) -> Callable[[AsyncSTM], Awaitable[int]]:
     async def apply(stm: AsyncSTM) -> int:
         have = int(await stm.get(source) or b"0")
         await asyncio.sleep(0)  # the other tasks run here
@@ -97,7 +97,7 @@ async def run_bank_tasks(
             source, target = rng.sample(ACCOUNTS, 2)
             runner = AsyncSTM(store, isolation)  # type: ignore[arg-type]
             with contextlib.suppress(Insufficient):
-                await runner.run(async_transfer(source, target, rng.randint(1, 80)))  # type: ignore[arg-type]
+                await runner.run(async_transfer(source, target, rng.randint(1, 80)))
             attempts.append(runner.attempts)
 
     await asyncio.gather(*(work(seed) for seed in range(tasks)))
@@ -120,7 +120,8 @@ def _run_pair(
 
 
 def run_two_withdrawals(store: BaseStore, isolation: str) -> list[object]:
-    """Two transactions read ``bank/0`` (100) together, then each withdraws 60.
+    """Two transactions read ``bank/0`` (100) and ``bank/out`` together, then each
+    withdraws 60 from the first and books it in the second.
 
     Returns:
         Per transaction: the attempt it committed on, or the ``Insufficient`` it raised.
@@ -129,12 +130,13 @@ def run_two_withdrawals(store: BaseStore, isolation: str) -> list[object]:
 
     def withdraw(stm: STM) -> int:
         have = int(stm.get("bank/0") or b"0")
+        paid = int(stm.get("bank/out") or b"0")
         if stm.attempts == 1:
             barrier.wait()  # both have read before either commits
         if have < 60:
             raise Insufficient("bank/0")
         stm.put("bank/0", str(have - 60).encode())
-        stm.put("bank/out", str(int(stm.get("bank/out") or b"0") + 60).encode())
+        stm.put("bank/out", str(paid + 60).encode())
         return stm.attempts
 
     return _run_pair(store, isolation, [withdraw, withdraw])
