@@ -55,6 +55,7 @@ from kvstore.errors import (
     OperationTimeoutError,
     PermissionDeniedError,
     PluginLoadError,
+    STMConflictError,
     StoreClosedError,
     TransactionError,
     TransactionTooLargeError,
@@ -71,10 +72,12 @@ from kvstore.plugins import backends, open_async
 from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
 from kvstore.protocol import KVStore
 from kvstore.recipes import (
+    STM,
     AsyncElection,
     AsyncLeaderObserver,
     AsyncLock,
     AsyncSession,
+    AsyncSTM,
     Election,
     LeaderObserver,
     Lock,
@@ -130,6 +133,7 @@ __all__ = [
     "AsyncLeaderObserver",
     "AsyncLease",
     "AsyncLock",
+    "AsyncSTM",
     "AsyncNamespacedStore",
     "AsyncSession",
     "AsyncTransactionBuilder",
@@ -193,6 +197,8 @@ __all__ = [
     "OperationTimeoutError",
     "PermissionDeniedError",
     "PluginLoadError",
+    "STM",
+    "STMConflictError",
     "Put",
     "PutResult",
     "RangeResult",

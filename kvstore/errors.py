@@ -19,7 +19,8 @@
     ├── TransactionError
     │   ├── TransactionTooLargeError
     │   ├── DuplicateKeyError
-    │   └── UnsupportedCompareError
+    │   ├── UnsupportedCompareError
+    │   └── STMConflictError        (.attempts)
     ├── UnsupportedOperationError
     ├── EncryptionError
     │   └── DecryptionError
@@ -70,6 +71,7 @@ __all__ = [
     "OperationTimeoutError",
     "PermissionDeniedError",
     "PluginLoadError",
+    "STMConflictError",
     "StoreClosedError",
     "TransactionError",
     "TransactionTooLargeError",
@@ -195,6 +197,29 @@ class DuplicateKeyError(TransactionError):
 
 class UnsupportedCompareError(TransactionError):
     """The store cannot evaluate this compare (for example a value compare on ciphertext)."""
+
+
+class STMConflictError(TransactionError):
+    """A software transaction (``store.stm``) kept conflicting and was given up.
+
+    Every attempt found keys it had read (or, under ``"serializable_snapshot"``, keys it
+    wrote) changed by another writer before it could commit; after the allowed retries
+    nothing of it was applied.
+
+    Attributes:
+        attempts: How many times ``apply`` ran.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int,
+        key: str | None = None,
+        operation: str | None = "stm",
+    ) -> None:
+        super().__init__(message, key=key, operation=operation)
+        self.attempts = attempts
 
 
 class UnsupportedOperationError(KVStoreError):

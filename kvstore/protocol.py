@@ -15,12 +15,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.lease import KeepAlive, Lease
 from kvstore.mirror import Mirror
 from kvstore.recipes import Election, Lock, Session
+from kvstore.recipes.stm import DEFAULT_STM_RETRIES, Apply, Isolation
 from kvstore.txn import TransactionBuilder
 from kvstore.types import (
     AlarmInfo,
@@ -33,6 +34,8 @@ from kvstore.types import (
 from kvstore.watch import Watch
 
 __all__ = ["KVStore"]
+
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -152,8 +155,9 @@ class KVStore(Protocol):
         ttl: int = 60,
         session: Session | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> Lock:
-        """A distributed lock."""
+        """A distributed lock (``layout="etcd"``: etcd's own keys, shared with Go)."""
 
     def new_election(
         self,
@@ -162,8 +166,19 @@ class KVStore(Protocol):
         ttl: int = 60,
         session: Session | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> Election:
-        """A leader election."""
+        """A leader election (``layout="etcd"``: etcd's own keys, shared with Go)."""
+
+    def stm(
+        self,
+        apply: Apply[_T],
+        isolation: Isolation = "serializable_snapshot",
+        *,
+        retries: int | None = DEFAULT_STM_RETRIES,
+        prefetch: Iterable[str] = (),
+    ) -> _T:
+        """Run ``apply(stm)`` as one transaction, retried until it commits."""
 
     # cluster
     def status(self) -> StatusInfo:

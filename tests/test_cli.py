@@ -35,6 +35,7 @@ COMMANDS = [
     "ls",
     "watch",
     "lock",
+    "elect",
     "lease",
     "status",
     "members",

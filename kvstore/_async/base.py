@@ -24,7 +24,7 @@ import abc
 import builtins
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -59,6 +59,7 @@ from kvstore.keys import (
     prefix_range_end,
 )
 from kvstore.recipes._async import AsyncElection, AsyncLock, AsyncSession
+from kvstore.recipes._async.stm import DEFAULT_STM_RETRIES, AsyncApply, AsyncSTM, Isolation
 from kvstore.txn import (
     AsyncTransactionBuilder,
     Compare,
@@ -102,6 +103,8 @@ _BULK_OP_FRAMING_BYTES = 64
 """Room per operation for its framing (and an encryption envelope) when chunking bulk ops."""
 
 LeaseLike = AsyncLease | int
+
+_T = TypeVar("_T")
 
 
 def _lease_id(lease: LeaseLike | None) -> int | None:
@@ -1123,6 +1126,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         ttl: int = 60,
         session: AsyncSession | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> AsyncLock:
         """A distributed lock named ``name`` (see ``kvstore.recipes.AsyncLock``).
 
@@ -1130,12 +1134,15 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             ttl: TTL of the lock's own session lease, if no ``session`` is given.
             session: Share an existing session instead of creating one per lock.
             on_lost: Called once if the session lease is lost while the lock is held.
+            layout: ``"kvstore"`` (keys ``__kvstore/locks/<quoted name>/<lease hex>``) or
+                ``"etcd"`` (``<name>/<lease hex>``: etcd's Go ``concurrency.Mutex`` and
+                ``etcdctl lock``, which then exclude this lock and queue with it).
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
-            InvalidArgumentError: ``ttl`` is not a positive int.
+            InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
         """
-        return AsyncLock(self, name, ttl=ttl, session=session, on_lost=on_lost)
+        return AsyncLock(self, name, ttl=ttl, session=session, on_lost=on_lost, layout=layout)
 
     def new_election(
         self,
@@ -1144,14 +1151,71 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         ttl: int = 60,
         session: AsyncSession | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> AsyncElection:
         """A leader election named ``name`` (see ``kvstore.recipes.AsyncElection``).
 
+        Args:
+            layout: ``"kvstore"`` (keys ``__kvstore/elections/<quoted name>/<lease hex>``)
+                or ``"etcd"`` (``<name>/<lease hex>``: Go's ``concurrency.Election`` and
+                ``etcdctl elect``).
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
-            InvalidArgumentError: ``ttl`` is not a positive int.
+            InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
         """
-        return AsyncElection(self, name, ttl=ttl, session=session, on_lost=on_lost)
+        return AsyncElection(self, name, ttl=ttl, session=session, on_lost=on_lost, layout=layout)
+
+    async def stm(
+        self,
+        apply: AsyncApply[_T],
+        isolation: Isolation = "serializable_snapshot",
+        *,
+        retries: int | None = DEFAULT_STM_RETRIES,
+        prefetch: Iterable[str] = (),
+    ) -> _T:
+        """Run ``apply(stm)`` as one transaction, retried until it commits (Go's STM).
+
+        ``apply`` reads with ``await stm.get(key)`` (``None``: no such key), writes with
+        ``stm.put(key, value)`` and ``stm.delete(key)`` (buffered until the commit, read
+        back by later gets) and may run several times: it must act only through ``stm``.
+        A transfer between two accounts, atomic whatever else runs::
+
+            async def transfer(stm):
+                alice = int(await stm.get("accounts/alice") or b"0")
+                bob = int(await stm.get("accounts/bob") or b"0")
+                if alice < 10:
+                    raise ValueError("insufficient funds")  # nothing is written
+                stm.put("accounts/alice", str(alice - 10).encode())
+                stm.put("accounts/bob", str(bob + 10).encode())
+
+            await store.stm(transfer)
+
+        Args:
+            apply: The transaction's body, called with an ``AsyncSTM`` (one per call).
+            isolation: ``"serializable_snapshot"`` (reads at one revision; the commit
+                checks the keys read and written), ``"serializable"``,
+                ``"repeatable_reads"`` or ``"read_committed"``, with the semantics of
+                Go's ``concurrency`` (see ``kvstore.recipes.stm``).
+            retries: How many times a conflicting attempt runs again (``None``: forever).
+            prefetch: Keys read at the start of each attempt, in one round trip.
+
+        Returns:
+            What the attempt that committed returned.
+
+        Raises:
+            STMConflictError: All ``retries + 1`` attempts conflicted; nothing was written.
+            InvalidArgumentError: ``isolation``, ``retries`` or ``apply`` is not valid
+                (checked before anything is read or written).
+            InvalidKeyError: A key given to ``stm`` or ``prefetch`` is not valid.
+            TransactionTooLargeError: The commit does not fit one transaction.
+            UnsupportedOperationError: The store has no ``txn`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed a read or the commit.
+            Exception: Whatever ``apply`` raised; that attempt's writes are dropped.
+        """
+        runner = AsyncSTM(self, isolation, retries=retries, prefetch=prefetch)
+        return await runner.run(apply)
 
 
 class AsyncWrapperStore(AsyncBaseStore):

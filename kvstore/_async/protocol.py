@@ -13,13 +13,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from kvstore._async.lease import AsyncKeepAlive, AsyncLease
 from kvstore._async.mirror import AsyncMirror
 from kvstore._async.watch import AsyncWatch
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.recipes._async import AsyncElection, AsyncLock, AsyncSession
+from kvstore.recipes._async.stm import DEFAULT_STM_RETRIES, AsyncApply, Isolation
 from kvstore.txn import AsyncTransactionBuilder
 from kvstore.types import (
     AlarmInfo,
@@ -31,6 +32,8 @@ from kvstore.types import (
 )
 
 __all__ = ["AsyncKVStore"]
+
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -150,8 +153,9 @@ class AsyncKVStore(Protocol):
         ttl: int = 60,
         session: AsyncSession | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> AsyncLock:
-        """A distributed lock."""
+        """A distributed lock (``layout="etcd"``: etcd's own keys, shared with Go)."""
 
     def new_election(
         self,
@@ -160,8 +164,19 @@ class AsyncKVStore(Protocol):
         ttl: int = 60,
         session: AsyncSession | None = None,
         on_lost: Callable[[LockLostError], object] | None = None,
+        layout: str = "kvstore",
     ) -> AsyncElection:
-        """A leader election."""
+        """A leader election (``layout="etcd"``: etcd's own keys, shared with Go)."""
+
+    async def stm(
+        self,
+        apply: AsyncApply[_T],
+        isolation: Isolation = "serializable_snapshot",
+        *,
+        retries: int | None = DEFAULT_STM_RETRIES,
+        prefetch: Iterable[str] = (),
+    ) -> _T:
+        """Run ``apply(stm)`` as one transaction, retried until it commits."""
 
     # cluster
     async def status(self) -> StatusInfo:

@@ -16,11 +16,11 @@ character (line breaks, terminal escape codes, NUL ...) appears as a Python-styl
 (``\\n``, ``\\x1b``, ``\\x00``), so one key is one line and cannot drive the terminal.
 
 Exit codes: 0 success, 1 a store or usage error, 2 bad command-line arguments,
-130 interrupted; ``lock NAME -- CMD`` exits with ``CMD``'s own exit code, 127 when ``CMD``
-is not found and 126 when it cannot be run.
+130 interrupted; ``lock NAME -- CMD`` (and ``elect NAME PROPOSAL -- CMD``) exits with
+``CMD``'s own exit code, 127 when ``CMD`` is not found and 126 when it cannot be run.
 
 The commands live in one module per group: ``kv`` (get, put, del, ls, watch),
-``coordination`` (lock, lease), ``cluster`` (status, members, compact, defrag),
+``coordination`` (lock, elect, lease), ``cluster`` (status, members, compact, defrag),
 ``encryption`` (reencrypt, keygen), ``server`` (serve, demo), ``ui`` (the web page,
 which needs the ``[ui]`` extra); ``_common`` holds what they
 share, ``_errors`` how failures are reported.

@@ -2,12 +2,13 @@
 
 Every conforming backend (and every wrapper store) gets them, the way etcd's Go
 ``concurrency`` package gets them from etcd's primitives: ``Session`` (a lease kept alive
-in the background), ``Lock`` (a fair FIFO lock with fencing tokens) and ``Election``
-(leader election). Applications reach them through ``store.new_lock(name)`` and
-``store.new_election(name)``, or import them from here (or from ``kvstore``).
+in the background), ``Lock`` (a fair FIFO lock with fencing tokens), ``Election``
+(leader election) and ``STM`` (software transactional memory, Go's ``concurrency.STM``).
+Applications reach them through ``store.new_lock(name)``, ``store.new_election(name)`` and
+``store.stm(apply)``, or import them from here (or from ``kvstore``).
 
-The asyncio API has the same recipes as ``AsyncSession``, ``AsyncLock`` and
-``AsyncElection`` (``kvstore.recipes._async``, the source the sync modules here are
+The asyncio API has the same recipes as ``AsyncSession``, ``AsyncLock``,
+``AsyncElection`` and ``AsyncSTM`` (``kvstore.recipes._async``, the source the sync modules here are
 generated from): the same names and arguments, their waiting methods coroutines.
 
 Modules:
@@ -15,6 +16,8 @@ Modules:
     ``lock``: ``Lock``, ``LOCK_NAMESPACE`` (the recipe and the key layout are described
         in its docstring).
     ``election``: ``Election``, ``LeaderObserver``, ``ELECTION_NAMESPACE``.
+    ``stm``: ``STM``, ``ISOLATION_LEVELS``, ``DEFAULT_STM_RETRIES`` (the isolation levels
+        are described in its docstring).
     ``_waiters``: the FIFO waiter queue that ``Lock`` and ``Election`` share.
     ``_store``: ``RecipeStore``, the ``Protocol`` of the store methods the recipes call.
 
@@ -43,20 +46,36 @@ import, as deprecated aliases of the modules here.
 
 from __future__ import annotations
 
-from kvstore.recipes._async import AsyncElection, AsyncLeaderObserver, AsyncLock, AsyncSession
-from kvstore.recipes._waiters import LockLostCallback
+from kvstore.recipes._async import (
+    AsyncApply,
+    AsyncElection,
+    AsyncLeaderObserver,
+    AsyncLock,
+    AsyncSession,
+    AsyncSTM,
+)
+from kvstore.recipes._waiters import LAYOUTS, LockLostCallback
 from kvstore.recipes.election import ELECTION_NAMESPACE, Election, LeaderObserver
 from kvstore.recipes.lock import LOCK_NAMESPACE, Lock
 from kvstore.recipes.session import LostCallback, Session
+from kvstore.recipes.stm import DEFAULT_STM_RETRIES, ISOLATION_LEVELS, STM, Apply, Isolation
 
 __all__ = [
+    "DEFAULT_STM_RETRIES",
     "ELECTION_NAMESPACE",
+    "ISOLATION_LEVELS",
+    "LAYOUTS",
     "LOCK_NAMESPACE",
+    "STM",
+    "Apply",
+    "AsyncApply",
     "AsyncElection",
     "AsyncLeaderObserver",
     "AsyncLock",
+    "AsyncSTM",
     "AsyncSession",
     "Election",
+    "Isolation",
     "LeaderObserver",
     "Lock",
     "LockLostCallback",

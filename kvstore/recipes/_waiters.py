@@ -39,6 +39,7 @@ from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn, Watc
 from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
 
 __all__ = [
+    "LAYOUTS",
     "LockLostCallback",
     "QueueClaim",
     "WaiterQueue",
@@ -53,13 +54,32 @@ _WAKE_SECONDS = 0.1
 """How often a waiter looks up from its watch to notice a lost session or its deadline."""
 
 
-def recipe_prefix(namespace: str, name: str, operation: str) -> str:
-    """The key prefix of the lock or election ``name`` under ``namespace``.
+LAYOUTS = ("kvstore", "etcd")
+"""The key layouts of locks and elections (the ``layout`` argument of ``new_lock``).
+
+``"kvstore"`` (the default): ``<namespace><percent-encoded name>/<lease id hex>``, apart
+from application keys. ``"etcd"``: ``<name>/<lease id hex>``, the layout of etcd's Go
+``concurrency.Mutex`` and ``concurrency.Election`` (prefix ``name + "/"``, key
+``prefix + "%x" % lease id``) and so of ``etcdctl lock`` and ``etcdctl elect``, whose
+holders then exclude (or follow) ours.
+"""
+
+
+def recipe_prefix(namespace: str, name: str, operation: str, layout: str = "kvstore") -> str:
+    """The key prefix of the lock or election ``name`` under ``namespace``, in ``layout``.
 
     Raises:
         InvalidKeyError: ``name`` is not a valid key.
+        InvalidArgumentError: ``layout`` is not one of ``LAYOUTS``.
     """
+    if not isinstance(layout, str) or layout not in LAYOUTS:
+        raise InvalidArgumentError(
+            f"{operation}: layout must be one of {', '.join(map(repr, LAYOUTS))}, not {layout!r}",
+            operation=operation,
+        )
     check_key(name, operation=operation)
+    if layout == "etcd":
+        return name + "/"
     return namespace + urllib.parse.quote(name, safe="") + "/"
 
 
@@ -263,10 +283,11 @@ class QueueClaim(Closing):
         ttl: TTL of the object's own sessions, when ``session`` is not given.
         session: Share this session (its lease) instead of creating own ones.
         on_lost: Called with a ``LockLostError`` when the head of the queue is lost.
+        layout: The key layout, ``"kvstore"`` or ``"etcd"`` (see ``LAYOUTS``).
 
     Raises:
         InvalidKeyError: ``name`` is not a valid key.
-        InvalidArgumentError: ``ttl`` is not a positive int.
+        InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
@@ -295,8 +316,10 @@ class QueueClaim(Closing):
         ttl: int = 60,
         session: Session | None = None,
         on_lost: LockLostCallback | None = None,
+        layout: str = "kvstore",
     ) -> None:
-        self.prefix = recipe_prefix(self._namespace, name, self._creator)
+        self.prefix = recipe_prefix(self._namespace, name, self._creator, layout)
+        self.layout = layout
         check_ttl(ttl, operation=self._creator)
         if session is None and Capability.LEASES not in store.capabilities:
             raise unsupported(store, self._creator)

@@ -9,6 +9,11 @@ leader proclaims. A candidate waits for its predecessor only. When the leader's 
 stops, its lease expires, its key goes, and the next candidate leads. An election's own
 session lives only while it campaigns or leads: ``resign()`` closes it.
 
+With ``layout="etcd"`` the keys are etcd's own, ``<name>/<lease id hex>``, as Go's
+``concurrency.NewElection(session, name)`` and ``etcdctl elect name proposal`` write them
+(the value is the proposal), so Python and Go candidates stand in one election and
+``etcdctl elect -l name`` follows a Python leader.
+
 Only key and revision compares are used, so elections work through ``EncryptedStore``
 (values are encrypted, revisions are not) and ``NamespacedStore``.
 """
@@ -52,10 +57,13 @@ class Election(QueueClaim):
         session: Share this session instead of creating own ones; it is never closed by
             the election.
         on_lost: Called with a ``LockLostError`` when leadership is lost (lease expired).
+        layout: ``"kvstore"`` (the default: ``__kvstore/elections/<quoted name>/``) or
+            ``"etcd"`` (``<name>/``, etcd's own layout, shared with Go and ``etcdctl elect``).
 
     Attributes:
         store: The store.
         name: The election's name.
+        layout: The key layout.
         prefix: The key prefix of the candidates.
         lost: Set when the session's lease was lost while leading; cleared by the next
             successful ``campaign``.
@@ -63,7 +71,7 @@ class Election(QueueClaim):
 
     Raises:
         InvalidKeyError: ``name`` is not a valid key.
-        InvalidArgumentError: ``ttl`` is not a positive int.
+        InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.etcd
 
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
+KVSTORE_CLI = (sys.executable, "-m", "kvstore.cli")
+
 
 def _environment(extra: dict[str, str]) -> dict[str, str]:
     environment = {
@@ -468,3 +470,54 @@ def test_tls_failures_print_no_grpc_log_lines(tls_etcd: int) -> None:
     )
     error = failed(result)  # exactly one line: gRPC's "Handshake failed" log is silenced
     assert "TLS handshake failed" in error
+
+
+def test_lock_layout_etcd_puts_its_key_where_etcdctl_lock_does(cli: Cli) -> None:
+    listing = ok(cli("lock", "--layout", "etcd", "deploy", "--", *KVSTORE_CLI, "ls", "deploy/"))
+    assert re.fullmatch(r"deploy/[0-9a-f]+\n", listing), listing
+    assert ok(cli("ls", "deploy/")) == ""
+    assert "invalid choice" in failed(cli("lock", "--layout", "go", "x", "--", "true"), code=2)
+
+
+def test_elect_runs_a_command_while_leading(cli: Cli) -> None:
+    script = (
+        "import os, subprocess, sys\n"
+        "env = os.environ\n"
+        "print(env['KVSTORE_ELECTION_NAME'], env['KVSTORE_ELECTION_FENCING_TOKEN'], flush=True)\n"
+        "ls = [sys.executable, '-m', 'kvstore.cli', 'ls', 'primary/']\n"
+        "sys.exit(subprocess.run(ls).returncode + 4)\n"
+    )
+    result = cli("elect", "--layout", "etcd", "primary", "me", "--", sys.executable, "-c", script)
+    assert result.returncode == 4, result.stderr
+    first, second = result.stdout.decode().splitlines()
+    assert first.split()[0] == "primary" and int(first.split()[1]) > 0
+    assert re.fullmatch(r"primary/[0-9a-f]+", second)
+    assert ok(cli("ls", "primary/")) == ""  # resigned after the command
+
+
+def test_elect_leads_until_sigterm_and_listen_shows_the_leader(
+    cli: Cli, cli_env: dict[str, str]
+) -> None:
+    leader = subprocess.Popen(
+        [*KVSTORE_CLI, "elect", "--layout", "etcd", "primary", "alpha"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+    )
+    try:
+        assert leader.stdout is not None
+        ready, _, _ = select.select([leader.stdout], [], [], 30)
+        assert ready, "the candidate was not elected"
+        key = leader.stdout.readline().decode().rstrip("\n")
+        assert re.fullmatch(r"primary/[0-9a-f]+", key)
+        assert leader.stdout.readline() == b"alpha\n"
+        listened = ok(cli("elect", "--listen", "--count", "1", "--layout", "etcd", "primary"))
+        assert listened == f"{key}\nalpha\n"
+        assert "no proposal" in failed(cli("elect", "--listen", "primary", "beta"))
+        assert "PROPOSAL" in failed(cli("elect", "primary"))
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=30) == 0
+    finally:
+        leader.kill()
+        leader.wait()
+    assert ok(cli("ls", "primary/")) == ""

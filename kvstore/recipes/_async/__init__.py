@@ -1,4 +1,4 @@
-"""The asyncio recipes: ``AsyncSession``, ``AsyncLock``, ``AsyncElection``.
+"""The asyncio recipes: ``AsyncSession``, ``AsyncLock``, ``AsyncElection``, ``AsyncSTM``.
 
 The modules here are the source of truth of the sync recipes one folder up, which
 ``scripts/unasync.py`` generates from them (see ``kvstore._async``).
@@ -9,5 +9,13 @@ from __future__ import annotations
 from kvstore.recipes._async.election import AsyncElection, AsyncLeaderObserver
 from kvstore.recipes._async.lock import AsyncLock
 from kvstore.recipes._async.session import AsyncSession
+from kvstore.recipes._async.stm import AsyncApply, AsyncSTM
 
-__all__ = ["AsyncElection", "AsyncLeaderObserver", "AsyncLock", "AsyncSession"]
+__all__ = [
+    "AsyncApply",
+    "AsyncElection",
+    "AsyncLeaderObserver",
+    "AsyncLock",
+    "AsyncSTM",
+    "AsyncSession",
+]

@@ -31,6 +31,16 @@ only prefixes of ``"__kvstore/"`` (or ``""`` with ``allow_all``) reach them. Thr
 ``NamespacedStore`` the layout sits below the namespace's prefix, so locks of different
 namespaces are different locks. Elections use ``__kvstore/elections/`` the same way.
 
+With ``layout="etcd"`` (``store.new_lock(name, layout="etcd")``) the keys are etcd's own,
+those of Go's ``concurrency.NewMutex(session, name)`` and of ``etcdctl lock name``::
+
+    <name>/<lease id hex>
+
+(the name as it is, lowercase hex without padding), so a Python holder and a Go or
+``etcdctl`` holder of the same name exclude each other and queue in one FIFO. As in Go,
+the prefix of lock ``"a"`` (``a/``) then also covers the keys of lock ``"a/b"``, and an
+application ``delete_prefix`` can reach the keys: choose names apart from data keys.
+
 Fencing. A lease-based lock is not mutual exclusion on its own: a holder that pauses
 (GC, SIGSTOP, a slow network) past its TTL loses the lock without running any code, and
 may then write as if it still held it. ``fencing_token`` (the waiter key's create
@@ -71,10 +81,13 @@ class AsyncLock(AsyncQueueClaim):
         session: Share this session (its lease) instead of creating own ones; it is
             never closed by the lock.
         on_lost: Called with a ``LockLostError`` when the lock is lost while held.
+        layout: ``"kvstore"`` (the default: ``__kvstore/locks/<quoted name>/``) or
+            ``"etcd"`` (``<name>/``, etcd's own layout, shared with Go and ``etcdctl lock``).
 
     Attributes:
         store: The store.
         name: The lock's name.
+        layout: The key layout.
         prefix: The key prefix of the lock's waiters (see the module docstring).
         lost: Set when the session's lease was lost while the lock was held; cleared by
             the next successful acquisition.
@@ -82,7 +95,7 @@ class AsyncLock(AsyncQueueClaim):
 
     Raises:
         InvalidKeyError: ``name`` is not a valid key.
-        InvalidArgumentError: ``ttl`` is not a positive int.
+        InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
         UnsupportedOperationError: The store has no ``leases`` capability.
     """
 
