@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import kvstore
-from kvstore.errors import PluginLoadError
+from kvstore.errors import ConfigurationError, PluginLoadError
 from kvstore_memory import ManualClock, MemoryStore
 
 EXTRA = 'pip install "kvstore[etcd]"'
@@ -56,6 +56,14 @@ def test_open_etcd_names_the_extra_to_install() -> None:
     with pytest.raises(PluginLoadError) as info:
         kvstore.open("etcd://localhost:2379")
     assert EXTRA in str(info.value)
+
+
+def test_tracing_without_opentelemetry_names_the_extra_to_install() -> None:
+    assert importlib.util.find_spec("opentelemetry") is None
+    with pytest.raises(ConfigurationError, match=r"kvstore\[otel\]"):
+        kvstore.open("memory://?trace=1")
+    with pytest.raises(ConfigurationError, match=r"kvstore\[otel\]"):
+        importlib.import_module("kvstore.tracing")
 
 
 def test_an_etcd_fixture_fails_and_names_the_extra(tmp_path: Path) -> None:
