@@ -59,7 +59,19 @@ from kvstore.keys import (
 )
 from kvstore.lease import KeepAlive, Lease, Renewals
 from kvstore.mirror import Mirror
-from kvstore.recipes import Election, Lock, Session
+from kvstore.recipes import (
+    Barrier,
+    Counter,
+    DoubleBarrier,
+    Election,
+    Lock,
+    Party,
+    PriorityQueue,
+    Queue,
+    RWLock,
+    Semaphore,
+    Session,
+)
 from kvstore.recipes.stm import DEFAULT_STM_RETRIES, STM, Apply, Isolation
 from kvstore.txn import (
     Compare,
@@ -1207,6 +1219,100 @@ class BaseStore(Closing, abc.ABC):
         """
         runner = STM(self, isolation, retries=retries, prefetch=prefetch)
         return runner.run(apply)
+
+    def new_rwlock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> RWLock:
+        """A readers-writer lock named ``name`` (see ``kvstore.recipes.RWLock``).
+
+        ``with rw.read_lock():`` / ``with rw.write_lock():``.
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return RWLock(self, name, ttl=ttl, on_lost=on_lost)
+
+    def new_semaphore(
+        self,
+        name: str,
+        limit: int,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Semaphore:
+        """One holder of the semaphore ``name`` of ``limit`` holders (``Semaphore``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``limit`` is not an int >= 1, or ``ttl`` not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return Semaphore(self, name, limit, ttl=ttl, on_lost=on_lost)
+
+    def new_barrier(self, name: str) -> Barrier:
+        """A barrier named ``name``: ``hold``, ``release``, ``wait`` (``Barrier``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return Barrier(self, name)
+
+    def new_double_barrier(self, name: str, count: int, *, ttl: int = 60) -> DoubleBarrier:
+        """One member of the double barrier ``name`` of ``count`` members: ``enter``, ``leave``.
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``count`` is not an int >= 1, or ``ttl`` not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return DoubleBarrier(self, name, count, ttl=ttl)
+
+    def new_queue(self, name: str) -> Queue:
+        """A FIFO work queue named ``name``: ``put``, ``get``, ``len`` (``Queue``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return Queue(self, name)
+
+    def new_priority_queue(self, name: str) -> PriorityQueue:
+        """A priority queue named ``name``, lower priorities first (``PriorityQueue``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return PriorityQueue(self, name)
+
+    def new_counter(self, name: str) -> Counter:
+        """A counter named ``name``: ``add(n)``, ``value`` (``Counter``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return Counter(self, name)
+
+    def new_party(
+        self,
+        name: str,
+        member: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Party:
+        """The membership of ``member`` in the party ``name``: ``join``, ``leave``, ``members``.
+
+        Raises:
+            InvalidKeyError: ``name`` or ``member`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return Party(self, name, member, ttl=ttl, on_lost=on_lost)
 
 
 class WrapperStore(BaseStore):

@@ -20,7 +20,19 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from kvstore.errors import LeaseExpiredError, LockLostError
 from kvstore.lease import KeepAlive, Lease
 from kvstore.mirror import Mirror
-from kvstore.recipes import Election, Lock, Session
+from kvstore.recipes import (
+    Barrier,
+    Counter,
+    DoubleBarrier,
+    Election,
+    Lock,
+    Party,
+    PriorityQueue,
+    Queue,
+    RWLock,
+    Semaphore,
+    Session,
+)
 from kvstore.recipes.stm import DEFAULT_STM_RETRIES, Apply, Isolation
 from kvstore.txn import TransactionBuilder
 from kvstore.types import (
@@ -179,6 +191,50 @@ class KVStore(Protocol):
         prefetch: Iterable[str] = (),
     ) -> _T:
         """Run ``apply(stm)`` as one transaction, retried until it commits."""
+
+    def new_rwlock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> RWLock:
+        """A readers-writer lock."""
+
+    def new_semaphore(
+        self,
+        name: str,
+        limit: int,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Semaphore:
+        """One holder of a semaphore of ``limit`` holders."""
+
+    def new_barrier(self, name: str) -> Barrier:
+        """A barrier."""
+
+    def new_double_barrier(self, name: str, count: int, *, ttl: int = 60) -> DoubleBarrier:
+        """One member of a double barrier of ``count`` members."""
+
+    def new_queue(self, name: str) -> Queue:
+        """A FIFO work queue."""
+
+    def new_priority_queue(self, name: str) -> PriorityQueue:
+        """A priority queue (lower priorities first)."""
+
+    def new_counter(self, name: str) -> Counter:
+        """A shared counter."""
+
+    def new_party(
+        self,
+        name: str,
+        member: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> Party:
+        """A member of a party (group membership on leases)."""
 
     # cluster
     def status(self) -> StatusInfo:

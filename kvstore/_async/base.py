@@ -58,7 +58,19 @@ from kvstore.keys import (
     check_value_size,
     prefix_range_end,
 )
-from kvstore.recipes._async import AsyncElection, AsyncLock, AsyncSession
+from kvstore.recipes._async import (
+    AsyncBarrier,
+    AsyncCounter,
+    AsyncDoubleBarrier,
+    AsyncElection,
+    AsyncLock,
+    AsyncParty,
+    AsyncPriorityQueue,
+    AsyncQueue,
+    AsyncRWLock,
+    AsyncSemaphore,
+    AsyncSession,
+)
 from kvstore.recipes._async.stm import DEFAULT_STM_RETRIES, AsyncApply, AsyncSTM, Isolation
 from kvstore.txn import (
     AsyncTransactionBuilder,
@@ -1216,6 +1228,100 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         """
         runner = AsyncSTM(self, isolation, retries=retries, prefetch=prefetch)
         return await runner.run(apply)
+
+    def new_rwlock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncRWLock:
+        """A readers-writer lock named ``name`` (see ``kvstore.recipes.AsyncRWLock``).
+
+        ``async with rw.read_lock():`` / ``async with rw.write_lock():``.
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return AsyncRWLock(self, name, ttl=ttl, on_lost=on_lost)
+
+    def new_semaphore(
+        self,
+        name: str,
+        limit: int,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncSemaphore:
+        """One holder of the semaphore ``name`` of ``limit`` holders (``AsyncSemaphore``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``limit`` is not an int >= 1, or ``ttl`` not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return AsyncSemaphore(self, name, limit, ttl=ttl, on_lost=on_lost)
+
+    def new_barrier(self, name: str) -> AsyncBarrier:
+        """A barrier named ``name``: ``hold``, ``release``, ``wait`` (``AsyncBarrier``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return AsyncBarrier(self, name)
+
+    def new_double_barrier(self, name: str, count: int, *, ttl: int = 60) -> AsyncDoubleBarrier:
+        """One member of the double barrier ``name`` of ``count`` members: ``enter``, ``leave``.
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+            InvalidArgumentError: ``count`` is not an int >= 1, or ``ttl`` not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return AsyncDoubleBarrier(self, name, count, ttl=ttl)
+
+    def new_queue(self, name: str) -> AsyncQueue:
+        """A FIFO work queue named ``name``: ``put``, ``get``, ``len`` (``AsyncQueue``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return AsyncQueue(self, name)
+
+    def new_priority_queue(self, name: str) -> AsyncPriorityQueue:
+        """A priority queue named ``name``, lower priorities first (``AsyncPriorityQueue``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return AsyncPriorityQueue(self, name)
+
+    def new_counter(self, name: str) -> AsyncCounter:
+        """A counter named ``name``: ``add(n)``, ``value`` (``AsyncCounter``).
+
+        Raises:
+            InvalidKeyError: ``name`` is not a valid key.
+        """
+        return AsyncCounter(self, name)
+
+    def new_party(
+        self,
+        name: str,
+        member: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncParty:
+        """The membership of ``member`` in the party ``name``: ``join``, ``leave``, ``members``.
+
+        Raises:
+            InvalidKeyError: ``name`` or ``member`` is not a valid key.
+            InvalidArgumentError: ``ttl`` is not a positive int.
+            UnsupportedOperationError: The store has no ``leases`` capability.
+        """
+        return AsyncParty(self, name, member, ttl=ttl, on_lost=on_lost)
 
 
 class AsyncWrapperStore(AsyncBaseStore):

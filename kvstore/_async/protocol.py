@@ -19,7 +19,19 @@ from kvstore._async.lease import AsyncKeepAlive, AsyncLease
 from kvstore._async.mirror import AsyncMirror
 from kvstore._async.watch import AsyncWatch
 from kvstore.errors import LeaseExpiredError, LockLostError
-from kvstore.recipes._async import AsyncElection, AsyncLock, AsyncSession
+from kvstore.recipes._async import (
+    AsyncBarrier,
+    AsyncCounter,
+    AsyncDoubleBarrier,
+    AsyncElection,
+    AsyncLock,
+    AsyncParty,
+    AsyncPriorityQueue,
+    AsyncQueue,
+    AsyncRWLock,
+    AsyncSemaphore,
+    AsyncSession,
+)
 from kvstore.recipes._async.stm import DEFAULT_STM_RETRIES, AsyncApply, Isolation
 from kvstore.txn import AsyncTransactionBuilder
 from kvstore.types import (
@@ -177,6 +189,50 @@ class AsyncKVStore(Protocol):
         prefetch: Iterable[str] = (),
     ) -> _T:
         """Run ``apply(stm)`` as one transaction, retried until it commits."""
+
+    def new_rwlock(
+        self,
+        name: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncRWLock:
+        """A readers-writer lock."""
+
+    def new_semaphore(
+        self,
+        name: str,
+        limit: int,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncSemaphore:
+        """One holder of a semaphore of ``limit`` holders."""
+
+    def new_barrier(self, name: str) -> AsyncBarrier:
+        """A barrier."""
+
+    def new_double_barrier(self, name: str, count: int, *, ttl: int = 60) -> AsyncDoubleBarrier:
+        """One member of a double barrier of ``count`` members."""
+
+    def new_queue(self, name: str) -> AsyncQueue:
+        """A FIFO work queue."""
+
+    def new_priority_queue(self, name: str) -> AsyncPriorityQueue:
+        """A priority queue (lower priorities first)."""
+
+    def new_counter(self, name: str) -> AsyncCounter:
+        """A shared counter."""
+
+    def new_party(
+        self,
+        name: str,
+        member: str,
+        *,
+        ttl: int = 60,
+        on_lost: Callable[[LockLostError], object] | None = None,
+    ) -> AsyncParty:
+        """A member of a party (group membership on leases)."""
 
     # cluster
     async def status(self) -> StatusInfo:

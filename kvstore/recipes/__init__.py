@@ -1,24 +1,38 @@
-"""Coordination recipes, written once on the store primitives: sessions, locks, elections.
+"""Coordination recipes, written once on the store primitives: sessions, locks, elections,
+readers-writer locks, semaphores, barriers, queues, counters and parties.
 
 Every conforming backend (and every wrapper store) gets them, the way etcd's Go
-``concurrency`` package gets them from etcd's primitives: ``Session`` (a lease kept alive
-in the background), ``Lock`` (a fair FIFO lock with fencing tokens), ``Election``
-(leader election) and ``STM`` (software transactional memory, Go's ``concurrency.STM``).
-Applications reach them through ``store.new_lock(name)``, ``store.new_election(name)`` and
-``store.stm(apply)``, or import them from here (or from ``kvstore``).
+``concurrency`` and ``recipes`` packages get them from etcd's primitives: ``Session`` (a
+lease kept alive in the background), ``Lock`` (a fair FIFO lock with fencing tokens),
+``Election`` (leader election), ``STM`` (software transactional memory, Go's
+``concurrency.STM``), and the recipes of Go's ``recipes`` and kazoo's ``recipe``
+packages. Applications reach them through ``store.new_lock(name)``,
+``store.new_election(name)``, ``store.stm(apply)``, ``store.new_rwlock(name)``,
+``store.new_semaphore(name, limit)``, ``store.new_barrier(name)``,
+``store.new_double_barrier(name, count)``, ``store.new_queue(name)``,
+``store.new_priority_queue(name)``, ``store.new_counter(name)`` and
+``store.new_party(name, member)``, or import them from here (or from ``kvstore``).
 
-The asyncio API has the same recipes as ``AsyncSession``, ``AsyncLock``,
-``AsyncElection`` and ``AsyncSTM`` (``kvstore.recipes._async``, the source the sync modules here are
-generated from): the same names and arguments, their waiting methods coroutines.
+The asyncio API has the same recipes with an ``Async`` prefix (``kvstore.recipes._async``,
+the source the sync modules here are generated from): the same names and arguments, their
+waiting methods coroutines.
 
-Modules:
+Modules (each docstring describes its recipe and key layout):
     ``session``: ``Session``.
-    ``lock``: ``Lock``, ``LOCK_NAMESPACE`` (the recipe and the key layout are described
-        in its docstring).
+    ``lock``: ``Lock``, ``LOCK_NAMESPACE``.
     ``election``: ``Election``, ``LeaderObserver``, ``ELECTION_NAMESPACE``.
     ``stm``: ``STM``, ``ISOLATION_LEVELS``, ``DEFAULT_STM_RETRIES`` (the isolation levels
         are described in its docstring).
-    ``_waiters``: the FIFO waiter queue that ``Lock`` and ``Election`` share.
+    ``rwlock``: ``RWLock``, ``ReadLock``, ``WriteLock``, ``RWLOCK_NAMESPACE``.
+    ``semaphore``: ``Semaphore``, ``SEMAPHORE_NAMESPACE``.
+    ``barrier``: ``Barrier``, ``DoubleBarrier``, ``BARRIER_NAMESPACE``,
+        ``DOUBLE_BARRIER_NAMESPACE``.
+    ``queue``: ``Queue``, ``PriorityQueue``, ``QUEUE_NAMESPACE``,
+        ``PRIORITY_QUEUE_NAMESPACE``, ``MIN_PRIORITY``, ``MAX_PRIORITY``.
+    ``counter``: ``Counter``, ``COUNTER_NAMESPACE``.
+    ``party``: ``Party``, ``PARTY_NAMESPACE``.
+    ``_waiters``: the FIFO waiter queue, the waits and ``Holder`` (what read and write
+        locks and semaphores share), on which the recipes with sessions are built.
     ``_store``: ``RecipeStore``, the ``Protocol`` of the store methods the recipes call.
 
 Layering (what a recipe may import). The recipes sit above the core and below the
@@ -48,20 +62,52 @@ from __future__ import annotations
 
 from kvstore.recipes._async import (
     AsyncApply,
+    AsyncBarrier,
+    AsyncCounter,
+    AsyncDoubleBarrier,
     AsyncElection,
+    AsyncHolder,
     AsyncLeaderObserver,
     AsyncLock,
+    AsyncParty,
+    AsyncPriorityQueue,
+    AsyncQueue,
+    AsyncReadLock,
+    AsyncRWLock,
+    AsyncSemaphore,
     AsyncSession,
     AsyncSTM,
+    AsyncWriteLock,
 )
-from kvstore.recipes._waiters import LAYOUTS, LockLostCallback
+from kvstore.recipes._waiters import LAYOUTS, Holder, LockLostCallback
+from kvstore.recipes.barrier import (
+    BARRIER_NAMESPACE,
+    DOUBLE_BARRIER_NAMESPACE,
+    Barrier,
+    DoubleBarrier,
+)
+from kvstore.recipes.counter import COUNTER_NAMESPACE, Counter
 from kvstore.recipes.election import ELECTION_NAMESPACE, Election, LeaderObserver
 from kvstore.recipes.lock import LOCK_NAMESPACE, Lock
+from kvstore.recipes.party import PARTY_NAMESPACE, Party
+from kvstore.recipes.queue import (
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    PRIORITY_QUEUE_NAMESPACE,
+    QUEUE_NAMESPACE,
+    PriorityQueue,
+    Queue,
+)
+from kvstore.recipes.rwlock import RWLOCK_NAMESPACE, ReadLock, RWLock, WriteLock
+from kvstore.recipes.semaphore import SEMAPHORE_NAMESPACE, Semaphore
 from kvstore.recipes.session import LostCallback, Session
 from kvstore.recipes.stm import DEFAULT_STM_RETRIES, ISOLATION_LEVELS, STM, Apply, Isolation
 
 __all__ = [
     "DEFAULT_STM_RETRIES",
+    "BARRIER_NAMESPACE",
+    "COUNTER_NAMESPACE",
+    "DOUBLE_BARRIER_NAMESPACE",
     "ELECTION_NAMESPACE",
     "ISOLATION_LEVELS",
     "LAYOUTS",
@@ -69,16 +115,45 @@ __all__ = [
     "STM",
     "Apply",
     "AsyncApply",
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
+    "PARTY_NAMESPACE",
+    "PRIORITY_QUEUE_NAMESPACE",
+    "QUEUE_NAMESPACE",
+    "RWLOCK_NAMESPACE",
+    "SEMAPHORE_NAMESPACE",
+    "AsyncBarrier",
+    "AsyncCounter",
+    "AsyncDoubleBarrier",
     "AsyncElection",
+    "AsyncHolder",
     "AsyncLeaderObserver",
     "AsyncLock",
     "AsyncSTM",
+    "AsyncParty",
+    "AsyncPriorityQueue",
+    "AsyncQueue",
+    "AsyncRWLock",
+    "AsyncReadLock",
+    "AsyncSemaphore",
     "AsyncSession",
+    "AsyncWriteLock",
+    "Barrier",
+    "Counter",
+    "DoubleBarrier",
     "Election",
     "Isolation",
+    "Holder",
     "LeaderObserver",
     "Lock",
     "LockLostCallback",
     "LostCallback",
+    "Party",
+    "PriorityQueue",
+    "Queue",
+    "RWLock",
+    "ReadLock",
+    "Semaphore",
     "Session",
+    "WriteLock",
 ]

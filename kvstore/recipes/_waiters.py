@@ -15,7 +15,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+import attrs
 
 from kvstore._concurrency import Event
 from kvstore._context import Closing
@@ -40,15 +42,20 @@ from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTar
 
 __all__ = [
     "LAYOUTS",
+    "Holder",
     "LockLostCallback",
     "QueueClaim",
     "WaiterQueue",
     "check_timeout",
     "recipe_prefix",
+    "timed_out",
+    "wait_for_event",
 ]
 
 LockLostCallback = Callable[[LockLostError], object]
 """Called with a ``LockLostError`` when a held lock or a leadership is lost."""
+
+_H = TypeVar("_H", bound="Holder")
 
 _WAKE_SECONDS = 0.1
 """How often a waiter looks up from its watch to notice a lost session or its deadline."""
@@ -104,6 +111,64 @@ def check_timeout(timeout: object, operation: str) -> float | None:
     return time.monotonic() + timeout
 
 
+def timed_out(operation: str, what: str) -> LockTimeoutError:
+    """The error of a recipe's wait for ``what`` that reached its deadline."""
+    return LockTimeoutError(
+        f"{operation}: timed out waiting for {what!r}", key=what, operation=operation
+    )
+
+
+def wait_for_event(
+    store: RecipeStore,
+    request: WatchRequest,
+    types: tuple[EventType, ...],
+    deadline: float | None,
+    operation: str,
+    session: Session | None = None,
+    what: str | None = None,
+) -> bool:
+    """Watch ``request`` until an event of one of ``types`` comes; whether one came.
+
+    ``False`` means the history the watch started from was compacted, or the watch was
+    cancelled under the caller: the caller's fresh read tells what happened. Every recipe
+    that waits (locks, semaphores, queues, barriers) waits here.
+
+    Args:
+        session: The waiter's session: its loss ends the wait.
+        what: What the timeout error names (by default the watched key).
+
+    Raises:
+        LockTimeoutError: ``deadline`` (a ``time.monotonic`` value) passed first.
+        LockLostError: ``session`` was lost while waiting.
+        StoreClosedError: The store was closed.
+    """
+    watch = store.watch_range(request)
+    try:
+        while True:
+            if session is not None and not session.alive:
+                raise LockLostError(
+                    f"{operation}: the session was lost while waiting for {request.key!r}",
+                    key=request.key,
+                    operation=operation,
+                )
+            wait = _WAKE_SECONDS
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise timed_out(operation, request.key if what is None else what)
+                wait = min(wait, remaining)
+            event = watch.next_event(wait)
+            if event is not None and event.type in types:
+                return True
+            if event is None and watch.cancelled:
+                check_open(store, operation)
+                return False
+    except CompactedError:
+        return False
+    finally:
+        watch.cancel()
+
+
 class WaiterQueue:
     """The FIFO queue of keys under one prefix, shared by ``Lock`` and ``Election``.
 
@@ -147,15 +212,29 @@ class WaiterQueue:
         """The owner read: the key of the prefix with the lowest create revision."""
         return self._one_by_create(SortOrder.ASCEND)
 
-    def _newest_before(self, revision: int) -> Get:
-        """The predecessor read: the newest key of the prefix created before ``revision``."""
-        return self._one_by_create(SortOrder.DESCEND, max_create_revision=revision - 1)
+    def _newest_before(self, revision: int, blockers: str | None = None) -> Get:
+        """The predecessor read: the newest key of ``blockers`` (a sub-prefix, by default
+        the whole prefix) created before ``revision``."""
+        return self._one_by_create(
+            SortOrder.DESCEND, max_create_revision=revision - 1, prefix=blockers
+        )
 
-    def _one_by_create(self, order: SortOrder, *, max_create_revision: int = 0) -> Get:
+    def first(self, limit: int) -> Get:
+        """The first ``limit`` keys of the prefix by create revision (keys only)."""
+        return self._one_by_create(SortOrder.ASCEND, limit=limit)
+
+    def _one_by_create(
+        self,
+        order: SortOrder,
+        *,
+        max_create_revision: int = 0,
+        prefix: str | None = None,
+        limit: int = 1,
+    ) -> Get:
         return Get(
-            self.prefix,
-            self.range_end,
-            limit=1,
+            self.prefix if prefix is None else prefix,
+            self.range_end if prefix is None else prefix_range_end(prefix),
+            limit=limit,
             keys_only=True,
             sort_target=SortTarget.CREATE,
             sort_order=order,
@@ -187,6 +266,7 @@ class WaiterQueue:
         owner: RangeResult,
         session: Session,
         deadline: float | None,
+        blockers: str | None = None,
     ) -> None:
         """Wait until ``key`` (created at ``revision``) is the oldest key of the prefix.
 
@@ -195,6 +275,8 @@ class WaiterQueue:
 
         Args:
             owner: The oldest key of the prefix, read after ``key`` was created.
+            blockers: Wait only for the earlier keys under this sub-prefix of the prefix
+                (a read lock waits for earlier writers only); by default for all.
 
         Raises:
             LockTimeoutError: ``deadline`` passed first.
@@ -203,22 +285,58 @@ class WaiterQueue:
         if owner.kvs and owner.kvs[0].key == key:
             return
         while True:
-            predecessor, read_at = self._predecessor(key, revision, session)
-            if predecessor is None:
+            older = self._newest_before(revision, blockers)
+            read = self._read_with_own(key, revision, session, older)
+            if not read.kvs:
                 return
-            self._wait_delete(predecessor, read_at + 1, session, deadline)
+            predecessor = read.kvs[0].key
+            wait_for_event(
+                self.store,
+                WatchRequest(predecessor, start_revision=read.revision + 1),
+                (EventType.DELETE,),
+                deadline,
+                self.operation,
+                session,
+                self.prefix,
+            )
 
-    def _predecessor(self, key: str, revision: int, session: Session) -> tuple[str | None, int]:
-        """The key to wait for (``None``: ``key`` is the oldest) and the revision read at.
+    def wait_rank(
+        self, key: str, revision: int, limit: int, session: Session, deadline: float | None
+    ) -> None:
+        """Wait until ``key`` (created at ``revision``) is among the first ``limit`` keys.
+
+        Keys only leave the queue, so a key among the first ``limit`` stays there until it
+        is deleted. Each step reads the first ``limit`` keys and, if ``key`` is not among
+        them, watches the prefix until a key is deleted.
+
+        Raises:
+            LockTimeoutError: ``deadline`` passed first.
+            LockLostError: The session was lost, or ``key`` vanished, while waiting.
+        """
+        while True:
+            read = self._read_with_own(key, revision, session, self.first(limit))
+            if any(kv.key == key for kv in read.kvs):
+                return
+            wait_for_event(
+                self.store,
+                WatchRequest(self.prefix, self.range_end, start_revision=read.revision + 1),
+                (EventType.DELETE,),
+                deadline,
+                self.operation,
+                session,
+                self.prefix,
+            )
+
+    def _read_with_own(self, key: str, revision: int, session: Session, read: Get) -> RangeResult:
+        """``read`` and ``key`` in one read-only txn; the result of ``read`` (its
+        ``revision`` that of the transaction).
 
         Raises:
             LockLostError: ``key`` is gone (or was created again).
         """
-        result = self.store.kv_txn(
-            Txn([], [self._newest_before(revision), Get(key, keys_only=True)], [])
-        )
-        older, own = result.responses
-        assert isinstance(older, RangeResult) and isinstance(own, RangeResult)
+        result = self.store.kv_txn(Txn([], [read, Get(key, keys_only=True)], []))
+        found, own = result.responses
+        assert isinstance(found, RangeResult) and isinstance(own, RangeResult)
         if not own.kvs or own.kvs[0].create_revision != revision:
             session.check()
             raise LockLostError(
@@ -227,40 +345,7 @@ class WaiterQueue:
                 key=key,
                 operation=self.operation,
             )
-        return (older.kvs[0].key if older.kvs else None), result.revision
-
-    def _wait_delete(
-        self, key: str, start_revision: int, session: Session, deadline: float | None
-    ) -> None:
-        watch = self.store.watch_range(WatchRequest(key, start_revision=start_revision))
-        try:
-            while True:
-                if not session.alive:
-                    raise LockLostError(
-                        f"{self.operation}: the session was lost while waiting for {key!r}",
-                        key=key,
-                        operation=self.operation,
-                    )
-                wait = _WAKE_SECONDS
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise LockTimeoutError(
-                            f"{self.operation}: timed out waiting for {self.prefix!r}",
-                            key=self.prefix,
-                            operation=self.operation,
-                        )
-                    wait = min(wait, remaining)
-                event = watch.next_event(wait)
-                if event is not None and event.type is EventType.DELETE:
-                    return
-                if event is None and watch.cancelled:
-                    check_open(self.store, self.operation)
-                    return
-        except CompactedError:
-            return  # history gone: the caller's fresh read tells whether the key still is
-        finally:
-            watch.cancel()
+        return attrs.evolve(found, revision=result.revision)
 
     def delete(self, key: str) -> None:
         """Delete ``key``, ignoring a closed store (its lease then expires by itself)."""
@@ -366,7 +451,11 @@ class QueueClaim(Closing):
         Just ``prefix`` while the object never had a session (it never queued).
         """
         session = self._session
-        return self.prefix if session is None else f"{self.prefix}{session.lease_id:x}"
+        return self.prefix if session is None else self._key_of(session.lease_id)
+
+    def _key_of(self, lease_id: int) -> str:
+        """The key of this object on the session with lease ``lease_id``."""
+        return f"{self.prefix}{lease_id:x}"
 
     @property
     def fencing_token(self) -> int:
@@ -436,7 +525,7 @@ class QueueClaim(Closing):
         if self._claimed is not None:
             self._release()  # lost earlier: drop what is left of the old acquisition
         session = self._ready_session(operation)
-        key = f"{self.prefix}{session.lease_id:x}"
+        key = self._key_of(session.lease_id)
         if not session._claim(key):
             raise LockError(
                 f"{operation}: another {self._kind} object of {self.name!r} uses the same session",
@@ -446,6 +535,29 @@ class QueueClaim(Closing):
         with self._state:
             self._claimed = key
         return session, key
+
+    def _queue_and_wait(self, operation: str, deadline: float | None) -> None:
+        """Join the queue with an empty value and wait for the turn ``_wait`` defines;
+        on any failure (timeout, loss, cancellation) leave it without a key behind."""
+        session, key = self._begin(operation)
+        try:
+            revision, _, queue = self._queue.enqueue(key, b"", session)
+            self._wait(key, revision, queue, session, deadline)
+        except BaseException:
+            self._abandon(key)
+            raise
+        self._acquired(session, revision, "acquisition")
+
+    def _wait(
+        self,
+        key: str,
+        revision: int,
+        owner: RangeResult,
+        session: Session,
+        deadline: float | None,
+    ) -> None:
+        """Wait until the key holds: by default, until it heads the queue."""
+        self._queue.wait_turn(key, revision, owner, session, deadline)
 
     def _ready_session(self, operation: str) -> Session:
         session = self._session
@@ -528,3 +640,69 @@ class QueueClaim(Closing):
                     operation=self._operation,
                 )
             )
+
+
+class Holder(QueueClaim):
+    """A claim that holds a resource once its turn comes: read and write locks, semaphores.
+
+    What the holders share: ``acquire(timeout) -> bool`` (``threading.Lock``'s), ``release()``,
+    ``is_held``, ``fencing_token`` and ``guard()`` (from ``QueueClaim``), and the
+    ``with`` block, which acquires (raising ``LockTimeoutError`` past the holder's
+    timeout) and releases. Each holder has its own session, granted when it queues and
+    revoked when it releases or gives up, so a holder that stops renewing (crash, pause)
+    loses its place after its TTL.
+    """
+
+    _timeout: float | None = None
+    """The timeout of ``with`` blocks."""
+
+    @property
+    def is_held(self) -> bool:
+        """Whether this object holds, as far as this process knows (only ``guard()`` is sure)."""
+        return self._holding
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Queue and wait for the turn; whether it came within ``timeout``.
+
+        Args:
+            timeout: Most seconds to wait (``None``: no limit, ``0``: do not wait).
+
+        Returns:
+            ``True`` once held; ``False`` if ``timeout`` passed first (no key is left behind).
+
+        Raises:
+            LockLostError: The session was lost while waiting (a new one is granted on the
+                next call).
+            LockError: This object already holds, or was closed.
+            InvalidArgumentError: ``timeout`` is negative or not a number.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed a call (the waiter key is removed if possible).
+        """
+        deadline = check_timeout(timeout, self._operation)
+        if self._holding:
+            raise LockError(
+                f"{self._operation}: {self._noun} {self.name!r} is already held by this object",
+                key=self.key,
+                operation=self._operation,
+            )
+        try:
+            self._queue_and_wait(self._operation, deadline)
+        except LockTimeoutError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Give the resource up (delete the key, revoke the own session); idempotent.
+
+        Raises:
+            BackendError: The delete failed; the hold stands (retry, or ``close``).
+        """
+        self._release()
+
+    def __enter__(self: _H) -> _H:
+        if not self.acquire(self._timeout):
+            raise timed_out(self._operation, self.prefix)
+        return self
+
+    def _end_context(self) -> None:
+        self.release()

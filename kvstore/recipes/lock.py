@@ -144,14 +144,7 @@ class Lock(QueueClaim):
                 key=self.key,
                 operation="lock",
             )
-        session, key = self._begin("lock")
-        try:
-            revision, _, queue = self._queue.enqueue(key, b"", session)
-            self._queue.wait_turn(key, revision, queue, session, deadline)
-        except BaseException:
-            self._abandon(key)
-            raise
-        self._acquired(session, revision, "acquisition")
+        self._queue_and_wait("lock", deadline)
 
     def try_lock(self) -> bool:
         """Acquire the lock if nobody holds or waits for it, without waiting.

@@ -13,7 +13,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+import attrs
 
 from kvstore._async._concurrency import AsyncEvent
 from kvstore._async._context import AsyncClosing
@@ -37,16 +39,21 @@ from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn, Watc
 from kvstore.types import Capability, EventType, RangeResult, SortOrder, SortTarget, TxnResult
 
 __all__ = [
+    "AsyncHolder",
     "AsyncQueueClaim",
     "AsyncWaiterQueue",
     "LAYOUTS",
     "LockLostCallback",
     "check_timeout",
     "recipe_prefix",
+    "timed_out",
+    "wait_for_event",
 ]
 
 LockLostCallback = Callable[[LockLostError], object]
 """Called with a ``LockLostError`` when a held lock or a leadership is lost."""
+
+_H = TypeVar("_H", bound="AsyncHolder")
 
 _WAKE_SECONDS = 0.1
 """How often a waiter looks up from its watch to notice a lost session or its deadline."""
@@ -102,6 +109,64 @@ def check_timeout(timeout: object, operation: str) -> float | None:
     return time.monotonic() + timeout
 
 
+def timed_out(operation: str, what: str) -> LockTimeoutError:
+    """The error of a recipe's wait for ``what`` that reached its deadline."""
+    return LockTimeoutError(
+        f"{operation}: timed out waiting for {what!r}", key=what, operation=operation
+    )
+
+
+async def wait_for_event(
+    store: AsyncRecipeStore,
+    request: WatchRequest,
+    types: tuple[EventType, ...],
+    deadline: float | None,
+    operation: str,
+    session: AsyncSession | None = None,
+    what: str | None = None,
+) -> bool:
+    """Watch ``request`` until an event of one of ``types`` comes; whether one came.
+
+    ``False`` means the history the watch started from was compacted, or the watch was
+    cancelled under the caller: the caller's fresh read tells what happened. Every recipe
+    that waits (locks, semaphores, queues, barriers) waits here.
+
+    Args:
+        session: The waiter's session: its loss ends the wait.
+        what: What the timeout error names (by default the watched key).
+
+    Raises:
+        LockTimeoutError: ``deadline`` (a ``time.monotonic`` value) passed first.
+        LockLostError: ``session`` was lost while waiting.
+        StoreClosedError: The store was closed.
+    """
+    watch = store.watch_range(request)
+    try:
+        while True:
+            if session is not None and not session.alive:
+                raise LockLostError(
+                    f"{operation}: the session was lost while waiting for {request.key!r}",
+                    key=request.key,
+                    operation=operation,
+                )
+            wait = _WAKE_SECONDS
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise timed_out(operation, request.key if what is None else what)
+                wait = min(wait, remaining)
+            event = await watch.next_event(wait)
+            if event is not None and event.type in types:
+                return True
+            if event is None and watch.cancelled:
+                check_open(store, operation)
+                return False
+    except CompactedError:
+        return False
+    finally:
+        await watch.cancel()
+
+
 class AsyncWaiterQueue:
     """The FIFO queue of keys under one prefix, shared by ``AsyncLock`` and ``AsyncElection``.
 
@@ -149,15 +214,29 @@ class AsyncWaiterQueue:
         """The owner read: the key of the prefix with the lowest create revision."""
         return self._one_by_create(SortOrder.ASCEND)
 
-    def _newest_before(self, revision: int) -> Get:
-        """The predecessor read: the newest key of the prefix created before ``revision``."""
-        return self._one_by_create(SortOrder.DESCEND, max_create_revision=revision - 1)
+    def _newest_before(self, revision: int, blockers: str | None = None) -> Get:
+        """The predecessor read: the newest key of ``blockers`` (a sub-prefix, by default
+        the whole prefix) created before ``revision``."""
+        return self._one_by_create(
+            SortOrder.DESCEND, max_create_revision=revision - 1, prefix=blockers
+        )
 
-    def _one_by_create(self, order: SortOrder, *, max_create_revision: int = 0) -> Get:
+    def first(self, limit: int) -> Get:
+        """The first ``limit`` keys of the prefix by create revision (keys only)."""
+        return self._one_by_create(SortOrder.ASCEND, limit=limit)
+
+    def _one_by_create(
+        self,
+        order: SortOrder,
+        *,
+        max_create_revision: int = 0,
+        prefix: str | None = None,
+        limit: int = 1,
+    ) -> Get:
         return Get(
-            self.prefix,
-            self.range_end,
-            limit=1,
+            self.prefix if prefix is None else prefix,
+            self.range_end if prefix is None else prefix_range_end(prefix),
+            limit=limit,
             keys_only=True,
             sort_target=SortTarget.CREATE,
             sort_order=order,
@@ -189,6 +268,7 @@ class AsyncWaiterQueue:
         owner: RangeResult,
         session: AsyncSession,
         deadline: float | None,
+        blockers: str | None = None,
     ) -> None:
         """Wait until ``key`` (created at ``revision``) is the oldest key of the prefix.
 
@@ -197,6 +277,8 @@ class AsyncWaiterQueue:
 
         Args:
             owner: The oldest key of the prefix, read after ``key`` was created.
+            blockers: Wait only for the earlier keys under this sub-prefix of the prefix
+                (a read lock waits for earlier writers only); by default for all.
 
         Raises:
             LockTimeoutError: ``deadline`` passed first.
@@ -205,24 +287,60 @@ class AsyncWaiterQueue:
         if owner.kvs and owner.kvs[0].key == key:
             return
         while True:
-            predecessor, read_at = await self._predecessor(key, revision, session)
-            if predecessor is None:
+            older = self._newest_before(revision, blockers)
+            read = await self._read_with_own(key, revision, session, older)
+            if not read.kvs:
                 return
-            await self._wait_delete(predecessor, read_at + 1, session, deadline)
+            predecessor = read.kvs[0].key
+            await wait_for_event(
+                self.store,
+                WatchRequest(predecessor, start_revision=read.revision + 1),
+                (EventType.DELETE,),
+                deadline,
+                self.operation,
+                session,
+                self.prefix,
+            )
 
-    async def _predecessor(
-        self, key: str, revision: int, session: AsyncSession
-    ) -> tuple[str | None, int]:
-        """The key to wait for (``None``: ``key`` is the oldest) and the revision read at.
+    async def wait_rank(
+        self, key: str, revision: int, limit: int, session: AsyncSession, deadline: float | None
+    ) -> None:
+        """Wait until ``key`` (created at ``revision``) is among the first ``limit`` keys.
+
+        Keys only leave the queue, so a key among the first ``limit`` stays there until it
+        is deleted. Each step reads the first ``limit`` keys and, if ``key`` is not among
+        them, watches the prefix until a key is deleted.
+
+        Raises:
+            LockTimeoutError: ``deadline`` passed first.
+            LockLostError: The session was lost, or ``key`` vanished, while waiting.
+        """
+        while True:
+            read = await self._read_with_own(key, revision, session, self.first(limit))
+            if any(kv.key == key for kv in read.kvs):
+                return
+            await wait_for_event(
+                self.store,
+                WatchRequest(self.prefix, self.range_end, start_revision=read.revision + 1),
+                (EventType.DELETE,),
+                deadline,
+                self.operation,
+                session,
+                self.prefix,
+            )
+
+    async def _read_with_own(
+        self, key: str, revision: int, session: AsyncSession, read: Get
+    ) -> RangeResult:
+        """``read`` and ``key`` in one read-only txn; the result of ``read`` (its
+        ``revision`` that of the transaction).
 
         Raises:
             LockLostError: ``key`` is gone (or was created again).
         """
-        result = await self.store.kv_txn(
-            Txn([], [self._newest_before(revision), Get(key, keys_only=True)], [])
-        )
-        older, own = result.responses
-        assert isinstance(older, RangeResult) and isinstance(own, RangeResult)
+        result = await self.store.kv_txn(Txn([], [read, Get(key, keys_only=True)], []))
+        found, own = result.responses
+        assert isinstance(found, RangeResult) and isinstance(own, RangeResult)
         if not own.kvs or own.kvs[0].create_revision != revision:
             await session.check()
             raise LockLostError(
@@ -231,40 +349,7 @@ class AsyncWaiterQueue:
                 key=key,
                 operation=self.operation,
             )
-        return (older.kvs[0].key if older.kvs else None), result.revision
-
-    async def _wait_delete(
-        self, key: str, start_revision: int, session: AsyncSession, deadline: float | None
-    ) -> None:
-        watch = self.store.watch_range(WatchRequest(key, start_revision=start_revision))
-        try:
-            while True:
-                if not session.alive:
-                    raise LockLostError(
-                        f"{self.operation}: the session was lost while waiting for {key!r}",
-                        key=key,
-                        operation=self.operation,
-                    )
-                wait = _WAKE_SECONDS
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise LockTimeoutError(
-                            f"{self.operation}: timed out waiting for {self.prefix!r}",
-                            key=self.prefix,
-                            operation=self.operation,
-                        )
-                    wait = min(wait, remaining)
-                event = await watch.next_event(wait)
-                if event is not None and event.type is EventType.DELETE:
-                    return
-                if event is None and watch.cancelled:
-                    check_open(self.store, self.operation)
-                    return
-        except CompactedError:
-            return  # history gone: the caller's fresh read tells whether the key still is
-        finally:
-            await watch.cancel()
+        return attrs.evolve(found, revision=result.revision)
 
     async def delete(self, key: str) -> None:
         """Delete ``key``, ignoring a closed store (its lease then expires by itself)."""
@@ -371,7 +456,11 @@ class AsyncQueueClaim(AsyncClosing):
         Just ``prefix`` while the object never had a session (it never queued).
         """
         session = self._session
-        return self.prefix if session is None else f"{self.prefix}{session.lease_id:x}"
+        return self.prefix if session is None else self._key_of(session.lease_id)
+
+    def _key_of(self, lease_id: int) -> str:
+        """The key of this object on the session with lease ``lease_id``."""
+        return f"{self.prefix}{lease_id:x}"
 
     @property
     def fencing_token(self) -> int:
@@ -441,7 +530,7 @@ class AsyncQueueClaim(AsyncClosing):
         if self._claimed is not None:
             await self._release()  # lost earlier: drop what is left of the old acquisition
         session = await self._ready_session(operation)
-        key = f"{self.prefix}{session.lease_id:x}"
+        key = self._key_of(session.lease_id)
         if not session._claim(key):
             raise LockError(
                 f"{operation}: another {self._kind} object of {self.name!r} uses the same session",
@@ -451,6 +540,29 @@ class AsyncQueueClaim(AsyncClosing):
         with self._state:
             self._claimed = key
         return session, key
+
+    async def _queue_and_wait(self, operation: str, deadline: float | None) -> None:
+        """Join the queue with an empty value and wait for the turn ``_wait`` defines;
+        on any failure (timeout, loss, cancellation) leave it without a key behind."""
+        session, key = await self._begin(operation)
+        try:
+            revision, _, queue = await self._queue.enqueue(key, b"", session)
+            await self._wait(key, revision, queue, session, deadline)
+        except BaseException:
+            await self._abandon(key)
+            raise
+        self._acquired(session, revision, "acquisition")
+
+    async def _wait(
+        self,
+        key: str,
+        revision: int,
+        owner: RangeResult,
+        session: AsyncSession,
+        deadline: float | None,
+    ) -> None:
+        """Wait until the key holds: by default, until it heads the queue."""
+        await self._queue.wait_turn(key, revision, owner, session, deadline)
 
     async def _ready_session(self, operation: str) -> AsyncSession:
         session = self._session
@@ -533,3 +645,69 @@ class AsyncQueueClaim(AsyncClosing):
                     operation=self._operation,
                 )
             )
+
+
+class AsyncHolder(AsyncQueueClaim):
+    """A claim that holds a resource once its turn comes: read and write locks, semaphores.
+
+    What the holders share: ``acquire(timeout) -> bool`` (``threading.Lock``'s), ``release()``,
+    ``is_held``, ``fencing_token`` and ``guard()`` (from ``AsyncQueueClaim``), and the
+    ``async with`` block, which acquires (raising ``LockTimeoutError`` past the holder's
+    timeout) and releases. Each holder has its own session, granted when it queues and
+    revoked when it releases or gives up, so a holder that stops renewing (crash, pause)
+    loses its place after its TTL.
+    """
+
+    _timeout: float | None = None
+    """The timeout of ``async with`` blocks."""
+
+    @property
+    def is_held(self) -> bool:
+        """Whether this object holds, as far as this process knows (only ``guard()`` is sure)."""
+        return self._holding
+
+    async def acquire(self, timeout: float | None = None) -> bool:
+        """Queue and wait for the turn; whether it came within ``timeout``.
+
+        Args:
+            timeout: Most seconds to wait (``None``: no limit, ``0``: do not wait).
+
+        Returns:
+            ``True`` once held; ``False`` if ``timeout`` passed first (no key is left behind).
+
+        Raises:
+            LockLostError: The session was lost while waiting (a new one is granted on the
+                next call).
+            LockError: This object already holds, or was closed.
+            InvalidArgumentError: ``timeout`` is negative or not a number.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed a call (the waiter key is removed if possible).
+        """
+        deadline = check_timeout(timeout, self._operation)
+        if self._holding:
+            raise LockError(
+                f"{self._operation}: {self._noun} {self.name!r} is already held by this object",
+                key=self.key,
+                operation=self._operation,
+            )
+        try:
+            await self._queue_and_wait(self._operation, deadline)
+        except LockTimeoutError:
+            return False
+        return True
+
+    async def release(self) -> None:
+        """Give the resource up (delete the key, revoke the own session); idempotent.
+
+        Raises:
+            BackendError: The delete failed; the hold stands (retry, or ``aclose``).
+        """
+        await self._release()
+
+    async def __aenter__(self: _H) -> _H:
+        if not await self.acquire(self._timeout):
+            raise timed_out(self._operation, self.prefix)
+        return self
+
+    async def _end_context(self) -> None:
+        await self.release()

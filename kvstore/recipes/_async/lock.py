@@ -142,14 +142,7 @@ class AsyncLock(AsyncQueueClaim):
                 key=self.key,
                 operation="lock",
             )
-        session, key = await self._begin("lock")
-        try:
-            revision, _, queue = await self._queue.enqueue(key, b"", session)
-            await self._queue.wait_turn(key, revision, queue, session, deadline)
-        except BaseException:
-            await self._abandon(key)
-            raise
-        self._acquired(session, revision, "acquisition")
+        await self._queue_and_wait("lock", deadline)
 
     async def try_lock(self) -> bool:
         """Acquire the lock if nobody holds or waits for it, without waiting.
