@@ -19,6 +19,9 @@ from stm_helpers import (
     run_two_withdrawals,
     write_skew,
 )
+from test_stm import (  # noqa: F401 - collected here again, on etcd
+    test_a_pinned_read_below_compaction_starts_the_attempt_over,
+)
 
 from kvstore import STM, STMConflictError
 from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
@@ -99,19 +102,10 @@ def test_a_blind_write_over_a_newer_one_retries_only_under_serializable_snapshot
         assert etcd_store.get("b") == b"mine"
 
 
-def test_a_pinned_read_below_compaction_starts_the_attempt_over(etcd_store: EtcdStore) -> None:
-    etcd_store.bulk_put({"a": b"1", "b": b"2"})
-
-    def apply(stm: STM) -> bytes | None:
-        stm.get("a")
-        if stm.attempts == 1:
-            etcd_store.put("b", b"3")
-            etcd_store.compact_revision(etcd_store.put("b", b"4"))
-        return stm.get("b")
-
-    runner = STM(etcd_store)
-    assert runner.run(apply) == b"4"
-    assert runner.attempts == 2
+@pytest.fixture
+def store(etcd_store: EtcdStore) -> EtcdStore:
+    """The store of the memory tests run here again on etcd."""
+    return etcd_store
 
 
 def test_endless_conflicts_raise_with_nothing_written(etcd_store: EtcdStore) -> None:
