@@ -16,6 +16,9 @@ process runs, and what a killed process printed is not lost):
   ``{"refused": token}`` and ends the hold.
 - ``queue`` and ``priority_queue``: take items with ``get`` and print ``{"took": value}``.
 - ``counter``: ``add(1)`` and print ``{"added": new value}``.
+- ``double_barrier`` (with ``LIMIT``, the count): print ``{"entering": key}``, enter;
+  print ``{"entered": token}``, ``{"timed_out": key}`` or ``{"too_many": true}`` (a round
+  was under way), then leave and print ``{"left": token}``.
 
 A call that fails (a member died under it) prints ``{"error": "<type>"}`` and the loop
 goes on: the test counts those among the calls whose outcome is unknown.
@@ -29,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from kvstore import KVStoreError, LockTimeoutError, Put
+from kvstore import KVStoreError, LockError, LockTimeoutError, Put
 from kvstore.recipes import WriteLock
 from kvstore.recipes._waiters import Holder
 from kvstore_etcd import EtcdConfig, EtcdStore
@@ -79,6 +82,34 @@ def hold_once(store: EtcdStore, mode: str, name: str, limit: int, round_: int) -
             holder.close()
 
 
+def pass_barrier(store: EtcdStore, name: str, count: int) -> None:
+    """Enter the double barrier of ``count`` and leave it."""
+    barrier = store.new_double_barrier(name, count, ttl=TTL)
+    try:
+        barrier.session  # noqa: B018 - the sync API starts the member's session here
+        key = barrier.key  # so that its key is known before it enters
+        _say(entering=key)
+        try:
+            barrier.enter(timeout=WAIT)
+        except LockTimeoutError:
+            _say(timed_out=key)
+            return
+        except LockError as exc:
+            if type(exc) is not LockError:
+                raise
+            _say(too_many=True)
+            time.sleep(PAUSE)
+            return
+        token = barrier.fencing_token
+        _say(entered=token)
+        time.sleep(PAUSE)
+        barrier.leave(timeout=WAIT)
+        _say(left=token)
+    finally:
+        with contextlib.suppress(KVStoreError):
+            barrier.close()
+
+
 def step(store: EtcdStore, mode: str, name: str, limit: int, round_: int) -> None:
     """One round of the loop of ``mode``."""
     if mode in ("semaphore", "rwlock"):
@@ -88,6 +119,8 @@ def step(store: EtcdStore, mode: str, name: str, limit: int, round_: int) -> Non
         with contextlib.suppress(LockTimeoutError):
             _say(took=queue.get(timeout=WAIT).decode())
         time.sleep(PAUSE)
+    elif mode == "double_barrier":
+        pass_barrier(store, name, limit)
     elif mode == "counter":
         _say(added=store.new_counter(name).add(1))
         time.sleep(PAUSE)

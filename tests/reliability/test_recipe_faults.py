@@ -31,11 +31,12 @@ from pathlib import Path
 
 import pytest
 
+from kvstore import EventType
 from kvstore.keys import prefix_range_end
 from kvstore_etcd import EtcdStore
 from kvstore_etcd.launcher import EtcdCluster
 
-from .conftest import WAIT
+from .conftest import WAIT, WatchRecorder, current_revision
 
 pytestmark = [pytest.mark.reliability, pytest.mark.etcd]
 
@@ -67,7 +68,7 @@ class Fleet:
     pauses: int = 0
     _processes: list[subprocess.Popen[str]] = field(default_factory=list)
     _readers: list[threading.Thread] = field(default_factory=list)
-    _armed: str | None = None
+    _armed: tuple[str, str] | None = None
     _fired: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,8 +99,8 @@ class Fleet:
             fault = None
             with self._lock:
                 self.records.append(record)
-                if self.trigger in record and self._armed is not None:
-                    fault, self._armed = self._armed, None
+                if self._armed is not None and self._armed[1] in record:
+                    fault, self._armed = self._armed[0], None
             if fault is not None:
                 self._apply(fault, process)
 
@@ -114,12 +115,14 @@ class Fleet:
             threading.Timer(PAUSED_FOR, process.send_signal, (signal.SIGCONT,)).start()
         self._fired.set()
 
-    def arm(self, fault: str) -> None:
-        """Do ``fault`` on the next worker that prints a triggering record; wait for it."""
+    def arm(self, fault: str, trigger: str | None = None) -> None:
+        """Do ``fault`` on the next worker that prints a record with the key ``trigger``
+        (default: the fleet's); wait for it."""
+        trigger = trigger or self.trigger
         self._fired.clear()
         with self._lock:
-            self._armed = fault
-        assert self._fired.wait(WAIT), f"no worker printed a {self.trigger!r} record"
+            self._armed = (fault, trigger)
+        assert self._fired.wait(WAIT), f"no worker printed a {trigger!r} record"
 
     def finish(self) -> None:
         """Ask every worker to stop, wait for them, and check the survivors exited cleanly."""
@@ -164,11 +167,14 @@ def fleet(
         made.close()
 
 
-def run_faults(fleet: Fleet, cluster: EtcdCluster | None = None) -> None:
-    """Do ``FAULTS`` one after the other, a second apart; with ``cluster``, also restart
-    its leader in the middle. Then let the workers run on for a while and stop them."""
+def run_faults(
+    fleet: Fleet, cluster: EtcdCluster | None = None, kill_on: str | None = None
+) -> None:
+    """Do ``FAULTS`` one after the other, a second apart (the kills on a ``kill_on``
+    record, if given); with ``cluster``, also restart its leader in the middle. Then let
+    the workers run on for a while and stop them."""
     for number, fault in enumerate(FAULTS):
-        fleet.arm(fault)
+        fleet.arm(fault, kill_on if fault == "kill" else None)
         time.sleep(1.0)
         if cluster is not None and number == 1:
             leader = cluster.leader()
@@ -291,3 +297,43 @@ def test_a_counter_gives_each_add_its_own_value_while_adders_die(
     assert max(added) <= final
     unknown = workers.kills + len(workers.of("error"))
     assert len(added) <= final <= len(added) + unknown
+
+
+def test_a_double_barrier_releases_a_whole_round_or_nobody(
+    fleet: Callable[..., Fleet], etcd_cluster: EtcdCluster, open_store: Callable[..., EtcdStore]
+) -> None:
+    """Members are killed while they wait to enter and paused once inside.
+
+    The rounds are read back from etcd: every put of the ``ready`` key (a watch from
+    revision 1) releases one round, and a read of the members' keys at that put's revision
+    (nothing is compacted) says which members it counted: the first ``count`` keys, up to
+    the create revision the ``ready`` value names.
+    """
+    count = 3
+    workers = fleet("double_barrier", "entered", "db", count)
+    run_faults(workers, etcd_cluster, kill_on="entering")
+    store = open_store(etcd_cluster.endpoints)
+    barrier = store.new_double_barrier("db", count)
+    recorder = WatchRecorder(store.watch(barrier.ready_key, start_revision=1))
+    assert recorder.wait_for_revision(current_revision(store) - 1) or recorder.events
+    recorder.stop()
+    members = barrier.members_prefix
+    rounds: list[dict[str, int]] = []
+    for event in recorder.events:
+        if event.type is not EventType.PUT:
+            continue
+        at = store.kv_range(members, prefix_range_end(members), revision=event.kv.mod_revision)
+        last = int(event.kv.value)
+        rounds.append({kv.key: kv.create_revision for kv in at.kvs if kv.create_revision <= last})
+    counted = {revision for members_of in rounds for revision in members_of.values()}
+    counted_keys = {key for members_of in rounds for key in members_of}
+    entered = {int(str(token)) for token in workers.of("entered")}
+    timed_out = {str(key) for key in workers.of("timed_out")}
+    assert all(len(members_of) == count for members_of in rounds), rounds
+    twice = sorted(key for key in counted_keys if sum(key in round_ for round_ in rounds) > 1)
+    assert twice == [], "members counted in two rounds (a round began before the last ended)"
+    assert entered <= counted, f"released but in no round: {sorted(entered - counted)}"
+    assert len(counted - entered) <= workers.kills, "counted members that never got in"
+    assert not timed_out & counted_keys, "a member counted in a round was told it timed out"
+    assert len(rounds) >= 5, f"only {len(rounds)} rounds in the run"
+    assert workers.kills == 2 and workers.pauses == 2

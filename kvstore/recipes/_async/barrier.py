@@ -244,9 +244,13 @@ class AsyncDoubleBarrier(AsyncQueueClaim):
                 start_revision=read.revision + 1,
             )
             await wait_for_event(self.store, request, (EventType.DELETE,), deadline, "leave")
-        # The round's ready key (put after its last member) goes; a later round's stays.
-        ready = await self.store.kv_range(Get(self.ready_key, keys_only=True))
-        if ready.kvs and ready.kvs[0].mod_revision > last:
+        # The round's ready key goes; a later round's stays. Its value names the round (the
+        # create revision of its last member): a member slow to leave may find the next
+        # round's ready already, which was put after this round's last member too, and
+        # deleting that one would let its members withdraw, or a round begin, while the
+        # next round is released.
+        ready = await self.store.kv_range(Get(self.ready_key))
+        if ready.kvs and ready.kvs[0].value == str(last).encode():
             await self.store.kv_txn(
                 Txn(
                     [ModRevision(self.ready_key) == ready.kvs[0].mod_revision],
