@@ -168,19 +168,34 @@ class LeaseExpiredError(LeaseError):
 
 
 class LockError(KVStoreError):
-    """Base class of lock and election errors."""
+    """Base class of the errors of every coordination recipe (``kvstore.recipes``).
+
+    Raised by locks, elections, readers-writer locks, semaphores, barriers and double
+    barriers, queues' ``get`` and parties: an object used in a way its state forbids
+    (already held, closed, a double barrier already full), and the subclasses below.
+    """
 
 
 class LockNotHeldError(LockError):
-    """The call needs the lock (or leadership) and it is not held."""
+    """The call needs a hold (a lock, a leadership, a read or write hold, a semaphore's
+    hold, a double barrier's membership) and it is not held."""
 
 
 class LockLostError(LockError):
-    """The session lease behind a held lock expired: the lock may be held by someone else."""
+    """The session lease behind a hold or a wait expired (a lock, a leadership, a read or
+    write hold, a semaphore, a double barrier, a party membership): someone else may hold
+    it now."""
 
 
 class LockTimeoutError(LockError, TimeoutError):
-    """The lock (or leadership) was not acquired in time."""
+    """A recipe's wait reached its timeout: whatever the wait was for did not come in time.
+
+    The waits of every recipe raise it: ``lock``, ``campaign``, the ``with`` block of a
+    read or write lock made with a ``timeout``, a double barrier's ``enter`` and
+    ``leave``, and a queue's ``get``. The ``acquire(timeout)`` of read and write locks and
+    semaphores returns ``False`` instead, as a barrier's ``wait`` does; a party's ``join``
+    does not wait. A waiter that times out leaves no key behind.
+    """
 
 
 class TransactionError(KVStoreError):

@@ -35,6 +35,13 @@ Modules (each docstring describes its recipe and key layout):
         locks and semaphores share), on which the recipes with sessions are built.
     ``_store``: ``RecipeStore``, the ``Protocol`` of the store methods the recipes call.
 
+What a reader of the keys needs (``kvstore ui`` shows every recipe from its keys with
+them, never re-deriving a layout): ``recipe_name`` (``_waiters``, the inverse of
+``recipe_prefix``), ``holder_mode`` (``rwlock``), ``member_name`` (``party``),
+``semaphore_limit`` (``semaphore``: each key's value is the holder's ``limit``),
+``BARRIER_HOLD``, ``DOUBLE_BARRIER_MEMBERS``, ``DOUBLE_BARRIER_READY`` (``barrier``) and
+``COUNTER_VALUE`` (``counter``).
+
 Layering (what a recipe may import). The recipes sit above the core and below the
 stores::
 

@@ -47,6 +47,7 @@ __all__ = [
     "QueueClaim",
     "WaiterQueue",
     "check_timeout",
+    "recipe_name",
     "recipe_prefix",
     "timed_out",
     "wait_for_event",
@@ -88,6 +89,25 @@ def recipe_prefix(namespace: str, name: str, operation: str, layout: str = "kvst
     if layout == "etcd":
         return name + "/"
     return namespace + urllib.parse.quote(name, safe="") + "/"
+
+
+def recipe_name(namespace: str, key: str) -> tuple[str, str] | None:
+    """Which recipe of the ``"kvstore"`` layout under ``namespace`` the key ``key`` belongs to.
+
+    The inverse of ``recipe_prefix(namespace, name, ...)``: for a key
+    ``<namespace><quoted name>/<rest>`` it returns ``(name, rest)``, where ``rest`` is what
+    the recipe puts after its prefix (a lease id in hex for a lock waiter).
+
+    Returns:
+        The recipe's name and the rest of the key, or ``None`` when ``key`` is not under
+        ``namespace`` or has no ``/`` after the name.
+    """
+    if not key.startswith(namespace):
+        return None
+    quoted, slash, rest = key[len(namespace) :].partition("/")
+    if not slash:
+        return None
+    return urllib.parse.unquote(quoted), rest
 
 
 def check_timeout(timeout: object, operation: str) -> float | None:
@@ -537,16 +557,20 @@ class QueueClaim(Closing):
         return session, key
 
     def _queue_and_wait(self, operation: str, deadline: float | None) -> None:
-        """Join the queue with an empty value and wait for the turn ``_wait`` defines;
+        """Join the queue with ``_queued_value()`` and wait for the turn ``_wait`` defines;
         on any failure (timeout, loss, cancellation) leave it without a key behind."""
         session, key = self._begin(operation)
         try:
-            revision, _, queue = self._queue.enqueue(key, b"", session)
+            revision, _, queue = self._queue.enqueue(key, self._queued_value(), session)
             self._wait(key, revision, queue, session, deadline)
         except BaseException:
             self._abandon(key)
             raise
         self._acquired(session, revision, "acquisition")
+
+    def _queued_value(self) -> bytes:
+        """The value ``_queue_and_wait`` puts the key with: empty (a semaphore's: its limit)."""
+        return b""
 
     def _wait(
         self,

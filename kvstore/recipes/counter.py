@@ -25,10 +25,13 @@ from kvstore.types import KeyValue
 if TYPE_CHECKING:
     from kvstore.recipes._store import RecipeStore
 
-__all__ = ["COUNTER_NAMESPACE", "Counter"]
+__all__ = ["COUNTER_NAMESPACE", "COUNTER_VALUE", "Counter"]
 
 COUNTER_NAMESPACE = "__kvstore/counters/"
 """Top-level prefix of every counter key."""
+
+COUNTER_VALUE = "value"
+"""A counter's key after its prefix (it holds the value in decimal ASCII)."""
 
 
 class Counter:
@@ -44,7 +47,7 @@ class Counter:
 
     def __init__(self, store: RecipeStore, name: str) -> None:
         self.prefix = recipe_prefix(COUNTER_NAMESPACE, name, "new_counter")
-        self.key = self.prefix + "value"
+        self.key = self.prefix + COUNTER_VALUE
         self.store = store
         self.name = name
 

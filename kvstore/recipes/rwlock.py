@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from kvstore.recipes._store import RecipeStore
     from kvstore.recipes.session import Session
 
-__all__ = ["RWLOCK_NAMESPACE", "RWLock", "ReadLock", "WriteLock"]
+__all__ = ["RWLOCK_NAMESPACE", "RWLock", "ReadLock", "WriteLock", "holder_mode"]
 
 RWLOCK_NAMESPACE = "__kvstore/rwlocks/"
 """Top-level prefix of every readers-writer lock key."""
@@ -108,6 +108,10 @@ class RWLock:
 
     def write_lock(self, timeout: float | None = None) -> WriteLock:
         """A new write holder (acquired by ``with``, or ``acquire()``).
+
+        Args:
+            timeout: Most seconds the ``with`` block waits (``None``: no limit);
+                past it, entering raises ``LockTimeoutError`` and leaves no key.
 
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.
@@ -184,3 +188,19 @@ class WriteLock(_RWHolder):
     _mode = "write"
     _not_held = "write lock of {name!r} is not held"
     _lost_what = "write lock of {name!r} was lost"
+
+
+def holder_mode(rest: str) -> str | None:
+    """Whether a key of a readers-writer lock is a reader's or a writer's.
+
+    Args:
+        rest: The key after the lock's prefix (the ``rest`` of ``recipe_name``).
+
+    Returns:
+        ``"read"`` or ``"write"`` (the holders' ``_mode``), or ``None`` for a key that is
+        neither.
+    """
+    mode, slash, _ = rest.partition("/")
+    if slash and mode in (ReadLock._mode, WriteLock._mode):
+        return mode
+    return None

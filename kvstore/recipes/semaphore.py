@@ -10,7 +10,8 @@ first ``limit`` keys and, when it is not among them, watches the prefix until so
 deleted (every release wakes every waiter, as kazoo's does). Every holder of one name must
 use the same ``limit``.
 
-Key layout::
+Key layout (each key's value is the holder's ``limit`` in decimal ASCII, so a reader of
+the keys, such as ``kvstore ui``, tells holders from waiters)::
 
     __kvstore/semaphores/<quoted name>/<lease id hex>
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from kvstore.recipes._store import RecipeStore
     from kvstore.recipes.session import Session
 
-__all__ = ["SEMAPHORE_NAMESPACE", "Semaphore"]
+__all__ = ["SEMAPHORE_NAMESPACE", "Semaphore", "semaphore_limit"]
 
 SEMAPHORE_NAMESPACE = "__kvstore/semaphores/"
 """Top-level prefix of every semaphore key."""
@@ -86,6 +87,9 @@ class Semaphore(Holder):
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, limit={self.limit})"
 
+    def _queued_value(self) -> bytes:
+        return str(self.limit).encode("ascii")
+
     def _wait(
         self,
         key: str,
@@ -95,3 +99,17 @@ class Semaphore(Holder):
         deadline: float | None,
     ) -> None:
         self._queue.wait_rank(key, revision, self.limit, session, deadline)
+
+
+def semaphore_limit(value: bytes) -> int | None:
+    """The ``limit`` a semaphore's key was queued with (its value; see the module docstring).
+
+    Returns:
+        The limit, or ``None`` when ``value`` holds none (a key of a kvstore that did not
+        write it yet).
+    """
+    try:
+        limit = int(value.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return limit if limit >= 1 else None

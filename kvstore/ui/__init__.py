@@ -4,8 +4,10 @@ An ASGI app (Starlette, served by uvicorn on 127.0.0.1 only) over the asyncio AP
 key tree by prefix with paging, a key's value (text, pretty JSON, hex) with its
 revisions, version and lease, the key's history, a live panel of changes (server-sent
 events fed by a watch), the leases with their TTL counting down and their keys, the
-locks and elections held (holder, fencing token, waiters) and, where the backend has
-them, cluster status, members and alarms. The page is plain HTML, JavaScript and CSS
+locks and elections held (holder, fencing token, waiters), the other coordination recipes
+(semaphores, readers-writer locks, barriers, queues, counters, parties) and one
+etcd-layout lock by name, and, where the backend has them, cluster status, members and
+alarms. The page is plain HTML, JavaScript and CSS
 shipped in the package (``kvstore/ui/static``): no build step. Data is always rendered
 as text, never as HTML.
 

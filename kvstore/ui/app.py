@@ -5,8 +5,9 @@ with uvicorn on 127.0.0.1. Routes:
 
 - ``GET /`` the page (``static/index.html``), ``GET /static/app.js`` / ``style.css``;
 - ``GET /api/info``, ``/api/tree?prefix=&start=``, ``/api/key?key=``,
-  ``/api/history?key=&before=``, ``/api/leases``, ``/api/recipes``, ``/api/cluster``
-  (JSON, see ``kvstore.ui.views``);
+  ``/api/history?key=&before=``, ``/api/leases``, ``/api/recipes?prefix=`` (``prefix``:
+  the name of an etcd-layout lock to list too), ``/api/cluster`` (JSON, see
+  ``kvstore.ui.views``);
 - ``GET /api/watch?prefix=&from=`` a server-sent event stream of the changes under a
   prefix (one ``change`` event per watch event), fed by the store's asyncio watch;
 - ``POST /api/put`` (``{"key", "value"}``), ``/api/delete`` (``{"key"}``),
@@ -308,7 +309,8 @@ def create_app(
         return JSONResponse(await views.leases(store))
 
     async def recipes(request: Request) -> Response:
-        return JSONResponse(await views.held_recipes(store, codec))
+        etcd_lock = request.query_params.get("prefix") or None
+        return JSONResponse(await views.held_recipes(store, codec, etcd_lock=etcd_lock))
 
     async def cluster(request: Request) -> Response:
         return JSONResponse(await views.cluster_info(store))

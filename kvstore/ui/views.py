@@ -11,15 +11,16 @@ bounded, so a store of 100,000 keys stays responsive:
 - ``key_history`` reads the key at earlier revisions, one version per read, a page at a
   time, until the compact revision (``CompactedError``) or the key's creation;
 - ``leases``, ``held_recipes`` read at most ``MAX_LEASES`` leases and
-  ``MAX_RECIPE_KEYS`` recipe keys.
+  ``MAX_RECIPE_KEYS`` recipe keys of each kind (and count at most ``MAX_QUEUES``
+  queues of each kind, never listing their items).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from kvstore._async.base import AsyncBaseStore
 from kvstore._async.wrappers import AsyncValueMappingStore
@@ -32,8 +33,25 @@ from kvstore.errors import (
     UnsupportedOperationError,
 )
 from kvstore.keys import ALL_KEYS, prefix_range_end
-from kvstore.recipes import ELECTION_NAMESPACE, LOCK_NAMESPACE
-from kvstore.types import KeyValue, WatchEvent
+from kvstore.recipes import (
+    BARRIER_NAMESPACE,
+    COUNTER_NAMESPACE,
+    DOUBLE_BARRIER_NAMESPACE,
+    ELECTION_NAMESPACE,
+    LOCK_NAMESPACE,
+    PARTY_NAMESPACE,
+    PRIORITY_QUEUE_NAMESPACE,
+    QUEUE_NAMESPACE,
+    RWLOCK_NAMESPACE,
+    SEMAPHORE_NAMESPACE,
+)
+from kvstore.recipes._waiters import recipe_name, recipe_prefix
+from kvstore.recipes.barrier import BARRIER_HOLD, DOUBLE_BARRIER_MEMBERS, DOUBLE_BARRIER_READY
+from kvstore.recipes.counter import COUNTER_VALUE
+from kvstore.recipes.party import member_name
+from kvstore.recipes.rwlock import holder_mode
+from kvstore.recipes.semaphore import semaphore_limit
+from kvstore.types import KeyValue, SortOrder, SortTarget, WatchEvent
 
 __all__ = [
     "DEFAULT_HISTORY_PAGE",
@@ -41,6 +59,7 @@ __all__ = [
     "MAX_LEASE_KEYS",
     "MAX_LEASES",
     "MAX_PAGE",
+    "MAX_QUEUES",
     "MAX_RECIPE_KEYS",
     "ValueCodec",
     "cluster_info",
@@ -68,7 +87,10 @@ MAX_LEASE_KEYS = 50
 """Keys listed per lease at most (the count is always given)."""
 
 MAX_RECIPE_KEYS = 1000
-"""Lock and election keys read at most, per kind."""
+"""Recipe keys read at most, per kind (the oldest: a queue's holders are among them)."""
+
+MAX_QUEUES = 100
+"""Queues shown at most, per kind (each costs two reads: a jump over it and a count)."""
 
 _SEPARATOR = "/"
 
@@ -381,59 +403,268 @@ async def leases(store: AsyncBaseStore) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- locks
 
 
-async def held_recipes(store: AsyncBaseStore, codec: ValueCodec) -> dict[str, Any]:
-    """The locks and elections of the ``kvstore.recipes`` layout, with holder and waiters.
+_RecipeKeys = list[tuple[str, KeyValue]]
+"""One recipe's keys, oldest first: each the rest of the key after the recipe's prefix
+(see ``kvstore.recipes._waiters.recipe_name``) and the key-value."""
 
-    The recipes queue waiters (candidates) as keys ``__kvstore/locks/<quoted name>/<lease
-    hex>`` (``__kvstore/elections/...``); the one with the lowest create revision holds
-    the lock (leads), and that create revision is its fencing token. The others wait, in
-    create-revision order.
+_Show = Callable[[ValueCodec, _RecipeKeys], dict[str, Any] | None]
+"""What the page shows of one recipe, from its keys (``None``: nothing)."""
+
+
+def _waiter(kv: KeyValue) -> dict[str, Any]:
+    return {"key": kv.key, "lease": _hex(kv.lease), "create_revision": kv.create_revision}
+
+
+def _plain(codec: ValueCodec, kv: KeyValue) -> bytes | None:
+    """The value of ``kv`` as ``codec`` shows it (decrypted, decompressed), or ``None``."""
+    shown = codec.show(kv.key, kv.value)["value"]
+    return None if shown is None else base64.b64decode(shown)
+
+
+async def _oldest_first(
+    store: AsyncBaseStore, prefix: str, *, keys_only: bool = True
+) -> tuple[tuple[KeyValue, ...], bool]:
+    """The first ``MAX_RECIPE_KEYS`` keys under ``prefix`` by create revision, and whether
+    more exist: a truncated queue still shows its real holders, which are the oldest."""
+    result = await store.kv_range(
+        prefix,
+        prefix_range_end(prefix),
+        limit=MAX_RECIPE_KEYS,
+        keys_only=keys_only,
+        sort_target=SortTarget.CREATE,
+        sort_order=SortOrder.ASCEND,
+    )
+    return result.kvs, result.more
+
+
+async def _recipes_under(
+    store: AsyncBaseStore, namespace: str, *, keys_only: bool = True
+) -> tuple[dict[str, _RecipeKeys], bool]:
+    """The keys under a recipe namespace, grouped by recipe name in one pass."""
+    kvs, more = await _oldest_first(store, namespace, keys_only=keys_only)
+    recipes: dict[str, _RecipeKeys] = {}
+    for kv in kvs:
+        found = recipe_name(namespace, kv.key)
+        if found is not None:
+            name, rest = found
+            recipes.setdefault(name, []).append((rest, kv))
+    return recipes, more
+
+
+def _lock_queue(codec: ValueCodec, kvs: list[KeyValue], *, with_value: bool) -> dict[str, Any]:
+    """A lock's or an election's queue (oldest first): the holder and the waiters."""
+    holder, *waiting = kvs
+    shown: dict[str, Any] = {
+        "key": holder.key,
+        "lease": _hex(holder.lease),
+        "fencing_token": holder.create_revision,
+        "since": holder.create_revision,
+    }
+    if with_value:
+        shown.update(codec.show(holder.key, holder.value))
+    return {"holder": shown, "waiters": [_waiter(kv) for kv in waiting]}
+
+
+def _semaphore(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any]:
+    kvs = [kv for _, kv in keys]
+    value = _plain(codec, kvs[0])
+    limit = None if value is None else semaphore_limit(value)
+    held = 1 if limit is None else limit  # the oldest key always holds (limit >= 1)
+    return {
+        "limit": limit,
+        "holders": [_waiter(kv) for kv in kvs[:held]],
+        "waiters": [_waiter(kv) for kv in kvs[held:]],
+    }
+
+
+def _rwlock(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any]:
+    holders: list[dict[str, Any]] = []
+    waiters: list[dict[str, Any]] = []
+    behind_a_writer = False
+    for rest, kv in keys:
+        mode = holder_mode(rest)
+        if mode is None:
+            continue
+        entry = {**_waiter(kv), "mode": mode}
+        # readers hold until the first writer; a writer holds only at the head
+        if not behind_a_writer and (mode == "read" or not holders):
+            holders.append(entry)
+        else:
+            waiters.append(entry)
+        behind_a_writer = behind_a_writer or mode == "write"
+    return {"holders": holders, "waiters": waiters}
+
+
+def _party(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any]:
+    members = [{**_waiter(kv), "member": member_name(rest)} for rest, kv in keys]
+    return {"holders": members, "waiters": []}
+
+
+def _barrier(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any] | None:
+    hold = next((kv for rest, kv in keys if rest == BARRIER_HOLD), None)
+    if hold is None:
+        return None
+    return {"held": True, "since": hold.create_revision, "holders": [], "waiters": []}
+
+
+def _double_barrier(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any]:
+    ready = next((kv for rest, kv in keys if rest == DOUBLE_BARRIER_READY), None)
+    members = [kv for rest, kv in keys if rest.startswith(DOUBLE_BARRIER_MEMBERS)]
+    # the ready key is put after the round's last member: members older than it are
+    # inside, the others wait for the next round
+    released = 0 if ready is None else ready.mod_revision
+    return {
+        "ready": ready is not None,
+        "holders": [_waiter(kv) for kv in members if kv.create_revision < released],
+        "waiters": [_waiter(kv) for kv in members if kv.create_revision >= released],
+    }
+
+
+def _counter(codec: ValueCodec, keys: _RecipeKeys) -> dict[str, Any] | None:
+    value = next((kv for rest, kv in keys if rest == COUNTER_VALUE), None)
+    if value is None:
+        return None
+    return {**codec.show(value.key, value.value), "holders": [], "waiters": []}
+
+
+_KINDS: tuple[tuple[str, str, bool, _Show], ...] = (
+    ("rwlock", RWLOCK_NAMESPACE, True, _rwlock),
+    ("semaphore", SEMAPHORE_NAMESPACE, False, _semaphore),
+    ("barrier", BARRIER_NAMESPACE, True, _barrier),
+    ("double_barrier", DOUBLE_BARRIER_NAMESPACE, True, _double_barrier),
+    ("party", PARTY_NAMESPACE, True, _party),
+    ("counter", COUNTER_NAMESPACE, False, _counter),
+)
+"""The recipes shown besides locks and elections: kind, namespace, whether its keys are
+read without values, and what is shown of one recipe's keys (``None``: nothing)."""
+
+_QUEUES = (("queue", QUEUE_NAMESPACE), ("priority_queue", PRIORITY_QUEUE_NAMESPACE))
+
+
+async def _recipes_of_kind(
+    store: AsyncBaseStore,
+    codec: ValueCodec,
+    kind: str,
+    namespace: str,
+    keys_only: bool,
+    show: _Show,
+) -> tuple[list[dict[str, Any]], bool]:
+    recipes, more = await _recipes_under(store, namespace, keys_only=keys_only)
+    found = []
+    for name, keys in sorted(recipes.items()):
+        shown = show(codec, keys)
+        if shown is not None:
+            found.append({"kind": kind, "name": name, **shown})
+    return found, more
+
+
+async def _queues_of_kind(
+    store: AsyncBaseStore, kind: str, namespace: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """Each queue's item count: the tree's directories, one jump and one count each, so a
+    queue of 100,000 items costs two reads and no listing."""
+    page = await tree_page(store, namespace, limit=MAX_QUEUES)
+    found = []
+    for entry in page["entries"]:
+        named = recipe_name(namespace, entry["key"]) if entry["dir"] else None
+        if named is not None:
+            found.append(
+                {
+                    "kind": kind,
+                    "name": named[0],
+                    "items": entry["count"],
+                    "holders": [],
+                    "waiters": [],
+                }
+            )
+    return found, page["next"] is not None
+
+
+async def held_recipes(
+    store: AsyncBaseStore, codec: ValueCodec, *, etcd_lock: str | None = None
+) -> dict[str, Any]:
+    """The coordination recipes of the ``kvstore.recipes`` layout, with holders and waiters.
+
+    Every recipe is read from its keys (see each module of ``kvstore.recipes`` for its
+    layout), oldest first, at most ``MAX_RECIPE_KEYS`` keys of a kind, and derived in one
+    pass over them:
+
+    - locks and elections queue as keys ``__kvstore/locks/<quoted name>/<lease hex>``
+      (``__kvstore/elections/...``); the oldest (lowest create revision) holds the lock
+      (leads), and that create revision is its fencing token; the others wait in order;
+    - a semaphore's first ``limit`` keys hold (the limit is each key's value; where it
+      cannot be read, only the oldest is shown as holding);
+    - a readers-writer lock's readers before its oldest writer hold together; that writer
+      holds only at the head of the queue; everyone behind a writer waits;
+    - a party's keys are its members; a barrier is shown while it is held (its key
+      exists); a double barrier's members are inside once its ``ready`` key was put
+      after them, else they wait for the round to fill;
+    - a queue or priority queue shows its item count (at most ``MAX_QUEUES`` queues of a
+      kind, counted without listing their items); a counter shows its value.
+
+    Only key names, leases and revisions are shown, and the values of election leaders
+    and counters, through ``codec`` (an encrypted value read without its keys shows as
+    "encrypted", never as bytes); queue items and the values of other keys are not read.
+
+    etcd-layout locks (``new_lock(name, layout="etcd")``, Go's ``concurrency.Mutex``,
+    ``etcdctl lock``) have keys ``<name>/<lease hex>`` anywhere in the store, which no
+    reader can tell from application keys: they are shown for one name at a time, the
+    one given as ``etcd_lock`` (the page's "etcd-layout lock" field, ``?prefix=NAME`` of
+    ``/api/recipes``). Every key under ``NAME/`` is in that lock's queue, as Go and
+    ``new_lock`` see it (so ``NAME/sub/...`` keys are too): the oldest holds.
+
+    Args:
+        store: The store.
+        codec: How values are shown.
+        etcd_lock: The name of an etcd-layout lock to show (``None``: none).
 
     Returns:
         ``locks`` and ``elections``: lists of ``name``, ``holder`` (``key``, ``lease``,
         ``fencing_token``, ``since`` and, for elections, the proclaimed ``value``) and
-        ``waiters`` (``key``, ``lease``, ``create_revision``); ``truncated`` when more
-        than ``MAX_RECIPE_KEYS`` keys of a kind exist.
+        ``waiters`` (``key``, ``lease``, ``create_revision``); ``recipes``: the other
+        kinds, each ``kind`` (``rwlock``, ``semaphore``, ``barrier``,
+        ``double_barrier``, ``party``, ``counter``, ``queue``, ``priority_queue``),
+        ``name``, ``holders`` and ``waiters`` (as ``waiters`` above, with ``mode``
+        ``read`` / ``write`` for a readers-writer lock and ``member`` for a party), and
+        ``limit`` (semaphore), ``held`` and ``since`` (barrier), ``ready`` (double
+        barrier), ``items`` (queues) or the shown ``value`` (counter); ``etcd_lock``
+        (with ``etcd_lock`` only): ``name``, ``prefix`` and ``lock`` (``holder`` and
+        ``waiters``, ``None`` when no key is under the prefix); ``truncated`` when a kind
+        had more keys (or queues) than are read.
 
     Raises:
+        InvalidKeyError: ``etcd_lock`` is not a valid key.
         KVStoreError: The store failed a read.
     """
-    found: dict[str, Any] = {"truncated": False}
-    for kind, namespace in (("locks", LOCK_NAMESPACE), ("elections", ELECTION_NAMESPACE)):
-        result = await store.kv_range(namespace, prefix_range_end(namespace), limit=MAX_RECIPE_KEYS)
-        found["truncated"] = found["truncated"] or result.more
-        queues: dict[str, list[KeyValue]] = {}
-        for kv in result.kvs:
-            quoted, slash, _ = kv.key[len(namespace) :].partition(_SEPARATOR)
-            if slash:
-                queues.setdefault(unquote(quoted), []).append(kv)
-        items = []
-        for name, keys in sorted(queues.items()):
-            keys.sort(key=lambda kv: kv.create_revision)
-            holder, *waiting = keys
-            shown: dict[str, Any] = {
-                "key": holder.key,
-                "lease": _hex(holder.lease),
-                "fencing_token": holder.create_revision,
-                "since": holder.create_revision,
-            }
-            if kind == "elections":
-                shown.update(codec.show(holder.key, holder.value))
-            items.append(
-                {
-                    "name": name,
-                    "holder": shown,
-                    "waiters": [
-                        {
-                            "key": kv.key,
-                            "lease": _hex(kv.lease),
-                            "create_revision": kv.create_revision,
-                        }
-                        for kv in waiting
-                    ],
-                }
-            )
-        found[kind] = items
+    etcd_prefix = None
+    if etcd_lock is not None:
+        etcd_prefix = recipe_prefix(LOCK_NAMESPACE, etcd_lock, "ui", layout="etcd")
+    (locks, locks_more), (elections, elections_more), *others = await asyncio.gather(
+        _recipes_under(store, LOCK_NAMESPACE),
+        _recipes_under(store, ELECTION_NAMESPACE, keys_only=False),
+        *(_recipes_of_kind(store, codec, *kind) for kind in _KINDS),
+        *(_queues_of_kind(store, *queue) for queue in _QUEUES),
+    )
+    found: dict[str, Any] = {
+        "locks": [
+            {"name": name, **_lock_queue(codec, [kv for _, kv in keys], with_value=False)}
+            for name, keys in sorted(locks.items())
+        ],
+        "elections": [
+            {"name": name, **_lock_queue(codec, [kv for _, kv in keys], with_value=True)}
+            for name, keys in sorted(elections.items())
+        ],
+        "recipes": [recipe for recipes, _ in others for recipe in recipes],
+        "truncated": locks_more or elections_more or any(more for _, more in others),
+    }
+    if etcd_prefix is not None:
+        kvs, more = await _oldest_first(store, etcd_prefix)
+        found["etcd_lock"] = {
+            "name": etcd_lock,
+            "prefix": etcd_prefix,
+            "lock": _lock_queue(codec, list(kvs), with_value=False) if kvs else None,
+        }
+        found["truncated"] = found["truncated"] or more
     return found
 
 

@@ -5,6 +5,7 @@ One browser and one server per module; each test opens a fresh page with the tok
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 from ui_helpers import UI_TIMEOUT_MS, RunningUI, launch_chromium, screenshot
 
 from kvstore.demo import seeded
+from kvstore.recipes import QUEUE_NAMESPACE
 from kvstore_memory import AsyncMemoryStore, MemoryStore
 
 SCRIPT_KEY = "<script>alert(1)</script>"
@@ -126,6 +128,44 @@ def test_a_lock_holder_appears_and_disappears(
         expect(row.get_by_test_id("fencing-token")).to_have_text(str(lock.fencing_token))
         screenshot(view, "locks")
     expect(view.get_by_test_id("lock").filter(has_text="billing")).to_have_count(0)
+
+
+def test_the_coordination_tab_shows_the_recipes_and_an_etcd_layout_lock(
+    page: tuple[Any, list[str]], data: MemoryStore
+) -> None:
+    view, _ = page
+    with contextlib.ExitStack() as stack:
+        pool = [data.new_semaphore("pool", 2) for _ in range(2)]
+        for holder in pool:
+            assert holder.acquire(timeout=5)
+            stack.callback(holder.close)
+        stack.enter_context(data.new_rwlock("settings").read_lock())
+        stack.enter_context(data.new_party("workers", "alice"))
+        emails = data.new_queue("emails")
+        for number in range(3):
+            emails.put(f"mail {number}".encode())
+        stack.callback(data.delete_prefix, QUEUE_NAMESPACE)
+        deploy = stack.enter_context(data.new_lock("deploy", layout="etcd"))
+        view.locator("#tabs button[data-tab=locks]").click()
+
+        def row(kind: str, name: str) -> Any:
+            return view.locator(f"[data-testid=recipe][data-kind={kind}]").filter(has_text=name)
+
+        expect(row("semaphore", "pool").get_by_test_id("recipe-state")).to_have_text("2 of 2 held")
+        expect(row("semaphore", "pool").get_by_test_id("recipe-holder")).to_have_count(2)
+        expect(row("rwlock", "settings").get_by_test_id("recipe-state")).to_have_text(
+            "read-locked by 1 reader"
+        )
+        expect(row("party", "workers").get_by_test_id("recipe-holder")).to_contain_text("alice")
+        expect(row("queue", "emails").get_by_test_id("recipe-state")).to_have_text("3 items")
+        view.get_by_test_id("etcd-lock-name").fill("deploy")
+        view.get_by_test_id("etcd-lock-go").click()
+        shown = view.get_by_test_id("etcd-lock-row")
+        expect(shown.get_by_test_id("holder-key")).to_have_text(deploy.key)
+        expect(shown.get_by_test_id("fencing-token")).to_have_text(str(deploy.fencing_token))
+        screenshot(view, "coordination")
+    expect(view.get_by_test_id("etcd-lock-empty")).to_contain_text('no key under "deploy/"')
+    expect(view.locator("[data-testid=recipe][data-kind=semaphore]")).to_have_count(0)
 
 
 def test_leases_count_down_and_cluster_shows_the_member(page: tuple[Any, list[str]]) -> None:

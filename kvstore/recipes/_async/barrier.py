@@ -45,8 +45,11 @@ if TYPE_CHECKING:
     from kvstore.recipes._async.session import AsyncSession
 
 __all__ = [
+    "BARRIER_HOLD",
     "BARRIER_NAMESPACE",
+    "DOUBLE_BARRIER_MEMBERS",
     "DOUBLE_BARRIER_NAMESPACE",
+    "DOUBLE_BARRIER_READY",
     "AsyncBarrier",
     "AsyncDoubleBarrier",
 ]
@@ -56,6 +59,15 @@ BARRIER_NAMESPACE = "__kvstore/barriers/"
 
 DOUBLE_BARRIER_NAMESPACE = "__kvstore/double-barriers/"
 """Top-level prefix of every double barrier key."""
+
+BARRIER_HOLD = "hold"
+"""A barrier's key after its prefix: the barrier is up while it exists."""
+
+DOUBLE_BARRIER_MEMBERS = "waiters/"
+"""The sub-prefix (after a double barrier's prefix) of its members' keys."""
+
+DOUBLE_BARRIER_READY = "ready"
+"""A double barrier's key after its prefix, put once the round's members all entered."""
 
 
 class AsyncBarrier:
@@ -69,7 +81,7 @@ class AsyncBarrier:
 
     def __init__(self, store: AsyncRecipeStore, name: str) -> None:
         self.prefix = recipe_prefix(BARRIER_NAMESPACE, name, "new_barrier")
-        self.key = self.prefix + "hold"
+        self.key = self.prefix + BARRIER_HOLD
         self.store = store
         self.name = name
 
@@ -162,8 +174,8 @@ class AsyncDoubleBarrier(AsyncQueueClaim):
                 operation="new_double_barrier",
             )
         self.count = count
-        self.members_prefix = self.prefix + "waiters/"
-        self.ready_key = self.prefix + "ready"
+        self.members_prefix = self.prefix + DOUBLE_BARRIER_MEMBERS
+        self.ready_key = self.prefix + DOUBLE_BARRIER_READY
         self._queue = AsyncWaiterQueue(store, self.members_prefix, "enter")
         self._round = 0  # the create revision of the round's last member, once entered
 

@@ -23,10 +23,13 @@ from kvstore.types import KeyValue
 if TYPE_CHECKING:
     from kvstore.recipes._async._store import AsyncRecipeStore
 
-__all__ = ["COUNTER_NAMESPACE", "AsyncCounter"]
+__all__ = ["COUNTER_NAMESPACE", "COUNTER_VALUE", "AsyncCounter"]
 
 COUNTER_NAMESPACE = "__kvstore/counters/"
 """Top-level prefix of every counter key."""
+
+COUNTER_VALUE = "value"
+"""A counter's key after its prefix (it holds the value in decimal ASCII)."""
 
 
 class AsyncCounter:
@@ -42,7 +45,7 @@ class AsyncCounter:
 
     def __init__(self, store: AsyncRecipeStore, name: str) -> None:
         self.prefix = recipe_prefix(COUNTER_NAMESPACE, name, "new_counter")
-        self.key = self.prefix + "value"
+        self.key = self.prefix + COUNTER_VALUE
         self.store = store
         self.name = name
 

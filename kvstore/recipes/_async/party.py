@@ -22,7 +22,7 @@ from kvstore.txn import Get
 if TYPE_CHECKING:
     from kvstore.recipes._async._store import AsyncRecipeStore
 
-__all__ = ["PARTY_NAMESPACE", "AsyncParty"]
+__all__ = ["PARTY_NAMESPACE", "AsyncParty", "member_name"]
 
 PARTY_NAMESPACE = "__kvstore/parties/"
 """Top-level prefix of every party key."""
@@ -114,8 +114,7 @@ class AsyncParty(AsyncQueueClaim):
         read = await self.store.kv_range(
             Get(self.prefix, prefix_range_end(self.prefix), keys_only=True)
         )
-        names = (kv.key[len(self.prefix) :].rpartition("/")[0] for kv in read.kvs)
-        return sorted(urllib.parse.unquote(name) for name in names)
+        return sorted(member_name(kv.key[len(self.prefix) :]) for kv in read.kvs)
 
     async def __aenter__(self) -> AsyncParty:
         await self.join()
@@ -123,3 +122,13 @@ class AsyncParty(AsyncQueueClaim):
 
     async def _end_context(self) -> None:
         await self.leave()
+
+
+def member_name(rest: str) -> str:
+    """The member a key of a party stands for.
+
+    Args:
+        rest: The key after the party's prefix (the ``rest`` of ``recipe_name``):
+            ``<quoted member>/<lease id hex>``.
+    """
+    return urllib.parse.unquote(rest.rpartition("/")[0])

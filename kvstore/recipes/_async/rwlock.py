@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from kvstore.recipes._async._store import AsyncRecipeStore
     from kvstore.recipes._async.session import AsyncSession
 
-__all__ = ["RWLOCK_NAMESPACE", "AsyncRWLock", "AsyncReadLock", "AsyncWriteLock"]
+__all__ = ["RWLOCK_NAMESPACE", "AsyncRWLock", "AsyncReadLock", "AsyncWriteLock", "holder_mode"]
 
 RWLOCK_NAMESPACE = "__kvstore/rwlocks/"
 """Top-level prefix of every readers-writer lock key."""
@@ -108,6 +108,10 @@ class AsyncRWLock:
 
     def write_lock(self, timeout: float | None = None) -> AsyncWriteLock:
         """A new write holder (acquired by ``async with``, or ``acquire()``).
+
+        Args:
+            timeout: Most seconds the ``async with`` block waits (``None``: no limit);
+                past it, entering raises ``LockTimeoutError`` and leaves no key.
 
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.
@@ -186,3 +190,19 @@ class AsyncWriteLock(_AsyncRWHolder):
     _mode = "write"
     _not_held = "write lock of {name!r} is not held"
     _lost_what = "write lock of {name!r} was lost"
+
+
+def holder_mode(rest: str) -> str | None:
+    """Whether a key of a readers-writer lock is a reader's or a writer's.
+
+    Args:
+        rest: The key after the lock's prefix (the ``rest`` of ``recipe_name``).
+
+    Returns:
+        ``"read"`` or ``"write"`` (the holders' ``_mode``), or ``None`` for a key that is
+        neither.
+    """
+    mode, slash, _ = rest.partition("/")
+    if slash and mode in (AsyncReadLock._mode, AsyncWriteLock._mode):
+        return mode
+    return None

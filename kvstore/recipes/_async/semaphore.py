@@ -8,7 +8,8 @@ first ``limit`` keys and, when it is not among them, watches the prefix until so
 deleted (every release wakes every waiter, as kazoo's does). Every holder of one name must
 use the same ``limit``.
 
-Key layout::
+Key layout (each key's value is the holder's ``limit`` in decimal ASCII, so a reader of
+the keys, such as ``kvstore ui``, tells holders from waiters)::
 
     __kvstore/semaphores/<quoted name>/<lease id hex>
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from kvstore.recipes._async._store import AsyncRecipeStore
     from kvstore.recipes._async.session import AsyncSession
 
-__all__ = ["SEMAPHORE_NAMESPACE", "AsyncSemaphore"]
+__all__ = ["SEMAPHORE_NAMESPACE", "AsyncSemaphore", "semaphore_limit"]
 
 SEMAPHORE_NAMESPACE = "__kvstore/semaphores/"
 """Top-level prefix of every semaphore key."""
@@ -84,6 +85,9 @@ class AsyncSemaphore(AsyncHolder):
     def __repr__(self) -> str:
         return f"{super().__repr__()[:-1]}, limit={self.limit})"
 
+    def _queued_value(self) -> bytes:
+        return str(self.limit).encode("ascii")
+
     async def _wait(
         self,
         key: str,
@@ -93,3 +97,17 @@ class AsyncSemaphore(AsyncHolder):
         deadline: float | None,
     ) -> None:
         await self._queue.wait_rank(key, revision, self.limit, session, deadline)
+
+
+def semaphore_limit(value: bytes) -> int | None:
+    """The ``limit`` a semaphore's key was queued with (its value; see the module docstring).
+
+    Returns:
+        The limit, or ``None`` when ``value`` holds none (a key of a kvstore that did not
+        write it yet).
+    """
+    try:
+        limit = int(value.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return limit if limit >= 1 else None

@@ -19,6 +19,7 @@ const state = {
   source: null,
   leases: [],
   leasesFetched: 0,
+  etcdLock: "", // the etcd-layout lock shown on the locks tab ("": none)
   timers: [],
 };
 
@@ -401,20 +402,13 @@ function tickLeases() {
   }
 }
 
-// ------------------------------------------------------------------ locks and elections
+// ------------------------------------------------------------------ locks and other recipes
 
 async function loadLocks() {
-  const found = await api("/api/recipes");
+  const found = await api("/api/recipes", { prefix: state.etcdLock || null });
   const locks = $("locks");
   clear(locks);
-  for (const lock of found.locks) {
-    locks.append(el("tr", { "data-testid": "lock" },
-      el("td", { "data-testid": "lock-name" }, lock.name),
-      el("td", {}, lock.holder.key),
-      el("td", {}, lock.holder.lease || "–"),
-      el("td", { "data-testid": "fencing-token" }, lock.holder.fencing_token),
-      waitersCell(lock.waiters)));
-  }
+  for (const lock of found.locks) locks.append(lockRow("lock", lock.name, lock));
   if (!found.locks.length) locks.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "no lock is held")));
   const elections = $("elections");
   clear(elections);
@@ -428,16 +422,74 @@ async function loadLocks() {
       waitersCell(election.waiters)));
   }
   if (!found.elections.length) elections.append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "no election has a leader")));
+  const recipes = $("recipes");
+  clear(recipes);
+  for (const recipe of found.recipes) {
+    recipes.append(el("tr", { "data-testid": "recipe", "data-kind": recipe.kind },
+      el("td", { "data-testid": "recipe-kind" }, recipe.kind.replace(/_/g, " ")),
+      el("td", { "data-testid": "recipe-name" }, recipe.name),
+      el("td", { "data-testid": "recipe-state" }, recipeState(recipe)),
+      entriesCell(recipe.holders, "recipe-holder", "–"),
+      entriesCell(recipe.waiters, "recipe-waiter", "none")));
+  }
+  if (!found.recipes.length) recipes.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "no other recipe has keys")));
+  const etcdLock = $("etcd-lock");
+  clear(etcdLock);
+  if (found.etcd_lock) {
+    const shown = found.etcd_lock;
+    if (shown.lock) etcdLock.append(lockRow("etcd-lock-row", shown.name, shown.lock));
+    else etcdLock.append(el("tr", {}, el("td", { colspan: 5, class: "muted", "data-testid": "etcd-lock-empty" }, `no key under "${shown.prefix}": the lock is free`)));
+  }
   $("locks-note").textContent = found.truncated ? "more recipe keys exist than are shown" : "";
 }
 
-function waitersCell(waiters) {
+function lockRow(testid, name, lock) {
+  return el("tr", { "data-testid": testid },
+    el("td", { "data-testid": "lock-name" }, name),
+    el("td", { "data-testid": "holder-key" }, lock.holder.key),
+    el("td", {}, lock.holder.lease || "–"),
+    el("td", { "data-testid": "fencing-token" }, lock.holder.fencing_token),
+    waitersCell(lock.waiters));
+}
+
+function recipeState(recipe) {
+  const count = (list, noun) => `${list.length} ${noun}${list.length === 1 ? "" : "s"}`;
+  switch (recipe.kind) {
+    case "semaphore":
+      return recipe.limit === null ? "limit unknown: the oldest holds" : `${recipe.holders.length} of ${recipe.limit} held`;
+    case "rwlock":
+      return recipe.holders.some((holder) => holder.mode === "write") ? "write-locked" : `read-locked by ${count(recipe.holders, "reader")}`;
+    case "barrier":
+      return `held since revision ${recipe.since}`;
+    case "double_barrier":
+      return recipe.ready ? `released: ${count(recipe.holders, "member")} inside` : `${count(recipe.waiters, "member")} waiting for the round`;
+    case "party":
+      return count(recipe.holders, "member");
+    case "queue":
+    case "priority_queue":
+      return `${recipe.items} item${recipe.items === 1 ? "" : "s"}`;
+    case "counter":
+      return `value ${preview(recipe)}`;
+    default:
+      return "";
+  }
+}
+
+// A list of queue keys: "[mode or member] key (lease …, since revision …)".
+function entriesCell(entries, testid, empty) {
   const cell = el("td", {});
-  if (!waiters.length) cell.append(el("span", { class: "muted" }, "none"));
-  for (const waiter of waiters) {
-    cell.append(el("div", {}, `${waiter.key} (since ${waiter.create_revision})`));
+  if (!entries.length) cell.append(el("span", { class: "muted" }, empty));
+  for (const entry of entries) {
+    const label = entry.member ?? entry.mode;
+    cell.append(el("div", { "data-testid": testid },
+      label === undefined ? null : el("strong", {}, `${label} `),
+      `${entry.key} (since ${entry.create_revision})`));
   }
   return cell;
+}
+
+function waitersCell(waiters) {
+  return entriesCell(waiters, "waiter", "none");
 }
 
 // ------------------------------------------------------------------ cluster
@@ -529,6 +581,11 @@ async function start() {
     await putValue($("new-key").value, $("new-value").value);
   }));
   $("delete-prefix-form").addEventListener("submit", guard(deletePrefix));
+  $("etcd-lock-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.etcdLock = $("etcd-lock-name").value;
+    guard(loadLocks)();
+  });
   $("live-form").addEventListener("submit", (event) => {
     event.preventDefault();
     watchPrefix($("live-prefix").value);
