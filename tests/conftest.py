@@ -6,12 +6,13 @@ takes precedence over these.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from async_recipe_helpers import make_async_store
 from recipe_helpers import STORE_KINDS, make_store
 
-from kvstore import BaseStore
+from kvstore import AsyncBaseStore, BaseStore
 from kvstore_memory import ManualClock
 
 collect_ignore = ["bare_install"]
@@ -35,4 +36,13 @@ def store(clock: ManualClock) -> Iterator[BaseStore]:
 def any_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[BaseStore]:
     """Each of MemoryStore, NamespacedStore and EncryptedStore over it, on ``clock``."""
     with make_store(request.param, clock) as made:
+        yield made
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def any_async_store(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[AsyncBaseStore]:
+    """Each of AsyncMemoryStore, AsyncNamespacedStore and AsyncEncryptedStore over it."""
+    async with make_async_store(request.param, clock) as made:
         yield made
