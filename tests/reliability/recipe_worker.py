@@ -65,13 +65,22 @@ def hold_once(store: EtcdStore, mode: str, name: str, limit: int, round_: int) -
     holder = _holder(store, mode, name, limit, round_)
     try:
         if not holder.acquire(timeout=WAIT):
+            _say(gave_up=type(holder).__name__)
             return
         token = holder.fencing_token
         kind = "write" if isinstance(holder, WriteLock) else "read"
         _say(held=token, kind=kind)
         for n in range(WRITES):
             write = Put(f"history/{name}/{token:012d}/{n}", kind.encode())
-            if not store.transaction().if_(holder.guard()).then(write).commit().succeeded:
+            try:
+                applied = store.transaction().if_(holder.guard()).then(write).commit().succeeded
+            except KVStoreError as exc:
+                # A pause in the middle of the call outlives its deadline: the write may
+                # have been applied (under the guard, so the history stays true), and the
+                # next one tells whether the hold still stands.
+                _say(error=type(exc).__name__)
+                continue
+            if not applied:
                 _say(refused=token)
                 break
             time.sleep(PAUSE)
