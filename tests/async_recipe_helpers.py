@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
-from recipe_helpers import WAIT
+from recipe_helpers import ENCRYPTION_KEY, NAMESPACE, WAIT
 
 from kvstore import AsyncBaseStore, AsyncEncryptedStore, AsyncNamespacedStore
 from kvstore_memory import AsyncMemoryStore, ManualClock
@@ -26,11 +26,11 @@ def make_async_store(kind: str, clock: ManualClock) -> AsyncBaseStore:
     """A fresh asyncio store of ``kind`` (one of ``recipe_helpers.STORE_KINDS``) on an
     ``AsyncMemoryStore`` with ``clock``: the asyncio twin of ``recipe_helpers.make_store``."""
     memory = AsyncMemoryStore(clock=clock)
-    if kind == "namespaced":
-        return AsyncNamespacedStore(memory, "app/")
-    if kind == "encrypted":
-        return AsyncEncryptedStore(memory, bytes(range(32)))
-    return memory
+    wrappers: dict[str, Callable[[], AsyncBaseStore]] = {
+        "namespaced": lambda: AsyncNamespacedStore(memory, NAMESPACE),
+        "encrypted": lambda: AsyncEncryptedStore(memory, ENCRYPTION_KEY),
+    }
+    return wrappers[kind]() if kind in wrappers else memory
 
 
 async def run_all(*awaitables: Awaitable[T]) -> list[T]:

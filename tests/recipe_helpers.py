@@ -23,13 +23,19 @@ STORE_KINDS = ("memory", "namespaced", "encrypted")
 """The stores the recipes are tested on: MemoryStore, and the wrappers around it."""
 
 
+NAMESPACE = "app/"
+"""The prefix of the ``namespaced`` stores."""
+ENCRYPTION_KEY = bytes(range(32))
+"""The key of the ``encrypted`` stores."""
+
+
 def make_store(kind: str, clock: ManualClock) -> BaseStore:
     """A fresh store of ``kind`` (one of ``STORE_KINDS``) on a MemoryStore with ``clock``."""
     memory = MemoryStore(clock=clock)
     if kind == "namespaced":
-        return NamespacedStore(memory, "app/")
+        return NamespacedStore(memory, NAMESPACE)
     if kind == "encrypted":
-        return EncryptedStore(memory, bytes(range(32)))
+        return EncryptedStore(memory, ENCRYPTION_KEY)
     return memory
 
 
