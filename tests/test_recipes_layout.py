@@ -1,11 +1,9 @@
-"""The layering of ``kvstore.recipes`` (see its docstring) and the deprecated module aliases."""
+"""The layering of ``kvstore.recipes`` (see its docstring)."""
 
 from __future__ import annotations
 
 import ast
-import importlib
 import pathlib
-import sys
 
 import pytest
 
@@ -64,29 +62,9 @@ def test_base_imports_the_recipes_at_the_top_of_the_module() -> None:
     tree = ast.parse((PACKAGE / "base.py").read_text(encoding="utf-8"))
     top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
     assert "kvstore.recipes" in top
-    recipe_modules = ("kvstore.recipes", "kvstore.lock", "kvstore.election", "kvstore.session")
+    recipe_modules = ("kvstore.recipes",)
     for function in ast.walk(tree):
         if isinstance(function, ast.FunctionDef):
             for node in ast.walk(function):
                 if isinstance(node, ast.ImportFrom):
                     assert not (node.module or "").startswith(recipe_modules), function.name
-
-
-@pytest.mark.parametrize(
-    ("old", "names"),
-    [
-        ("kvstore.lock", ["LOCK_NAMESPACE", "Lock", "Session"]),
-        ("kvstore.election", ["ELECTION_NAMESPACE", "Election", "LeaderObserver"]),
-        ("kvstore.session", ["LostCallback", "Session"]),
-    ],
-)
-def test_the_old_modules_warn_and_export_the_same_objects(
-    old: str, names: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delitem(sys.modules, old, raising=False)
-    with pytest.warns(DeprecationWarning, match=rf"{old} is deprecated.*kvstore\.recipes"):
-        module = importlib.import_module(old)
-    assert sorted(module.__all__) == sorted(names)
-    for name in names:
-        assert getattr(module, name) is getattr(kvstore.recipes, name)
-    assert module.__doc__ is not None and "Deprecated" in module.__doc__

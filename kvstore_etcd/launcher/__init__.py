@@ -42,9 +42,6 @@ Modules, by concern (everything public is importable from the package itself):
 - ``auth``: `enable_auth`, `EtcdUser` (the only part that needs the ``[etcd]`` extra's
   gRPC client, imported when `enable_auth` runs).
 - ``errors``: `EtcdNotFoundError`, `EtcdLaunchError`.
-
-This package was ``kvstore_etcd.testing`` (a name that collided with ``kvstore.testing``);
-that module still re-exports it, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations

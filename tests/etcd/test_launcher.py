@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -116,17 +114,6 @@ def test_endpoints_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert launcher.endpoints_from_env() == ["10.0.0.1:2379", "10.0.0.2:2379"]
     monkeypatch.setenv("KVSTORE_ETCD_ENDPOINTS", "")
     assert launcher.endpoints_from_env() is None
-
-
-def test_the_old_module_name_warns_and_re_exports_the_launcher(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delitem(sys.modules, "kvstore_etcd.testing", raising=False)
-    with pytest.warns(DeprecationWarning, match=r"kvstore_etcd\.launcher"):
-        old = importlib.import_module("kvstore_etcd.testing")
-    assert "deprecated" in (old.__doc__ or "").lower()
-    assert old.__all__ == launcher.__all__
-    assert all(getattr(old, name) is getattr(launcher, name) for name in launcher.__all__)
 
 
 # -- fixtures ----------------------------------------------------------------------------
