@@ -54,7 +54,7 @@ def bench_tracing(endpoints: list[str], *, quick: bool = False) -> dict[str, Any
     from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.trace import NoOpTracerProvider
 
-    from kvstore.tracing import TracingStore
+    from kvstore.wrappers.tracing import TracingStore
     from kvstore_etcd import EtcdConfig, EtcdStore
 
     rounds = 5 if quick else 15

@@ -12,23 +12,7 @@ themselves, built on the wrapper bases ``KeyMappingStore`` and ``ValueMappingSto
 from __future__ import annotations
 
 from kvstore import txn
-from kvstore._async.base import AsyncBaseStore, AsyncWrapperStore
-from kvstore._async.compression import AsyncCompressedStore
-from kvstore._async.lease import AsyncKeepAlive, AsyncLease
-from kvstore._async.mirror import AsyncMirror, AsyncMirrorChanges
-from kvstore._async.namespace import AsyncNamespacedStore
-from kvstore._async.protocol import AsyncKVStore
-from kvstore._async.watch import AsyncWatch
-from kvstore._async.wrappers import AsyncKeyMappingStore, AsyncValueMappingStore
-from kvstore.base import BaseStore, WrapperStore
-from kvstore.compression import CompressedStore
-from kvstore.encryption import (
-    AsyncEncryptedStore,
-    EncryptedStore,
-    EnvelopeInfo,
-    Keyring,
-    ReencryptReport,
-)
+from kvstore.base import AsyncBaseStore, BaseStore
 from kvstore.errors import (
     AuthenticationError,
     BackendError,
@@ -64,13 +48,12 @@ from kvstore.errors import (
     UnsupportedOperationError,
     ValueTooLargeError,
 )
-from kvstore.hookspecs import hookimpl
-from kvstore.lease import KeepAlive, Lease
-from kvstore.mirror import Mirror, MirrorChanges
-from kvstore.namespace import NamespacedStore
-from kvstore.plugins import backends, open_async
-from kvstore.plugins import open_store as open  # noqa: A004 - the documented name
-from kvstore.protocol import KVStore
+from kvstore.lease import AsyncKeepAlive, AsyncLease, KeepAlive, Lease
+from kvstore.mirror import AsyncMirror, AsyncMirrorChanges, Mirror, MirrorChanges
+from kvstore.plugins.discovery import backends, open_async
+from kvstore.plugins.discovery import open_store as open  # noqa: A004 - the documented name
+from kvstore.plugins.hookspecs import hookimpl
+from kvstore.protocol import AsyncKVStore, KVStore
 from kvstore.recipes import (
     STM,
     AsyncBarrier,
@@ -136,13 +119,30 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import Watch, WatchRequest
-from kvstore.wrappers import KeyMappingStore, ValueMappingStore
+from kvstore.watch import AsyncWatch, Watch, WatchRequest
+from kvstore.wrappers import (
+    AsyncCompressedStore,
+    AsyncKeyMappingStore,
+    AsyncNamespacedStore,
+    AsyncValueMappingStore,
+    AsyncWrapperStore,
+    CompressedStore,
+    KeyMappingStore,
+    NamespacedStore,
+    ValueMappingStore,
+    WrapperStore,
+)
+from kvstore.wrappers.encryption import (
+    AsyncEncryptedStore,
+    EncryptedStore,
+    EnvelopeInfo,
+    Keyring,
+    ReencryptReport,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "__version__",
     "AlarmInfo",
     "AsyncBarrier",
     "AsyncBaseStore",
@@ -157,7 +157,6 @@ __all__ = [
     "AsyncLeaderObserver",
     "AsyncLease",
     "AsyncLock",
-    "AsyncSTM",
     "AsyncMirror",
     "AsyncMirrorChanges",
     "AsyncNamespacedStore",
@@ -166,6 +165,7 @@ __all__ = [
     "AsyncQueue",
     "AsyncRWLock",
     "AsyncReadLock",
+    "AsyncSTM",
     "AsyncSemaphore",
     "AsyncSession",
     "AsyncTransactionBuilder",
@@ -232,8 +232,6 @@ __all__ = [
     "Party",
     "PermissionDeniedError",
     "PluginLoadError",
-    "STM",
-    "STMConflictError",
     "PriorityQueue",
     "Put",
     "PutResult",
@@ -242,6 +240,8 @@ __all__ = [
     "RangeResult",
     "ReadLock",
     "ReencryptReport",
+    "STM",
+    "STMConflictError",
     "Semaphore",
     "Session",
     "SortOrder",
@@ -265,6 +265,7 @@ __all__ = [
     "WatchRequest",
     "WrapperStore",
     "WriteLock",
+    "__version__",
     "backends",
     "hookimpl",
     "open",

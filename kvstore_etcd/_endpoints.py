@@ -35,7 +35,7 @@ from etcd3 import etcdrpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import ConfigurationError, UnavailableError
-from kvstore.events import report as report_event
+from kvstore.plugins.events import report as report_event
 from kvstore_etcd import _wire
 from kvstore_etcd._errors import tls_failure
 from kvstore_etcd.config import EtcdConfig
@@ -378,7 +378,7 @@ class PoolHealth(Generic[_E]):
         self.retired: list[_E] = []
         """Endpoints dropped by ``set_endpoints``: their channels close with the pool."""
         self.events_source: object = None
-        """The store named in the events this pool reports (``kvstore.events``)."""
+        """The store named in the events this pool reports (``kvstore.plugins.events``)."""
 
     def _move_to(self, index: int, previous: str | None = None) -> None:
         """Make ``endpoints[index]`` current; report a change of endpoint."""

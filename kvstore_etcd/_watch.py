@@ -28,8 +28,8 @@ from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe
 
 if TYPE_CHECKING:
     from kvstore_etcd._async._streams import WatchHub
-    from kvstore_etcd._calls import Caller
     from kvstore_etcd._endpoints import Endpoint
+    from kvstore_etcd._sync._calls import Caller
     from kvstore_etcd.store import EtcdStore
 
 __all__ = ["EtcdWatch", "probe_compact_revision"]

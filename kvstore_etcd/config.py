@@ -13,7 +13,7 @@ Encryption (``EncryptedStore`` around the etcd store) is enabled by one key sour
 (``encryption_key_file``) or an environment variable (``encryption_key_env``) in the
 ``kvstore.Keyring`` text format, read when ``new_client()`` opens the store. The config
 only holds the key source: reading the keys and wrapping the store is
-``kvstore.compose`` (``resolve_keyring``, ``wrap_store``), the same code ``kvstore.open``
+``kvstore.wrappers.compose`` (``resolve_keyring``, ``wrap_store``), the same code ``kvstore.open``
 uses for every scheme. A URL never carries key material: ``?encryption_key=...`` is
 refused. Passwords and encryption keys never appear in ``repr`` or in error messages.
 """
@@ -28,23 +28,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kvstore.compose import (
+from kvstore.errors import ConfigurationError
+from kvstore.keys import MAX_REQUEST_BYTES
+from kvstore.wrappers.compose import (
     is_key_option,
     one_key_source,
     resolve_keyring,
     url_key_option,
     wrap_store,
 )
-from kvstore.encryption import Keyring
-from kvstore.errors import ConfigurationError
-from kvstore.keys import MAX_REQUEST_BYTES
+from kvstore.wrappers.encryption import Keyring
 from kvstore_etcd._extra import missing_client_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from kvstore._async.base import AsyncBaseStore
-    from kvstore.base import BaseStore
+    from kvstore.base import AsyncBaseStore, BaseStore
 
 __all__ = ["DEFAULT_PORT", "EtcdConfig"]
 
@@ -455,7 +454,7 @@ class EtcdConfig:
     def resolve_keyring(self) -> Keyring | None:
         """The encryption keys, from the key, the keyring, the key file or the variable.
 
-        Read by ``kvstore.compose.resolve_keyring``, as for every store URL.
+        Read by ``kvstore.wrappers.compose.resolve_keyring``, as for every store URL.
 
         Returns:
             The ``Keyring``, or ``None`` when encryption is not enabled.
@@ -485,7 +484,7 @@ class EtcdConfig:
 
         Returns:
             An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled
-            (by ``kvstore.compose.wrap_store``, the composition ``kvstore.open`` uses).
+            (by ``kvstore.wrappers.compose.wrap_store``, the composition ``kvstore.open`` uses).
 
         Raises:
             ConfigurationError: Encryption is enabled without a valid key (or its key file
@@ -501,7 +500,7 @@ class EtcdConfig:
 
         Returns:
             An ``AsyncEtcdStore``, wrapped in ``AsyncEncryptedStore`` when encryption is
-            enabled (by ``kvstore.compose.wrap_store``, as ``new_client`` does).
+            enabled (by ``kvstore.wrappers.compose.wrap_store``, as ``new_client`` does).
 
         Raises:
             ConfigurationError: Encryption is enabled without a valid key (or its key file

@@ -11,10 +11,9 @@ message names ``pip install "kvstore[etcd]"``.
 
 from __future__ import annotations
 
-from kvstore._async.base import AsyncBaseStore
-from kvstore.base import BaseStore
+from kvstore.base import AsyncBaseStore, BaseStore
 from kvstore.errors import BackendError, ConfigurationError
-from kvstore.hookspecs import LocalServer, hookimpl
+from kvstore.plugins.hookspecs import LocalServer, hookimpl
 from kvstore_etcd._extra import client_import_error, missing_client_error
 from kvstore_etcd.config import EtcdConfig
 

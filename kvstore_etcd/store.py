@@ -2,7 +2,7 @@
 
 The primitives (``kv_range``, ``kv_put`` ... one gRPC call each) are ``EtcdBase``'s,
 generated from the asyncio source ``kvstore_etcd/_async/_base.py`` (shared with
-``AsyncEtcdStore``); every call goes through ``Caller`` (``kvstore_etcd._calls``, also
+``AsyncEtcdStore``); every call goes through ``Caller`` (``kvstore_etcd._sync._calls``, also
 generated), which holds the failover, retry and auth rules. What is the sync store's
 own is here: its watches and keep-alives on one stream each, run by a thread of its own
 (``kvstore_etcd._loop``), the python3-etcd3
@@ -20,10 +20,10 @@ from typing import Any
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.watch import Watch, WatchRequest
 from kvstore_etcd import _watch
-from kvstore_etcd._base import EtcdBase
 from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import map_errors
 from kvstore_etcd._loop import StreamLoop
+from kvstore_etcd._sync._base import EtcdBase
 from kvstore_etcd._watch_cursor import watch_cursor
 from kvstore_etcd.config import EtcdConfig
 

@@ -17,8 +17,7 @@ import builtins
 import contextlib
 from collections.abc import Callable
 
-from kvstore._async.base import AsyncBaseStore
-from kvstore._async.watch import AsyncQueueWatch, AsyncWatch
+from kvstore.base import AsyncBaseStore
 from kvstore.errors import ConfigurationError
 from kvstore.keys import MAX_REQUEST_BYTES
 from kvstore.txn import Delete, Get, Put, Txn, WatchRequest
@@ -34,6 +33,7 @@ from kvstore.types import (
     StatusInfo,
     TxnResult,
 )
+from kvstore.watch import AsyncQueueWatch, AsyncWatch
 from kvstore_memory.clock import Clock
 from kvstore_memory.store import MemoryStore
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from kvstore.errors import ConfigurationError
-from kvstore.hookspecs import hookimpl
+from kvstore.plugins.hookspecs import hookimpl
 from kvstore_memory.async_store import AsyncMemoryStore
 from kvstore_memory.store import MemoryStore
 

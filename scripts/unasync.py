@@ -1,14 +1,16 @@
 """Generate kvstore's sync modules from their asyncio sources (as httpcore does).
 
 The asyncio code is the one source of truth: each ``<package>/.../_async/<name>.py`` is
-written by hand, and its sync twin ``<package>/.../<name>.py`` is generated from it here,
-token by token:
+written by hand, and its sync twin ``<package>/.../_sync/<name>.py`` is generated from it
+here, token by token (a ``_sync/`` folder holds generated code only: see the README's
+"Contributing" section for the rule and its one exception):
 
 * ``async def`` / ``async for`` / ``async with`` lose ``async``; ``await`` is dropped;
 * names lose an ``Async`` prefix (``AsyncBaseStore`` -> ``BaseStore``, ``_AsyncLock`` ->
   ``_Lock``), and the names in ``RENAMES`` are replaced (``aclose`` -> ``close``,
   ``__aenter__`` -> ``__enter__``, ``StopAsyncIteration`` -> ``StopIteration`` ...);
-* module paths lose their ``._async`` part (``kvstore._async.base`` -> ``kvstore.base``),
+* module paths get ``._sync`` for ``._async`` (``kvstore._async.base`` ->
+  ``kvstore._sync.base``), except the hand-written pairs of ``HAND_WRITTEN_PAIRS``;
   so the async sources import their async neighbours and the sync twins the sync ones;
 * strings and comments get the same name replacements (docstrings then read right in both);
 * the modules marked ``# unasync: no-twin`` have no twin (asyncio-only code);
@@ -17,7 +19,7 @@ token by token:
 
 What differs for real between the two APIs (locks, events, sleeping, tasks against
 threads) lives in hand-written pairs such as ``kvstore/_async/_concurrency.py`` and
-``kvstore/_concurrency.py``, which this script does not touch.
+``kvstore/_concurrency.py`` (``HAND_WRITTEN_PAIRS``), which this script does not touch.
 
 Usage::
 
@@ -28,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import keyword
 import re
@@ -44,17 +47,30 @@ NO_TWIN = "# unasync: no-twin"
 
 def sources() -> list[tuple[str, str]]:
     """Every (async source, sync twin) pair, relative to the repository root: each module
-    under an ``_async`` folder of the packages, its twin at the same path without
-    ``_async``, except the modules marked ``# unasync: no-twin`` (asyncio-only code).
+    under an ``_async`` folder of the packages, its twin at the same path with ``_sync``
+    for ``_async``, except the modules marked ``# unasync: no-twin`` (asyncio-only code)
+    and the ``__init__`` modules that hold only a docstring (their ``_sync`` twins say
+    what the folder is, by hand).
     """
     pairs = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("_async/*.py")):
-            if path.name == "__init__.py" or NO_TWIN in path.read_text():
+            text = path.read_text()
+            if NO_TWIN in text or (path.name == "__init__.py" and not _has_code(text)):
                 continue
             source = path.relative_to(ROOT).as_posix()
-            pairs.append((source, source.replace("/_async/", "/", 1)))
+            pairs.append((source, source.replace("/_async/", "/_sync/", 1)))
     return pairs
+
+
+def _has_code(text: str) -> bool:
+    """Whether a module has statements beyond its docstring and ``from __future__``."""
+    tree = ast.parse(text)
+    return any(
+        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+        for node in tree.body
+    )
 
 
 RENAMES = {
@@ -71,15 +87,32 @@ RENAMES = {
     "iscoroutinefunction": "callable",
     "open_async": "open",
     "enter_async_context": "enter_context",
+    # kvstore.concurrency's public pairs of functions (``async_sleep`` / ``sleep``)
+    "async_sleep": "sleep",
+    "async_wait_event": "wait_event",
 }
 
 _ASYNC_NAME = re.compile(r"\b(_*)Async([A-Z]\w*)")
 _WORD = re.compile(r"\b(" + "|".join(re.escape(name) for name in RENAMES) + r")\b")
+HAND_WRITTEN_PAIRS = {
+    "kvstore._async._concurrency": "kvstore._concurrency",
+    "kvstore_etcd._async._endpoints": "kvstore_etcd._endpoints",
+    "kvstore_etcd._async._watch": "kvstore_etcd._watch",
+}
+"""Asyncio modules (marked ``# unasync: no-twin``) whose sync half is written by hand, and
+where that half lives: outside ``_sync/``, which holds generated code only."""
+_PAIR = re.compile(r"\b(" + "|".join(re.escape(name) for name in HAND_WRITTEN_PAIRS) + r")\b")
+
 _MODULE = re.compile(r"\b(kvstore\w*(?:\.\w+)*?)\._async\b")
 _ARTICLE = re.compile(r"\b([Aa])n(\s+`*_*Async[BCDFGHJKLMNPQRSTVWXYZ])")
 _KEYWORD = re.compile(r"\bawait[ \t]+|\basync[ \t]+(?=def\b|for\b|with\b)")
 _ASYNC_ONLY = "# unasync: async-only"
 _SYNC_ONLY = re.compile(r"^(\s*)# unasync: sync-only (.*)$")
+
+
+def _pairs(text: str) -> str:
+    """The module paths of ``HAND_WRITTEN_PAIRS`` replaced by their sync halves."""
+    return _PAIR.sub(lambda match: HAND_WRITTEN_PAIRS[match.group(1)], text)
 
 
 def unasync_name(name: str) -> str:
@@ -94,7 +127,7 @@ def unasync_name(name: str) -> str:
 
 def unasync_text(text: str) -> str:
     """Names and keywords replaced inside a string or a comment."""
-    text = _MODULE.sub(r"\1", text)
+    text = _MODULE.sub(r"\1._sync", _pairs(text))
     text = _ARTICLE.sub(r"\1\2", text)
     text = _KEYWORD.sub("", text)
     text = _ASYNC_NAME.sub(lambda match: match.group(1) + match.group(2), text)
@@ -120,7 +153,7 @@ def unasync_source(source: str) -> str:
     Works on the text: the tokens say where each edit goes, and the edits are applied
     from the end, so the source's layout is kept.
     """
-    source = _MODULE.sub(r"\1", _lines(source))
+    source = _MODULE.sub(r"\1._sync", _pairs(_lines(source)))
     lines = source.splitlines(keepends=True)
     offsets = [0]
     for line in lines:

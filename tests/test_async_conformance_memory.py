@@ -10,10 +10,10 @@ import attrs
 import pytest_asyncio
 
 from kvstore import AsyncCompressedStore, AsyncEncryptedStore, AsyncNamespacedStore, Keyring
-from kvstore._async.base import AsyncBaseStore
+from kvstore.base import AsyncBaseStore
 from kvstore.testing import AsyncConformanceSuite
 from kvstore.testing._async._support import snapshot as async_snapshot
-from kvstore.testing._support import snapshot
+from kvstore.testing._sync._support import snapshot
 from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
 
 KEY = bytes(range(32))

@@ -30,9 +30,9 @@ from kvstore import (
     TransactionTooLargeError,
     ValueTooLargeError,
 )
-from kvstore.encryption import EncryptedStore, Keyring
 from kvstore.keys import ALL_KEYS, MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES
 from kvstore.txn import Put
+from kvstore.wrappers.encryption import EncryptedStore, Keyring
 
 _KEY_A = bytes(range(32))
 _KEY_B = bytes(range(1, 33))

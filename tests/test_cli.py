@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import kvstore
 from kvstore import cli
 from kvstore.cli import DEFAULT_URL, build_parser, main, printable, redact_url, resolve_url
-from kvstore.encryption import Keyring
+from kvstore.wrappers.encryption import Keyring
 from kvstore_memory import MemoryStore
 
 COMMANDS = [

@@ -1,4 +1,4 @@
-"""Wrapper composition in one place: ``kvstore.compose.wrap_store``, used by
+"""Wrapper composition in one place: ``kvstore.wrappers.compose.wrap_store``, used by
 ``kvstore.open(url)`` for every scheme (``?namespace=``, ``?encryption_key_file=`` /
 ``?encryption_key_env=``, ``?compress=1``), by ``EtcdConfig.new_client()`` and by the CLI
 (``--namespace``, ``--key-file``), in the fixed order
@@ -16,9 +16,9 @@ import kvstore
 from kvstore import ConfigurationError, DecryptionError, StoreClosedError
 from kvstore.base import BaseStore
 from kvstore.cli import main
-from kvstore.compose import WRAPPER_ORDER, split_url, wrap_store
-from kvstore.encryption import EncryptedStore, Keyring
-from kvstore.namespace import NamespacedStore
+from kvstore.wrappers import NamespacedStore
+from kvstore.wrappers.compose import WRAPPER_ORDER, split_url, wrap_store
+from kvstore.wrappers.encryption import EncryptedStore, Keyring
 from kvstore_memory import MemoryStore
 
 KEY1 = b"1" * 32

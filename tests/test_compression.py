@@ -19,8 +19,8 @@ from kvstore import (
     NamespacedStore,
     UnsupportedCompareError,
 )
-from kvstore.compression import MAGIC
 from kvstore.txn import Put, Value
+from kvstore.wrappers._sync.compression import MAGIC
 from kvstore_memory import MemoryStore
 
 BIG = b"abcdefgh" * 512

@@ -9,7 +9,6 @@ import attrs
 import pytest
 
 from kvstore import NamespacedStore
-from kvstore.base import WrapperStore
 from kvstore.testing.differential import (
     FEATURES,
     CheckLeaseBounds,
@@ -33,6 +32,7 @@ from kvstore.types import (
     TxnResult,
 )
 from kvstore.watch import MappedWatch, Watch, WatchRequest
+from kvstore.wrappers import WrapperStore
 from kvstore_memory import ManualClock, MemoryStore
 
 # ---------------------------------------------------------------------- broken stores

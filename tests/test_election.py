@@ -1,4 +1,4 @@
-"""Tests of ``kvstore.recipes.election`` on MemoryStore and through wrapper stores."""
+"""Tests of ``kvstore.recipes._sync.election`` on MemoryStore and through wrapper stores."""
 
 from __future__ import annotations
 

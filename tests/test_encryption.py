@@ -29,12 +29,13 @@ from kvstore import (
     UnsupportedCompareError,
     ValueTooLargeError,
 )
-from kvstore.base import BaseStore, WrapperStore
-from kvstore.encryption import OVERHEAD_BYTES
-from kvstore.encryption.envelope import HEADER_BYTES, MAGIC, NONCE_BYTES
+from kvstore.base import BaseStore
 from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES
 from kvstore.txn import Compare, CreateRevision, Delete, Get, ModRevision, Op, Put, Txn, Value
 from kvstore.types import EventType, PutResult, RangeResult, TxnResult, WatchEvent
+from kvstore.wrappers import WrapperStore
+from kvstore.wrappers.encryption import OVERHEAD_BYTES
+from kvstore.wrappers.encryption.envelope import HEADER_BYTES, MAGIC, NONCE_BYTES
 from kvstore_memory import ManualClock, MemoryStore
 
 # Canary key material: none of its spellings may show up in a repr, an error or a log.
@@ -904,7 +905,7 @@ class TestSecrets:
 def test_public_names() -> None:
     for name in ("EncryptedStore", "Keyring", "EnvelopeInfo", "ReencryptReport"):
         assert name in kvstore.__all__
-        assert getattr(kvstore, name) is getattr(kvstore.encryption, name)
+        assert getattr(kvstore, name) is getattr(kvstore.wrappers.encryption, name)
 
 
 def test_envelope_info_is_frozen(store: EncryptedStore) -> None:

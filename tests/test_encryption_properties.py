@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kvstore import DecryptionError, EncryptedStore, Keyring
-from kvstore.encryption import OVERHEAD_BYTES
+from kvstore.wrappers.encryption import OVERHEAD_BYTES
 from kvstore_memory import ManualClock, MemoryStore
 
 KEY1 = bytes(range(32))

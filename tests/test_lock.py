@@ -24,7 +24,7 @@ from kvstore import (
     Session,
 )
 from kvstore.recipes import LOCK_NAMESPACE
-from kvstore.recipes._waiters import recipe_prefix
+from kvstore.recipes._sync._waiters import recipe_prefix
 from kvstore_memory import ManualClock, MemoryStore
 
 

@@ -15,12 +15,12 @@ import pytest
 
 import kvstore
 from kvstore.errors import BackendNotFoundError, ConfigurationError, UnsupportedOperationError
-from kvstore.hookspecs import LocalServer
-from kvstore.plugins import start_local_server
+from kvstore.plugins.discovery import start_local_server
+from kvstore.plugins.hookspecs import LocalServer
 from kvstore_memory import MemoryStore
 
 THIRD_PARTY_BACKEND = '''
-from kvstore.hookspecs import LocalServer, hookimpl
+from kvstore.plugins.hookspecs import LocalServer, hookimpl
 from kvstore_memory import MemoryStore
 
 STOPS = []
@@ -124,7 +124,7 @@ LOCAL_SERVER_SCRIPT = """
 import sys
 import kvstore
 from kvstore.errors import PluginLoadError
-from kvstore.plugins import start_local_server
+from kvstore.plugins.discovery import start_local_server
 
 print("imported before start", "fakebackend" in sys.modules)
 with start_local_server("FAKE", port=7) as server:

@@ -14,15 +14,15 @@ PACKAGE = pathlib.Path(kvstore.__file__).parent
 
 CORE = (
     "kvstore._concurrency",
-    "kvstore._context",
+    "kvstore._sync._context",
     "kvstore.errors",
     "kvstore.types",
     "kvstore.keys",
     "kvstore.txn",
-    "kvstore.lease",
-    "kvstore.events",
+    "kvstore._sync.lease",
+    "kvstore.plugins.events",
 )
-"""The core modules a recipe may import (with ``kvstore.watch``), besides its own package."""
+"""The core modules a recipe may import (with ``kvstore._sync.watch``), besides its own package."""
 
 
 def imported_modules(path: pathlib.Path) -> set[str]:
@@ -45,13 +45,15 @@ ASYNC_CORE = ("kvstore._async._concurrency", "kvstore._async._context", "kvstore
 
 
 def test_recipes_import_only_core_modules_and_each_other() -> None:
-    allowed = (*CORE, *ASYNC_CORE, "kvstore.watch", "kvstore._async.watch", "kvstore.recipes")
+    allowed = (*CORE, *ASYNC_CORE, "kvstore._sync.watch", "kvstore._async.watch", "kvstore.recipes")
     for path in sorted((PACKAGE / "recipes").glob("**/*.py")):
         for name in imported_modules(path):
             assert name.startswith(allowed) and name != "kvstore", f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize("module", [*CORE, *ASYNC_CORE, "kvstore.watch", "kvstore._async.watch"])
+@pytest.mark.parametrize(
+    "module", [*CORE, *ASYNC_CORE, "kvstore._sync.watch", "kvstore._async.watch"]
+)
 def test_the_core_below_the_recipes_imports_no_store_and_no_recipe(module: str) -> None:
     path = PACKAGE / (module.removeprefix("kvstore.").replace(".", "/") + ".py")
     for name in imported_modules(path):
@@ -59,9 +61,9 @@ def test_the_core_below_the_recipes_imports_no_store_and_no_recipe(module: str) 
 
 
 def test_base_imports_the_recipes_at_the_top_of_the_module() -> None:
-    tree = ast.parse((PACKAGE / "base.py").read_text(encoding="utf-8"))
+    tree = ast.parse((PACKAGE / "_sync" / "base.py").read_text(encoding="utf-8"))
     top = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
-    assert "kvstore.recipes" in top
+    assert "kvstore.recipes._sync" in top
     recipe_modules = ("kvstore.recipes",)
     for function in ast.walk(tree):
         if isinstance(function, ast.FunctionDef):

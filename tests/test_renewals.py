@@ -12,7 +12,7 @@ import pytest
 from recipe_helpers import keepalive_threads
 
 from kvstore import BaseStore, LeaseExpiredError
-from kvstore.testing._support import wait_until
+from kvstore.testing._sync._support import wait_until
 from kvstore_memory import ManualClock
 
 LEASES = 500

@@ -28,8 +28,8 @@ from kvstore import (
     PermissionDeniedError,
     UnavailableError,
 )
-from kvstore.compose import wrap_store
-from kvstore.encryption import EncryptedStore, Keyring
+from kvstore.wrappers.compose import wrap_store
+from kvstore.wrappers.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer, EtcdUser, enable_auth
 from kvstore_memory import MemoryStore

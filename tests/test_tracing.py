@@ -14,20 +14,19 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tracing_helpers import CANARY_KEY, CANARY_VALUE, Telemetry, recorded_text
 
 import kvstore
-from kvstore import events
-from kvstore._async.base import AsyncBaseStore
-from kvstore.compression import CompressedStore
+from kvstore.base import AsyncBaseStore
 from kvstore.errors import ConfigurationError, KeyNotFoundError, LeaseNotFoundError
-from kvstore.hookspecs import hookimpl
-from kvstore.namespace import NamespacedStore
-from kvstore.testing._support import wait_until
-from kvstore.tracing import (
+from kvstore.plugins import events
+from kvstore.plugins.hookspecs import hookimpl
+from kvstore.testing._sync._support import wait_until
+from kvstore.txn import Put, Version
+from kvstore.wrappers import CompressedStore, NamespacedStore
+from kvstore.wrappers.tracing import (
     EVENT_COUNTERS,
     OPERATION_DURATION,
     AsyncTracingStore,
     TracingStore,
 )
-from kvstore.txn import Put, Version
 from kvstore_memory import AsyncMemoryStore, ManualClock, MemoryStore
 
 

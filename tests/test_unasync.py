@@ -29,7 +29,7 @@ def test_every_twin_is_up_to_date() -> None:
 
 def test_every_source_has_its_twin() -> None:
     pairs = _generator().sources()
-    assert ("kvstore/_async/_context.py", "kvstore/_context.py") in pairs
+    assert ("kvstore/_async/_context.py", "kvstore/_sync/_context.py") in pairs
     for source, twin in pairs:
         assert (ROOT / twin).exists(), f"{twin} (from {source}) is missing"
         assert (ROOT / twin).read_text().startswith(f"# Generated from {source} by ")
@@ -57,9 +57,9 @@ class _AsyncThing(AsyncWatch):
     def __aiter__(self) -> AsyncIterator[int]:
         raise StopAsyncIteration
 '''
-    expected = '''"""A ``Watch`` of kvstore.watch: ``watch.close()``."""
-from kvstore.watch import Watch  # Watch
-from kvstore.testing._support import snapshot
+    expected = '''"""A ``Watch`` of kvstore._sync.watch: ``watch.close()``."""
+from kvstore._sync.watch import Watch  # Watch
+from kvstore.testing._sync._support import snapshot
 import time
 
 

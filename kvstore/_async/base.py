@@ -33,7 +33,6 @@ from kvstore._async.lease import AsyncKeepAlive, AsyncLease, AsyncRenewals
 from kvstore._async.mirror import AsyncMirror
 from kvstore._async.watch import AsyncWatch, run_callback
 from kvstore.errors import (
-    ConfigurationError,
     InvalidArgumentError,
     InvalidKeyError,
     KeyExistsError,
@@ -106,7 +105,7 @@ from kvstore.types import (
     WatchEvent,
 )
 
-__all__ = ["AsyncBaseStore", "AsyncWrapperStore"]
+__all__ = ["AsyncBaseStore"]
 
 DEFAULT_MAX_TXN_OPS = 128
 """etcd's default ``--max-txn-ops``."""
@@ -1208,7 +1207,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             isolation: ``"serializable_snapshot"`` (reads at one revision; the commit
                 checks the keys read and written), ``"serializable"``,
                 ``"repeatable_reads"`` or ``"read_committed"``, with the semantics of
-                Go's ``concurrency`` (see ``kvstore.recipes.stm``).
+                Go's ``concurrency`` (see ``kvstore.recipes._sync.stm``).
             retries: How many times a conflicting attempt runs again (``None``: forever).
             prefetch: Keys read at the start of each attempt, in one round trip.
 
@@ -1322,98 +1321,3 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             UnsupportedOperationError: The store has no ``leases`` capability.
         """
         return AsyncParty(self, name, member, ttl=ttl, on_lost=on_lost)
-
-
-class AsyncWrapperStore(AsyncBaseStore):
-    """A store that delegates every primitive to ``inner``; subclasses override the few
-    that carry keys or values. Conveniences come from ``AsyncBaseStore``, so they all go
-    through the overrides.
-
-    Raises:
-        ConfigurationError: ``inner`` is not a store.
-    """
-
-    def __init__(self, inner: AsyncBaseStore) -> None:
-        if not isinstance(inner, AsyncBaseStore):
-            raise ConfigurationError(
-                f"{type(self).__name__}: inner must be a store, not {type(inner).__name__}"
-            )
-        super().__init__()
-        self.inner = inner
-        self.capabilities = inner.capabilities
-        self.value_compares = inner.value_compares and type(self).value_compares
-        self.max_txn_ops = inner.max_txn_ops
-        self.max_request_bytes = inner.max_request_bytes
-        self.range_page_size = inner.range_page_size
-
-    async def do_range(self, request: Get) -> RangeResult:
-        return await self.inner.do_range(request)
-
-    async def do_put(self, request: Put) -> PutResult:
-        return await self.inner.do_put(request)
-
-    async def do_delete_range(self, request: Delete) -> DeleteResult:
-        return await self.inner.do_delete_range(request)
-
-    async def do_txn(self, request: Txn) -> TxnResult:
-        return await self.inner.do_txn(request)
-
-    def do_watch(self, request: WatchRequest) -> AsyncWatch:
-        return self.inner.do_watch(request)
-
-    async def lease_grant(self, ttl: int) -> LeaseGrant:
-        return await self.inner.lease_grant(ttl)
-
-    async def lease_revoke(self, lease_id: int) -> None:
-        await self.inner.lease_revoke(lease_id)
-
-    async def lease_keepalive_once(self, lease_id: int) -> int:
-        return await self.inner.lease_keepalive_once(lease_id)
-
-    async def lease_keepalive_many(
-        self, lease_ids: Sequence[int]
-    ) -> builtins.list[int | KVStoreError]:
-        return await self.inner.lease_keepalive_many(lease_ids)
-
-    async def lease_keepalive_idle(self) -> None:
-        await self.inner.lease_keepalive_idle()
-
-    async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
-        return await self.inner.lease_time_to_live(lease_id, keys=keys)
-
-    async def lease_leases(self) -> builtins.list[int]:
-        return await self.inner.lease_leases()
-
-    async def compact_revision(self, revision: int, *, physical: bool = False) -> None:
-        await self.inner.compact_revision(revision, physical=physical)
-
-    async def status(self) -> StatusInfo:
-        return await self.inner.status()
-
-    async def member_list(self) -> builtins.list[MemberInfo]:
-        return await self.inner.member_list()
-
-    async def defragment(self) -> None:
-        await self.inner.defragment()
-
-    async def alarms(self) -> builtins.list[AlarmInfo]:
-        return await self.inner.alarms()
-
-    async def hash_kv(self, revision: int = 0) -> HashInfo:
-        return await self.inner.hash_kv(revision)
-
-    def get_client(self) -> Any:
-        return self.inner.get_client()
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        await self.inner.aclose()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed or self.inner.closed
-
-    def _check_open(self, operation: str) -> None:
-        if self.inner.closed:
-            self._closed = True
-        super()._check_open(operation)

@@ -23,7 +23,7 @@ from typing import Protocol
 from kvstore._async._concurrency import AsyncBackground, AsyncEvent, invoke, wait_event
 from kvstore._async._context import AsyncClosing
 from kvstore.errors import KVStoreError, LeaseExpiredError, LeaseNotFoundError, StoreClosedError
-from kvstore.events import report as report_event
+from kvstore.plugins.events import report as report_event
 from kvstore.types import LeaseInfo
 
 __all__ = ["AsyncKeepAlive", "AsyncLease", "AsyncRenewals"]
@@ -168,7 +168,7 @@ class AsyncRenewals:
 
     @property
     def store(self) -> object:
-        """The store renewed through (named in ``kvstore.events`` reports)."""
+        """The store renewed through (named in ``kvstore.plugins.events`` reports)."""
         return self._store
 
     def add(self, keepalive: AsyncKeepAlive) -> None:

@@ -2,7 +2,7 @@
 
 Every command opens the store named by ``--url``, else ``$KVSTORE_URL``, else
 ``$ETCD_ENDPOINTS`` (comma-separated ``host:port``, turned into ``etcd://...``), else
-``etcd://localhost:2379``. The store is wrapped by ``kvstore.compose.wrap_store``, as
+``etcd://localhost:2379``. The store is wrapped by ``kvstore.wrappers.compose.wrap_store``, as
 ``kvstore.open`` wraps it: the URL's own options (``?namespace=``,
 ``?encryption_key_file=`` ...), ``--namespace PREFIX`` (or ``$KVSTORE_NAMESPACE``) and
 ``--key-file`` (or ``$KVSTORE_ENCRYPTION_KEY_FILE`` / ``$KVSTORE_ENCRYPTION_KEY``) go into
@@ -54,8 +54,8 @@ from kvstore.cli._common import (
     resolve_url,
 )
 from kvstore.cli._errors import describe, fail, tls_hint
+from kvstore.cli.urls import redact_url
 from kvstore.errors import KVStoreError
-from kvstore.urls import redact_url
 
 __all__ = ["DEFAULT_URL", "build_parser", "main", "printable", "redact_url", "resolve_url"]
 

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import kvstore
-from kvstore.compose import WrapperOptions, split_url, wrap_store
 from kvstore.types import KeyValue
+from kvstore.wrappers.compose import WrapperOptions, split_url, wrap_store
 
 if TYPE_CHECKING:
-    from kvstore.base import BaseStore
+    from kvstore._sync.base import BaseStore
 
 DEFAULT_URL = "etcd://localhost:2379"
 """The store used when neither ``--url`` nor the environment names one."""
@@ -146,7 +146,7 @@ def open_store(
 ) -> BaseStore:
     """Open the command's store, wrapped as the URL, the flags and the environment ask.
 
-    The wrappers are built by ``kvstore.compose.wrap_store``, the composition
+    The wrappers are built by ``kvstore.wrappers.compose.wrap_store``, the composition
     ``kvstore.open`` uses: the backend is opened from the URL without its wrapper
     options, so a store is never wrapped (encrypted) twice.
 

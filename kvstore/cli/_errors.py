@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import kvstore
 from kvstore.cli._common import ETCD_DEFAULT_PORT, EXIT_ERROR, endpoints_of, first_line, printable
+from kvstore.cli.urls import redact_url
 from kvstore.errors import ConfigurationError, KVStoreError
-from kvstore.urls import redact_url
 
 __all__ = ["describe", "fail", "speaks_tls", "tls_hint"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from kvstore.cli._common import CommandSet, open_store, out, positive_int, print_json, printable
-from kvstore.urls import redact_url
+from kvstore.cli.urls import redact_url
 
 __all__ = ["cmd_compact", "cmd_defrag", "cmd_members", "cmd_status", "register"]
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import IO
 
-from kvstore.base import BaseStore
+from kvstore._sync.base import BaseStore
 from kvstore.cli._common import (
     EXIT_ERROR,
     KEY_ENV_VAR,
@@ -20,8 +20,8 @@ from kvstore.cli._common import (
     prog_of,
     store_options,
 )
-from kvstore.encryption import EncryptedStore, Keyring
-from kvstore.namespace import NamespacedStore
+from kvstore.wrappers._sync.namespace import NamespacedStore
+from kvstore.wrappers.encryption import EncryptedStore, Keyring
 
 __all__ = ["ProgressBar", "cmd_keygen", "cmd_reencrypt", "register"]
 

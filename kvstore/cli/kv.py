@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 import kvstore
-from kvstore.base import BaseStore
+from kvstore._sync.base import BaseStore
 from kvstore.cli._common import (
     CommandError,
     CommandSet,

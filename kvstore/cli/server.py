@@ -10,8 +10,7 @@ import sys
 import time
 
 import kvstore
-from kvstore import demo
-from kvstore._async import demo as async_demo
+from kvstore.cli._async import demo as async_demo
 from kvstore.cli._common import (
     ENDPOINTS_ENV_VAR,
     ETCD_DEFAULT_PORT,
@@ -27,7 +26,8 @@ from kvstore.cli._common import (
     resolve_url,
     stop_on_sigterm,
 )
-from kvstore.plugins import start_local_server
+from kvstore.cli._sync import demo
+from kvstore.plugins.discovery import start_local_server
 
 __all__ = [
     "SERVE_DEFAULT_PORT",
@@ -116,7 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Walk through the library's features (see ``kvstore.demo``)."""
+    """Walk through the library's features (see ``kvstore.cli._sync.demo``)."""
     url = args.url or os.environ.get(URL_ENV_VAR) or None
     if url is None and os.environ.get(ENDPOINTS_ENV_VAR, "").strip():
         url = resolve_url(None)

@@ -3,7 +3,7 @@
 Serves ``kvstore.ui`` on 127.0.0.1 (a free port unless ``--port``) and prints its URL
 with a random token. Needs the ``[ui]`` extra; without it the command says which
 ``pip install`` to run. ``--demo`` without ``--url`` opens ``memory://`` and seeds it
-with the demo's sample data (``kvstore.demo.seeded``).
+with the demo's sample data (``kvstore.cli._sync.demo.seeded``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import asyncio
 
 from kvstore.cli._common import CommandSet, positive_int, stop_on_sigterm, store_options
-from kvstore.compose import resolve_keyring
+from kvstore.wrappers.compose import resolve_keyring
 
 __all__ = ["DEMO_URL", "cmd_ui", "register"]
 

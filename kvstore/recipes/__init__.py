@@ -49,12 +49,12 @@ stores::
         kvstore.recipes.*                               import only the modules below
             kvstore.lease, kvstore.watch, kvstore.txn,
             kvstore.keys, kvstore.types, kvstore.errors,
-            kvstore._context                             import no recipe, no store
+            kvstore._sync._context                             import no recipe, no store
 
 A module in this package may import: the standard library, ``attrs``, the core modules
 listed (``errors``, ``types``, ``keys``, ``txn``, ``lease``, ``watch``, ``_context``) and the other
 modules of this package. It never imports ``kvstore.base``, ``kvstore.protocol``, a
-wrapper (``kvstore.namespace``, ``kvstore.encryption``), a backend (``kvstore_etcd``,
+wrapper (``kvstore.wrappers``, ``kvstore.wrappers.encryption``), a backend (``kvstore_etcd``,
 ``kvstore_memory``) or the ``kvstore`` package's ``__init__``, not even inside a function
 or under ``if TYPE_CHECKING:``: the store a recipe is given is typed as ``RecipeStore``
 (a ``Protocol`` that every ``BaseStore`` satisfies structurally), so ``kvstore.base`` can
@@ -86,18 +86,18 @@ from kvstore.recipes._async import (
     AsyncSTM,
     AsyncWriteLock,
 )
-from kvstore.recipes._waiters import LAYOUTS, Holder, LockLostCallback
-from kvstore.recipes.barrier import (
+from kvstore.recipes._sync._waiters import LAYOUTS, Holder, LockLostCallback
+from kvstore.recipes._sync.barrier import (
     BARRIER_NAMESPACE,
     DOUBLE_BARRIER_NAMESPACE,
     Barrier,
     DoubleBarrier,
 )
-from kvstore.recipes.counter import COUNTER_NAMESPACE, Counter
-from kvstore.recipes.election import ELECTION_NAMESPACE, Election, LeaderObserver
-from kvstore.recipes.lock import LOCK_NAMESPACE, Lock
-from kvstore.recipes.party import PARTY_NAMESPACE, Party
-from kvstore.recipes.queue import (
+from kvstore.recipes._sync.counter import COUNTER_NAMESPACE, Counter
+from kvstore.recipes._sync.election import ELECTION_NAMESPACE, Election, LeaderObserver
+from kvstore.recipes._sync.lock import LOCK_NAMESPACE, Lock
+from kvstore.recipes._sync.party import PARTY_NAMESPACE, Party
+from kvstore.recipes._sync.queue import (
     MAX_PRIORITY,
     MIN_PRIORITY,
     PRIORITY_QUEUE_NAMESPACE,
@@ -105,10 +105,10 @@ from kvstore.recipes.queue import (
     PriorityQueue,
     Queue,
 )
-from kvstore.recipes.rwlock import RWLOCK_NAMESPACE, ReadLock, RWLock, WriteLock
-from kvstore.recipes.semaphore import SEMAPHORE_NAMESPACE, Semaphore
-from kvstore.recipes.session import LostCallback, Session
-from kvstore.recipes.stm import DEFAULT_STM_RETRIES, ISOLATION_LEVELS, STM, Apply, Isolation
+from kvstore.recipes._sync.rwlock import RWLOCK_NAMESPACE, ReadLock, RWLock, WriteLock
+from kvstore.recipes._sync.semaphore import SEMAPHORE_NAMESPACE, Semaphore
+from kvstore.recipes._sync.session import LostCallback, Session
+from kvstore.recipes._sync.stm import DEFAULT_STM_RETRIES, ISOLATION_LEVELS, STM, Apply, Isolation
 
 __all__ = [
     "DEFAULT_STM_RETRIES",

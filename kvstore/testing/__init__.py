@@ -46,17 +46,17 @@ import pytest
 
 # plain asserts in the suite get pytest's detailed messages when registered before import
 pytest.register_assert_rewrite(
-    "kvstore.testing._support",
-    "kvstore.testing.bad_input",
-    "kvstore.testing.history",
-    "kvstore.testing.kv",
-    "kvstore.testing.lease",
-    "kvstore.testing.mirror",
+    "kvstore.testing._sync._support",
+    "kvstore.testing._sync.bad_input",
+    "kvstore.testing._sync.history",
+    "kvstore.testing._sync.kv",
+    "kvstore.testing._sync.lease",
+    "kvstore.testing._sync.mirror",
     "kvstore.testing.mirror_property",
-    "kvstore.testing.range_options",
+    "kvstore.testing._sync.range_options",
     "kvstore.testing.state_machine",
-    "kvstore.testing.txn",
-    "kvstore.testing.watch",
+    "kvstore.testing._sync.txn",
+    "kvstore.testing._sync.watch",
     "kvstore.testing._async",
 )
 
@@ -72,7 +72,7 @@ from kvstore.testing._async.state_machine import AsyncStateMachineConformance  #
 from kvstore.testing._async.tasks import AsyncTaskConformance  # noqa: E402
 from kvstore.testing._async.txn import AsyncTxnConformance  # noqa: E402
 from kvstore.testing._async.watch import AsyncWatchConformance  # noqa: E402
-from kvstore.testing._support import (  # noqa: E402
+from kvstore.testing._sync._support import (  # noqa: E402
     ConformanceBase,
     StoreSnapshot,
     current_revision,
@@ -80,20 +80,20 @@ from kvstore.testing._support import (  # noqa: E402
     requires,
     snapshot,
 )
-from kvstore.testing.bad_input import BadInputConformance  # noqa: E402
-from kvstore.testing.history import HistoryConformance  # noqa: E402
-from kvstore.testing.kv import KVConformance  # noqa: E402
-from kvstore.testing.lease import LeaseConformance  # noqa: E402
-from kvstore.testing.mirror import MirrorConformance  # noqa: E402
+from kvstore.testing._sync.bad_input import BadInputConformance  # noqa: E402
+from kvstore.testing._sync.history import HistoryConformance  # noqa: E402
+from kvstore.testing._sync.kv import KVConformance  # noqa: E402
+from kvstore.testing._sync.lease import LeaseConformance  # noqa: E402
+from kvstore.testing._sync.mirror import MirrorConformance  # noqa: E402
+from kvstore.testing._sync.range_options import RangeOptionsConformance  # noqa: E402
+from kvstore.testing._sync.txn import TxnConformance  # noqa: E402
+from kvstore.testing._sync.watch import WatchConformance  # noqa: E402
 from kvstore.testing.mirror_property import MirrorPropertyConformance  # noqa: E402
-from kvstore.testing.range_options import RangeOptionsConformance  # noqa: E402
 from kvstore.testing.state_machine import (  # noqa: E402
     KVStoreMachine,
     ReferenceModel,
     StateMachineConformance,
 )
-from kvstore.testing.txn import TxnConformance  # noqa: E402
-from kvstore.testing.watch import WatchConformance  # noqa: E402
 
 __all__ = [
     "AsyncBadInputConformance",

@@ -97,7 +97,8 @@ from typing import Any, cast
 
 import attrs
 
-from kvstore.base import BaseStore
+from kvstore._sync.base import BaseStore
+from kvstore._sync.watch import WatchRequest
 from kvstore.keys import ALL_KEYS, MAX_LEASE_TTL, prefix_range_end
 from kvstore.ranges import in_range
 from kvstore.txn import Compare, CompareOp, CompareTarget, Delete, Get, Op, Put, Txn
@@ -113,7 +114,6 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import WatchRequest
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kvstore.base import BaseStore
+from kvstore._sync.base import BaseStore
 from kvstore.keys import prefix_range_end
-from kvstore.testing._support import EVENT_TIMEOUT, ConformanceBase, requires
+from kvstore.testing._sync._support import EVENT_TIMEOUT, ConformanceBase, requires
 from kvstore.txn import Delete, Put, Txn
 from kvstore.types import KeyValue, MirrorChange
 

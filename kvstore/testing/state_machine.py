@@ -30,11 +30,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from kvstore.base import BaseStore
+from kvstore._sync.base import BaseStore
+from kvstore._sync.lease import Lease
+from kvstore._sync.watch import Watch
 from kvstore.errors import CompactedError, LeaseNotFoundError
 from kvstore.keys import ALL_KEYS, prefix_range_end
-from kvstore.lease import Lease
-from kvstore.testing._support import (
+from kvstore.testing._sync._support import (
     ConformanceBase,
     assert_next_is_sentinel,
     current_revision,
@@ -62,7 +63,6 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore.watch import Watch
 
 __all__ = ["KVStoreMachine", "ReferenceModel", "StateMachineConformance"]
 

@@ -42,7 +42,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kvstore._async.base import AsyncBaseStore
-from kvstore.encryption import Keyring
+from kvstore.cli.urls import redact_url
 from kvstore.errors import (
     InvalidArgumentError,
     KeyNotFoundError,
@@ -51,7 +51,7 @@ from kvstore.errors import (
 )
 from kvstore.ui import views
 from kvstore.ui.views import ValueCodec
-from kvstore.urls import redact_url
+from kvstore.wrappers.encryption import Keyring
 
 __all__ = ["COOKIE_PREFIX", "HEARTBEAT_SECONDS", "SECURITY_HEADERS", "create_app", "new_token"]
 

@@ -21,14 +21,14 @@ from starlette.types import ASGIApp
 
 import kvstore
 from kvstore._async.base import AsyncBaseStore
-from kvstore._async.demo import seeded
-from kvstore._async.namespace import AsyncNamespacedStore
-from kvstore.compose import split_url
-from kvstore.encryption import Keyring
+from kvstore.cli._async.demo import seeded
+from kvstore.cli.urls import redact_url
 from kvstore.errors import ConfigurationError
 from kvstore.keys import ALL_KEYS
 from kvstore.ui.app import create_app, new_token
-from kvstore.urls import redact_url
+from kvstore.wrappers._async.namespace import AsyncNamespacedStore
+from kvstore.wrappers.compose import split_url
+from kvstore.wrappers.encryption import Keyring
 
 __all__ = ["GRACEFUL_SHUTDOWN_SECONDS", "HOST", "UIServer", "run"]
 
@@ -117,7 +117,7 @@ async def run(
 ) -> None:
     """Open the store at ``url``, serve the UI over it until interrupted, close the store.
 
-    The store is opened without its wrapper options (``kvstore.compose.split_url``): the
+    The store is opened without its wrapper options (``kvstore.wrappers.compose.split_url``): the
     UI reads the stored bytes itself, so it can show values it cannot decrypt. Its
     ``?namespace=`` is where the key tree opens, its ``?compress=1`` how values are read;
     its ``?encryption_key_file=`` / ``_env`` are the keys, unless ``keyring`` is given.
@@ -129,7 +129,7 @@ async def run(
         compress: Whether values are compressed (``None``: the URL's ``?compress=``).
         write: Allow changes from the page.
         port: The port (``None``: a free one).
-        demo: Seed the store with the demo's sample data first (``kvstore.demo.seeded``).
+        demo: Seed the store with the demo's sample data first (``kvstore.cli._sync.demo.seeded``).
         out: Where the URL is printed (default stdout).
 
     Raises:
@@ -137,7 +137,7 @@ async def run(
         BackendNotFoundError: No backend serves the URL's scheme.
         KVStoreError: The store cannot be reached.
     """
-    from kvstore.compose import resolve_keyring
+    from kvstore.wrappers.compose import resolve_keyring
 
     stream = out if out is not None else sys.stdout
     backend_url, options = split_url(url)

@@ -23,9 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 from kvstore._async.base import AsyncBaseStore
-from kvstore._async.wrappers import AsyncValueMappingStore
-from kvstore.encryption import Keyring
-from kvstore.encryption.envelope import HEADER_BYTES, has_magic
 from kvstore.errors import (
     CompactedError,
     KVStoreError,
@@ -45,13 +42,16 @@ from kvstore.recipes import (
     RWLOCK_NAMESPACE,
     SEMAPHORE_NAMESPACE,
 )
-from kvstore.recipes._waiters import recipe_name, recipe_prefix
-from kvstore.recipes.barrier import BARRIER_HOLD, DOUBLE_BARRIER_MEMBERS, DOUBLE_BARRIER_READY
-from kvstore.recipes.counter import COUNTER_VALUE
-from kvstore.recipes.party import member_name
-from kvstore.recipes.rwlock import holder_mode
-from kvstore.recipes.semaphore import semaphore_limit
+from kvstore.recipes._sync._waiters import recipe_name, recipe_prefix
+from kvstore.recipes._sync.barrier import BARRIER_HOLD, DOUBLE_BARRIER_MEMBERS, DOUBLE_BARRIER_READY
+from kvstore.recipes._sync.counter import COUNTER_VALUE
+from kvstore.recipes._sync.party import member_name
+from kvstore.recipes._sync.rwlock import holder_mode
+from kvstore.recipes._sync.semaphore import semaphore_limit
 from kvstore.types import KeyValue, SortOrder, SortTarget, WatchEvent
+from kvstore.wrappers._async.mapping import AsyncValueMappingStore
+from kvstore.wrappers.encryption import Keyring
+from kvstore.wrappers.encryption.envelope import HEADER_BYTES, has_magic
 
 __all__ = [
     "DEFAULT_HISTORY_PAGE",
@@ -106,7 +106,7 @@ class ValueCodec:
     its metadata. With a keyring, encrypted values are decrypted (``AsyncEncryptedStore``'s
     own decoding, plaintext allowed); without one they are shown as "encrypted (key id N)".
     With ``compress``, values are decompressed after decryption (``AsyncCompressedStore``).
-    Writes go through the same wrappers, composed by ``kvstore.compose.wrap_store``.
+    Writes go through the same wrappers, composed by ``kvstore.wrappers.compose.wrap_store``.
 
     Args:
         store: The store the UI browses (unencrypted; wrappers are added here).
@@ -122,7 +122,7 @@ class ValueCodec:
     def __init__(
         self, store: AsyncBaseStore, *, keyring: Keyring | None = None, compress: bool = False
     ) -> None:
-        from kvstore.compose import wrap_store
+        from kvstore.wrappers.compose import wrap_store
 
         self.keyring = keyring
         self.writer = wrap_store(
@@ -405,7 +405,7 @@ async def leases(store: AsyncBaseStore) -> dict[str, Any]:
 
 _RecipeKeys = list[tuple[str, KeyValue]]
 """One recipe's keys, oldest first: each the rest of the key after the recipe's prefix
-(see ``kvstore.recipes._waiters.recipe_name``) and the key-value."""
+(see ``kvstore.recipes._sync._waiters.recipe_name``) and the key-value."""
 
 _Show = Callable[[ValueCodec, _RecipeKeys], dict[str, Any] | None]
 """What the page shows of one recipe, from its keys (``None``: nothing)."""

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 from etcd3.etcdrpc import rpc_pb2
 
-from kvstore._async._concurrency import AsyncLock
-from kvstore._async.base import AsyncBaseStore
+from kvstore.base import AsyncBaseStore
+from kvstore.concurrency import AsyncLock
 from kvstore.errors import CompactedError, KVStoreError, LeaseNotFoundError
 from kvstore.keys import MIN_LEASE_TTL, check_lease_id, check_revision, check_ttl
 from kvstore.txn import Delete, Get, Op, Put, Txn

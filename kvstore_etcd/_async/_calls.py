@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import grpc
 from etcd3.etcdrpc import rpc_pb2
 
-from kvstore._async._concurrency import AsyncLock, sleep
+from kvstore.concurrency import AsyncLock, async_sleep
 from kvstore.errors import KVStoreError, StoreClosedError
-from kvstore.events import report as report_event
+from kvstore.plugins.events import report as report_event
 from kvstore_etcd._errors import (
     CHANNEL_USAGE_ERRORS,
     closed_channel_error,
@@ -212,7 +212,7 @@ class AsyncCaller:
                         endpoint=endpoint.address,
                         reason=reason,
                     )
-                    await sleep(delay)
+                    await async_sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
                     continue
                 raise translate(

@@ -48,7 +48,7 @@ from kvstore.errors import (
     StoreClosedError,
     UnavailableError,
 )
-from kvstore.events import report as report_event
+from kvstore.plugins.events import report as report_event
 from kvstore.types import WatchEvent
 from kvstore_etcd._errors import (
     is_invalid_token,

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from kvstore._async.watch import AsyncQueueWatch
 from kvstore.errors import StoreClosedError
 from kvstore.types import WatchEvent
+from kvstore.watch import AsyncQueueWatch
 from kvstore_etcd._async._streams import Watcher, with_leader
 from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe_answer
 

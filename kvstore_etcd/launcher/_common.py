@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from kvstore._context import Closing
+from kvstore.concurrency import Closing
 from kvstore_etcd.launcher.binary import etcd_version, version_tuple
 
 __all__ = ["LOOPBACK", "Launched", "free_ports", "http_json", "http_text", "strip_scheme"]

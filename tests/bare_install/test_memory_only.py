@@ -63,7 +63,7 @@ def test_tracing_without_opentelemetry_names_the_extra_to_install() -> None:
     with pytest.raises(ConfigurationError, match=r"kvstore\[otel\]"):
         kvstore.open("memory://?trace=1")
     with pytest.raises(ConfigurationError, match=r"kvstore\[otel\]"):
-        importlib.import_module("kvstore.tracing")
+        importlib.import_module("kvstore.wrappers.tracing")
 
 
 def test_an_etcd_fixture_fails_and_names_the_extra(tmp_path: Path) -> None:

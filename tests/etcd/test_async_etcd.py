@@ -18,7 +18,6 @@ import attrs
 import pytest
 
 import kvstore
-from kvstore.encryption import AsyncEncryptedStore, Keyring
 from kvstore.errors import (
     AuthenticationError,
     CompactedError,
@@ -40,6 +39,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
+from kvstore.wrappers.encryption import AsyncEncryptedStore, Keyring
 from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 

@@ -12,7 +12,7 @@ import pytest
 from etcd3 import etcdrpc
 from etcd3.etcdrpc import rpc_pb2
 
-from kvstore.testing._support import wait_until
+from kvstore.testing._sync._support import wait_until
 from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kvstore.encryption import Keyring
+from kvstore.wrappers.encryption import Keyring
 
 pytestmark = pytest.mark.etcd
 

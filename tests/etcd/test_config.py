@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kvstore
-from kvstore.encryption import EncryptedStore, Keyring
 from kvstore.errors import ConfigurationError, KVStoreError
+from kvstore.wrappers.encryption import EncryptedStore, Keyring
 from kvstore_etcd import EtcdConfig, EtcdStore
 
 CANARY = "canary-Secret-9f3b"

@@ -1,6 +1,6 @@
 """``TracingStore`` / ``AsyncTracingStore`` on real etcd: spans name the server and etcd's
 status codes; retries, endpoint switches, watch resumes and keep-alive losses are counted,
-recorded as span events and reported to ``kvstore.events`` observers."""
+recorded as span events and reported to ``kvstore.plugins.events`` observers."""
 
 from __future__ import annotations
 
@@ -15,8 +15,13 @@ from reliability.proxy import FaultProxy
 from tracing_helpers import CANARY_KEY, CANARY_VALUE, Telemetry, recorded_text
 
 from kvstore.errors import LeaseNotFoundError
-from kvstore.testing._support import wait_until
-from kvstore.tracing import EVENT_COUNTERS, OPERATION_DURATION, AsyncTracingStore, TracingStore
+from kvstore.testing._sync._support import wait_until
+from kvstore.wrappers.tracing import (
+    EVENT_COUNTERS,
+    OPERATION_DURATION,
+    AsyncTracingStore,
+    TracingStore,
+)
 from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer
 

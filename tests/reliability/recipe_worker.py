@@ -34,7 +34,7 @@ from pathlib import Path
 
 from kvstore import KVStoreError, LockError, LockTimeoutError, Put
 from kvstore.recipes import WriteLock
-from kvstore.recipes._waiters import Holder
+from kvstore.recipes._sync._waiters import Holder
 from kvstore_etcd import EtcdConfig, EtcdStore
 
 TTL = 2

@@ -34,7 +34,7 @@ import pytest
 
 from kvstore import EventType
 from kvstore.keys import prefix_range_end
-from kvstore.recipes.rwlock import RWLOCK_NAMESPACE
+from kvstore.recipes._sync.rwlock import RWLOCK_NAMESPACE
 from kvstore_etcd import EtcdStore
 from kvstore_etcd.launcher import EtcdCluster
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from ui_helpers import UI_TIMEOUT_MS, RunningUI, launch_chromium, screenshot
 
-from kvstore.demo import seeded
+from kvstore.cli._sync.demo import seeded
 from kvstore.recipes import QUEUE_NAMESPACE
 from kvstore_memory import AsyncMemoryStore, MemoryStore
 

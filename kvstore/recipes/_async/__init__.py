@@ -1,7 +1,7 @@
 """The asyncio recipes: ``AsyncSession``, ``AsyncLock``, ``AsyncElection``, ``AsyncSTM``, ...
 
-The modules here are the source of truth of the sync recipes one folder up, which
-``scripts/unasync.py`` generates from them (see ``kvstore._async``).
+The modules here are the source of truth of the sync recipes in ``kvstore/recipes/_sync/``,
+which ``scripts/unasync.py`` generates from them; ``kvstore.recipes`` exports both.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The queue recipe shared by ``AsyncLock`` and ``AsyncElection`` (see ``kvstore.recipes.lock``).
+"""The queue recipe shared by ``AsyncLock`` and ``AsyncElection`` (see ``kvstore.recipes``).
 
 ``WaiterQueue`` is the FIFO queue of keys under one prefix; ``QueueClaim`` is one object's
 place in it: its session, its key, whether it holds the head of the queue, and the loss of
@@ -31,8 +31,8 @@ from kvstore.errors import (
     LockTimeoutError,
     StoreClosedError,
 )
-from kvstore.events import report as report_event
 from kvstore.keys import check_key, check_ttl, prefix_range_end
+from kvstore.plugins.events import report as report_event
 from kvstore.recipes._async._store import AsyncRecipeStore, check_open, unsupported
 from kvstore.recipes._async.session import AsyncSession
 from kvstore.txn import Compare, CreateRevision, Delete, Get, Op, Put, Txn, WatchRequest

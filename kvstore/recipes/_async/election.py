@@ -1,6 +1,6 @@
 """``Election``: leader election for every backend, the recipe of etcd's ``concurrency``.
 
-Candidates queue exactly as lock waiters do (see ``kvstore.recipes.lock``): each puts the key
+Candidates queue exactly as lock waiters do (see ``kvstore.recipes._sync.lock``): each puts the key
 ``__kvstore/elections/<quoted name>/<lease id hex>`` with its session's lease and its
 value; the key with the lowest create revision is the leader, and its value is what the
 leader proclaims. A candidate waits for its predecessor only. When the leader's process

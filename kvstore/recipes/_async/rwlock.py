@@ -1,7 +1,7 @@
 """``AsyncRWLock``: a fair readers-writer lock, etcd's Go ``recipes.RWMutex`` on the primitives.
 
 Each holder (``rw.read_lock()``, ``rw.write_lock()``) queues a key put with its own
-session's lease, exactly as a lock waiter does (see ``kvstore.recipes.lock``), and waits by
+session's lease, exactly as a lock waiter does (see ``kvstore.recipes._sync.lock``), and waits by
 create revision:
 
 * a reader waits only for the writers that queued before it (the newest write key created

@@ -1,7 +1,7 @@
 """``AsyncSemaphore``: at most ``limit`` holders at a time (kazoo's ``Semaphore``).
 
 Each ``AsyncSemaphore`` object is one would-be holder. It queues a key put with its own
-session's lease (as a lock waiter does, see ``kvstore.recipes.lock``) and holds once its key
+session's lease (as a lock waiter does, see ``kvstore.recipes._sync.lock``) and holds once its key
 is among the first ``limit`` keys by create revision: FIFO, and a key among the first
 ``limit`` stays there until it is deleted (keys only leave the queue). A waiter reads the
 first ``limit`` keys and, when it is not among them, watches the prefix until some key is

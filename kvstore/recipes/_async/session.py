@@ -191,7 +191,7 @@ class AsyncSession(AsyncClosing):
     async def _end_context(self) -> None:
         await self.aclose()
 
-    # -- for the recipes in kvstore.recipes.lock and kvstore.recipes.election
+    # -- for the recipes in kvstore.recipes._sync.lock and kvstore.recipes._sync.election
 
     def _claim(self, key: str) -> bool:
         """Reserve a recipe key for one object; two objects sharing a session and a name

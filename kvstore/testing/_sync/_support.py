@@ -1,0 +1,231 @@
+# Generated from kvstore/testing/_async/_support.py by scripts/unasync.py;
+# do not edit: edit the source and run `python scripts/unasync.py`.
+"""Shared pieces of the conformance suite: the base class, capability skips, snapshots.
+
+Nothing here assumes a store revision starts at 1 or that no other key ever existed: the
+suite only compares revisions relative to ones it read itself, so it also runs against a
+shared etcd server whose revision counter is arbitrary.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import attrs
+import pytest
+
+from kvstore._concurrency import Event, sleep, wait_event
+from kvstore._sync.base import BaseStore
+from kvstore._sync.watch import Watch
+from kvstore.keys import ALL_KEYS
+from kvstore.types import EventType, KeyValue, WatchEvent
+
+__all__ = [
+    "EVENT_TIMEOUT",
+    "ConformanceBase",
+    "Inbox",
+    "StoreSnapshot",
+    "assert_next_is_sentinel",
+    "current_revision",
+    "event_summary",
+    "read_events",
+    "requires",
+    "settle",
+    "snapshot",
+    "wait_until",
+]
+
+EVENT_TIMEOUT = 10.0
+"""Seconds to wait for an expected watch event; reached only when a test fails."""
+
+_SNAPSHOT_PAGE = 1000
+
+_T = TypeVar("_T")
+
+_Condition = Callable[[], bool]
+
+
+def requires(store: BaseStore, *capabilities: str) -> None:
+    """Skip the calling test unless ``store`` declares every one of ``capabilities``.
+
+    Args:
+        store: The store under test.
+        capabilities: ``kvstore.types.Capability`` names, such as ``"watch"``.
+    """
+    missing = sorted(set(capabilities) - set(store.capabilities))
+    if missing:
+        pytest.skip(f"the store lacks the capabilities {', '.join(missing)}")
+
+
+@attrs.frozen
+class StoreSnapshot:
+    """Every key of a store with its metadata, and the revision it was read at.
+
+    Two snapshots are equal when the store revision and every key, value, version,
+    create / mod revision and lease are equal: nothing was written in between.
+
+    Attributes:
+        revision: The store revision the snapshot was read at.
+        kvs: Every key-value, ordered by key.
+    """
+
+    revision: int
+    kvs: tuple[KeyValue, ...]
+
+    @property
+    def values(self) -> dict[str, bytes]:
+        """The snapshot as a ``{key: value}`` dict, ordered by key."""
+        return {kv.key: kv.value for kv in self.kvs}
+
+    def by_key(self) -> dict[str, KeyValue]:
+        """The snapshot as a ``{key: KeyValue}`` dict, ordered by key."""
+        return {kv.key: kv for kv in self.kvs}
+
+
+def snapshot(store: BaseStore) -> StoreSnapshot:
+    """Read every key of ``store`` (paged, all pages at one revision).
+
+    Raises:
+        StoreClosedError: The store was closed.
+        BackendError: The backend failed the call.
+    """
+    kvs: list[KeyValue] = []
+    start = ALL_KEYS
+    revision: int | None = None
+    while True:
+        page = store.kv_range(start, ALL_KEYS, revision=revision, limit=_SNAPSHOT_PAGE)
+        if revision is None:
+            revision = page.revision
+        kvs.extend(page.kvs)
+        if not page.more or not page.kvs:
+            break
+        start = page.kvs[-1].key + "\0"
+    assert revision is not None
+    return StoreSnapshot(revision, tuple(kvs))
+
+
+def current_revision(store: BaseStore) -> int:
+    """The store's current revision (a count-only read's header revision)."""
+    result = store.kv_range(ALL_KEYS, ALL_KEYS, count_only=True)
+    return result.revision
+
+
+def read_events(watch: Watch, count: int, *, timeout: float = EVENT_TIMEOUT) -> list[WatchEvent]:
+    """Read exactly ``count`` events from ``watch``.
+
+    Raises:
+        AssertionError: Fewer than ``count`` events came within ``timeout`` seconds each.
+    """
+    events: list[WatchEvent] = []
+    for _ in range(count):
+        event = watch.next_event(timeout)
+        assert event is not None, f"expected {count} watch events, got only {events}"
+        events.append(event)
+    return events
+
+
+def assert_next_is_sentinel(store: BaseStore, watch: Watch, key: str) -> None:
+    """Prove a watch delivered nothing unexpected: write ``key`` and expect exactly it next.
+
+    Events are in revision order, so if the next event is this later write, nothing was
+    queued before it. ``key`` must be inside the watched range.
+
+    Raises:
+        AssertionError: The next event is not the sentinel's put.
+    """
+    revision = store.put(key, b"sentinel")
+    (event,) = read_events(watch, 1)
+    assert (event.type, event.kv.key, event.kv.mod_revision) == (EventType.PUT, key, revision), (
+        f"unexpected watch event before the sentinel: {event}"
+    )
+
+
+def event_summary(event: WatchEvent) -> tuple[EventType, str, bytes, int]:
+    """The parts of an event every backend must agree on: type, key, value, revision."""
+    value = event.kv.value if event.type is EventType.PUT else b""
+    return event.type, event.kv.key, value, event.kv.mod_revision
+
+
+class ConformanceBase:
+    """Base of every conformance group: the hooks a backend's test class may override.
+
+    A subclass provides a ``store`` pytest fixture that yields a fresh, empty, open store
+    and closes it afterwards.
+
+    Attributes:
+        fast_clock: Set to true when ``advance_clock`` moves the store's clock instantly
+            (a controllable clock); enables the lease-expiry rules of the state machine
+            and the tests that must jump past a TTL faster than a keep-alive renews.
+        value_compares: False for stores that refuse ``Value`` compares in transactions
+            (``EncryptedStore``: values are ciphertexts the server cannot compare). Then
+            the tests that rely on value compares skip, a test checks instead that a value
+            compare raises ``UnsupportedCompareError`` and changes nothing, and the state
+            machine draws no value compares.
+    """
+
+    fast_clock: bool = False
+    value_compares: bool = True
+
+    def advance_clock(self, store: BaseStore, seconds: float) -> None:
+        """Let ``seconds`` pass for the store's lease clock (default: real time, sleeps).
+
+        Args:
+            store: The store whose clock to move.
+            seconds: How far to move it.
+        """
+        sleep(seconds)
+
+
+def settle(result: object) -> object:
+    """What a store call returned, awaited on the asyncio side (there calls return coroutines).
+
+    Lets one table of calls (``lambda s: s.get("")``) serve the sync and the asyncio suite.
+    """
+    return result
+
+
+def wait_until(condition: _Condition, *, timeout: float = EVENT_TIMEOUT) -> bool:
+    """Poll ``condition()`` every 20 ms until it is true or ``timeout`` seconds pass.
+
+    Returns:
+        Whether the condition became true.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if settle(condition()):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        sleep(0.02)
+
+
+class Inbox(Generic[_T]):
+    """What a callback hands over (``put``, from any thread or task), read in order."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[_T] = collections.deque()
+        self._arrived = Event()
+
+    def put(self, item: _T) -> None:
+        """Keep ``item`` (the callback)."""
+        self._items.append(item)
+        self._arrived.set()
+
+    def get(self, timeout: float = EVENT_TIMEOUT) -> _T:
+        """The oldest item not read yet, waiting at most ``timeout`` seconds for one.
+
+        Raises:
+            AssertionError: Nothing came in time.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            # cleared before looking, so a put after the look sets it again
+            self._arrived.clear()
+            if self._items:
+                return self._items.popleft()
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"nothing came within {timeout} s"
+            wait_event(self._arrived, remaining)
