@@ -9,7 +9,24 @@ from it into ``kvstore/_sync/base.py``. Wrapper stores build on ``kvstore.wrappe
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvstore._async.base import AsyncBaseStore
 from kvstore._sync.base import BaseStore
 
+if TYPE_CHECKING:
+    from kvstore._async.protocol import AsyncKVStore
+    from kvstore._sync.protocol import KVStore
+
 __all__ = ["AsyncBaseStore", "BaseStore"]
+
+
+if TYPE_CHECKING:
+
+    def _bases_satisfy_the_protocols(
+        store: BaseStore, async_store: AsyncBaseStore
+    ) -> tuple[KVStore, AsyncKVStore]:
+        """The static check that ``BaseStore`` satisfies ``KVStore`` and ``AsyncBaseStore``
+        satisfies ``AsyncKVStore``: ``mypy --strict`` (run by CI) fails on this line the
+        day a method of a protocol is missing from its base or has another signature."""
+        return store, async_store

@@ -12,9 +12,9 @@ from kvstore_memory.clock import Clock, ManualClock, SystemClock
 from kvstore_memory.store import MIN_LEASE_TTL, MemoryStore
 
 __all__ = [
-    "MIN_LEASE_TTL",
     "AsyncMemoryStore",
     "Clock",
+    "MIN_LEASE_TTL",
     "ManualClock",
     "MemoryStore",
     "SystemClock",

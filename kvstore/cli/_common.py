@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 from urllib.parse import urlsplit
 
 import kvstore
@@ -162,7 +162,9 @@ def open_store(
         CommandError: A flag contradicts the URL.
     """
     backend_url, options = store_options(args)
-    store = kvstore.open(backend_url)
+    # kvstore.open is typed for applications (KVStore); what it builds is a BaseStore,
+    # which the CLI needs for the primitives (and tests put a store of theirs in its place).
+    store = cast("BaseStore", kvstore.open(backend_url))
     if not values:
         return store
     return wrap_store(store, allow_plaintext=allow_plaintext, **options)

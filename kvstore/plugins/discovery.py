@@ -27,10 +27,20 @@ from kvstore.wrappers.compose import WrapperOptions, split_url, wrap_store
 
 if TYPE_CHECKING:
     from kvstore._async.base import AsyncBaseStore
+    from kvstore._async.protocol import AsyncKVStore
     from kvstore._sync.base import BaseStore
+    from kvstore._sync.protocol import KVStore
     from kvstore.plugins.hookspecs import LocalServer
 
-__all__ = ["backends", "open_async", "open_store", "scheme_of", "start_local_server"]
+__all__ = [
+    "backends",
+    "open_async",
+    "open_async_base_store",
+    "open_base_store",
+    "open_store",
+    "scheme_of",
+    "start_local_server",
+]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _manager_lock = threading.Lock()
@@ -104,7 +114,7 @@ def _plugin_for(scheme: str, operation: str) -> str:
     return point.name
 
 
-def open_store(url: str) -> BaseStore:
+def open_store(url: str) -> KVStore:
     """Open a store from a URL: ``etcd://host:2379``, ``memory://``, or a plugin's scheme.
 
     The wrapper options (``?namespace=``, ``?encryption_key_file=`` /
@@ -115,7 +125,22 @@ def open_store(url: str) -> BaseStore:
         url: ``scheme://...``; passwords in it are accepted but never echoed.
 
     Returns:
-        The opened store, wrapped as the URL asks.
+        The opened store, wrapped as the URL asks: a ``KVStore`` (every store kvstore
+        builds is a ``BaseStore``, which satisfies it; type your code against
+        ``KVStore``).
+
+    Raises:
+        ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
+        BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
+        PluginLoadError: The backend's plugin failed to import or register.
+    """
+    return open_base_store(url)
+
+
+def open_base_store(url: str) -> BaseStore:
+    """``kvstore.open``, typed as the ``BaseStore`` it returns, for code that calls the
+    primitives (``kv_range`` ...) or reads ``capabilities``: the CLI, the web UI, a
+    wrapper's author. Applications type against ``KVStore`` and use ``kvstore.open``.
 
     Raises:
         ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
@@ -127,7 +152,7 @@ def open_store(url: str) -> BaseStore:
     return wrap_store(opened, **wrappers)
 
 
-def open_async(url: str) -> AsyncBaseStore:
+def open_async(url: str) -> AsyncKVStore:
     """Open an asyncio store from a URL; the asyncio twin of ``kvstore.open``.
 
     Returns at once: the store connects on first use, inside the running event loop.
@@ -140,6 +165,19 @@ def open_async(url: str) -> AsyncBaseStore:
 
     Returns:
         The asyncio store (an ``AsyncKVStore``), wrapped as the URL asks.
+
+    Raises:
+        ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
+        BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
+        PluginLoadError: The backend's plugin failed to import or register.
+        UnsupportedOperationError: The backend has no asyncio store.
+    """
+    return open_async_base_store(url)
+
+
+def open_async_base_store(url: str) -> AsyncBaseStore:
+    """``kvstore.open_async``, typed as the ``AsyncBaseStore`` it returns (see
+    ``open_base_store``).
 
     Raises:
         ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.

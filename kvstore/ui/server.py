@@ -19,12 +19,12 @@ from typing import TextIO
 import uvicorn
 from starlette.types import ASGIApp
 
-import kvstore
 from kvstore._async.base import AsyncBaseStore
 from kvstore.cli._async.demo import seeded
 from kvstore.cli.urls import redact_url
 from kvstore.errors import ConfigurationError
 from kvstore.keys import ALL_KEYS
+from kvstore.plugins.discovery import open_async_base_store
 from kvstore.ui.app import create_app, new_token
 from kvstore.wrappers._async.namespace import AsyncNamespacedStore
 from kvstore.wrappers.compose import split_url
@@ -149,7 +149,7 @@ async def run(
         namespace = options.get("namespace", "")
     if compress is None:
         compress = bool(options.get("compress"))
-    store = kvstore.open_async(backend_url)
+    store = open_async_base_store(backend_url)
     try:
         await store.kv_range(ALL_KEYS, ALL_KEYS, limit=1, keys_only=True)  # reachable?
         async with contextlib.AsyncExitStack() as stack:
