@@ -10,6 +10,8 @@ same typed error on every backend, before anything is stored.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from kvstore.errors import InvalidArgumentError, InvalidKeyError, ValueTooLargeError
 from kvstore.types import SortOrder, SortTarget
 
@@ -30,6 +32,7 @@ __all__ = [
     "check_ttl",
     "check_value",
     "check_value_size",
+    "is_int",
     "prefix_range_end",
 ]
 
@@ -142,13 +145,29 @@ def check_value_size(
         )
 
 
+def is_int(
+    value: object, *, minimum: int | None = None, maximum: int | None = None
+) -> TypeGuard[int]:
+    """Whether ``value`` is an ``int`` from ``minimum`` to ``maximum`` (``None``: unbounded).
+
+    A ``bool`` is not an int here (``True`` is not a revision, a TTL or a count). Every
+    check of an integer argument uses this test and raises its own error when it fails.
+    """
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    )
+
+
 def check_revision(revision: object, *, operation: str, key: str | None = None) -> int:
     """Check a revision argument (a positive ``int``).
 
     Raises:
         InvalidArgumentError: ``revision`` is not an ``int`` or is below 1.
     """
-    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
+    if not is_int(revision, minimum=1):
         raise InvalidArgumentError(
             f"{operation}: revision must be a positive int, not {revision!r}",
             key=key,
@@ -165,7 +184,7 @@ def check_ttl(ttl: object, *, operation: str) -> int:
     Raises:
         InvalidArgumentError: ``ttl`` is not an ``int`` or is below 1.
     """
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
+    if not is_int(ttl, minimum=1):
         raise InvalidArgumentError(
             f"{operation}: ttl must be a positive number of seconds, not {ttl!r}",
             operation=operation,
@@ -179,7 +198,7 @@ def check_limit(limit: object, *, operation: str) -> int:
     Raises:
         InvalidArgumentError: ``limit`` is not an ``int``.
     """
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    if not is_int(limit):
         raise InvalidArgumentError(
             f"{operation}: limit must be an int, not {type(limit).__name__}", operation=operation
         )
@@ -218,7 +237,7 @@ def check_revision_bound(bound: object, *, name: str, operation: str) -> int:
     Raises:
         InvalidArgumentError: ``bound`` is not an ``int`` or is negative.
     """
-    if not isinstance(bound, int) or isinstance(bound, bool) or bound < 0:
+    if not is_int(bound, minimum=0):
         raise InvalidArgumentError(
             f"{operation}: {name} must be an int >= 0 (0: no bound), not {bound!r}",
             operation=operation,
@@ -263,7 +282,7 @@ def check_lease_id(lease: object, *, operation: str) -> int:
     Raises:
         InvalidArgumentError: ``lease`` is not an ``int`` or is below 1.
     """
-    if not isinstance(lease, int) or isinstance(lease, bool) or lease < 1:
+    if not is_int(lease, minimum=1):
         raise InvalidArgumentError(
             f"{operation}: lease id must be a positive int, not {lease!r}", operation=operation
         )

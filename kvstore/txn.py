@@ -45,6 +45,7 @@ from kvstore.keys import (
     check_range_options,
     check_revision,
     check_value,
+    is_int,
     prefix_range_end,
 )
 from kvstore.types import KeyValue, SortOrder, SortTarget
@@ -168,7 +169,7 @@ class _Target:
     def _compare(self, op: CompareOp, operand: object) -> Compare:
         if self.target is CompareTarget.VALUE:
             operand = check_value(operand, key=self.key, operation="txn")
-        elif not isinstance(operand, int) or isinstance(operand, bool):
+        elif not is_int(operand):
             raise InvalidArgumentError(
                 f"txn: compare on {self.target.value} of {self.key!r} needs an int operand",
                 key=self.key,

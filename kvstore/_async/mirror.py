@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kvstore._async._concurrency import (
     EMPTY,
@@ -45,6 +45,7 @@ from kvstore._async._concurrency import (
     wait_event,
 )
 from kvstore._async._context import AsyncClosing
+from kvstore._async.watch import AsyncWatch
 from kvstore.errors import (
     CompactedError,
     InvalidKeyError,
@@ -53,11 +54,7 @@ from kvstore.errors import (
     StoreClosedError,
 )
 from kvstore.keys import ALL_KEYS, check_key, prefix_range_end
-from kvstore.types import EventType, KeyValue, MirrorChange, WatchEvent
-
-if TYPE_CHECKING:
-    from kvstore._async.base import AsyncBaseStore
-    from kvstore._async.watch import AsyncWatch
+from kvstore.types import EventType, KeyValue, MirrorChange, RangeResult, WatchEvent
 
 __all__ = ["AsyncMirror", "AsyncMirrorChanges", "MirrorChange"]
 
@@ -66,6 +63,25 @@ _log = logging.getLogger(__name__)
 _RETRY_FIRST_DELAY = 0.05
 _RETRY_MAX_DELAY = 2.0
 _END = object()
+
+
+class _AsyncMirroredStore(Protocol):
+    """What a mirror calls on its store: the paged range read and the prefix watch of
+    ``BaseStore`` (a narrow protocol, so this module need not import the base class)."""
+
+    @property
+    def range_page_size(self) -> int: ...
+
+    async def kv_range(
+        self,
+        request: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+    ) -> RangeResult: ...
+
+    def watch_prefix(self, prefix: str, *, start_revision: int | None = None) -> AsyncWatch: ...
 
 
 class AsyncMirrorChanges(AsyncClosing, AsyncIterator[MirrorChange]):
@@ -128,7 +144,7 @@ class AsyncMirror(AsyncClosing):
             ``None`` while it follows the store.
     """
 
-    def __init__(self, store: AsyncBaseStore, prefix: str) -> None:
+    def __init__(self, store: _AsyncMirroredStore, prefix: str) -> None:
         self._store = store
         self.prefix = prefix
         self._start, self._end = (

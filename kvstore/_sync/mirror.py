@@ -36,7 +36,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kvstore._concurrency import (
     EMPTY,
@@ -47,6 +47,7 @@ from kvstore._concurrency import (
     wait_event,
 )
 from kvstore._sync._context import Closing
+from kvstore._sync.watch import Watch
 from kvstore.errors import (
     CompactedError,
     InvalidKeyError,
@@ -55,11 +56,7 @@ from kvstore.errors import (
     StoreClosedError,
 )
 from kvstore.keys import ALL_KEYS, check_key, prefix_range_end
-from kvstore.types import EventType, KeyValue, MirrorChange, WatchEvent
-
-if TYPE_CHECKING:
-    from kvstore._sync.base import BaseStore
-    from kvstore._sync.watch import Watch
+from kvstore.types import EventType, KeyValue, MirrorChange, RangeResult, WatchEvent
 
 __all__ = ["Mirror", "MirrorChange", "MirrorChanges"]
 
@@ -68,6 +65,25 @@ _log = logging.getLogger(__name__)
 _RETRY_FIRST_DELAY = 0.05
 _RETRY_MAX_DELAY = 2.0
 _END = object()
+
+
+class _MirroredStore(Protocol):
+    """What a mirror calls on its store: the paged range read and the prefix watch of
+    ``BaseStore`` (a narrow protocol, so this module need not import the base class)."""
+
+    @property
+    def range_page_size(self) -> int: ...
+
+    def kv_range(
+        self,
+        request: str,
+        range_end: str | None = None,
+        *,
+        revision: int | None = None,
+        limit: int = 0,
+    ) -> RangeResult: ...
+
+    def watch_prefix(self, prefix: str, *, start_revision: int | None = None) -> Watch: ...
 
 
 class MirrorChanges(Closing, Iterator[MirrorChange]):
@@ -130,7 +146,7 @@ class Mirror(Closing):
             ``None`` while it follows the store.
     """
 
-    def __init__(self, store: BaseStore, prefix: str) -> None:
+    def __init__(self, store: _MirroredStore, prefix: str) -> None:
         self._store = store
         self.prefix = prefix
         self._start, self._end = (

@@ -1,7 +1,7 @@
 """Store events: what a store reports while it runs, as pluggy hooks any observer may take.
 
-A store reports five kinds of event (each a hook named ``kvstore_<event>``; they are
-declared here and re-exported by ``kvstore.plugins.hookspecs``, beside the backend hooks):
+A store reports five kinds of event (each a hook named ``kvstore_<event>``, declared
+here; the backend hooks are in ``kvstore.plugins.hookspecs``):
 
 - ``kvstore_retry``: a call is sent again after a transient failure (etcd: an endpoint
   was unavailable or did not answer in time);
@@ -37,18 +37,23 @@ logged and otherwise ignored: an observer cannot break a store. With no observer
 registered, reporting costs one attribute test.
 
 Layering: this module imports only ``pluggy`` and the standard library, so every core
-module (leases, the recipes, the backends) may report.
+module (leases, the recipes, the backends) may report. That is also why kvstore's pluggy
+project name and its two markers are declared here, once for every hook:
+``kvstore.plugins.hookspecs`` (the backend hooks) takes them from this module and
+re-exports them, and plugins and observers take ``hookimpl`` from there.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import Any
 
 import pluggy
 
 __all__ = [
+    "PROJECT_NAME",
     "active",
     "hookimpl",
     "hookspec",
@@ -62,10 +67,11 @@ __all__ = [
     "unregister",
 ]
 
-_PROJECT_NAME = "kvstore"  # kvstore.plugins.hookspecs.PROJECT_NAME, not imported: see Layering
+PROJECT_NAME = "kvstore"
+"""The pluggy project name and the entry-point group."""
 
-hookspec = pluggy.HookspecMarker(_PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(_PROJECT_NAME)
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 _log = logging.getLogger(__name__)
 
@@ -127,25 +133,9 @@ def kvstore_lock_lost(store: object, name: str, kind: str, reason: str) -> None:
     """
 
 
-_SPECS = (
-    kvstore_retry,
-    kvstore_endpoint_switch,
-    kvstore_watch_resume,
-    kvstore_keepalive_lost,
-    kvstore_lock_lost,
-)
-
-
-class _Specs:
-    """The event hookspecs, for ``PluginManager.add_hookspecs``."""
-
-
-for _spec in _SPECS:
-    setattr(_Specs, _spec.__name__, staticmethod(_spec))
-
 _lock = threading.Lock()
-_manager = pluggy.PluginManager(_PROJECT_NAME)
-_manager.add_hookspecs(_Specs)
+_manager = pluggy.PluginManager(PROJECT_NAME)
+_manager.add_hookspecs(sys.modules[__name__])  # the ``@hookspec`` functions above
 active = False
 """Whether any observer is registered (reporting is skipped otherwise)."""
 

@@ -10,10 +10,12 @@ The module is imported only when a URL with that scheme is opened (``kvstore_ope
 local server for it is asked for (``kvstore_local_server``). A plugin implements the hooks
 it supports; every hook returns ``None`` for schemes the plugin does not serve.
 
-The event hooks (``kvstore_retry``, ``kvstore_endpoint_switch``, ``kvstore_watch_resume``,
-``kvstore_keepalive_lost``, ``kvstore_lock_lost``) are declared in ``kvstore.plugins.events`` and
-re-exported here: an observer registered with ``kvstore.plugins.events.register`` implements them,
-a backend plugin reports them with ``kvstore.plugins.events.report``.
+``PROJECT_NAME`` and the markers ``hookimpl`` and ``hookspec`` are declared in
+``kvstore.plugins.events`` (the lowest layer, which the core imports) and re-exported
+here, for plugins and observers alike. The store events (``kvstore_retry`` ...) are
+hooks too, declared in ``kvstore.plugins.events``: an observer registered with
+``kvstore.plugins.events.register`` implements them, a backend plugin reports them with
+``kvstore.plugins.events.report``.
 """
 
 from __future__ import annotations
@@ -22,38 +24,14 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pluggy
-
 from kvstore._sync._context import Closing
-from kvstore.plugins.events import (
-    kvstore_endpoint_switch,
-    kvstore_keepalive_lost,
-    kvstore_lock_lost,
-    kvstore_retry,
-    kvstore_watch_resume,
-)
+from kvstore.plugins.events import PROJECT_NAME, hookimpl, hookspec
 
 if TYPE_CHECKING:
     from kvstore._async.base import AsyncBaseStore
     from kvstore._sync.base import BaseStore
 
-__all__ = [
-    "PROJECT_NAME",
-    "LocalServer",
-    "hookimpl",
-    "hookspec",
-    "kvstore_endpoint_switch",
-    "kvstore_keepalive_lost",
-    "kvstore_lock_lost",
-    "kvstore_retry",
-    "kvstore_watch_resume",
-]
-
-PROJECT_NAME = "kvstore"
-"""The pluggy project name and the entry-point group."""
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+__all__ = ["PROJECT_NAME", "LocalServer", "hookimpl", "hookspec"]
 
 
 class LocalServer(Closing):

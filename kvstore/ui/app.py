@@ -41,6 +41,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import kvstore.ui.views as views
 from kvstore._async.base import AsyncBaseStore
 from kvstore.cli.urls import redact_url
 from kvstore.errors import (
@@ -49,7 +50,6 @@ from kvstore.errors import (
     KVStoreError,
     UnavailableError,
 )
-from kvstore.ui import views
 from kvstore.ui.views import ValueCodec
 from kvstore.wrappers.encryption import Keyring
 

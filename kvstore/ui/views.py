@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from kvstore._async.base import AsyncBaseStore
 from kvstore.errors import (
@@ -93,6 +93,8 @@ MAX_QUEUES = 100
 """Queues shown at most, per kind (each costs two reads: a jump over it and a count)."""
 
 _SEPARATOR = "/"
+
+_Part = TypeVar("_Part")
 
 
 def _hex(number: int) -> str | None:
@@ -678,14 +680,10 @@ async def cluster_info(store: AsyncBaseStore) -> dict[str, Any]:
         ``status``, ``members`` and ``alarms``, each ``None`` when the backend does not
         offer it, and ``errors`` (what failed, by part).
     """
-    info: dict[str, Any] = {"status": None, "members": None, "alarms": None, "errors": {}}
-    try:
-        status = await store.status()
-    except UnsupportedOperationError:
-        pass
-    except KVStoreError as exc:
-        info["errors"]["status"] = str(exc)
-    else:
+    errors: dict[str, str] = {}
+    info: dict[str, Any] = {"status": None, "members": None, "alarms": None, "errors": errors}
+    status = await _cluster_part(errors, "status", store.status)
+    if status is not None:
         info["status"] = {
             "version": status.version,
             "db_size": status.db_size,
@@ -696,13 +694,8 @@ async def cluster_info(store: AsyncBaseStore) -> dict[str, Any]:
             "revision": status.revision,
             "compact_revision": status.compact_revision,
         }
-    try:
-        members = await store.member_list()
-    except UnsupportedOperationError:
-        pass
-    except KVStoreError as exc:
-        info["errors"]["members"] = str(exc)
-    else:
+    members = await _cluster_part(errors, "members", store.member_list)
+    if members is not None:
         leader = info["status"]["leader"] if info["status"] is not None else None
         info["members"] = [
             {
@@ -715,14 +708,23 @@ async def cluster_info(store: AsyncBaseStore) -> dict[str, Any]:
             }
             for member in members
         ]
-    try:
-        alarms = await store.alarms()
-    except UnsupportedOperationError:
-        pass
-    except KVStoreError as exc:
-        info["errors"]["alarms"] = str(exc)
-    else:
+    alarms = await _cluster_part(errors, "alarms", store.alarms)
+    if alarms is not None:
         info["alarms"] = [
             {"member_id": _hex(alarm.member_id), "alarm": alarm.alarm} for alarm in alarms
         ]
     return info
+
+
+async def _cluster_part(
+    errors: dict[str, str], part: str, read: Callable[[], Awaitable[_Part]]
+) -> _Part | None:
+    """``await read()``; ``None`` when the backend does not offer it, or when it failed
+    (then ``errors[part]`` says why)."""
+    try:
+        return await read()
+    except UnsupportedOperationError:
+        return None
+    except KVStoreError as exc:
+        errors[part] = str(exc)
+        return None

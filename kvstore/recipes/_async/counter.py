@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kvstore.errors import InvalidArgumentError
+from kvstore.keys import is_int
 from kvstore.recipes._async._waiters import recipe_prefix
 from kvstore.txn import Get, ModRevision, Put, Txn
 from kvstore.types import KeyValue
@@ -61,7 +62,7 @@ class AsyncCounter:
             BackendError: The backend failed a call (``IndeterminateError``: the add may
                 have been applied).
         """
-        if not isinstance(n, int) or isinstance(n, bool):
+        if not is_int(n):
             raise InvalidArgumentError(
                 f"add: n must be an int, not {n!r}", key=self.key, operation="add"
             )

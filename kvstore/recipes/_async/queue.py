@@ -27,7 +27,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from kvstore.errors import InvalidArgumentError
-from kvstore.keys import check_value, prefix_range_end
+from kvstore.keys import check_value, is_int, prefix_range_end
 from kvstore.recipes._async._waiters import check_timeout, recipe_prefix, wait_for_event
 from kvstore.txn import CreateRevision, Delete, Get, ModRevision, Put, Txn, WatchRequest
 from kvstore.types import EventType, KeyValue, SortOrder, SortTarget
@@ -183,11 +183,7 @@ class AsyncPriorityQueue(_AsyncItems):
             BackendError: The backend failed the call.
         """
         value = check_value(value, operation="put", key=self.prefix)
-        if (
-            not isinstance(priority, int)
-            or isinstance(priority, bool)
-            or not MIN_PRIORITY <= priority <= MAX_PRIORITY
-        ):
+        if not is_int(priority, minimum=MIN_PRIORITY, maximum=MAX_PRIORITY):
             raise InvalidArgumentError(
                 f"put: priority must be an int from {MIN_PRIORITY} to {MAX_PRIORITY}, "
                 f"not {priority!r}",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kvstore.errors import InvalidArgumentError
+from kvstore.keys import is_int
 from kvstore.recipes._async._waiters import AsyncHolder, LockLostCallback
 from kvstore.types import RangeResult
 
@@ -75,7 +76,7 @@ class AsyncSemaphore(AsyncHolder):
         on_lost: LockLostCallback | None = None,
     ) -> None:
         super().__init__(store, name, ttl=ttl, on_lost=on_lost)
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        if not is_int(limit, minimum=1):
             raise InvalidArgumentError(
                 f"new_semaphore: limit must be an int >= 1, not {limit!r}",
                 operation="new_semaphore",

@@ -56,7 +56,7 @@ from typing import Literal, TypeAlias, TypeVar
 
 from kvstore._async.lease import AsyncLease
 from kvstore.errors import CompactedError, InvalidArgumentError, STMConflictError
-from kvstore.keys import check_key, check_lease_id, check_value
+from kvstore.keys import check_key, check_lease_id, check_value, is_int
 from kvstore.recipes._async._store import AsyncRecipeStore, unsupported
 from kvstore.txn import Compare, Delete, Get, ModRevision, Op, Put, Txn
 from kvstore.types import Capability, KeyValue, RangeResult
@@ -141,9 +141,7 @@ class AsyncSTM:
                 f"not {isolation!r}",
                 operation="stm",
             )
-        if retries is not None and (
-            isinstance(retries, bool) or not isinstance(retries, int) or retries < 0
-        ):
+        if retries is not None and not is_int(retries, minimum=0):
             raise InvalidArgumentError(
                 f"stm: retries must be None or an int >= 0, not {retries!r}", operation="stm"
             )

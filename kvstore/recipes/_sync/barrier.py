@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kvstore.errors import InvalidArgumentError, LockError, LockLostError, LockNotHeldError
-from kvstore.keys import prefix_range_end
+from kvstore.keys import is_int, prefix_range_end
 from kvstore.recipes._sync._waiters import (
     LockLostCallback,
     QueueClaim,
@@ -168,7 +168,7 @@ class DoubleBarrier(QueueClaim):
         on_lost: LockLostCallback | None = None,
     ) -> None:
         super().__init__(store, name, ttl=ttl, on_lost=on_lost)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        if not is_int(count, minimum=1):
             raise InvalidArgumentError(
                 f"new_double_barrier: count must be an int >= 1, not {count!r}",
                 operation="new_double_barrier",

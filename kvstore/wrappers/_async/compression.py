@@ -19,6 +19,7 @@ import zlib
 
 from kvstore._async.base import AsyncBaseStore
 from kvstore.errors import CompressionError, ConfigurationError
+from kvstore.keys import is_int
 from kvstore.wrappers._async.mapping import AsyncValueMappingStore
 
 __all__ = ["AsyncCompressedStore"]
@@ -57,9 +58,9 @@ class AsyncCompressedStore(AsyncValueMappingStore):
     def __init__(
         self, inner: AsyncBaseStore, *, level: int = 6, threshold: int = DEFAULT_THRESHOLD
     ) -> None:
-        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
+        if not is_int(level, minimum=0, maximum=9):
             raise ConfigurationError(f"AsyncCompressedStore: level must be 0..9, not {level!r}")
-        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+        if not is_int(threshold, minimum=0):
             raise ConfigurationError(
                 f"AsyncCompressedStore: threshold must be an int >= 0, not {threshold!r}"
             )

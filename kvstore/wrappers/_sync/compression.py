@@ -21,6 +21,7 @@ import zlib
 
 from kvstore._sync.base import BaseStore
 from kvstore.errors import CompressionError, ConfigurationError
+from kvstore.keys import is_int
 from kvstore.wrappers._sync.mapping import ValueMappingStore
 
 __all__ = ["CompressedStore"]
@@ -59,9 +60,9 @@ class CompressedStore(ValueMappingStore):
     def __init__(
         self, inner: BaseStore, *, level: int = 6, threshold: int = DEFAULT_THRESHOLD
     ) -> None:
-        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 9:
+        if not is_int(level, minimum=0, maximum=9):
             raise ConfigurationError(f"CompressedStore: level must be 0..9, not {level!r}")
-        if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 0:
+        if not is_int(threshold, minimum=0):
             raise ConfigurationError(
                 f"CompressedStore: threshold must be an int >= 0, not {threshold!r}"
             )

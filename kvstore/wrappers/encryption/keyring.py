@@ -24,6 +24,7 @@ from typing import NoReturn
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kvstore.errors import ConfigurationError
+from kvstore.keys import is_int
 from kvstore.wrappers.encryption.envelope import KEY_BYTES
 
 __all__ = ["DEFAULT_KEY_ENV", "Keyring"]
@@ -37,7 +38,7 @@ _HEX_DIGITS = frozenset(string.hexdigits)
 
 
 def _check_key_id(key_id: object) -> int:
-    if not isinstance(key_id, int) or isinstance(key_id, bool) or not 0 <= key_id <= _MAX_KEY_ID:
+    if not is_int(key_id, minimum=0, maximum=_MAX_KEY_ID):
         raise ConfigurationError(
             f"keyring: a key id is an int from 0 to {_MAX_KEY_ID}, not {key_id!r}"
         )

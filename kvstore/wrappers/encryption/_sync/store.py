@@ -22,7 +22,7 @@ from kvstore.errors import (
     KeyNotFoundError,
     ValueTooLargeError,
 )
-from kvstore.keys import REQUEST_OVERHEAD_BYTES, check_key
+from kvstore.keys import REQUEST_OVERHEAD_BYTES, check_key, is_int
 from kvstore.txn import ModRevision, Put, Txn
 from kvstore.types import (
     KeyValue,
@@ -229,7 +229,7 @@ class EncryptedStore(ValueMappingStore):
             BackendError: The backend failed a call (values rewritten before stay so).
         """
         self._check_open("reencrypt")
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        if not is_int(batch_size, minimum=1):
             raise InvalidArgumentError(
                 f"reencrypt: batch_size must be a positive int, not {batch_size!r}",
                 operation="reencrypt",
