@@ -36,8 +36,8 @@ from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.errors import ConfigurationError, UnavailableError
 from kvstore.plugins.events import report as report_event
-from kvstore_etcd import _wire
 from kvstore_etcd._errors import tls_failure
+from kvstore_etcd._wire import LEASE_LEASES_METHOD, MEMBER_LIST_METHOD, encode_empty, identity
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = [
@@ -129,14 +129,14 @@ class EndpointState:
         self.maintenance = etcdrpc.MaintenanceStub(channel)
         self.auth = etcdrpc.AuthStub(channel)
         self.lease_leases = channel.unary_unary(
-            _wire.LEASE_LEASES_METHOD,
-            request_serializer=_wire.encode_empty,
-            response_deserializer=_wire.identity,
+            LEASE_LEASES_METHOD,
+            request_serializer=encode_empty,
+            response_deserializer=identity,
         )
         self.member_list = channel.unary_unary(
-            _wire.MEMBER_LIST_METHOD,
-            request_serializer=_wire.encode_empty,
-            response_deserializer=_wire.identity,
+            MEMBER_LIST_METHOD,
+            request_serializer=encode_empty,
+            response_deserializer=identity,
         )
 
     def _should_probe(self) -> bool:
