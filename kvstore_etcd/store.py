@@ -19,9 +19,9 @@ from typing import Any
 
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.watch import Watch, WatchRequest
-from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import map_errors
 from kvstore_etcd._loop import StreamLoop
+from kvstore_etcd._metadata import Metadata
 from kvstore_etcd._sync._base import EtcdBase
 from kvstore_etcd._watch import EtcdWatch
 from kvstore_etcd._watch_cursor import watch_cursor

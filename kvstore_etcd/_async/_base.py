@@ -56,8 +56,8 @@ from kvstore_etcd._convert import (
     txn_result,
     writes,
 )
-from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import compacted_error, refused_lease_error
+from kvstore_etcd._metadata import Metadata
 from kvstore_etcd._wire import decode_lease_ids, decode_members
 from kvstore_etcd.config import EtcdConfig
 

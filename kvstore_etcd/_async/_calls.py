@@ -51,7 +51,7 @@ from kvstore_etcd._wire import member_endpoints
 
 if TYPE_CHECKING:
     from kvstore_etcd._async._endpoints import AsyncEndpoint, AsyncEndpointPool, AsyncInvoke
-    from kvstore_etcd._endpoints import Metadata
+    from kvstore_etcd._metadata import Metadata
 
 __all__ = ["AsyncCaller", "RpcMethod"]
 

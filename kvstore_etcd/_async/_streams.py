@@ -68,7 +68,7 @@ from kvstore_etcd._watch_cursor import (
 if TYPE_CHECKING:
     from kvstore_etcd._async._calls import AsyncCaller
     from kvstore_etcd._async._endpoints import AsyncEndpoint
-    from kvstore_etcd._endpoints import Metadata
+    from kvstore_etcd._metadata import Metadata
     from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["REQUIRE_LEADER", "KeepAliveStream", "WatchHub", "WatchTarget", "Watcher"]

@@ -55,8 +55,9 @@ from kvstore_etcd._convert import (
     txn_result,
     writes,
 )
-from kvstore_etcd._endpoints import Endpoint, EndpointPool, Metadata
+from kvstore_etcd._endpoints import Endpoint, EndpointPool
 from kvstore_etcd._errors import compacted_error, refused_lease_error
+from kvstore_etcd._metadata import Metadata
 from kvstore_etcd._sync._calls import Caller
 from kvstore_etcd._watch import probe_compact_revision
 from kvstore_etcd._wire import decode_lease_ids, decode_members

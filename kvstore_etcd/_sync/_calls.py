@@ -52,7 +52,8 @@ from kvstore_etcd._errors import (
 from kvstore_etcd._wire import member_endpoints
 
 if TYPE_CHECKING:
-    from kvstore_etcd._endpoints import Endpoint, EndpointPool, Invoke, Metadata
+    from kvstore_etcd._endpoints import Endpoint, EndpointPool, Invoke
+    from kvstore_etcd._metadata import Metadata
 
 __all__ = ["Caller", "RpcMethod"]
 
