@@ -2,7 +2,7 @@
 
 All watches of a store share one Watch stream, run on the store's stream thread
 (``kvstore_etcd._loop``) by the same code as the asyncio store's
-(``kvstore_etcd._async._streams``): after a lost connection, a member restart or an
+(``kvstore_etcd._async._watch_hub``): after a lost connection, a member restart or an
 endpoint switch each watch resumes from its own next revision, so events are delivered
 exactly once, in revision order, with no gap. A start revision below the compact
 revision ends the watch with ``CompactedError(compact_revision)`` from the iterator.
@@ -23,11 +23,12 @@ import grpc
 from kvstore.errors import CompactedError, KVStoreError, StoreClosedError, UnavailableError
 from kvstore.types import WatchEvent
 from kvstore.watch import QueueWatch
-from kvstore_etcd._async._streams import Watcher, with_leader
+from kvstore_etcd._async._watch_hub import Watcher
+from kvstore_etcd._metadata import with_leader
 from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe_answer
 
 if TYPE_CHECKING:
-    from kvstore_etcd._async._streams import WatchHub
+    from kvstore_etcd._async._watch_hub import WatchHub
     from kvstore_etcd._endpoints import Endpoint
     from kvstore_etcd._sync._calls import Caller
     from kvstore_etcd.store import EtcdStore

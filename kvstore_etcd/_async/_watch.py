@@ -1,7 +1,7 @@
 """Resumable watches for ``AsyncEtcdStore``, fed by the store's ``WatchHub``.
 
 All watches of a store share one Watch stream, run by one task of the event loop that
-made the first watch (``kvstore_etcd._async._streams``): after a lost connection, a
+made the first watch (``kvstore_etcd._async._watch_hub``): after a lost connection, a
 member restart or an endpoint switch each watch resumes from its own next revision, so
 every revision is delivered exactly once, in order, with no gap. A start revision below
 the compact revision ends the watch with ``CompactedError(compact_revision)`` from the
@@ -24,12 +24,13 @@ import grpc
 from kvstore.errors import StoreClosedError
 from kvstore.types import WatchEvent
 from kvstore.watch import AsyncQueueWatch
-from kvstore_etcd._async._streams import Watcher, with_leader
+from kvstore_etcd._async._watch_hub import Watcher
+from kvstore_etcd._metadata import with_leader
 from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe_answer
 
 if TYPE_CHECKING:
     from kvstore_etcd._async._calls import AsyncCaller
-    from kvstore_etcd._async._streams import WatchHub
+    from kvstore_etcd._async._watch_hub import WatchHub
 
 __all__ = ["AsyncEtcdWatch", "probe_compact_revision"]
 
