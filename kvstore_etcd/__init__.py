@@ -2,39 +2,35 @@
 
 Example::
 
-    from kvstore_etcd import EtcdConfig
+    from kvstore_etcd import EtcdConfig, new_async_client, new_client
 
-    store = EtcdConfig().with_endpoints("10.0.0.1:2379", "10.0.0.2:2379").new_client()
+    store = new_client(EtcdConfig().with_endpoints("10.0.0.1:2379", "10.0.0.2:2379"))
     store.put("config/a", b"1")
 
-    async with EtcdConfig().new_async_client() as store:   # grpc.aio
+    async with new_async_client(EtcdConfig()) as store:   # grpc.aio
         await store.put("config/a", b"1")
 
+``new_client(config)`` is ``EtcdStore(config)`` wrapped as the config says (encryption);
 ``kvstore.open("etcd://host:2379")`` builds the same store from a URL. The launcher for
 throwaway local servers is ``kvstore_etcd.launcher``.
 
 The stores need the ``[etcd]`` extra (grpcio, python3-etcd3, protobuf). Without it this
 package still imports, so that ``pip install kvstore`` alone gives a working pytest plugin
 and ``EtcdConfig``; then ``EtcdStore`` and ``AsyncEtcdStore`` are absent (using them
-raises ``ImportError``), ``EtcdConfig.new_client()``, ``new_async_client()`` and
+raises ``ImportError``), ``new_client()``, ``new_async_client()`` and
 ``kvstore.open("etcd://...")`` raise ``PluginLoadError``, each naming
 ``pip install "kvstore[etcd]"``.
 
-This module is the composition root of the package: ``store`` imports ``config`` (a store
-is built from a config), so ``config`` cannot import ``store`` back without an import
-cycle. Instead, once both are imported, this module hands ``EtcdStore`` and
-``AsyncEtcdStore`` to ``config`` (``bind_store_class``), which is what
-``EtcdConfig.new_client()`` and ``new_async_client()`` instantiate. Python
-runs a package's ``__init__`` before any of its submodules can be used, so the class is
-bound whenever the extra is installed.
+The modules of the package import one way, none of them this ``__init__``: ``config``
+(the value) below the stores (built from a config), ``client`` above both.
 """
 
 from __future__ import annotations
 
 import typing as _typing
 
-from kvstore_etcd import _extra
-from kvstore_etcd import config as _config
+import kvstore_etcd._extra as _extra
+from kvstore_etcd.client import new_async_client, new_client
 from kvstore_etcd.config import EtcdConfig
 
 try:
@@ -54,7 +50,5 @@ except ImportError as _error:
                 ) from _missing_client
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-else:
-    _config.bind_store_class(EtcdStore, AsyncEtcdStore)
 
-__all__ = ["AsyncEtcdStore", "EtcdConfig", "EtcdStore"]
+__all__ = ["AsyncEtcdStore", "EtcdConfig", "EtcdStore", "new_async_client", "new_client"]

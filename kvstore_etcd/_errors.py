@@ -17,6 +17,7 @@ provably never left the client) and ``IndeterminateError`` (its outcome is unkno
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -45,6 +46,7 @@ __all__ = [
     "CHANNEL_USAGE_ERRORS",
     "ERRORS_BY_CODE",
     "ERRORS_BY_MESSAGE",
+    "STREAM_WRITE_ERRORS",
     "cancel_refuses_token",
     "closed_channel_error",
     "compacted_error",
@@ -180,6 +182,10 @@ CHANNEL_USAGE_ERRORS: tuple[type[Exception], ...] = (ValueError, grpc.aio.UsageE
 """What grpc raises for a call on a closed channel: ``ValueError`` (sync channels),
 ``grpc.aio.UsageError`` (asyncio channels); ``closed_channel_error`` tells them apart
 from other errors of these types."""
+
+STREAM_WRITE_ERRORS: tuple[type[Exception], ...] = (grpc.RpcError, asyncio.InvalidStateError)
+"""What writing to a ``grpc.aio`` stream raises once the call ended (a write after the end
+raises ``InvalidStateError``)."""
 
 _TLS_FAILURE_MARKERS = ("handshake failed", "certificate_verify_failed", "bad_certificate")
 

@@ -17,6 +17,7 @@ __all__ = [
     "is_missing_client",
     "missing_client_error",
     "missing_client_message",
+    "require_client",
 ]
 
 ETCD_EXTRA = 'pip install "kvstore[etcd]"'
@@ -71,3 +72,16 @@ def missing_client_error(
         plugin=plugin,
         operation=operation.replace(" ", "_"),
     )
+
+
+def require_client(operation: str, *, plugin: str = "etcd") -> None:
+    """Make sure the client libraries import, before ``operation`` needs them.
+
+    Raises:
+        PluginLoadError: They are missing (``missing_client_error``, the cause the
+            ``ImportError``).
+        ImportError: Importing them failed for another reason than one of them missing.
+    """
+    missing = client_import_error()
+    if missing is not None:
+        raise missing_client_error(operation, missing, plugin=plugin) from missing

@@ -1,13 +1,14 @@
 """The sync ``EtcdStore``'s streams: an event loop on one daemon thread.
 
 The store's watches and kept-alive leases share one Watch stream and one LeaseKeepAlive
-stream, run by the same code as the asyncio store's (``kvstore_etcd._async._streams``)
-on a private ``AsyncEtcdStore`` of the same configuration, whose loop runs on the thread
-``kvstore-etcd-streams``. The store's unary calls stay on its own sync channels; the
-streams have ``grpc.aio`` channels of their own (one more connection per endpoint). So a
-sync store runs two threads of its own (this one, and ``kvstore-keepalive``, which renews
-its leases), however many watches, leases, locks and elections it has; a watch with a
-callback runs it on a thread of that watch's (``kvstore.watch.run_callback``).
+stream, run by the same code as the asyncio store's (``kvstore_etcd._async._watch_hub``,
+``kvstore_etcd._async._keepalive_stream``) on a private ``AsyncEtcdStore`` of the same
+configuration, whose loop runs on the thread ``kvstore-etcd-streams``. The store's unary
+calls stay on its own sync channels; the streams have ``grpc.aio`` channels of their own
+(one more connection per endpoint). So a sync store runs two threads of its own (this
+one, and ``kvstore-keepalive``, which renews its leases), however many watches, leases,
+locks and elections it has; a watch with a callback runs it on a thread of that watch's
+(``kvstore.watch.run_callback``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from kvstore.errors import UnavailableError
-from kvstore_etcd._async._streams import WatchHub
+from kvstore_etcd._async._watch_hub import WatchHub
 from kvstore_etcd._async.store import AsyncEtcdStore
 from kvstore_etcd.config import EtcdConfig
 

@@ -2,7 +2,7 @@
 
 All watches of a store share one Watch stream, run on the store's stream thread
 (``kvstore_etcd._loop``) by the same code as the asyncio store's
-(``kvstore_etcd._async._streams``): after a lost connection, a member restart or an
+(``kvstore_etcd._async._watch_hub``): after a lost connection, a member restart or an
 endpoint switch each watch resumes from its own next revision, so events are delivered
 exactly once, in revision order, with no gap. A start revision below the compact
 revision ends the watch with ``CompactedError(compact_revision)`` from the iterator.
@@ -12,44 +12,47 @@ revision ends the watch with ``CompactedError(compact_revision)`` from the itera
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
-import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-import grpc
+from typing import Protocol
 
 from kvstore.errors import CompactedError, KVStoreError, StoreClosedError, UnavailableError
 from kvstore.types import WatchEvent
-from kvstore.watch import QueueWatch
-from kvstore_etcd._async._streams import Watcher, with_leader
-from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe_answer
+from kvstore.watch import QueueWatch, Watch
+from kvstore_etcd._async._watch_hub import Watcher, WatchHub
+from kvstore_etcd._watch_cursor import WatchCursor
+from kvstore_etcd.config import EtcdConfig
 
-if TYPE_CHECKING:
-    from kvstore_etcd._async._streams import WatchHub
-    from kvstore_etcd._endpoints import Endpoint
-    from kvstore_etcd._sync._calls import Caller
-    from kvstore_etcd.store import EtcdStore
-
-__all__ = ["EtcdWatch", "probe_compact_revision"]
-
-_END = None
+__all__ = ["EtcdWatch", "WatchStore"]
 
 
-def _requests(pending: queue.SimpleQueue[Any]) -> Iterator[Any]:
-    """The request side of one stream: what is queued, until ``_END``."""
-    while True:
-        item = pending.get()
-        if item is _END:
-            return
-        yield item
+class _StreamThread(Protocol):
+    """The thread running a sync store's streams (``kvstore_etcd._loop.StreamLoop``)."""
+
+    hub: WatchHub
+
+
+class WatchStore(Protocol):
+    """What an ``EtcdWatch`` needs from its store (``EtcdStore``)."""
+
+    @property
+    def config(self) -> EtcdConfig:
+        """The request timeout bounds the watch's creation."""
+
+    def streams(self) -> _StreamThread:
+        """The store's stream thread, whose hub runs the watch.
+
+        Raises:
+            StoreClosedError: The store was closed.
+        """
+
+    def forget_watch(self, watch: Watch) -> None:
+        """The watch was cancelled: the store stops tracking it."""
 
 
 class EtcdWatch(QueueWatch):
     """A watch on one key or range that survives reconnects (see the module docstring)."""
 
-    def __init__(self, store: EtcdStore, cursor: WatchCursor) -> None:
+    def __init__(self, store: WatchStore, cursor: WatchCursor) -> None:
         super().__init__(on_cancel=self._stop)
         self._store = store
         self._answered = threading.Event()
@@ -115,38 +118,3 @@ class EtcdWatch(QueueWatch):
                 hub.submit(hub.cancel, self.watcher)
         self._answered.set()
         self._store.forget_watch(self)
-
-
-def probe_compact_revision(caller: Caller, timeout: float) -> int:
-    """The store's compact revision, from a watch that starts at revision 1.
-
-    etcd cancels such a watch at once with ``compact_revision`` set when history was
-    compacted; if it was not, nothing comes and 0 is returned after ``timeout``.
-
-    Raises:
-        UnavailableError: No endpoint is reachable.
-        StoreClosedError: The store was closed.
-    """
-    if caller.closed:
-        raise StoreClosedError("watch: the store is closed", operation="watch")
-    deadline = time.monotonic() + timeout
-    endpoint: Endpoint = caller.pool.acquire(deadline, "compact_revision")
-    metadata = caller.stream_metadata(endpoint, deadline)
-    pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    pending.put(COMPACT_PROBE_REQUEST)
-    call = endpoint.watch.Watch(
-        _requests(pending),
-        timeout=max(deadline - time.monotonic(), 0.001),
-        metadata=with_leader(metadata),
-    )
-    try:
-        for response in call:
-            answer = probe_answer(response)
-            if answer is not None:
-                return answer
-    except grpc.RpcError:
-        return 0
-    finally:
-        pending.put(_END)
-        call.cancel()
-    return 0

@@ -1,8 +1,8 @@
 """``WatchCursor``: where a watch resumes, and what each Watch response means for it.
 
-Pure (no I/O), shared by the sync watch (``kvstore_etcd._watch``, a thread per stream)
-and the asyncio one (``kvstore_etcd._async._watch``, a task per stream), so the resume
-rule is written once: the resume point starts at ``start_revision`` (or, for "from now",
+Pure (no I/O), used by the store's one Watch stream (``kvstore_etcd._async._watch_hub``,
+which serves the sync and the asyncio watches alike), so the resume rule is written
+once: the resume point starts at ``start_revision`` (or, for "from now",
 the header revision of the first ``created`` response + 1) and moves past every
 delivered event and every progress notification; a new stream asks etcd for history
 from there, and events below it (already delivered) are dropped. etcd never splits one

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kvstore_etcd.config import normalize_endpoint
+from kvstore_etcd._config_parsing import normalize_endpoint
 
 __all__ = [
     "LEASE_LEASES_METHOD",

@@ -2,8 +2,10 @@
 
 Build it with keyword arguments, with the ``with_*`` builders (each returns a new
 config), from a URL (``EtcdConfig.from_url("etcd://user@h1:2379,h2:2379?request_timeout=2")``)
-or from the environment (``EtcdConfig.from_env()``, reading ``ETCD_ENDPOINTS`` ...).
-Then ``config.new_client()`` opens the store (``config.new_async_client()`` the asyncio one).
+or from the environment (``EtcdConfig.from_env()``, reading ``ETCD_ENDPOINTS`` ...): the
+text is read by ``kvstore_etcd._config_parsing``, the value checks itself here. Then
+``kvstore_etcd.new_client(config)`` opens the store (``new_async_client(config)`` the
+asyncio one), or ``EtcdStore(config)`` the bare store.
 
 The password can be given as a value, as the name of an environment variable
 (``password_env``) or as a file (``password_file``); it is read when the store connects.
@@ -22,98 +24,20 @@ from __future__ import annotations
 
 import math
 import os
-import urllib.parse
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from kvstore.errors import ConfigurationError
 from kvstore.keys import MAX_REQUEST_BYTES
-from kvstore.wrappers.compose import (
-    is_key_option,
-    one_key_source,
-    resolve_keyring,
-    url_key_option,
-    wrap_store,
-)
+from kvstore.wrappers.compose import one_key_source, resolve_keyring
 from kvstore.wrappers.encryption import Keyring
-from kvstore_etcd._extra import missing_client_error
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from kvstore.base import AsyncBaseStore, BaseStore
+from kvstore_etcd._config_parsing import DEFAULT_PORT, env_options, parse_endpoints, url_options
 
 __all__ = ["DEFAULT_PORT", "EtcdConfig"]
 
-DEFAULT_PORT = 2379
-"""The port used for an endpoint given without one."""
-
 _MIB = 1024 * 1024
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-def normalize_endpoint(endpoint: object) -> str:
-    """``host:port`` for an endpoint given as ``host``, ``host:port`` or ``http(s)://host:port``.
-
-    Raises:
-        ConfigurationError: The endpoint is not a non-empty ``str``, has a bad port, or
-            has unbalanced brackets or an IPv6 address outside brackets.
-    """
-    if not isinstance(endpoint, str) or not endpoint.strip():
-        raise ConfigurationError(
-            f"etcd config: an endpoint is a non-empty 'host:port' str, not {endpoint!r}"
-        )
-    text = endpoint.strip()
-    for scheme in ("http://", "https://", "etcd://", "etcds://"):
-        if text.lower().startswith(scheme):
-            text = text[len(scheme) :]
-            break
-    text = text.rstrip("/")
-    if "/" in text or "@" in text or not text:
-        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
-    if "[" in text or "]" in text:  # IPv6 literal: exactly one [...] at the start
-        if not text.startswith("[") or text.count("[") != 1 or text.count("]") != 1:
-            raise ConfigurationError(
-                f"etcd config: endpoint {endpoint!r} has unbalanced brackets "
-                "(an IPv6 address is written '[::1]:2379')"
-            )
-        host, _, rest = text.partition("]")
-        host += "]"
-        port_text = rest[1:] if rest.startswith(":") else ""
-        if rest and not rest.startswith(":"):
-            raise ConfigurationError(f"etcd config: endpoint {endpoint!r} is not 'host:port'")
-    elif text.count(":") > 1:
-        raise ConfigurationError(
-            f"etcd config: endpoint {endpoint!r} is ambiguous "
-            "(an IPv6 address goes in brackets: '[::1]:2379')"
-        )
-    elif ":" in text:
-        host, _, port_text = text.rpartition(":")
-    else:
-        host, port_text = text, ""
-    if not host or host == "[]":
-        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} has no host")
-    if port_text == "":
-        return f"{host}:{DEFAULT_PORT}"
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigurationError(f"etcd config: endpoint {endpoint!r} has an invalid port")
-    return f"{host}:{int(port_text)}"
-
-
-def _endpoints(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items: Iterable[object] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, Iterable):
-        items = list(value)
-    else:
-        raise ConfigurationError(f"etcd config: endpoints must be a list of str, not {value!r}")
-    endpoints = tuple(dict.fromkeys(normalize_endpoint(item) for item in items))
-    if not endpoints:
-        raise ConfigurationError("etcd config: at least one endpoint is needed")
-    return endpoints
 
 
 def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -179,33 +103,6 @@ def _keyring(instance: object, attribute: attrs.Attribute[Keyring | None], value
         raise ConfigurationError("etcd config: encryption_keyring must be a kvstore.Keyring")
 
 
-def _seconds(value: object) -> float:
-    if isinstance(value, str):
-        try:
-            return float(value.strip().removesuffix("s"))
-        except ValueError:
-            raise ConfigurationError(f"etcd config: {value!r} is not a number of seconds") from None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise ConfigurationError(f"etcd config: {value!r} is not a number of seconds")
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ConfigurationError(f"etcd config: {name} must be true or false, not {value!r}")
-
-
-def _parse_int(name: str, value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ConfigurationError(f"etcd config: {name} must be an int, not {value!r}") from None
-
-
 @attrs.frozen
 class EtcdConfig:
     """How to reach etcd: endpoints, timeouts, credentials, TLS, limits, encryption.
@@ -250,7 +147,7 @@ class EtcdConfig:
             default) keeps the configured endpoints.
     """
 
-    endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=_endpoints)
+    endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=parse_endpoints)
     username: str = attrs.field(default="", validator=_str)
     password: str = attrs.field(default="", repr=False, validator=_str)
     password_env: str | None = attrs.field(default=None, validator=_optional_str)
@@ -391,7 +288,7 @@ class EtcdConfig:
         )
 
     def with_encryption(self, key_or_keyring: bytes | Keyring) -> EtcdConfig:
-        """A copy whose ``new_client()`` encrypts every value with AES-256-GCM.
+        """A copy whose store (``kvstore_etcd.new_client``) encrypts every value with AES-256-GCM.
 
         Args:
             key_or_keyring: A 32-byte key, or a ``kvstore.Keyring`` (several keys, the
@@ -479,40 +376,6 @@ class EtcdConfig:
             "encryption_key_file or encryption_key_env); there is no plaintext fallback"
         )
 
-    def new_client(self) -> BaseStore:
-        """Open the store this config describes.
-
-        Returns:
-            An ``EtcdStore``, wrapped in ``EncryptedStore`` when encryption is enabled
-            (by ``kvstore.wrappers.compose.wrap_store``, the composition ``kvstore.open`` uses).
-
-        Raises:
-            ConfigurationError: Encryption is enabled without a valid key (or its key file
-                or variable cannot be read), or a setting is unusable (unreadable
-                certificate or password file ...).
-            PluginLoadError: The ``[etcd]`` extra (the gRPC client) is not installed.
-        """
-        keyring = self.resolve_keyring()
-        return wrap_store(_new_store(self), keyring=keyring)
-
-    def new_async_client(self) -> AsyncBaseStore:
-        """Open the asyncio store this config describes (connecting lazily, on first use).
-
-        Returns:
-            An ``AsyncEtcdStore``, wrapped in ``AsyncEncryptedStore`` when encryption is
-            enabled (by ``kvstore.wrappers.compose.wrap_store``, as ``new_client`` does).
-
-        Raises:
-            ConfigurationError: Encryption is enabled without a valid key (or its key file
-                or variable cannot be read), or a setting is unusable (unreadable
-                certificate or password file ...).
-            PluginLoadError: The ``[etcd]`` extra (the gRPC client) is not installed.
-        """
-        keyring = self.resolve_keyring()
-        if _async_store_class is None:
-            raise missing_client_error("new_async_client")
-        return wrap_store(_async_store_class(self), keyring=keyring)
-
     # ------------------------------------------------------------------ parsing
 
     @classmethod
@@ -531,43 +394,7 @@ class EtcdConfig:
                 ``password_file``, or tries to carry a password or key material in an option
                 (the error never repeats the URL or an option's value, which may be secret).
         """
-        if not isinstance(url, str) or "://" not in url:
-            raise ConfigurationError("etcd config: a URL looks like 'etcd://host:2379'")
-        scheme, _, rest = url.partition("://")
-        scheme = scheme.lower()
-        if scheme not in ("etcd", "etcds"):
-            raise ConfigurationError(f"etcd config: URL scheme {scheme!r} is not 'etcd' or 'etcds'")
-        netloc, _, query = rest.partition("?")
-        netloc, _, fragment_path = netloc.partition("/")
-        if fragment_path.strip("/"):
-            raise ConfigurationError("etcd config: an etcd URL has no path")
-        userinfo, at, hosts = netloc.partition("@") if "@" in netloc else ("", "", netloc)
-        if at and ("@" in hosts or "," in userinfo):
-            # Taking everything before the last '@' as userinfo would drop hosts silently;
-            # the netloc is not repeated: it holds passwords.
-            raise ConfigurationError(
-                "etcd config: a URL takes one 'user:password@' part, before the first host "
-                "(percent-encode '@' and ',' in a user name or password as %40 and %2C)"
-            )
-        options: dict[str, Any] = {}
-        if at:
-            user, colon, password = userinfo.partition(":")
-            options["username"] = urllib.parse.unquote(user)
-            if colon:
-                options["password"] = urllib.parse.unquote(password)
-        if hosts:
-            options["endpoints"] = hosts
-        if scheme == "etcds":
-            options["tls"] = True
-        try:
-            pairs = urllib.parse.parse_qsl(
-                query, keep_blank_values=True, strict_parsing=bool(query)
-            )
-        except ValueError:
-            raise ConfigurationError("etcd config: the URL query is malformed") from None
-        for name, value in pairs:
-            options.update(_option(name, value))
-        return cls(**options)
+        return cls(**url_options(url))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EtcdConfig:
@@ -584,114 +411,4 @@ class EtcdConfig:
         Raises:
             ConfigurationError: A variable has an invalid value.
         """
-        env = os.environ if environ is None else environ
-        options: dict[str, Any] = {}
-        if env.get("ETCD_ENDPOINTS", "").strip():
-            options["endpoints"] = env["ETCD_ENDPOINTS"]
-        if env.get("ETCD_USERNAME"):
-            options["username"] = env["ETCD_USERNAME"]
-        if env.get("ETCD_PASSWORD"):
-            options["password"] = env["ETCD_PASSWORD"]
-        if env.get("ETCD_PASSWORD_FILE"):
-            options["password_file"] = env["ETCD_PASSWORD_FILE"]
-        for variable, name in (
-            ("ETCD_REQUEST_TIMEOUT", "request_timeout"),
-            ("ETCD_DIAL_TIMEOUT", "dial_timeout"),
-            ("ETCD_CACERT", "ca"),
-            ("ETCD_CERT", "cert"),
-            ("ETCD_KEY", "key"),
-            ("ETCD_INSECURE_SKIP_VERIFY", "insecure_skip_verify"),
-        ):
-            if env.get(variable):
-                options.update(_option(name, env[variable]))
-        return cls(**options)
-
-
-_SECONDS_OPTIONS = frozenset(
-    {
-        "dial_timeout",
-        "dial_keepalive_time",
-        "dial_keepalive_timeout",
-        "request_timeout",
-        "auto_sync_interval",
-    }
-)
-_INT_OPTIONS = frozenset(
-    {
-        "max_call_send_msg_size",
-        "max_call_recv_msg_size",
-        "max_txn_ops",
-        "max_request_bytes",
-        "watch_buffer",
-    }
-)
-_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify", "enable_encryption"})
-_STR_OPTIONS = frozenset(
-    {
-        "username",
-        "password_env",
-        "password_file",
-        "cert",
-        "key",
-        "ca",
-        "server_name",
-    }
-)
-_ALIASES = {"timeout": "request_timeout", "user": "username", "cacert": "ca"}
-
-
-def _option(name: str, value: str) -> dict[str, Any]:
-    name = _ALIASES.get(name, name)
-    if name in _SECONDS_OPTIONS:
-        return {name: _seconds(value)}
-    if name in _INT_OPTIONS:
-        return {name: _parse_int(name, value)}
-    if name in _BOOL_OPTIONS:
-        return {name: _parse_bool(name, value)}
-    if is_key_option(name):
-        return {name: url_key_option(name, value, "etcd config")}
-    if name in _STR_OPTIONS:
-        return {name: value}
-    if name == "endpoints":
-        return {name: value}
-    if name == "password":
-        raise ConfigurationError(
-            "etcd config: password cannot be a URL option; use password_env / password_file "
-            "or the user:password@ part"
-        )
-    raise ConfigurationError(f"etcd config: unknown option {name!r}")
-
-
-# ---------------------------------------------------------------------- the store class
-
-_store_class: Callable[[EtcdConfig], BaseStore] | None = None
-_async_store_class: Callable[[EtcdConfig], AsyncBaseStore] | None = None
-
-
-def bind_store_class(
-    store_class: Callable[[EtcdConfig], BaseStore],
-    async_store_class: Callable[[EtcdConfig], AsyncBaseStore] | None = None,
-) -> None:
-    """Make ``EtcdConfig.new_client()`` open stores of ``store_class`` (``EtcdStore``),
-    and ``new_async_client()`` of ``async_store_class`` (``AsyncEtcdStore``).
-
-    Called once, by ``kvstore_etcd/__init__`` (the package's composition root), after it
-    has imported both this module and ``kvstore_etcd.store``. ``store`` imports this
-    module (a store is built from a config), so this module never imports ``store``, not
-    even inside ``new_client``: the modules of the package import one way, without a cycle.
-    """
-    global _store_class, _async_store_class
-    _store_class = store_class
-    _async_store_class = async_store_class
-
-
-def _new_store(config: EtcdConfig) -> BaseStore:
-    """A store on ``config``, of the class given to `bind_store_class`.
-
-    Raises:
-        PluginLoadError: No class was bound, because ``kvstore_etcd.store`` could not be
-            imported: the ``[etcd]`` extra is missing.
-    """
-    if _store_class is None:
-        raise missing_client_error("new_client")
-    return _store_class(config)
+        return cls(**env_options(environ))

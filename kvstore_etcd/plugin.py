@@ -14,7 +14,8 @@ from __future__ import annotations
 from kvstore.base import AsyncBaseStore, BaseStore
 from kvstore.errors import BackendError, ConfigurationError
 from kvstore.plugins.hookspecs import LocalServer, hookimpl
-from kvstore_etcd._extra import client_import_error, missing_client_error
+from kvstore_etcd._extra import require_client
+from kvstore_etcd.client import new_async_client, new_client
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["SCHEMES", "kvstore_open", "kvstore_open_async"]
@@ -41,7 +42,7 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
             ``pip install "kvstore[etcd]"``).
     """
     config = _config(url, scheme, "open")
-    return None if config is None else config.new_client()
+    return None if config is None else new_client(config)
 
 
 @hookimpl
@@ -52,7 +53,7 @@ def kvstore_open_async(url: str, scheme: str) -> AsyncBaseStore | None:
     ``AsyncEncryptedStore``).
     """
     config = _config(url, scheme, "open_async")
-    return None if config is None else config.new_async_client()
+    return None if config is None else new_async_client(config)
 
 
 def _config(url: str, scheme: str, operation: str) -> EtcdConfig | None:
@@ -60,9 +61,7 @@ def _config(url: str, scheme: str, operation: str) -> EtcdConfig | None:
     if scheme not in SCHEMES:
         return None
     config = EtcdConfig.from_url(url)
-    missing = client_import_error()
-    if missing is not None:
-        raise missing_client_error(operation, missing, plugin=scheme) from missing
+    require_client(operation, plugin=scheme)
     return config
 
 

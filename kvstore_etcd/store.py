@@ -19,11 +19,11 @@ from typing import Any
 
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.watch import Watch, WatchRequest
-from kvstore_etcd import _watch
-from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import map_errors
 from kvstore_etcd._loop import StreamLoop
+from kvstore_etcd._metadata import Metadata
 from kvstore_etcd._sync._base import EtcdBase
+from kvstore_etcd._watch import EtcdWatch
 from kvstore_etcd._watch_cursor import watch_cursor
 from kvstore_etcd.config import EtcdConfig
 
@@ -75,7 +75,7 @@ class EtcdStore(EtcdBase):
 
     def do_watch(self, request: WatchRequest) -> Watch:
         self._check_open("watch")
-        watch = _watch.EtcdWatch(self, watch_cursor(request))
+        watch = EtcdWatch(self, watch_cursor(request))
         with self._watches_lock:
             self._watches.add(watch)
         try:

@@ -1,6 +1,6 @@
 """Wrapper composition in one place: ``kvstore.wrappers.compose.wrap_store``, used by
 ``kvstore.open(url)`` for every scheme (``?namespace=``, ``?encryption_key_file=`` /
-``?encryption_key_env=``, ``?compress=1``), by ``EtcdConfig.new_client()`` and by the CLI
+``?encryption_key_env=``, ``?compress=1``), by ``kvstore_etcd.new_client()`` and by the CLI
 (``--namespace``, ``--key-file``), in the fixed order
 ``NamespacedStore( CompressedStore( EncryptedStore( backend ) ) )``.
 """

@@ -16,7 +16,7 @@ import pytest
 
 import kvstore
 from kvstore.errors import PluginLoadError
-from kvstore_etcd import EtcdConfig, config, pytest_plugin
+from kvstore_etcd import EtcdConfig, new_client, pytest_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRA = 'pip install "kvstore[etcd]"'
@@ -43,12 +43,10 @@ def test_a_malformed_url_is_still_a_configuration_error_first() -> None:
         kvstore.open("etcd://localhost:2379?no_such_option=1")
 
 
-def test_new_client_names_the_extra_when_no_store_class_is_bound(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(config, "_store_class", None)
+@pytest.mark.usefixtures("no_grpc")
+def test_new_client_names_the_extra_when_the_client_is_missing() -> None:
     with pytest.raises(PluginLoadError, match=r'pip install "kvstore\[etcd\]"'):
-        EtcdConfig().new_client()
+        new_client(EtcdConfig())
 
 
 @pytest.mark.usefixtures("no_grpc")

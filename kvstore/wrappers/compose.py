@@ -2,7 +2,7 @@
 
 ``kvstore.open(url)`` takes the wrapper options out of the URL's query, for every scheme,
 opens the backend with the rest of the URL and hands the store to ``wrap_store``.
-``EtcdConfig.new_client()`` and the ``kvstore`` command line call the same ``wrap_store``,
+``kvstore_etcd.new_client(config)`` and the ``kvstore`` command line call the same ``wrap_store``,
 so a store is never wrapped twice (no double encryption)::
 
     kvstore.open("memory://?namespace=app/")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
+import grpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.base import AsyncBaseStore
@@ -43,7 +44,6 @@ from kvstore.types import (
 )
 from kvstore_etcd._async._calls import AsyncCaller
 from kvstore_etcd._async._endpoints import AsyncEndpoint, AsyncEndpointPool
-from kvstore_etcd._async._watch import probe_compact_revision
 from kvstore_etcd._convert import (
     delete_request,
     delete_result,
@@ -56,8 +56,9 @@ from kvstore_etcd._convert import (
     txn_result,
     writes,
 )
-from kvstore_etcd._endpoints import Metadata
 from kvstore_etcd._errors import compacted_error, refused_lease_error
+from kvstore_etcd._metadata import Metadata, with_leader
+from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, probe_answer
 from kvstore_etcd._wire import decode_lease_ids, decode_members
 from kvstore_etcd.config import EtcdConfig
 
@@ -192,12 +193,30 @@ class AsyncEtcdBase(AsyncBaseStore):
         return compacted_error("txn", revision=None, compact_revision=compact_revision, key=None)
 
     async def _probe_compact_revision(self) -> int:
-        """The compact revision, learnt from a watch from revision 1 (etcd cancels it,
-        naming the compact revision); 0 if it cannot be learnt quickly."""
-        try:
-            revision = await probe_compact_revision(
-                self._caller, min(self._timeout, _COMPACT_PROBE_SECONDS)
+        """The compact revision, learnt from a watch from revision 1: etcd cancels such a
+        watch at once, naming the compact revision, when history was compacted; 0 if
+        nothing was compacted or it cannot be learnt quickly."""
+
+        async def invoke(endpoint: AsyncEndpoint, remaining: float, metadata: Metadata) -> int:
+            call = endpoint.watch.Watch(
+                iter((COMPACT_PROBE_REQUEST,)), timeout=remaining, metadata=with_leader(metadata)
             )
+            try:
+                async for response in call:
+                    answer = probe_answer(response)
+                    if answer is not None:
+                        return answer
+            except grpc.RpcError:
+                # Nothing came before the deadline (nothing was compacted), or the stream
+                # broke: either way the compact revision is not known.
+                return 0
+            finally:
+                call.cancel()
+            return 0
+
+        timeout = min(self._timeout, _COMPACT_PROBE_SECONDS)
+        try:
+            revision = await self._caller.call("compact_revision", invoke, timeout=timeout)
         except KVStoreError:
             return 0
         return await self._learn_compact_revision(revision)

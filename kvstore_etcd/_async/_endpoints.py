@@ -1,15 +1,16 @@
 """Endpoint health and failover for the asyncio store: one ``grpc.aio`` channel per endpoint.
 
 The asyncio twin of ``kvstore_etcd._endpoints`` (hand-written: the channels differ), on
-the same ``ChannelSettings`` (options, TLS credentials) and ``PoolHealth`` (the current
-endpoint, which endpoints may serve, the errors when none can). ``grpc.aio`` channels
-have no connectivity callbacks, so the pool reads a channel's state when it picks one:
-a call goes to the current endpoint while it is READY (one cheap state read, the fast
-path), else to the next READY one, else the pool asks every channel to connect and looks
-again every few milliseconds until one is READY, at most the dial timeout. A channel in
-TRANSIENT_FAILURE is probed once per failure with a fail-fast call, which tells a TLS
-handshake failure (a configuration problem: when every endpoint has one, ``acquire``
-raises ``UnavailableError`` at once, naming it) from an endpoint that is down.
+the same ``ChannelSettings`` (options, TLS credentials: ``kvstore_etcd._channel_settings``)
+and ``PoolHealth`` (the current endpoint, which endpoints may serve, the errors when none
+can: ``kvstore_etcd._endpoint_state``). ``grpc.aio`` channels have no connectivity
+callbacks, so the pool reads a channel's state when it picks one: a call goes to the
+current endpoint while it is READY (one cheap state read, the fast path), else to the
+next READY one, else the pool asks every channel to connect and looks again every few
+milliseconds until one is READY, at most the dial timeout. A channel in TRANSIENT_FAILURE
+is probed once per failure with a fail-fast call, which tells a TLS handshake failure (a
+configuration problem: when every endpoint has one, ``acquire`` raises
+``UnavailableError`` at once, naming it) from an endpoint that is down.
 
 Channels are created on first use, inside the running event loop; with
 ``insecure_skip_verify`` the server certificate is fetched in a worker thread so the
@@ -28,15 +29,15 @@ from typing import TypeAlias, TypeVar
 import grpc
 
 from kvstore.errors import UnavailableError
-from kvstore_etcd._endpoints import (
+from kvstore_etcd._channel_settings import ChannelSettings
+from kvstore_etcd._endpoint_state import (
     PROBE_SECONDS,
     STATUS_REQUEST,
     SUSPECT_SECONDS,
-    ChannelSettings,
     EndpointState,
-    Metadata,
     PoolHealth,
 )
+from kvstore_etcd._metadata import Metadata
 from kvstore_etcd.config import EtcdConfig
 
 __all__ = ["AsyncEndpoint", "AsyncEndpointPool", "AsyncInvoke"]

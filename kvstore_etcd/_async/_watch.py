@@ -1,7 +1,7 @@
 """Resumable watches for ``AsyncEtcdStore``, fed by the store's ``WatchHub``.
 
 All watches of a store share one Watch stream, run by one task of the event loop that
-made the first watch (``kvstore_etcd._async._streams``): after a lost connection, a
+made the first watch (``kvstore_etcd._async._watch_hub``): after a lost connection, a
 member restart or an endpoint switch each watch resumes from its own next revision, so
 every revision is delivered exactly once, in order, with no gap. A start revision below
 the compact revision ends the watch with ``CompactedError(compact_revision)`` from the
@@ -16,26 +16,17 @@ come from the iterator; ``ready()`` (and ``async with``) waits for etcd's answer
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
-import grpc
-
-from kvstore.errors import StoreClosedError
 from kvstore.types import WatchEvent
 from kvstore.watch import AsyncQueueWatch
-from kvstore_etcd._async._streams import Watcher, with_leader
-from kvstore_etcd._watch_cursor import COMPACT_PROBE_REQUEST, WatchCursor, probe_answer
+from kvstore_etcd._async._watch_hub import Watcher
+from kvstore_etcd._watch_cursor import WatchCursor
 
 if TYPE_CHECKING:
-    from kvstore_etcd._async._calls import AsyncCaller
-    from kvstore_etcd._async._streams import WatchHub
+    from kvstore_etcd._async._watch_hub import WatchHub
 
-__all__ = ["AsyncEtcdWatch", "probe_compact_revision"]
-
-_STREAM_ERRORS = (grpc.RpcError, asyncio.InvalidStateError)
-"""What a ``grpc.aio`` stream raises when it breaks (a write after the call ended raises
-``InvalidStateError``)."""
+__all__ = ["AsyncEtcdWatch"]
 
 
 class AsyncEtcdWatch(AsyncQueueWatch):
@@ -73,36 +64,3 @@ class AsyncEtcdWatch(AsyncQueueWatch):
     async def _stop(self) -> None:
         self._hub.cancel(self.watcher)
         self._answered.set()
-
-
-async def probe_compact_revision(caller: AsyncCaller, timeout: float) -> int:
-    """The store's compact revision, from a watch that starts at revision 1.
-
-    etcd cancels such a watch at once with ``compact_revision`` set when history was
-    compacted; if it was not, nothing comes and 0 is returned after ``timeout``.
-
-    Raises:
-        UnavailableError: No endpoint is reachable.
-        StoreClosedError: The store was closed.
-    """
-    if caller.closed:
-        raise StoreClosedError("watch: the store is closed", operation="watch")
-    deadline = time.monotonic() + timeout
-    endpoint = await caller.pool.acquire(deadline, "compact_revision")
-    metadata = await caller.stream_metadata(endpoint, deadline)
-    call = endpoint.watch.Watch(
-        timeout=max(deadline - time.monotonic(), 0.001), metadata=with_leader(metadata)
-    )
-    try:
-        await call.write(COMPACT_PROBE_REQUEST)
-        while True:
-            response = await call.read()
-            if response is grpc.aio.EOF:
-                return 0
-            answer = probe_answer(response)
-            if answer is not None:
-                return answer
-    except _STREAM_ERRORS:
-        return 0
-    finally:
-        call.cancel()

@@ -3,9 +3,9 @@
 The primitives are ``AsyncEtcdBase``'s, the same source the sync ``EtcdStore``'s are
 generated from: the same requests, results, errors, failover and retry rules (see
 ``kvstore_etcd._async._calls``), auth with token renewal, TLS. What is this store's own
-is here: its watches and keep-alives on one stream each (``kvstore_etcd._async._streams``),
-``get_client``
-(the ``grpc.aio`` channel) and ``aclose``.
+is here: its watches and keep-alives on one stream each (``kvstore_etcd._async._watch_hub``,
+``kvstore_etcd._async._keepalive_stream``), ``get_client`` (the ``grpc.aio`` channel) and
+``aclose``.
 
 Constructing the store needs no event loop and connects nothing: the channels are made
 on first use, inside the running loop, and belong to it (use a store from one event loop).
@@ -24,8 +24,9 @@ import grpc
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.txn import WatchRequest
 from kvstore_etcd._async._base import AsyncEtcdBase
-from kvstore_etcd._async._streams import KeepAliveStream, WatchHub
+from kvstore_etcd._async._keepalive_stream import KeepAliveStream
 from kvstore_etcd._async._watch import AsyncEtcdWatch
+from kvstore_etcd._async._watch_hub import WatchHub
 from kvstore_etcd._watch_cursor import watch_cursor
 from kvstore_etcd.config import EtcdConfig
 

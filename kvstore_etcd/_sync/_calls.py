@@ -40,19 +40,17 @@ from kvstore.concurrency import Lock, sleep
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.plugins.events import report as report_event
 from kvstore_etcd._errors import (
-    CHANNEL_USAGE_ERRORS,
-    closed_channel_error,
     is_deadline,
     is_invalid_token,
     is_unavailable,
     map_errors,
     never_sent,
-    translate,
 )
 from kvstore_etcd._wire import member_endpoints
 
 if TYPE_CHECKING:
-    from kvstore_etcd._endpoints import Endpoint, EndpointPool, Invoke, Metadata
+    from kvstore_etcd._endpoints import Endpoint, EndpointPool, Invoke
+    from kvstore_etcd._metadata import Metadata
 
 __all__ = ["Caller", "RpcMethod"]
 
@@ -176,34 +174,43 @@ class Caller:
             # the fast path needs no await: a connected endpoint is taken as it is
             endpoint = self.pool.ready_endpoint() or self.pool.acquire(deadline, operation)
             metadata = self.metadata_cache
-            try:
-                if self._username and metadata is None:
-                    metadata = self._authenticate(endpoint, deadline)
-                remaining = deadline - time.monotonic()
-                if split_attempts and remaining > 2 * _MIN_ATTEMPT_SECONDS:
-                    remaining /= 2
-                return invoke(endpoint, max(remaining, 0.001), metadata)
-            except grpc.RpcError as exc:
-                if self.closed:
-                    raise StoreClosedError(
-                        f"{operation}: the store is closed", key=key, operation=operation
-                    ) from exc
-                if self._username and not renewed_token and is_invalid_token(exc):
-                    renewed_token = True
-                    self.forget_token(metadata)
-                    continue
-                retry = False
-                reason = "unavailable"
-                if is_unavailable(exc):
-                    self.pool.mark_failed(endpoint)
-                    retry = not write or never_sent(exc)
-                elif is_deadline(exc):
-                    # A member that holds calls past the deadline (paused, partitioned)
-                    # is passed over by the next calls.
-                    self.pool.mark_failed(endpoint)
-                    retry = idempotent
-                    reason = "deadline"
-                if retry and time.monotonic() + delay < deadline:
+            with map_errors(
+                operation,
+                key=key,
+                write=write,
+                endpoint=endpoint.address,
+                lease=lease,
+                revision=revision,
+            ):
+                try:
+                    if self._username and metadata is None:
+                        metadata = self._authenticate(endpoint, deadline)
+                    remaining = deadline - time.monotonic()
+                    if split_attempts and remaining > 2 * _MIN_ATTEMPT_SECONDS:
+                        remaining /= 2
+                    return invoke(endpoint, max(remaining, 0.001), metadata)
+                except grpc.RpcError as exc:
+                    if self.closed:
+                        raise StoreClosedError(
+                            f"{operation}: the store is closed", key=key, operation=operation
+                        ) from exc
+                    if self._username and not renewed_token and is_invalid_token(exc):
+                        renewed_token = True
+                        self.forget_token(metadata)
+                        continue
+                    retry = False
+                    reason = "unavailable"
+                    if is_unavailable(exc):
+                        self.pool.mark_failed(endpoint)
+                        retry = not write or never_sent(exc)
+                    elif is_deadline(exc):
+                        # A member that holds calls past the deadline (paused, partitioned)
+                        # is passed over by the next calls.
+                        self.pool.mark_failed(endpoint)
+                        retry = idempotent
+                        reason = "deadline"
+                    if not retry or time.monotonic() + delay >= deadline:
+                        raise  # map_errors translates it, the one place that does
                     report_event(
                         "retry",
                         store=self.pool.events_source,
@@ -213,21 +220,6 @@ class Caller:
                     )
                     sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
-                    continue
-                raise translate(
-                    exc,
-                    operation=operation,
-                    key=key,
-                    write=write,
-                    endpoint=endpoint.address,
-                    lease=lease,
-                    revision=revision,
-                ) from exc
-            except CHANNEL_USAGE_ERRORS as exc:
-                closed = closed_channel_error(exc, operation=operation, key=key)
-                if closed is None:
-                    raise
-                raise closed from exc
 
     def maybe_sync(self) -> None:
         """``sync_endpoints`` if it is due (each call, and each stream opened, asks)."""

@@ -40,7 +40,7 @@ from kvstore.types import (
     WatchEvent,
 )
 from kvstore.wrappers.encryption import AsyncEncryptedStore, Keyring
-from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
+from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore, new_async_client, new_client
 from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
 pytestmark = pytest.mark.etcd
@@ -187,7 +187,7 @@ async def test_construction_needs_no_event_loop(etcd_config: EtcdConfig) -> None
 
 async def test_new_async_client_and_repr(etcd_config: EtcdConfig) -> None:
     config = attrs.evolve(etcd_config, username="bob", password="pw-canary-77")
-    opened = config.new_async_client()
+    opened = new_async_client(config)
     assert isinstance(opened, AsyncEtcdStore)
     assert "pw-canary-77" not in repr(opened) and "bob" in repr(opened)
     await opened.aclose()
@@ -196,9 +196,9 @@ async def test_new_async_client_and_repr(etcd_config: EtcdConfig) -> None:
 async def test_new_async_client_encrypts_like_new_client(etcd_config: EtcdConfig) -> None:
     key = Keyring.generate_key()
     config = etcd_config.with_encryption(key)
-    async_store = config.new_async_client()
+    async_store = new_async_client(config)
     assert isinstance(async_store, AsyncEncryptedStore)
-    sync_store = config.new_client()
+    sync_store = new_client(config)
     try:
         await async_store.put("enc/a", b"secret")
         assert sync_store.get("enc/a") == b"secret"  # one format for both APIs

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import kvstore
 from kvstore.errors import ConfigurationError, KVStoreError
 from kvstore.wrappers.encryption import EncryptedStore, Keyring
-from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd import EtcdConfig, EtcdStore, new_client
 
 CANARY = "canary-Secret-9f3b"
 CANARY_KEY = b"K" * 32
@@ -92,11 +92,11 @@ def test_with_encryption_needs_a_32_byte_key() -> None:
 
 def test_encryption_enabled_without_key_is_an_error() -> None:
     with pytest.raises(ConfigurationError):
-        EtcdConfig(enable_encryption=True).new_client()
+        new_client(EtcdConfig(enable_encryption=True))
 
 
 def test_new_client_with_encryption_wraps_the_store() -> None:
-    store = EtcdConfig(endpoints=["127.0.0.1:1"]).with_encryption(CANARY_KEY).new_client()
+    store = new_client(EtcdConfig(endpoints=["127.0.0.1:1"]).with_encryption(CANARY_KEY))
     try:
         assert isinstance(store, EncryptedStore)
         assert isinstance(store.inner, EtcdStore)
@@ -348,7 +348,7 @@ def test_url_key_env_enables_encryption(monkeypatch: pytest.MonkeyPatch) -> None
     config = EtcdConfig.from_url("etcd://127.0.0.1:1?encryption_key_env=KVSTORE_TEST_KEYS")
     keyring = config.resolve_keyring()
     assert keyring is not None and keyring.primary == 1
-    store = config.new_client()
+    store = new_client(config)
     try:
         assert isinstance(store, EncryptedStore)
     finally:

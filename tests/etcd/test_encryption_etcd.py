@@ -21,7 +21,7 @@ from kvstore import (
 from kvstore.testing import ConformanceSuite
 from kvstore.txn import Compare, Get, Op, Put
 from kvstore.types import RangeResult, TxnResult
-from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd import EtcdConfig, EtcdStore, new_client
 
 pytestmark = pytest.mark.etcd
 
@@ -158,7 +158,7 @@ def test_reencrypt_does_not_overwrite_a_concurrent_update(
 
 
 def test_config_with_encryption(etcd_config: EtcdConfig, raw_client: Any) -> None:
-    store = etcd_config.with_encryption(KEY1).new_client()
+    store = new_client(etcd_config.with_encryption(KEY1))
     try:
         assert isinstance(store, EncryptedStore)
         store.put("k", b"v")

@@ -35,7 +35,7 @@ from kvstore.errors import (
 from kvstore.keys import MAX_REQUEST_BYTES, REQUEST_OVERHEAD_BYTES
 from kvstore.txn import CreateRevision, Delete, Get, LeaseId, ModRevision, Put, Txn, Value, Version
 from kvstore.types import DeleteResult, EventType, PutResult, RangeResult, TxnResult
-from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd import EtcdConfig, EtcdStore, new_client
 from kvstore_etcd._errors import map_errors, translate, translate_cancel_reason
 from kvstore_etcd.launcher import EtcdServer
 
@@ -503,7 +503,7 @@ def test_open_url_goes_through_the_plugin(etcd_endpoints: list[str]) -> None:
 
 
 def test_encrypted_store_over_etcd(etcd_config: EtcdConfig) -> None:
-    store = etcd_config.with_encryption(b"k" * 32).new_client()
+    store = new_client(etcd_config.with_encryption(b"k" * 32))
     raw = EtcdStore(etcd_config)
     try:
         store.put("secret", b"plaintext")

@@ -12,7 +12,8 @@ import pytest
 from kvstore.errors import StoreClosedError
 from kvstore.types import EventType, WatchEvent
 from kvstore.watch import Watch
-from kvstore_etcd import EtcdConfig, EtcdStore, _watch
+from kvstore_etcd import EtcdConfig, EtcdStore
+from kvstore_etcd import store as store_module
 from kvstore_etcd.launcher import EtcdServer
 
 pytestmark = [pytest.mark.etcd, pytest.mark.slow]
@@ -131,7 +132,7 @@ def test_store_closed_before_the_watch_starts_gives_store_closed_error(
     store = EtcdStore(etcd_config)
     store.put("closing/a", b"1")
 
-    class ClosedWhileCreated(_watch.EtcdWatch):
+    class ClosedWhileCreated(store_module.EtcdWatch):
         # The store is closed after watch_range checked that it is open and before the
         # watch is registered and started: close() cannot cancel it, its stream thread
         # finds the store closed.
@@ -139,7 +140,7 @@ def test_store_closed_before_the_watch_starts_gives_store_closed_error(
             _close_in_another_thread(store)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(_watch, "EtcdWatch", ClosedWhileCreated)
+    monkeypatch.setattr(store_module, "EtcdWatch", ClosedWhileCreated)
     with pytest.raises(StoreClosedError) as info:
         store.watch("closing/a")
     assert info.value.key == "closing/a" and info.value.operation == "watch"

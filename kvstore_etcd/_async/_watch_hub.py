@@ -1,14 +1,15 @@
-"""The streams of one store, shared: all its watches on one Watch stream, all its kept-alive
-leases on one LeaseKeepAlive stream (SPEC 16), as Go's clientv3 does.
+"""``WatchHub``: all watches of one store on one Watch stream (SPEC 16), as Go's clientv3
+does.
 
-Written once on ``grpc.aio``: the asyncio ``AsyncEtcdStore`` runs them on its event loop,
+Written once on ``grpc.aio``: the asyncio ``AsyncEtcdStore`` runs it on its event loop,
 the sync ``EtcdStore`` on an event loop thread of its own (``kvstore_etcd._loop``), so a
-store runs one stream task per kind however many watches and leases it has.
+store runs one watch stream task however many watches it has. (Its kept-alive leases
+share one LeaseKeepAlive stream the same way: ``kvstore_etcd._async._keepalive_stream``.)
 
-``WatchHub``: each watch is a ``Watcher`` (its ``WatchCursor``, the resume point, and its
-reader's ``WatchTarget``). The hub keeps one stream open while it has watchers, on the
-current endpoint, with ``hasleader=true`` metadata (Go's ``WithRequireLeader``): a member
-cut off from its leader ends the stream instead of leaving it silent. Create requests are
+Each watch is a ``Watcher`` (its ``WatchCursor``, the resume point, and its reader's
+``WatchTarget``). The hub keeps one stream open while it has watchers, on the current
+endpoint, with ``hasleader=true`` metadata (Go's ``WithRequireLeader``): a member cut off
+from its leader ends the stream instead of leaving it silent. Create requests are
 pipelined; etcd answers them in order, so ``created`` answers are matched first in, first
 out, and every later response by its watch id. When the stream breaks, every watcher is
 created again on a new stream from its own next revision (no gap, no duplicate); a
@@ -22,10 +23,6 @@ point) and creates it again from there when the reader has read half of them. A 
 watch therefore holds at most ``watch_buffer`` events plus one response; its later events
 come from etcd's history, so if that was compacted meanwhile its reader gets
 ``CompactedError`` (as for any watch that resumes too late).
-
-``KeepAliveStream``: ``renew(lease_ids)`` writes one request per lease on the shared
-stream and waits for etcd's answers, matched by lease id (``AsyncRenewals`` of
-``kvstore.lease`` calls it through ``lease_keepalive_many``).
 """
 # unasync: no-twin
 
@@ -42,21 +39,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 import grpc
 from etcd3.etcdrpc import rpc_pb2
 
-from kvstore.errors import (
-    KVStoreError,
-    LeaseNotFoundError,
-    StoreClosedError,
-    UnavailableError,
-)
+from kvstore.errors import KVStoreError, StoreClosedError, UnavailableError
 from kvstore.plugins.events import report as report_event
 from kvstore.types import WatchEvent
 from kvstore_etcd._errors import (
+    STREAM_WRITE_ERRORS,
     is_invalid_token,
     is_stream_lost,
     map_errors,
     refused_again_error,
     translate,
 )
+from kvstore_etcd._metadata import Metadata, with_leader
 from kvstore_etcd._watch_cursor import (
     PROGRESS_REQUEST,
     StreamLiveness,
@@ -68,26 +62,15 @@ from kvstore_etcd._watch_cursor import (
 if TYPE_CHECKING:
     from kvstore_etcd._async._calls import AsyncCaller
     from kvstore_etcd._async._endpoints import AsyncEndpoint
-    from kvstore_etcd._endpoints import Metadata
     from kvstore_etcd.config import EtcdConfig
 
-__all__ = ["REQUIRE_LEADER", "KeepAliveStream", "WatchHub", "WatchTarget", "Watcher"]
+__all__ = ["WatchHub", "WatchTarget", "Watcher"]
 
 _log = logging.getLogger(__name__)
-
-REQUIRE_LEADER = ("hasleader", "true")
-"""gRPC metadata asking etcd to end the stream when its member has no leader."""
 
 _RECONNECT_FIRST_DELAY = 0.05
 _RECONNECT_MAX_DELAY = 1.0
 _LIVENESS_TICK = 0.5
-_WRITE_ERRORS = (grpc.RpcError, asyncio.InvalidStateError)
-"""What writing to a ``grpc.aio`` stream raises once it ended."""
-
-
-def with_leader(metadata: Metadata) -> tuple[tuple[str, str], ...]:
-    """The stream's metadata: auth (if any) and ``hasleader=true``."""
-    return (*(metadata or ()), REQUIRE_LEADER)
 
 
 class WatchTarget(Protocol):
@@ -366,7 +349,7 @@ class WatchHub:
         return progressed
 
     async def _write(self, stream: _Stream) -> None:
-        with contextlib.suppress(*_WRITE_ERRORS):
+        with contextlib.suppress(*STREAM_WRITE_ERRORS):
             while True:
                 await stream.call.write(await stream.outbox.get())
 
@@ -484,182 +467,3 @@ def _about(error: KVStoreError, key: str) -> KVStoreError:
     if error.key is None:
         error.key = key
     return error
-
-
-class _LeaseCall:
-    """One open LeaseKeepAlive stream and the renewals waiting for its answers."""
-
-    def __init__(self, call: Any) -> None:
-        self.call = call
-        self.waiting: dict[int, collections.deque[asyncio.Future[int]]] = {}
-        self.reader: asyncio.Task[None] | None = None
-
-
-class KeepAliveStream:
-    """All keep-alive requests of one store on one LeaseKeepAlive stream.
-
-    etcd answers each request with the lease's new TTL (0: the lease is gone); answers are
-    matched to requests by lease id, first in, first out. A stream that breaks or stays
-    silent for the request timeout fails what waits on it with ``UnavailableError`` (the
-    keep-alives retry until their lease's deadline) and is opened again by the next
-    ``renew``.
-    """
-
-    def __init__(self, caller: AsyncCaller, config: EtcdConfig) -> None:
-        self._caller = caller
-        self._config = config
-        self._current: _LeaseCall | None = None
-        self._opening = asyncio.Lock()
-        self._closed = False
-        self.streams_opened = 0
-        """How many streams were opened (one, plus one per failure)."""
-
-    async def renew(self, lease_ids: list[int]) -> list[int | KVStoreError]:
-        """Renew each lease once: its new TTL, or the error its renewal met, in order.
-
-        ``LeaseNotFoundError`` for a lease etcd no longer knows, ``UnavailableError`` when
-        the stream broke or no endpoint answered within the request timeout,
-        ``StoreClosedError`` once the store closed.
-        """
-        await self._caller.maybe_sync()
-        deadline = time.monotonic() + self._config.request_timeout
-        try:
-            stream = await self._open(deadline)
-        except KVStoreError as exc:
-            return [exc] * len(lease_ids)
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[int]] = []
-        for lease_id in lease_ids:
-            future: asyncio.Future[int] = loop.create_future()
-            stream.waiting.setdefault(lease_id, collections.deque()).append(future)
-            futures.append(future)
-        try:
-            for lease_id in lease_ids:
-                await stream.call.write(rpc_pb2.LeaseKeepAliveRequest(ID=lease_id))
-            await asyncio.wait(futures, timeout=max(deadline - time.monotonic(), 0.001))
-        except _WRITE_ERRORS:
-            pass  # the stream broke: its reader fails what waits
-        except asyncio.CancelledError:
-            if not stream.call.cancelled():
-                raise
-            # The stream was ended (it failed, or the store closes): what waits failed.
-        if not all(future.done() for future in futures):
-            self._fail(
-                stream,
-                UnavailableError(
-                    "lease_keepalive: etcd did not answer within the request timeout",
-                    operation="lease_keepalive",
-                ),
-            )
-        return [
-            _outcome(future, lease_id) for future, lease_id in zip(futures, lease_ids, strict=True)
-        ]
-
-    async def _open(self, deadline: float) -> _LeaseCall:
-        async with self._opening:
-            if self._closed:
-                raise StoreClosedError(
-                    "lease_keepalive: the store is closed", operation="lease_keepalive"
-                )
-            if self._current is not None:
-                return self._current
-            caller = self._caller
-            await caller.maybe_sync()
-            endpoint = await caller.pool.acquire(deadline, "lease_keepalive")
-            metadata = await caller.stream_metadata(endpoint, deadline)
-            with map_errors("lease_keepalive", endpoint=endpoint.address):
-                call = endpoint.lease.LeaseKeepAlive(metadata=with_leader(metadata))
-            stream = self._current = _LeaseCall(call)
-            self.streams_opened += 1
-            stream.reader = asyncio.get_running_loop().create_task(
-                self._read(stream, endpoint, metadata), name="kvstore-etcd-keepalive-stream"
-            )
-            return stream
-
-    async def _read(self, stream: _LeaseCall, endpoint: AsyncEndpoint, metadata: Metadata) -> None:
-        error: KVStoreError
-        try:
-            while True:
-                response = await stream.call.read()
-                if response is grpc.aio.EOF:
-                    error = UnavailableError(
-                        "lease_keepalive: the stream ended", operation="lease_keepalive"
-                    )
-                    break
-                waiting = stream.waiting.get(response.ID)
-                if waiting:
-                    future = waiting.popleft()
-                    if not waiting:
-                        del stream.waiting[response.ID]
-                    if not future.done():
-                        future.set_result(int(response.TTL))
-        except asyncio.CancelledError:
-            if not stream.call.cancelled():
-                raise
-            return  # ended by ``_fail``, which failed what waited
-        except grpc.RpcError as exc:
-            if is_invalid_token(exc):
-                self._caller.forget_token(metadata)
-            error = _retryable(
-                translate(exc, operation="lease_keepalive", endpoint=endpoint.address)
-            )
-        if self._current is stream and not self._closed:
-            self._caller.pool.mark_failed(endpoint)
-        self._fail(stream, error)
-
-    def _fail(self, stream: _LeaseCall, error: KVStoreError) -> None:
-        """End ``stream`` and fail every renewal waiting on it."""
-        stream.call.cancel()
-        if self._current is stream:
-            self._current = None
-        waiting, stream.waiting = stream.waiting, {}
-        for futures in waiting.values():
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
-
-    async def release(self) -> None:
-        """Close the stream while no lease is kept alive (the next ``renew`` opens one)."""
-        await self._end(
-            UnavailableError("lease_keepalive: the stream was closed", operation="lease_keepalive")
-        )
-
-    async def close(self) -> None:
-        """Close the stream; what waits on it fails with ``StoreClosedError``."""
-        self._closed = True
-        await self._end(
-            StoreClosedError("lease_keepalive: the store was closed", operation="lease_keepalive")
-        )
-
-    async def _end(self, error: KVStoreError) -> None:
-        stream = self._current
-        if stream is None:
-            return
-        self._fail(stream, error)
-        if stream.reader is not None:
-            stream.reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stream.reader
-
-
-def _retryable(error: KVStoreError) -> KVStoreError:
-    """A broken keep-alive stream is a transient failure: the renewal is retried."""
-    if isinstance(error, UnavailableError):
-        return error
-    return UnavailableError(
-        f"lease_keepalive: the stream failed: {error}", operation="lease_keepalive"
-    )
-
-
-def _outcome(future: asyncio.Future[int], lease_id: int) -> int | KVStoreError:
-    if future.cancelled():
-        return UnavailableError("lease_keepalive: cancelled", operation="lease_keepalive")
-    error = future.exception()
-    if error is not None:
-        return error if isinstance(error, KVStoreError) else UnavailableError(str(error))
-    ttl = future.result()
-    if ttl <= 0:
-        return LeaseNotFoundError(
-            f"lease_keepalive: lease {lease_id:#x} not found", operation="lease_keepalive"
-        )
-    return ttl
