@@ -190,3 +190,40 @@ def test_no_import_cycle_among_the_three_packages() -> None:
     graph = import_graph()
     found = [_describe(graph, component) for component in cycles(graph)]
     assert found == []
+
+
+def strict_import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports, counting everything (SPEC 21): imports
+    under ``if TYPE_CHECKING:`` too, and ``from pkg import name`` as an import of both the
+    submodule ``pkg.name`` (when there is one) and the package ``pkg`` (its ``__init__``,
+    which Python runs for it)."""
+    modules = _modules()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(tree):
+            for candidates in _imported_names(node, name, is_package):
+                graph[name].update(c for c in candidates if c in modules and c != name)
+    return graph
+
+
+def test_the_strict_checker_counts_type_only_imports_and_package_inits() -> None:
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from kvstore_etcd import store\n"
+    )
+    names = [
+        name
+        for node in ast.walk(tree)
+        for name in _imported_names(node, "kvstore_etcd.plugin", is_package=False)
+    ]
+    assert ("kvstore_etcd.store", "kvstore_etcd") in names
+    graph = strict_import_graph()
+    assert "kvstore._async.base" in graph["kvstore.base"]
+    assert "kvstore._sync.protocol" in graph["kvstore.base"]  # imported under TYPE_CHECKING
+
+
+def test_no_import_cycle_counting_type_only_imports_and_package_inits() -> None:
+    graph = strict_import_graph()
+    found = [_describe(graph, component) for component in cycles(graph)]
+    assert found == []
