@@ -1,0 +1,139 @@
+"""MkDocs hook: a reference page's ``<!-- reference: MODULE -->`` line becomes its reference.
+
+Each public name is documented once, on the page of the public module that defines it
+(``KeyNotFoundError`` under ``kvstore.errors``, ``EncryptedStore`` under
+``kvstore.wrappers.encryption``), so the site never holds two copies of one object and
+every cross-reference has one target. The line expands to:
+
+- a mkdocstrings ``::: MODULE`` block rendering the names of ``MODULE.__all__`` that are
+  documented here (with the module's docstring);
+- a table of the names ``MODULE`` re-exports from another public module, each linked to
+  where it is documented (``kvstore.KeyNotFoundError`` -> ``kvstore.errors.KeyNotFoundError``).
+
+The public modules and their names are those of the public API snapshot,
+``tests/public_api.txt`` (``tests/test_public_surface.py`` keeps it current). Adding a
+package to the reference is one page holding its line, and one line in ``mkdocs.yml``'s nav.
+``tests/test_docs.py`` checks the built site renders every public name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import types
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = ROOT / "tests" / "public_api.txt"
+MARKER = re.compile(r"^<!-- reference: ([\w.]+) -->$", flags=re.M)
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # document this tree, not another installed copy
+
+
+@cache
+def public_api() -> dict[str, tuple[str, ...]]:
+    """Every public module (in snapshot order) and its ``__all__``."""
+    modules: dict[str, list[str]] = defaultdict(list)
+    for line in SNAPSHOT.read_text(encoding="utf-8").splitlines():
+        module, name = line.split(": ")
+        modules[module].append(name)
+    return {module: tuple(names) for module, names in modules.items()}
+
+
+def _defined_in(value: Any) -> list[str]:
+    """The public module path of a class or function's home (private parts dropped)."""
+    module = getattr(value, "__module__", None)
+    if not (inspect.isclass(value) or inspect.isroutine(value)) or not module:
+        return []
+    return [part for part in module.split(".") if not part.startswith("_")]
+
+
+def _same(name: str, value: Any, other_name: str, other: Any) -> bool:
+    if value is not other:
+        return False
+    # a class or function is itself wherever it goes (``open`` is ``open_store``); a
+    # constant must keep its name too (small ints and interned strings are shared)
+    return name == other_name or inspect.isclass(value) or inspect.isroutine(value)
+
+
+def _nearness(exporter: str, defined: list[str]) -> tuple[int, int, str]:
+    """Sort key of a module exporting an object defined at ``defined``: best first."""
+    parts = exporter.split(".")
+    common = 0
+    while common < min(len(parts), len(defined)) and parts[common] == defined[common]:
+        common += 1
+    return (-common, -len(parts), exporter)
+
+
+@cache
+def homes() -> dict[tuple[str, str], tuple[str, str]]:
+    """``(module, name)`` -> where that object is documented, for every public name.
+
+    The home is the exporting module nearest to where the object is defined (the most
+    leading path components in common), then the deepest one, then the first by name.
+    """
+    exports = [
+        (module, name, getattr(importlib.import_module(module), name))
+        for module, names in public_api().items()
+        for name in names
+    ]
+    result = {}
+    for module, name, value in exports:
+        if isinstance(value, types.ModuleType):
+            result[module, name] = (value.__name__, "")  # a submodule: its own page
+            continue
+        defined = _defined_in(value)
+        candidates = [
+            (other_module, other_name)
+            for other_module, other_name, other in exports
+            if _same(name, value, other_name, other)
+        ]
+        result[module, name] = min(candidates, key=lambda found: _nearness(found[0], defined))
+    return result
+
+
+def identifier(home: tuple[str, str]) -> str:
+    module, name = home
+    return f"{module}.{name}" if name else module
+
+
+def reference(module: str) -> str:
+    """The Markdown a ``<!-- reference: module -->`` line stands for."""
+    if module not in public_api():
+        raise ValueError(
+            f"{module} is not a public module of tests/public_api.txt: add it to "
+            "PUBLIC_MODULES in tests/test_public_surface.py and update the snapshot"
+        )
+    names = public_api()[module]
+    here = [name for name in names if homes()[module, name] == (module, name)]
+    elsewhere = [name for name in names if homes()[module, name] != (module, name)]
+    lines = [f"::: {module}", "    options:"]
+    if here:
+        lines.append("      members:")
+        lines.extend(f"        - {name}" for name in here)
+    else:
+        lines.append("      members: false")
+    if elsewhere:
+        lines += [
+            "",
+            f"## Names `{module}` re-exports",
+            "",
+            "Documented where they are defined:",
+            "",
+            "| name | documented as |",
+            "|---|---|",
+        ]
+        for name in elsewhere:
+            target = identifier(homes()[module, name])
+            lines.append(f"| `{module}.{name}` | [`{target}`][{target}] |")
+    return "\n".join(lines) + "\n"
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    return MARKER.sub(lambda match: reference(match.group(1)), markdown)
