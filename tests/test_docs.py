@@ -5,8 +5,8 @@ one interpreter: a block may use what an earlier block of its page defined. Each
 in a child process of its own (``python tests/test_docs.py --run PAGE RESULT``), in an
 empty temporary directory, so what a page sets globally (an OpenTelemetry provider, an
 event observer) or leaves running (a store's threads) stays there. A block that defines
-``test_*`` functions (a test file's example) also has them called, as pytest would:
-``async def`` ones through ``asyncio.run``.
+``test_*`` functions (a test file's example) also has those that take no fixture called,
+as pytest would: ``async def`` ones through ``asyncio.run``.
 
 A block whose first line is ``# Not run by the docs tests: REASON`` is skipped with that
 reason, which the reader sees too: it is for what the suite cannot provide (an etcd
@@ -87,8 +87,13 @@ def test_block(block: CodeBlock) -> None:
 
 
 def _call_tests(namespace: dict[str, Any], before: set[str]) -> None:
+    """Call the ``test_*`` functions the block defined; one that takes fixtures (an
+    argument without a default) is left to pytest, as in a project's own test file."""
     for name, value in list(namespace.items()):
         if name in before or not name.startswith("test_") or not inspect.isfunction(value):
+            continue
+        parameters = inspect.signature(value).parameters.values()
+        if any(parameter.default is inspect.Parameter.empty for parameter in parameters):
             continue
         if inspect.iscoroutinefunction(value):
             asyncio.run(value())
