@@ -83,6 +83,29 @@ def test_block(block: CodeBlock) -> None:
         pytest.fail(f"{block.id}: {outcome['detail']}", pytrace=False)
 
 
+CONFORMANCE_PAGE = "extending.md"
+"""The page whose example backend and wrapper claim to pass the conformance suite."""
+
+
+def test_the_example_backend_and_wrapper_pass_the_conformance_suite(tmp_path: Path) -> None:
+    # the page's blocks, in order, are a test module: its Test* classes run under pytest
+    blocks = [block.code for block in code_blocks(DOCS / CONFORMANCE_PAGE) if block.skip is None]
+    module = tmp_path / "test_extending_page.py"
+    module.write_text("\n\n".join(blocks), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=tmp_path,
+        env=python_env(),
+        capture_output=True,
+        text=True,
+        timeout=PAGE_TIMEOUT * 2,
+        check=False,
+    )
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert " passed" in summary and "failed" not in summary, summary
+
+
 # ---------------------------------------------------------------- the child process
 
 
