@@ -18,6 +18,7 @@ the page's own line numbers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import json
 import os
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,13 @@ def _call_tests(namespace: dict[str, Any], before: set[str]) -> None:
             value()
 
 
+def _check_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """A block that forgets an ``await`` fails (asyncio only warns, at collection)."""
+    for warning in caught:
+        if "was never awaited" in str(warning.message):
+            raise AssertionError(f"{warning.filename}:{warning.lineno}: {warning.message}")
+
+
 def run_page(page: str) -> dict[str, dict[str, str]]:
     """Run ``page``'s blocks in order in one namespace; each block's outcome by id."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
@@ -140,8 +149,12 @@ def run_page(page: str) -> dict[str, dict[str, str]]:
         source = "\n" * (block.line - 1) + block.code
         try:
             before = set(namespace)
-            exec(compile(source, str(DOCS / page), "exec"), namespace)
-            _call_tests(namespace, before)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                exec(compile(source, str(DOCS / page), "exec"), namespace)
+                _call_tests(namespace, before)
+                gc.collect()  # a coroutine never awaited warns when it is collected
+            _check_warnings(caught)
         except BaseException:  # noqa: BLE001 - every failure is the block's outcome
             outcomes[block.id] = {"status": "failed", "detail": traceback.format_exc()}
             failed = block.id
