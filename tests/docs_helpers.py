@@ -105,17 +105,40 @@ def build_site(directory: Path) -> Path:
     return _built["site"]
 
 
-def inventory(site: Path) -> dict[str, str]:
-    """``identifier -> page URL`` of every object the site's reference renders."""
+@attrs.frozen
+class InventoryEntry:
+    """One object of the site's ``objects.inv``.
+
+    Attributes:
+        domain: ``"py:class"``, ``"py:function"``, ``"py:module"`` ...
+        primary: Whether the object is rendered at ``url`` under this identifier (else
+            the identifier is an alias, ``kvstore.KeyNotFoundError``, of one rendered
+            under another: ``kvstore.errors.KeyNotFoundError``).
+        url: The page and anchor, relative to the site's root.
+    """
+
+    domain: str
+    primary: bool
+    url: str
+
+
+def inventory(site: Path) -> dict[str, InventoryEntry]:
+    """Every identifier of the built reference, from the Sphinx-format ``objects.inv``."""
     data = (site / "objects.inv").read_bytes()
     header, _, compressed = data.partition(b"# The remainder of this file is compressed")
     assert header.startswith(b"# Sphinx inventory version 2"), header[:40]
     body = zlib.decompress(compressed.split(b"\n", 1)[1]).decode("utf-8")
     objects = {}
     for line in body.splitlines():
-        name, _domain, _priority, location, _display = line.split(" ", 4)
-        objects[name] = location.replace("$", name)
+        name, domain, priority, location, _display = line.split(" ", 4)
+        objects[name] = InventoryEntry(domain, priority == "1", location.replace("$", name))
     return objects
+
+
+def page_html(site: Path, url: str) -> str:
+    """The HTML of the page at ``url`` (``reference/kvstore.errors/#anchor``)."""
+    page = url.split("#", 1)[0]
+    return (site / page / "index.html").read_text(encoding="utf-8")
 
 
 def public_api() -> dict[str, list[str]]:

@@ -10,6 +10,9 @@ every cross-reference has one target. The line expands to:
 - a table of the names ``MODULE`` re-exports from another public module, each linked to
   where it is documented (``kvstore.KeyNotFoundError`` -> ``kvstore.errors.KeyNotFoundError``).
 
+On reference pages, the reStructuredText ``::`` some docstrings put before a literal block
+is dropped from the HTML (the block itself renders as code).
+
 The public modules and their names are those of the public API snapshot,
 ``tests/public_api.txt`` (``tests/test_public_surface.py`` keeps it current). Adding a
 package to the reference is one page holding its line, and one line in ``mkdocs.yml``'s nav.
@@ -31,6 +34,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "tests" / "public_api.txt"
 MARKER = re.compile(r"^<!-- reference: ([\w.]+) -->$", flags=re.M)
+RST_LITERAL = re.compile(r"<p>::</p>\s*|(?<=\S)::(?=</p>)")
+"""reStructuredText's ``Example::`` / ``::`` before a literal block, which some docstrings
+use: the block renders as code anyway, so the markers are dropped (``Example:``)."""
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # document this tree, not another installed copy
@@ -137,3 +143,9 @@ def reference(module: str) -> str:
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     return MARKER.sub(lambda match: reference(match.group(1)), markdown)
+
+
+def on_page_content(html: str, page: Any, **kwargs: Any) -> str:
+    if not page.file.src_uri.startswith("reference/"):
+        return html
+    return RST_LITERAL.sub(lambda match: "" if match.group(0).startswith("<p>") else ":", html)
