@@ -16,20 +16,18 @@ is dropped from the HTML (the block itself renders as code).
 The public modules and their names are those of the public API snapshot,
 ``tests/public_api.txt`` (``tests/test_public_surface.py`` keeps it current). Adding a
 package to the reference is one page holding its line, and one line in ``mkdocs.yml``'s nav.
-``tests/test_docs.py`` checks the built site renders every public name.
+``tests/test_docs_reference.py`` checks that the built site renders every public name.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
-import sys
-import types
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import griffe
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = ROOT / "tests" / "public_api.txt"
@@ -37,9 +35,6 @@ MARKER = re.compile(r"^<!-- reference: ([\w.]+) -->$", flags=re.M)
 RST_LITERAL = re.compile(r"<p>::</p>\s*|(?<=\S)::(?=</p>)")
 """reStructuredText's ``Example::`` / ``::`` before a literal block, which some docstrings
 use: the block renders as code anyway, so the markers are dropped (``Example:``)."""
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # document this tree, not another installed copy
 
 
 @cache
@@ -52,20 +47,20 @@ def public_api() -> dict[str, tuple[str, ...]]:
     return {module: tuple(names) for module, names in modules.items()}
 
 
-def _defined_in(value: Any) -> list[str]:
-    """The public module path of a class or function's home (private parts dropped)."""
-    module = getattr(value, "__module__", None)
-    if not (inspect.isclass(value) or inspect.isroutine(value)) or not module:
-        return []
-    return [part for part in module.split(".") if not part.startswith("_")]
+@cache
+def _sources() -> griffe.ModulesCollection:
+    """The packages of this tree, read by griffe as mkdocstrings reads them (no import)."""
+    loader = griffe.GriffeLoader(search_paths=[str(ROOT)])
+    for package in sorted({module.split(".")[0] for module in public_api()}):
+        loader.load(package)
+    loader.resolve_aliases(implicit=True)
+    return loader.modules_collection
 
 
-def _same(name: str, value: Any, other_name: str, other: Any) -> bool:
-    if value is not other:
-        return False
-    # a class or function is itself wherever it goes (``open`` is ``open_store``); a
-    # constant must keep its name too (small ints and interned strings are shared)
-    return name == other_name or inspect.isclass(value) or inspect.isroutine(value)
+def _canonical(module: str, name: str) -> griffe.Object:
+    """The object ``module.name`` names, followed through every import."""
+    member = _sources().get_member(f"{module}.{name}")
+    return member.final_target if member.is_alias else member
 
 
 def _nearness(exporter: str, defined: list[str]) -> tuple[int, int, str]:
@@ -81,26 +76,27 @@ def _nearness(exporter: str, defined: list[str]) -> tuple[int, int, str]:
 def homes() -> dict[tuple[str, str], tuple[str, str]]:
     """``(module, name)`` -> where that object is documented, for every public name.
 
-    The home is the exporting module nearest to where the object is defined (the most
-    leading path components in common), then the deepest one, then the first by name.
+    Exports are the same object when their imports lead to the same definition. The home
+    is the exporting module nearest to that definition (the most leading components in
+    common with its module path, private ones dropped: ``kvstore._sync.base`` counts as
+    ``kvstore.base``), then the deepest, then the first by name. A submodule's home is its
+    own page.
     """
-    exports = [
-        (module, name, getattr(importlib.import_module(module), name))
-        for module, names in public_api().items()
-        for name in names
-    ]
+    exports: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for module, names in public_api().items():
+        for name in names:
+            target = _canonical(module, name)
+            exports[target.path].append((module, name))
     result = {}
-    for module, name, value in exports:
-        if isinstance(value, types.ModuleType):
-            result[module, name] = (value.__name__, "")  # a submodule: its own page
-            continue
-        defined = _defined_in(value)
-        candidates = [
-            (other_module, other_name)
-            for other_module, other_name, other in exports
-            if _same(name, value, other_name, other)
-        ]
-        result[module, name] = min(candidates, key=lambda found: _nearness(found[0], defined))
+    for path, exporters in exports.items():
+        target = _canonical(*exporters[0])
+        if target.kind is griffe.Kind.MODULE:
+            home = (path, "")
+        else:
+            defined = [part for part in target.parent.path.split(".") if not part.startswith("_")]
+            home = min(exporters, key=lambda exporter: _nearness(exporter[0], defined))
+        for exporter in exporters:
+            result[exporter] = home
     return result
 
 
