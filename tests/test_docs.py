@@ -94,10 +94,12 @@ def test_the_example_backend_and_wrapper_pass_the_conformance_suite(tmp_path: Pa
     blocks = [block.code for block in code_blocks(DOCS / CONFORMANCE_PAGE) if block.skip is None]
     module = tmp_path / "test_extending_page.py"
     module.write_text("\n\n".join(blocks), encoding="utf-8")
+    env = python_env()
+    env.pop("PYTEST_ADDOPTS", None)  # the outer run's options (-n ...) are not this run's
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
         cwd=tmp_path,
-        env=python_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=PAGE_TIMEOUT * 2,
