@@ -190,7 +190,11 @@ class EncryptedStore(ValueMappingStore):
         """Whether the value at ``key`` is not encrypted with the primary key.
 
         Raises:
-            As ``inspect``.
+            KeyNotFoundError: The key does not exist.
+            DecryptionError: The value has the magic but a truncated or unknown header,
+                or is plaintext and ``allow_plaintext`` is not set.
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
         """
         return self.inspect(key).stale
 
