@@ -72,7 +72,7 @@ def write(store: SQLiteStore, prefix: str, count: int) -> None:
 
 
 def watch(store: SQLiteStore, prefix: str, sentinel: str) -> None:
-    events = []
+    events: list[list[object]] = []
     with store.watch_prefix(prefix) as stream:
         _say("ready")
         while True:

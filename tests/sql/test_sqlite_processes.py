@@ -112,9 +112,8 @@ def test_a_watch_sees_other_processes_writes_once_in_order(sqlite_path: Path) ->
         end = store.put("w/sentinel", b"end")
     events = json.loads(_finish(watcher))
     # every write of both writers, each once, at the revision its writer got, in order
-    assert events == sorted(written, key=lambda event: event[3]) + [
-        ["PUT", "w/sentinel", "end", end]
-    ]
+    in_order = sorted(written, key=lambda event: event[3])
+    assert events == [*in_order, ["PUT", "w/sentinel", "end", end]]
 
 
 def test_an_expired_lease_is_revoked_once_when_its_holder_is_gone(sqlite_path: Path) -> None:
@@ -123,9 +122,10 @@ def test_an_expired_lease_is_revoked_once_when_its_holder_is_gone(sqlite_path: P
         granted = json.loads(_line(holder))
         _kill(holder)  # nothing renews the lease now
         assert first.get("leased") == b"leased"
-        with first.watch("leased", start_revision=granted["revision"] + 1) as one, second.watch(
-            "leased", start_revision=granted["revision"] + 1
-        ) as two:
+        with (
+            first.watch("leased", start_revision=granted["revision"] + 1) as one,
+            second.watch("leased", start_revision=granted["revision"] + 1) as two,
+        ):
             # both stores' feeds reap: the lease goes once, its key at one revision
             events = [one.next_event(10), two.next_event(10)]
             for event in events:
