@@ -74,6 +74,7 @@ def schema_statements(dialect: Dialect) -> list[str]:
 
 
 _READ_VERSION = "SELECT schema_version FROM kv_meta WHERE id = 1"
+_PROBE_WRITE = "UPDATE kv_meta SET schema_version = schema_version WHERE id = 1"
 _FIRST_ROW = (
     "INSERT INTO kv_meta (id, schema_version, revision, compact_revision) "
     "VALUES (1, ?, 1, 0) ON CONFLICT (id) DO NOTHING"
@@ -84,7 +85,9 @@ def ensure_schema(connection: Connection, dialect: Dialect, operation: str = "op
     """Create the tables if the database has none; check the schema version otherwise.
 
     A new store starts at revision 1, as etcd does. Creating takes the write lock, so two
-    processes opening a new file at once create it once.
+    processes opening a new file at once create it once. An existing database gets a
+    write that is rolled back, so that one the store cannot write fails here, at open,
+    rather than at its first write.
 
     Raises:
         ConfigurationError: The database holds a schema of another version, or cannot be
@@ -104,6 +107,12 @@ def ensure_schema(connection: Connection, dialect: Dialect, operation: str = "op
                 dialect.rollback(connection)
                 raise
             dialect.commit(connection)
+        elif version == SCHEMA_VERSION:
+            dialect.begin(connection, write=True)
+            try:
+                connection.execute(dialect.sql(_PROBE_WRITE), ())
+            finally:
+                dialect.rollback(connection)
     if version != SCHEMA_VERSION:
         newer = version is not None and version > SCHEMA_VERSION
         raise ConfigurationError(
