@@ -172,15 +172,19 @@ class AsyncSQLStore(AsyncBaseStore):
     async def lease_keepalive_many(
         self, lease_ids: Sequence[int]
     ) -> builtins.list[int | KVStoreError]:
-        """Renew several leases in one transaction: each one's TTL or its
-        ``LeaseNotFoundError``.
+        """Renew several leases in one transaction (what this store's keep-alives call).
 
-        Raises:
-            StoreClosedError: The store was closed.
-            BackendError: The database failed the call.
+        Returns:
+            For each lease, in order, its TTL or the ``KVStoreError`` its renewal got:
+            ``LeaseNotFoundError`` for a lease that is not live; for all of them, the
+            error of a call that failed as a whole (``StoreClosedError``, a
+            ``BackendError``), as the base class's one-by-one renewal reports it.
         """
-        self._check_open("lease_keepalive")
-        return await self._worker.run(self._engine.lease_keepalive, list(lease_ids))
+        try:
+            self._check_open("lease_keepalive")
+            return await self._worker.run(self._engine.lease_keepalive, list(lease_ids))
+        except KVStoreError as exc:
+            return [exc for _ in lease_ids]
 
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL in whole seconds (and its keys, if asked).
