@@ -2,6 +2,8 @@
 
 - WAL mode: readers never wait for the writer, and a reader's transaction sees one
   snapshot; ``synchronous=FULL`` by default (``normal`` on request, see ``SQLiteConfig``).
+  SQLite checkpoints the log into the file every 1000 pages, and a checkpoint truncates
+  it to 64 MiB, so a file under constant writes keeps a bounded log.
 - A write transaction starts with ``BEGIN IMMEDIATE``, which takes the file's write lock
   at once: writers of every process queue on it (up to the busy timeout), and so the
   revision counter is read and moved by one writer at a time, in commit order. A read
@@ -25,6 +27,10 @@ from kvstore_sql._errors import map_errors, translate_sqlite
 from kvstore_sql.config import SQLiteConfig
 
 __all__ = ["SQLiteDialect"]
+
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""Bytes the write-ahead log keeps after a checkpoint (it grows past them only while a
+burst of writes outruns the checkpoints SQLite runs every 1000 pages)."""
 
 
 class SQLiteDialect(Dialect):
@@ -69,6 +75,8 @@ class SQLiteDialect(Dialect):
                         operation=operation,
                     )
                 connection.execute(f"PRAGMA synchronous={self.config.synchronous.upper()}")
+                # after a burst of writes, a checkpoint cuts the WAL back to this size
+                connection.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
             except BaseException:
                 connection.close()
                 raise
