@@ -12,6 +12,9 @@ databases (as SQLAlchemy's dialects do):
 - whether a table exists (``table_exists``);
 - how a watcher learns that another connection wrote (``change_detector``: SQLite's
   ``PRAGMA data_version``; PostgreSQL's LISTEN/NOTIFY);
+- what a write tells watchers (``announce_write``: nothing on SQLite, ``NOTIFY`` on
+  PostgreSQL) and whose clock leases expire by (``now``: the store's on SQLite, the
+  server's on PostgreSQL);
 - the database's size, ``VACUUM``, its version string;
 - its driver's exceptions and their translation (in ``kvstore_sql._errors``).
 """
@@ -23,6 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kvstore.errors import KVStoreError
+from kvstore_sql.clock import Clock
 
 __all__ = ["Connection", "Cursor", "Dialect"]
 
@@ -111,6 +115,19 @@ class Dialect(abc.ABC):
         """A function that says whether another connection may have committed since it
         last answered (its first answer is true). Cheap: a watch feed calls it every few
         milliseconds, on ``connection`` only."""
+
+    def announce_write(self, connection: Connection, revision: int) -> None:
+        """Called in a write transaction that moved the revision to ``revision``, before
+        its commit: a database that pushes changes to watchers (PostgreSQL's ``NOTIFY``,
+        delivered on commit) says so here. SQLite's watchers poll: nothing to do."""
+        return None
+
+    def now(self, connection: Connection, clock: Clock) -> float:
+        """The time leases expire by, in seconds since the epoch: the store's ``clock``
+        (SQLite: every process on the file shares the machine's clock). A server database
+        answers with its own clock instead (PostgreSQL's ``now()``), so that clients with
+        skewed clocks agree."""
+        return clock.now()
 
     @abc.abstractmethod
     def database_size(self, connection: Connection) -> int:

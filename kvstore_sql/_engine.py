@@ -222,8 +222,12 @@ class Engine:
         self._revision, self._compacted = int(row[0]), int(row[1])
         self._next_expiry = None if row[2] is None else float(row[2])
 
+    def _now(self) -> float:
+        """Lease time: the store's clock, or the database's (``Dialect.now``)."""
+        return self.dialect.now(self._connection, self.clock)
+
     def _lease_due(self) -> bool:
-        return self._next_expiry is not None and self._next_expiry <= self.clock.now()
+        return self._next_expiry is not None and self._next_expiry <= self._now()
 
     @contextlib.contextmanager
     def _reading(
@@ -287,6 +291,7 @@ class Engine:
             return
         self._revision = change.revision
         self._execute(sql.SET_REVISION, (change.revision,))
+        self.dialect.announce_write(self._connection, change.revision)
         self._wrote = True
 
     # ------------------------------------------------------------------ reads
@@ -544,7 +549,7 @@ class Engine:
             lease_id = secrets.randbits(62) + 1
             while self._lease_exists(lease_id):
                 lease_id = secrets.randbits(62) + 1
-            self._execute(sql.INSERT_LEASE, (lease_id, granted, self.clock.now() + granted))
+            self._execute(sql.INSERT_LEASE, (lease_id, granted, self._now() + granted))
         return LeaseGrant(lease_id, granted)
 
     def lease_revoke(self, lease_id: int) -> None:
@@ -565,7 +570,7 @@ class Engine:
             check_lease_id(lease_id, operation="lease_keepalive")
         results: list[int | KVStoreError] = []
         with self._writing("lease_keepalive"):
-            now = self.clock.now()
+            now = self._now()
             for lease_id in lease_ids:
                 try:
                     ttl, _ = self._live_lease(lease_id, "lease_keepalive")
@@ -585,7 +590,7 @@ class Engine:
         check_lease_id(lease_id, operation="lease_time_to_live")
         with self._reading("lease_time_to_live"):
             ttl, expires_at = self._live_lease(lease_id, "lease_time_to_live")
-            remaining = int(expires_at - self.clock.now())
+            remaining = int(expires_at - self._now())
             attached = tuple(self._leased_keys(lease_id)) if keys else ()
             return LeaseInfo(lease_id, max(remaining, 0), ttl, attached)
 
@@ -625,7 +630,7 @@ class Engine:
         """Revoke the leases whose time is up, the earliest first, each at its revision."""
         if not self._lease_due():
             return
-        due = self._execute(sql.DUE_LEASES, (self.clock.now(),)).fetchall()
+        due = self._execute(sql.DUE_LEASES, (self._now(),)).fetchall()
         for (lease_id,) in due:
             self._drop_lease(int(lease_id))
 
