@@ -1,23 +1,19 @@
 """The asyncio conformance suite on ``AsyncSQLiteStore``: bare, through
 ``AsyncNamespacedStore`` and through ``AsyncEncryptedStore``, each on a fresh SQLite file
-with a ``ManualClock``; and over a file a sync ``SQLiteStore`` shares (then the sync store
-must read what the async one wrote)."""
+with a ``ManualClock``. (A sync and an asyncio store sharing a file: ``test_sqlite_store``.)"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import attrs
 import pytest_asyncio
 
 from kvstore import AsyncEncryptedStore, AsyncNamespacedStore, Keyring
 from kvstore.base import AsyncBaseStore
 from kvstore.testing import AsyncConformanceSuite
-from kvstore.testing._async._support import snapshot as async_snapshot
-from kvstore.testing._sync._support import snapshot
 from kvstore_memory import ManualClock
-from kvstore_sql import AsyncSQLiteStore, SQLiteStore
+from kvstore_sql import AsyncSQLiteStore
 
 KEY = bytes(range(32))
 
@@ -38,25 +34,6 @@ class TestAsyncSQLiteStore(AsyncConformanceSuite):
         store = AsyncSQLiteStore(sqlite_path, clock=ManualClock())
         yield store
         await store.aclose()
-
-    def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
-        _clock(store).advance(seconds)
-
-
-class TestAsyncSQLiteStoreBesideASyncOne(AsyncConformanceSuite):
-    fast_clock = True
-
-    @pytest_asyncio.fixture
-    async def store(self, sqlite_path: Path) -> AsyncIterator[AsyncBaseStore]:
-        clock = ManualClock()
-        store = AsyncSQLiteStore(sqlite_path, clock=clock)
-        sync = SQLiteStore(sqlite_path, clock=clock)
-        yield store
-        if not store.closed:
-            seen = await async_snapshot(store)
-            assert (seen.revision, seen.kvs) == attrs.astuple(snapshot(sync), recurse=False)
-        await store.aclose()
-        sync.close()
 
     def advance_clock(self, store: AsyncBaseStore, seconds: float) -> None:
         _clock(store).advance(seconds)

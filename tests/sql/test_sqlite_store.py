@@ -25,7 +25,7 @@ from kvstore.keys import ALL_KEYS
 from kvstore.testing import snapshot
 from kvstore.types import EventType
 from kvstore_memory import ManualClock, MemoryStore
-from kvstore_sql import SQLiteConfig, SQLiteStore
+from kvstore_sql import AsyncSQLiteStore, SQLiteConfig, SQLiteStore
 from kvstore_sql import _engine as engine_module
 
 
@@ -217,6 +217,29 @@ def test_two_stores_on_one_file_see_each_others_writes(sqlite_path: Path) -> Non
         assert one.get_kv("k") == two.get_kv("k")
         lease = one.lease_grant(60)
         assert lease.id in two.lease_leases()
+
+
+async def test_a_sync_and_an_asyncio_store_share_a_file(sqlite_path: Path) -> None:
+    with SQLiteStore(sqlite_path) as sync:
+        async with AsyncSQLiteStore(sqlite_path) as store:
+            start = sync.put("a", b"1")
+            async with store.watch_prefix("", start_revision=start, prev_kv=True) as watch:
+                second = await store.put("a", b"2")
+                assert sync.get_kv("a") == await store.get_kv("a")
+                third = sync.kv_txn([], [Put("b", b"3"), Put("c", b"4")], []).revision
+                events = [await watch.next_event(10) for _ in range(4)]
+            assert [(e.kv.key, e.kv.mod_revision) for e in events if e is not None] == [
+                ("a", start),
+                ("a", second),
+                ("b", third),
+                ("c", third),
+            ]
+            assert events[1] is not None and events[1].prev_kv is not None
+            assert events[1].prev_kv.value == b"1"
+            lease = await store.lease_grant(60)
+            sync.put("leased", b"x", lease=lease.id)
+            await store.lease_revoke(lease.id)
+            assert not sync.exists("leased")
 
 
 def test_a_write_wakes_the_watches_of_the_other_stores_of_the_process(sqlite_path: Path) -> None:
