@@ -41,7 +41,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PACKAGES = ("kvstore", "kvstore_memory", "kvstore_etcd")
+PACKAGES = ("kvstore", "kvstore_memory", "kvstore_etcd", "kvstore_sql")
 NO_TWIN = "# unasync: no-twin"
 
 
@@ -98,6 +98,7 @@ HAND_WRITTEN_PAIRS = {
     "kvstore._async._concurrency": "kvstore._concurrency",
     "kvstore_etcd._async._endpoints": "kvstore_etcd._endpoints",
     "kvstore_etcd._async._watch": "kvstore_etcd._watch",
+    "kvstore_sql._async._worker": "kvstore_sql._worker",
 }
 """Asyncio modules (marked ``# unasync: no-twin``) whose sync half is written by hand, and
 where that half lives: outside ``_sync/``, which holds generated code only."""

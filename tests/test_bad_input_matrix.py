@@ -1,7 +1,7 @@
 """SPEC 12 "Bad input": every rejected call gets the same typed error on every backend and
 changes nothing stored.
 
-One table of cases, run against each backend (memory, etcd). Each case prepares what it
+One table of cases, run against each backend (memory, SQLite, etcd). Each case prepares what it
 needs, then the whole store (every key with value, version, create / mod revision and
 lease; the store revision; the live leases) is read before and after the bad call, through
 the raw backend (under ``EncryptedStore`` that is the ciphertext).
@@ -10,6 +10,7 @@ the raw backend (under ``EncryptedStore`` that is the ciphertext).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import attrs
 import pytest
@@ -59,7 +60,8 @@ class _Bench:
     backend: str
     store: BaseStore
     observer: BaseStore | None
-    """A second handle on the same data (etcd: another client; memory: the same store)."""
+    """A second handle on the same data (etcd: another client; SQLite: another store on
+    the file; memory: the same store)."""
 
     url: str
 
@@ -221,8 +223,19 @@ CASES = [
 ]
 
 
-@pytest.fixture(params=["memory", pytest.param("etcd", marks=pytest.mark.etcd)])
-def bench(request: pytest.FixtureRequest) -> Iterator[_Bench]:
+@pytest.fixture(params=["memory", "sqlite", pytest.param("etcd", marks=pytest.mark.etcd)])
+def bench(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_Bench]:
+    if request.param == "sqlite":
+        from kvstore_sql import SQLiteStore
+
+        path = tmp_path / "kvstore.db"
+        sqlite, sqlite_observer = SQLiteStore(path), SQLiteStore(path)
+        try:
+            yield _Bench("sqlite", sqlite, sqlite_observer, f"sqlite:///{path}")
+        finally:
+            sqlite.close()
+            sqlite_observer.close()
+        return
     if request.param == "memory":
         from kvstore_memory import MemoryStore
 

@@ -9,6 +9,7 @@ import pytest
 import kvstore
 import kvstore_etcd
 import kvstore_memory
+import kvstore_sql
 from kvstore import errors
 
 SPEC_NAMES = {
@@ -30,6 +31,7 @@ SPEC_NAMES = {
     },
     kvstore_etcd: {"EtcdStore", "EtcdConfig"},
     kvstore_memory: {"MemoryStore", "ManualClock"},
+    kvstore_sql: {"SQLiteStore", "AsyncSQLiteStore"},
 }
 
 

@@ -26,7 +26,7 @@ def test_the_pytest_plugin_and_the_console_script_are_declared() -> None:
     assert _entry_points("console_scripts")["kvstore"] == "kvstore.cli:main"
 
 
-@pytest.mark.parametrize("package", ["kvstore", "kvstore_etcd", "kvstore_memory"])
+@pytest.mark.parametrize("package", ["kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql"])
 def test_packages_are_marked_typed(package: str) -> None:
     assert importlib.resources.files(package).joinpath("py.typed").is_file()
 

@@ -1,6 +1,7 @@
 """The public surface (SPEC 21): what backend authors and applications may import.
 
-- The backends (``kvstore_etcd``, ``kvstore_memory``, the example ``kvstore_dictstore``)
+- The backends (``kvstore_etcd``, ``kvstore_memory``, ``kvstore_sql``, the example
+  ``kvstore_dictstore``)
   import no private ``kvstore`` module: no module path with a component starting with
   ``_`` (``kvstore._async.base``, ``kvstore._concurrency``, ``kvstore.wrappers._sync``
   ...), counting every import (type-only ones, imports inside functions). Everything a
@@ -29,6 +30,7 @@ SNAPSHOT = Path(__file__).resolve().parent / "public_api.txt"
 BACKENDS = {
     "kvstore_etcd": ROOT / "kvstore_etcd",
     "kvstore_memory": ROOT / "kvstore_memory",
+    "kvstore_sql": ROOT / "kvstore_sql",
     "kvstore_dictstore": ROOT / "examples" / "plugin_backend" / "kvstore_dictstore",
 }
 
@@ -56,10 +58,11 @@ PUBLIC_MODULES = (
     "kvstore.wrappers.tracing",
     "kvstore_etcd",
     "kvstore_memory",
+    "kvstore_sql",
 )
 """The modules whose ``__all__`` is kvstore's public API."""
 
-SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory")
+SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql")
 
 
 def kvstore_imports(path: Path) -> Iterator[tuple[str, list[str]]]:

@@ -1,0 +1,262 @@
+"""``AsyncSQLStore``: etcd's semantics on a SQL database, whatever the database.
+
+The store is thin: each primitive is one call of the engine (``kvstore_sql._engine``,
+which holds the statements and etcd's logic) through the store's worker (a thread of its
+own for the asyncio store, the caller's thread under a lock for the sync one), and every
+watch is registered with the store's feed (``kvstore_sql._feed``). A database is a
+dialect (``kvstore_sql._dialect``): ``AsyncSQLiteStore`` is this store on
+``SQLiteDialect``.
+
+Every convenience of ``AsyncKVStore`` comes from ``AsyncBaseStore`` on these primitives;
+keep-alives share the base's ``AsyncRenewals`` and renew in one transaction
+(``lease_keepalive_many``). The cluster calls without a meaning for one database
+(``member_list``, ``alarms``, ``hash_kv``) raise ``UnsupportedOperationError``: the store
+declares no ``cluster`` capability; ``status``, ``defragment`` and ``compact_revision``
+work.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from collections.abc import Sequence
+
+from kvstore.base import AsyncBaseStore
+from kvstore.errors import KVStoreError
+from kvstore.keys import MAX_REQUEST_BYTES
+from kvstore.txn import Delete, Get, Put, Txn
+from kvstore.types import (
+    Capability,
+    DeleteResult,
+    LeaseGrant,
+    LeaseInfo,
+    PutResult,
+    RangeResult,
+    StatusInfo,
+    TxnResult,
+)
+from kvstore.watch import AsyncQueueWatch, AsyncWatch, WatchRequest
+from kvstore_sql._async._worker import AsyncWorker
+from kvstore_sql._dialect import Dialect
+from kvstore_sql._engine import Engine
+from kvstore_sql._feed import Feed
+from kvstore_sql.clock import Clock, WallClock
+
+__all__ = ["AsyncSQLStore"]
+
+
+class AsyncSQLStore(AsyncBaseStore):
+    """A store with etcd's semantics on a SQL database.
+
+    Revisions, history and compaction, transactions, watches and leases behave as an etcd
+    cluster's (and as ``MemoryStore``'s); every store on the database, in any process,
+    sees the others' writes at once in its reads and in its watches. Build one through a
+    database's class (``AsyncSQLiteStore``).
+
+    Args:
+        dialect: The database.
+        clock: Lease expiry's clock (default: the wall clock, shared by the processes).
+        auto_compact: Keep this many revisions of history (0: keep it all).
+        max_txn_ops: Most compares or operations per transaction branch (etcd: 128).
+        max_request_bytes: The request size limit (etcd: 1.5 MiB).
+
+    Raises:
+        ConfigurationError: The database cannot be opened or written, or holds a newer
+            schema than this kvstore knows.
+        BackendError: The database failed otherwise.
+    """
+
+    capabilities = frozenset(
+        {Capability.LEASES, Capability.WATCH, Capability.TXN, Capability.HISTORY}
+    )
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        clock: Clock | None = None,
+        auto_compact: int = 0,
+        max_txn_ops: int = 128,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
+    ) -> None:
+        super().__init__()
+        self.dialect = dialect
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.max_txn_ops = max_txn_ops
+        self.max_request_bytes = max_request_bytes
+        self._feed = Feed(dialect, self.clock)
+        try:
+            self._engine = Engine.open(
+                dialect,
+                self.clock,
+                auto_compact=auto_compact,
+                on_change=self._feed.wake_neighbours,
+            )
+        except BaseException:
+            self._feed.close()
+            raise
+        self._worker = AsyncWorker(f"kvstore-sql {dialect.description}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.dialect.description!r})"
+
+    # ------------------------------------------------------------------ primitives
+
+    async def do_range(self, request: Get) -> RangeResult:
+        self._check_open("range")
+        return await self._worker.run(self._engine.range, request)
+
+    async def do_put(self, request: Put) -> PutResult:
+        self._check_open("put")
+        return await self._worker.run(self._engine.put, request)
+
+    async def do_delete_range(self, request: Delete) -> DeleteResult:
+        self._check_open("delete")
+        return await self._worker.run(self._engine.delete_range, request)
+
+    async def do_txn(self, request: Txn) -> TxnResult:
+        self._check_open("txn")
+        return await self._worker.run(self._engine.txn, request)
+
+    def do_watch(self, request: WatchRequest) -> AsyncWatch:
+        self._check_open("watch")
+        watch = AsyncQueueWatch(on_cancel=lambda: self._feed.remove(watch))
+        self._feed.add(request, watch)
+        return watch
+
+    def watches_disconnected(self) -> contextlib.AbstractContextManager[None]:
+        """Hold back every watch's events while the block runs, as a lost connection
+        does; then each watch resumes from its first undelivered revision, or fails with
+        ``CompactedError`` when that revision was compacted meanwhile (for tests of what
+        consumers do then)."""
+        return self._feed.disconnected()
+
+    # ------------------------------------------------------------------ leases
+
+    async def lease_grant(self, ttl: int) -> LeaseGrant:
+        """Grant a lease of ``ttl`` seconds (at least etcd's 2 s).
+
+        Raises:
+            InvalidArgumentError: ``ttl`` is not a positive int, or over etcd's largest.
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("lease_grant")
+        return await self._worker.run(self._engine.lease_grant, ttl)
+
+    async def lease_revoke(self, lease_id: int) -> None:
+        """Revoke a lease; its keys are deleted at one revision.
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("lease_revoke")
+        await self._worker.run(self._engine.lease_revoke, lease_id)
+
+    async def lease_keepalive_once(self, lease_id: int) -> int:
+        """Renew a lease once; its TTL.
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("lease_keepalive")
+        (result,) = await self._worker.run(self._engine.lease_keepalive, [lease_id])
+        if isinstance(result, KVStoreError):
+            raise result
+        return result
+
+    async def lease_keepalive_many(
+        self, lease_ids: Sequence[int]
+    ) -> builtins.list[int | KVStoreError]:
+        """Renew several leases in one transaction (what this store's keep-alives call).
+
+        Returns:
+            For each lease, in order, its TTL or the ``KVStoreError`` its renewal got:
+            ``LeaseNotFoundError`` for a lease that is not live; for all of them, the
+            error of a call that failed as a whole (``StoreClosedError``, a
+            ``BackendError``), as the base class's one-by-one renewal reports it.
+        """
+        try:
+            self._check_open("lease_keepalive")
+            return await self._worker.run(self._engine.lease_keepalive, list(lease_ids))
+        except KVStoreError as exc:
+            return [exc for _ in lease_ids]
+
+    async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
+        """A lease's remaining TTL in whole seconds (and its keys, if asked).
+
+        Raises:
+            LeaseNotFoundError: The lease is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("lease_time_to_live")
+        return await self._worker.run(self._engine.lease_time_to_live, lease_id, keys)
+
+    async def lease_leases(self) -> builtins.list[int]:
+        """The ids of the live leases, ascending.
+
+        Raises:
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("lease_leases")
+        return await self._worker.run(self._engine.lease_leases)
+
+    # ------------------------------------------------------------------ history and upkeep
+
+    async def compact_revision(self, revision: int, *, physical: bool = False) -> None:
+        """Forget the history below ``revision``; reads and watches below it then fail.
+
+        Compaction is always physical: the rows are gone when this returns (deleted in
+        batches, each its own transaction, so writers wait for one batch at most).
+
+        Raises:
+            InvalidArgumentError: ``revision`` is not positive or is in the future.
+            CompactedError: ``revision`` is at or below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("compact")
+        await self._worker.run(self._compact, revision)
+
+    def _compact(self, revision: int) -> None:
+        # this store's watches get everything before it is compacted away
+        self._feed.catch_up()
+        self._engine.compact(revision)
+
+    async def status(self) -> StatusInfo:
+        """The database as a single member: its version, size in bytes, the store revision
+        and the compact revision.
+
+        Raises:
+            StoreClosedError: The store was closed.
+            BackendError: The database failed the call.
+        """
+        self._check_open("status")
+        return await self._worker.run(self._engine.status)
+
+    async def defragment(self) -> None:
+        """Give the database's free space back to the file system (``VACUUM``).
+
+        Raises:
+            StoreClosedError: The store was closed.
+            OperationTimeoutError: Other connections kept the database busy.
+            BackendError: The database failed the call.
+        """
+        self._check_open("defragment")
+        await self._worker.run(self._engine.defragment)
+
+    async def aclose(self) -> None:
+        """Close the store: keep-alives end (reporting their leases lost), watches end,
+        the connections close. Idempotent."""
+        if self._closed:
+            return
+        await super().aclose()
+        await self._worker.run(self._feed.close)
+        await self._worker.run(self._engine.close)
+        await self._worker.aclose()

@@ -1,0 +1,148 @@
+"""``Dialect``: what one database adds to the SQL backend, and nothing more.
+
+The engine (``kvstore_sql._engine``) holds every statement and all of etcd's logic, written
+once in portable SQL with ``?`` placeholders. A dialect supplies what differs between
+databases (as SQLAlchemy's dialects do):
+
+- opening a connection, with the database's settings (``connect``);
+- the column types of the schema (``blob_type``, ``integer_type``, ``real_type``);
+- the placeholders (``sql``: ``?`` for sqlite3, ``%s`` for psycopg);
+- how a write transaction takes the database's write lock (``begin``: SQLite's
+  ``BEGIN IMMEDIATE``; PostgreSQL locks the counter row);
+- whether a table exists (``table_exists``);
+- how a watcher learns that another connection wrote (``change_detector``: SQLite's
+  ``PRAGMA data_version``; PostgreSQL's LISTEN/NOTIFY);
+- what a write tells watchers (``announce_write``: nothing on SQLite, ``NOTIFY`` on
+  PostgreSQL) and whose clock leases expire by (``now``: the store's on SQLite, the
+  server's on PostgreSQL);
+- the database's size, ``VACUUM``, its version string;
+- its driver's exceptions and their translation (in ``kvstore_sql._errors``).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from kvstore.errors import KVStoreError
+from kvstore_sql.clock import Clock
+
+__all__ = ["Connection", "Cursor", "Dialect"]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the engine uses."""
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection the engine uses (``sqlite3`` and ``psycopg`` have
+    ``execute`` on the connection itself)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any], /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Dialect(abc.ABC):
+    """One database: how to connect to it and what its SQL needs.
+
+    Attributes:
+        name: The database system, as OpenTelemetry's ``db.system.name`` names it
+            (``"sqlite"``, ``"postgresql"``).
+        identity: Names the database for the stores of one process, so that a write
+            through one store wakes the watches of the others at once.
+        description: How messages name the database (a path or a URL without password).
+        driver_errors: The driver's exception classes (translated by ``translate``).
+        blob_type, integer_type, real_type: Column types for bytes, 64-bit integers and
+            floating-point seconds.
+        clustered_table_suffix: What follows ``CREATE TABLE (...)`` to store a table in
+            the order of its primary key (SQLite's ``WITHOUT ROWID``).
+    """
+
+    name: str
+    identity: str
+    description: str
+    driver_errors: tuple[type[BaseException], ...]
+    blob_type = "BLOB"
+    integer_type = "INTEGER"
+    real_type = "REAL"
+    clustered_table_suffix = ""
+
+    @abc.abstractmethod
+    def connect(self, operation: str) -> Connection:
+        """A new connection, configured, the schema not checked.
+
+        Raises:
+            ConfigurationError: The database cannot be opened as configured.
+            BackendError: The database failed otherwise.
+        """
+
+    @abc.abstractmethod
+    def begin(self, connection: Connection, *, write: bool) -> None:
+        """Start a transaction; a write transaction waits for the database's write lock,
+        so that writers queue in commit order (the revision counter needs it)."""
+
+    def commit(self, connection: Connection) -> None:
+        """Commit the transaction."""
+        connection.execute("COMMIT", ())
+
+    def rollback(self, connection: Connection) -> None:
+        """Roll the transaction back."""
+        connection.execute("ROLLBACK", ())
+
+    def sql(self, statement: str) -> str:
+        """``statement`` with the driver's placeholders for the engine's ``?``."""
+        return statement
+
+    def execute_many(
+        self, connection: Connection, statement: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Run ``statement`` once per row (a driver may batch them)."""
+        for row in rows:
+            connection.execute(self.sql(statement), row)
+
+    @abc.abstractmethod
+    def table_exists(self, connection: Connection, table: str) -> bool:
+        """Whether the database has the table ``table`` (where the store keeps its tables)."""
+
+    @abc.abstractmethod
+    def change_detector(self, connection: Connection) -> Callable[[], bool]:
+        """A function that says whether another connection may have committed since it
+        last answered (its first answer is true). Cheap: a watch feed calls it every few
+        milliseconds, on ``connection`` only."""
+
+    def announce_write(self, connection: Connection, revision: int) -> None:
+        """Called in a write transaction that moved the revision to ``revision``, before
+        its commit: a database that pushes changes to watchers (PostgreSQL's ``NOTIFY``,
+        delivered on commit) says so here. SQLite's watchers poll: nothing to do."""
+        return None
+
+    def now(self, connection: Connection, clock: Clock) -> float:
+        """The time leases expire by, in seconds since the epoch: the store's ``clock``
+        (SQLite: every process on the file shares the machine's clock). A server database
+        answers with its own clock instead (PostgreSQL's ``now()``), so that clients with
+        skewed clocks agree."""
+        return clock.now()
+
+    @abc.abstractmethod
+    def database_size(self, connection: Connection) -> int:
+        """The size of the database in bytes (``status().db_size``)."""
+
+    @abc.abstractmethod
+    def vacuum(self, connection: Connection) -> None:
+        """Give free space back to the file system (``defragment``)."""
+
+    @abc.abstractmethod
+    def server_version(self, connection: Connection) -> str:
+        """The database and its version, for ``status().version``."""
+
+    @abc.abstractmethod
+    def translate(
+        self, error: BaseException, *, operation: str, key: str | None, committing: bool
+    ) -> KVStoreError:
+        """The kvstore error for a driver error (see ``kvstore_sql._errors``)."""

@@ -1,0 +1,176 @@
+"""The one place where database driver exceptions become ``kvstore`` errors.
+
+Every statement the SQL backend runs goes through ``map_errors`` (the engine's transactions
+and the dialects' connects), so no ``sqlite3`` exception escapes ``kvstore_sql``. Each
+dialect names its driver's exception classes and its translation function, both here:
+``translate_sqlite`` for ``sqlite3`` (PostgreSQL's ``psycopg`` will get its own beside it).
+
+How a SQLite error is told to the caller:
+
+==============================================  ===========================================
+SQLite result code                              kvstore error
+==============================================  ===========================================
+``SQLITE_BUSY``, ``SQLITE_LOCKED``              ``OperationTimeoutError``: another writer
+                                                held the database longer than the busy
+                                                timeout (writers queue until then)
+``SQLITE_CANTOPEN``, ``SQLITE_PERM``,           ``ConfigurationError``: the file cannot be
+``SQLITE_READONLY``, ``SQLITE_NOTADB``,         opened, written, or is not a kvstore SQLite
+``SQLITE_AUTH``                                 database: fix the URL or the permissions
+``SQLITE_FULL``, ``SQLITE_IOERR``,              ``UnavailableError`` (the write was rolled
+``SQLITE_CORRUPT``, ``SQLITE_NOMEM`` ...        back, nothing was applied)
+the same, raised by ``COMMIT``                  ``IndeterminateError``: the commit may or may
+                                                not be durable
+a closed connection (``ProgrammingError``)      ``StoreClosedError``
+anything else (a constraint, a misuse: a bug)   ``BackendError``
+==============================================  ===========================================
+
+Messages name the operation and the database (the SQLite file's path), in one line; the
+driver's exception stays the ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from typing import Protocol
+
+from kvstore.errors import (
+    BackendError,
+    ConfigurationError,
+    IndeterminateError,
+    KVStoreError,
+    OperationTimeoutError,
+    StoreClosedError,
+    UnavailableError,
+)
+
+__all__ = ["Translator", "map_errors", "translate_sqlite"]
+
+
+class Translator(Protocol):
+    """What ``map_errors`` needs of a dialect: its driver's errors and how to translate them."""
+
+    driver_errors: tuple[type[BaseException], ...]
+
+    def translate(
+        self, error: BaseException, *, operation: str, key: str | None, committing: bool
+    ) -> KVStoreError:
+        """The kvstore error for a driver error raised by ``operation``."""
+        ...
+
+
+@contextlib.contextmanager
+def map_errors(
+    translator: Translator, operation: str, *, key: str | None = None, committing: bool = False
+) -> Iterator[None]:
+    """Raise the kvstore error for any driver error raised inside the block.
+
+    Args:
+        translator: The dialect of the database.
+        operation: The store call that runs the block (``"put"``, ``"open"`` ...).
+        key: The key the call is about, if any.
+        committing: The block commits a write: an error there leaves its outcome unknown.
+    """
+    try:
+        yield
+    except translator.driver_errors as error:
+        raise translator.translate(
+            error, operation=operation, key=key, committing=committing
+        ) from error
+
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html)
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+_SQLITE_AUTH = 23
+_SQLITE_NOTADB = 26
+
+_CONFIGURATION_CODES = {
+    _SQLITE_PERM: "permission denied",
+    _SQLITE_READONLY: "it cannot be written (read-only file or directory)",
+    _SQLITE_CANTOPEN: "it cannot be opened (a missing directory, or no permission)",
+    _SQLITE_AUTH: "access denied",
+    _SQLITE_NOTADB: "the file is not a SQLite database",
+}
+
+# Before Python 3.11 ``sqlite3`` errors carry no result code: their messages tell it.
+_CODES_BY_MESSAGE = (
+    ("database is locked", _SQLITE_BUSY),
+    ("database table is locked", _SQLITE_LOCKED),
+    ("readonly database", _SQLITE_READONLY),
+    ("unable to open database file", _SQLITE_CANTOPEN),
+    ("file is not a database", _SQLITE_NOTADB),
+)
+
+
+def _sqlite_code(error: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of ``error``, if it can be told."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF  # extended codes keep the primary one in the low byte
+    message = str(error).lower()
+    for text, known in _CODES_BY_MESSAGE:
+        if text in message:
+            return known
+    return None
+
+
+def translate_sqlite(
+    error: BaseException,
+    *,
+    operation: str,
+    database: str,
+    busy_timeout: float,
+    key: str | None = None,
+    committing: bool = False,
+) -> KVStoreError:
+    """The kvstore error for a ``sqlite3`` error (see the module docstring's table).
+
+    Args:
+        error: The ``sqlite3.Error``.
+        operation: The store call that failed.
+        database: How to name the database in the message (the file's path).
+        busy_timeout: The busy timeout in seconds (named by ``OperationTimeoutError``).
+        key: The key the call was about, if any.
+        committing: ``COMMIT`` raised it.
+    """
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, sqlite3.ProgrammingError) and "closed" in reason.lower():
+        return StoreClosedError(f"{operation}: the store is closed", key=key, operation=operation)
+    code = _sqlite_code(error) if isinstance(error, sqlite3.Error) else None
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return OperationTimeoutError(
+            f"{operation}: the SQLite database {database} stayed locked by another writer "
+            f"for more than the busy timeout of {busy_timeout:g} s",
+            key=key,
+            operation=operation,
+        )
+    if code in _CONFIGURATION_CODES:
+        return ConfigurationError(
+            f"{operation}: cannot use the SQLite database {database}: "
+            f"{_CONFIGURATION_CODES[code]} ({reason})",
+            key=key,
+            operation=operation,
+        )
+    if committing:
+        return IndeterminateError(
+            f"{operation}: committing to the SQLite database {database} failed ({reason}); "
+            "the write may or may not have been applied",
+            key=key,
+            operation=operation,
+        )
+    if type(error) in (sqlite3.OperationalError, sqlite3.DatabaseError):
+        return UnavailableError(
+            f"{operation}: the SQLite database {database} failed ({reason}); nothing was written",
+            key=key,
+            operation=operation,
+        )
+    return BackendError(
+        f"{operation}: the SQLite database {database} failed ({reason})",
+        key=key,
+        operation=operation,
+    )
