@@ -168,6 +168,10 @@ def test_without_the_ui_extra_the_command_names_it(
     for name in [name for name in sys.modules if name.split(".")[0] in ("starlette", "uvicorn")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "starlette", None)
+    # main() sets GRPC_VERBOSITY=NONE in this process when unset, and notes it: keep both
+    # from the later tests of the process (as tests/test_cli.py's `seeded` fixture does).
+    monkeypatch.setattr(kvstore.cli, "_ADDED_ENV_VARS", set())
+    monkeypatch.setenv("GRPC_VERBOSITY", "unchanged")
     assert kvstore.cli.main(["ui", "--demo"]) == 1
     assert 'pip install "kvstore[ui]"' in capsys.readouterr().err
 
