@@ -31,6 +31,9 @@ _T = TypeVar("_T")
 
 _JOIN_SECONDS = 5.0
 
+_SETTLE_SECONDS = 1.0
+"""How long closing waits for the loop's tasks to end by themselves, then once cancelled."""
+
 
 class StreamLoop:
     """An event loop thread running the streams of one sync store (see the module
@@ -67,8 +70,33 @@ class StreamLoop:
         """Close the streams and end the thread."""
         with contextlib.suppress(Exception):
             self.run(self.store.aclose(), timeout=self._config.request_timeout + _JOIN_SECONDS)
+        if self._thread is not threading.current_thread():
+            with contextlib.suppress(Exception):
+                self.run(_end_tasks(), timeout=2 * _SETTLE_SECONDS + 1.0)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not threading.current_thread():
             self._thread.join(_JOIN_SECONDS)
             if not self._thread.is_alive():
                 self._loop.close()
+
+
+async def _end_tasks() -> None:
+    """Let the loop's other tasks end, then cancel those still running, as ``asyncio.run``
+    does before it closes its loop.
+
+    A closed store can leave tasks behind: ``grpc.aio`` ends each call's status task only
+    once it has run again after the call ended. A task still pending when the loop stops
+    is destroyed at exit, and asyncio prints "Task was destroyed but it is pending!" on the
+    program's stderr (seen from ``kvstore watch`` on a loaded machine). The tasks are
+    first left to end by themselves: a call another thread made through ``run`` as the
+    store closed then ends with the store's error, not with ``CancelledError``.
+    """
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=_SETTLE_SECONDS)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=_SETTLE_SECONDS)

@@ -4,7 +4,10 @@ Fixtures:
 
 - ``etcd_binary`` (session): path of the etcd binary (`find_etcd_binary`).
 - ``etcd_server`` (session): one local `EtcdServer`, or an `ExternalEtcd` when
-  ``$KVSTORE_ETCD_ENDPOINTS`` is set.
+  ``$KVSTORE_ETCD_ENDPOINTS`` is set. Under pytest-xdist each worker process has its own
+  session, so its own server on free ports; the external etcd cannot be shared by
+  workers (each test wipes it), so its tests fail unless they run in one process
+  (``pytest -n 0``).
 - ``etcd_endpoints`` (function): ``["host:port", ...]`` of ``etcd_server``, with every key
   and lease deleted before the test, so tests sharing the session server start empty.
 - ``etcd_cluster`` (function): a started three-member `EtcdCluster`, always launched
@@ -27,6 +30,7 @@ Without the extra, every fixture here fails its test (it does not skip), naming
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TypeVar
 
@@ -37,7 +41,12 @@ from kvstore_etcd.config import EtcdConfig
 from kvstore_etcd.launcher.binary import etcd_version, find_etcd_binary
 from kvstore_etcd.launcher.cluster import EtcdCluster
 from kvstore_etcd.launcher.errors import EtcdLaunchError, EtcdNotFoundError
-from kvstore_etcd.launcher.external import ExternalEtcd, endpoints_from_env, wipe_etcd
+from kvstore_etcd.launcher.external import (
+    ENDPOINTS_ENV_VAR,
+    ExternalEtcd,
+    endpoints_from_env,
+    wipe_etcd,
+)
 from kvstore_etcd.launcher.server import EtcdServer
 
 if TYPE_CHECKING:
@@ -94,6 +103,22 @@ def _binary_or_fail() -> str:
     pytest.fail(problem, pytrace=False)
 
 
+def _single_worker_or_fail() -> None:
+    """Fail the test if pytest-xdist runs it beside other workers (on one external etcd).
+
+    Each worker has its own session, so the tests of several would wipe the external
+    etcd's keyspace under each other's feet; local servers are per worker, never shared.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if workers.isdigit() and int(workers) > 1:
+        pytest.fail(
+            f"${ENDPOINTS_ENV_VAR} names one external etcd, whose whole keyspace each test "
+            f"wipes: the tests cannot share it between {workers} pytest-xdist workers; run "
+            "them in one process with `pytest -n 0` (or `-p no:xdist`)",
+            pytrace=False,
+        )
+
+
 @contextlib.contextmanager
 def _started(launched: _L) -> Iterator[_L]:
     """Start ``launched``, yield it, close it; a failed start fails the test."""
@@ -131,6 +156,7 @@ def etcd_server() -> Iterator[EtcdServer | ExternalEtcd]:
     external = endpoints_from_env()
     if external:
         _require_client()
+        _single_worker_or_fail()
         yield ExternalEtcd(external)
         return
     with _started(EtcdServer(_binary_or_fail())) as server:

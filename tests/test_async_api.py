@@ -5,6 +5,7 @@ conveniences agreeing call for call (they are one source, generated)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from typing import Any
 
@@ -129,6 +130,41 @@ async def test_cancelling_a_task_waiting_for_an_event_keeps_the_watch_cancellabl
     assert watch.cancelled
     assert await watch.next_event(0) is None
     assert data._watchers == []  # nothing left feeding it
+
+
+_NO_LOST_CANCEL = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10 has no asyncio.timeout: wait_for keeps the race"
+)
+
+
+@_NO_LOST_CANCEL
+async def test_a_cancel_that_meets_an_event_ends_the_read_and_leaves_the_event(
+    store: AsyncMemoryStore,
+) -> None:
+    # The event reaches the waiting reader, and the cancel comes before the reader runs
+    # again. asyncio.wait_for (before 3.12) returned the event and lost the cancel: a
+    # cancelled semaphore waiter that was just told of a newer waiter's key waited on.
+    watch = store.watch_prefix("k")
+    task = asyncio.create_task(watch.next_event(30))
+    await asyncio.sleep(0.01)
+    await store.put("k/1", b"1")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    event = await watch.next_event(1)
+    assert event is not None and event.kv.value == b"1"
+    await watch.cancel()
+
+
+@_NO_LOST_CANCEL
+async def test_a_cancel_that_meets_the_set_ends_wait_event() -> None:
+    event = asyncio.Event()
+    task = asyncio.create_task(wait_event(event, 30))
+    await asyncio.sleep(0.01)
+    event.set()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_a_lock_whose_lease_expires_is_reported_lost_and_its_guarded_write_refused(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import kvstore
+import kvstore.cli
 from kvstore import ConfigurationError, DecryptionError, StoreClosedError
 from kvstore.base import BaseStore
 from kvstore.cli import main
@@ -278,7 +279,15 @@ Cli = Callable[..., int]
 
 
 @pytest.fixture
-def cli(shared: _SharedMemory, capsys: pytest.CaptureFixture[str]) -> Cli:
+def cli(
+    shared: _SharedMemory, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
+    # main() sets GRPC_VERBOSITY=NONE in its process when unset, and notes it: here, that
+    # process is the test's, whose later tests (tests/test_cli.py's subprocesses inherit
+    # os.environ) must not see it. As test_cli.py's `seeded` fixture does:
+    monkeypatch.setattr(kvstore.cli, "_ADDED_ENV_VARS", set())
+    monkeypatch.setenv("GRPC_VERBOSITY", "unchanged")
+
     def run(*args: str) -> int:
         return main(list(args))
 

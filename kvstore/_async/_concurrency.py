@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 __all__ = [
     "EMPTY",
@@ -35,6 +36,28 @@ AsyncLock = asyncio.Lock
 
 EMPTY = object()
 """What ``AsyncQueue.get`` returns when nothing came in time."""
+
+_T = TypeVar("_T")
+
+if sys.version_info >= (3, 11):
+
+    async def _within(awaitable: Awaitable[_T], timeout: float | None) -> _T:
+        """``await awaitable``, raising ``TimeoutError`` after ``timeout`` seconds.
+
+        Not ``asyncio.wait_for``: before Python 3.12 it awaits in a task of its own, and
+        when that task finishes just as the caller is cancelled, it returns the result and
+        the cancellation is lost (a cancelled watch reader that had just been handed an
+        event read on, and waited for ever). ``asyncio.timeout`` awaits in the caller's
+        task, so a cancellation always ends the wait (``asyncio.Queue.get`` then leaves
+        the item queued).
+        """
+        async with asyncio.timeout(timeout):
+            return await awaitable
+
+else:  # pragma: no cover - Python 3.10 has no asyncio.timeout; wait_for keeps its race
+
+    async def _within(awaitable: Awaitable[_T], timeout: float | None) -> _T:
+        return await asyncio.wait_for(awaitable, timeout)
 
 
 class AsyncQueue:
@@ -73,7 +96,7 @@ class AsyncQueue:
         if timeout is not None and timeout <= 0:
             return EMPTY
         try:
-            return await asyncio.wait_for(self._queue.get(), timeout)
+            return await _within(self._queue.get(), timeout)
         except asyncio.TimeoutError:  # not TimeoutError before Python 3.11
             return EMPTY
 
@@ -96,7 +119,7 @@ async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
     if event.is_set():
         return True
     with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError from 3.11
-        await asyncio.wait_for(event.wait(), timeout)
+        await _within(event.wait(), timeout)
     return event.is_set()
 
 

@@ -83,6 +83,12 @@ def failed(result: subprocess.CompletedProcess[bytes], code: int = 1) -> str:
     return lines[0]
 
 
+PORT_2379 = pytest.mark.xdist_group("etcd-port-2379")
+"""The tests that take or squat etcd's standard port: on one xdist worker, one at a time
+(``serve`` checks that 2379 is free, then its etcd binds it: another test must not take it
+in between)."""
+
+
 def stop_serve(server: subprocess.Popen[bytes]) -> None:
     """Stop a ``kvstore serve`` a failed test left running, with the etcd it started.
 
@@ -347,6 +353,7 @@ def test_reencrypt_reports_undecryptable_values(cli: Cli, tmp_path: Path) -> Non
     assert cli("--key-file", str(keys), "get", "secret/plain").stdout == b"not encrypted"
 
 
+@PORT_2379
 def test_serve_starts_etcd_and_stops_on_sigterm(cli: Cli) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "kvstore.cli", "serve"],
@@ -400,6 +407,7 @@ def test_demo_without_a_url_starts_its_own_etcd() -> None:
     assert "Done: every section ran as documented." in output
 
 
+@PORT_2379
 def test_serve_moves_to_a_free_port_when_2379_is_taken(cli: Cli) -> None:
     with socket.socket() as squatter:
         # SO_REUSEADDR: connections of an earlier server on 2379 may linger in TIME_WAIT.

@@ -119,6 +119,11 @@ def test_endpoints_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- fixtures ----------------------------------------------------------------------------
 
 
+# The second test checks that the fixture wiped what the first left: one worker, in order.
+_WIPE_PAIR = pytest.mark.xdist_group("etcd-endpoints-wipe-pair")
+
+
+@_WIPE_PAIR
 def test_etcd_server_fixture_serves_raw_client(
     etcd_server: EtcdServer | ExternalEtcd, etcd_endpoints: list[str]
 ) -> None:
@@ -127,6 +132,7 @@ def test_etcd_server_fixture_serves_raw_client(
     assert get_value(etcd_endpoints[0], "launcher/greeting") == b"hello"
 
 
+@_WIPE_PAIR
 def test_etcd_endpoints_starts_empty(etcd_endpoints: list[str]) -> None:
     # The previous test left a key behind; the fixture wiped it.
     assert get_value(etcd_endpoints[0], "launcher/greeting") is None

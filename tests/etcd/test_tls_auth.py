@@ -17,7 +17,9 @@ from kvstore.errors import (
 from kvstore_etcd import EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, make_test_pki
 
-pytestmark = pytest.mark.etcd
+# One xdist group: every test of the module on one pytest-xdist worker, so that its module
+# fixtures (a PKI, a TLS etcd, an etcd with auth) are set up once, not once per worker.
+pytestmark = [pytest.mark.etcd, pytest.mark.xdist_group("etcd-tls-auth")]
 
 ROOT_PASSWORD = "root-canary-7c1e"
 ALICE_PASSWORD = "alice-canary-51d2"

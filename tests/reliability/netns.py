@@ -2,10 +2,15 @@
 a test can cut one member off from its peers while clients still reach it.
 
 Each member ``i`` has two links: a peer link (``10.77.<n>.<i+1>``) on a bridge shared by
-the members, and a client link to the test's namespace (``10.78.<n+i>.2``, the host side
+the members, and a client link to the test's namespace (``10.78.<3n+i>.2``, the host side
 ``.1``). ``partition(i)`` takes member ``i``'s bridge port down: its raft traffic stops,
 its client port still answers, as when a member's peer network fails. Needs root and
 iproute2 (``ip netns``), both of which CI has.
+
+Several clusters may exist at once (pytest-xdist workers, each running its own tests): the
+namespaces, bridge and veth names carry the process id, and the block ``n`` is one of the
+xdist worker's own (``n = worker + k * workers``), the first whose client subnets no host
+interface uses yet (a run that was killed may have left its links behind).
 """
 
 from __future__ import annotations
@@ -19,8 +24,30 @@ from kvstore_etcd.launcher import EtcdServer
 __all__ = ["NetnsCluster"]
 
 
+_BLOCKS = 85
+"""Blocks ``n`` of addresses: the client subnets ``10.78.<3n>`` to ``10.78.<3n+2>`` fit in 255."""
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+def _free_block() -> int:
+    """A block of addresses of this xdist worker's that no host interface uses yet.
+
+    The worker ``gw<w>`` of ``W`` takes the blocks ``w``, ``w + W``, ``w + 2W`` ..., so two
+    workers never pick the same one; outside xdist, ``w = 0`` and ``W = 1``.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
+    listed = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show"], check=True, capture_output=True, text=True, timeout=10
+    ).stdout
+    for block in range(index % _BLOCKS, _BLOCKS, count):
+        if not any(f" 10.78.{3 * block + member}." in listed for member in range(3)):
+            return block
+    raise RuntimeError(f"no free 10.78.x.0/24 subnets for worker {worker or 'main'}:\n{listed}")
 
 
 class _Member(EtcdServer):
@@ -58,13 +85,16 @@ class NetnsCluster:
     """Three etcd members in namespaces of their own (see the module docstring)."""
 
     def __init__(self, binary: str) -> None:
-        tag = os.getpid() % 10_000
+        # The pid: unique among the live processes, and short enough for the 15-character
+        # limit of interface names ("kvp" + at most 7 digits + "x0").
+        tag = os.getpid()
         self._tag = tag
-        self._subnet = tag % 200
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.bridge = f"kvb{tag}"
-        self.namespaces = [f"kvstore-{tag}-m{index}" for index in range(3)]
+        self.namespaces = [f"kvstore-{worker}-{tag}-m{index}" for index in range(3)]
         self.members: list[_Member] = []
         self._binary = binary
+        self._subnet = _free_block()
 
     def __enter__(self) -> NetnsCluster:
         try:
@@ -129,13 +159,13 @@ class NetnsCluster:
                 "name",
                 host_end,
             )
-            client_net = f"10.78.{self._subnet + index}"
+            client_net = f"10.78.{3 * self._subnet + index}"
             _ip("addr", "add", f"{client_net}.1/24", "dev", host_end)
             _ip("link", "set", host_end, "up")
             _ip("-n", namespace, "addr", "add", f"{client_net}.2/24", "dev", "client0")
             _ip("-n", namespace, "link", "set", "client0", "up")
         ips = [
-            (f"10.77.{self._subnet}.{index + 1}", f"10.78.{self._subnet + index}.2")
+            (f"10.77.{self._subnet}.{index + 1}", f"10.78.{3 * self._subnet + index}.2")
             for index in range(3)
         ]
         initial = ",".join(f"m{index}=http://{peer}:2380" for index, (peer, _) in enumerate(ips))

@@ -40,7 +40,14 @@ from kvstore_etcd.launcher import EtcdCluster
 
 from .conftest import WAIT, WatchRecorder, current_revision
 
-pytestmark = [pytest.mark.reliability, pytest.mark.etcd]
+# One xdist group: these scenarios run one after the other on one pytest-xdist worker. Each
+# runs four worker processes on a 3-member cluster for a fixed fault schedule; several at
+# once on a loaded machine left too little CPU for the workers to make progress.
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.etcd,
+    pytest.mark.xdist_group("reliability-recipe-faults"),
+]
 
 WORKER = Path(__file__).with_name("recipe_worker.py")
 REPO = Path(__file__).resolve().parents[2]

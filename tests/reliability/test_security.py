@@ -21,7 +21,14 @@ from kvstore_etcd.launcher import EtcdServer, EtcdUser, PKIFiles, enable_auth, m
 from .conftest import WatchRecorder
 from .proxy import FaultProxy
 
-pytestmark = [pytest.mark.reliability, pytest.mark.etcd]
+# One xdist group: every test of the module on one pytest-xdist worker, so that its module
+# fixtures (a PKI, a TLS etcd with auth, an etcd with auth) are set up once, not once per
+# worker.
+pytestmark = [
+    pytest.mark.reliability,
+    pytest.mark.etcd,
+    pytest.mark.xdist_group("reliability-security"),
+]
 
 APP_PASSWORD = "app-password-for-tests"
 TOKEN_TTL = 2

@@ -17,6 +17,10 @@ from kvstore.cli._sync.demo import seeded
 from kvstore.recipes import QUEUE_NAMESPACE
 from kvstore_memory import AsyncMemoryStore, MemoryStore
 
+# One xdist group: every test of the module on one pytest-xdist worker, so that its module
+# fixtures (Chromium, the demo's data, two UI servers) are set up once, not once per worker.
+pytestmark = pytest.mark.xdist_group("ui-browser")
+
 SCRIPT_KEY = "<script>alert(1)</script>"
 
 

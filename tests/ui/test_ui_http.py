@@ -17,6 +17,10 @@ from kvstore.txn import Get
 from kvstore.types import RangeResult
 from kvstore_memory import AsyncMemoryStore, MemoryStore
 
+# One xdist group: every test of the module on one pytest-xdist worker, so that its module
+# fixtures (a store of 100,000 keys, the UI server) are set up once, not once per worker.
+pytestmark = pytest.mark.xdist_group("ui-http")
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
@@ -168,6 +172,10 @@ def test_without_the_ui_extra_the_command_names_it(
     for name in [name for name in sys.modules if name.split(".")[0] in ("starlette", "uvicorn")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "starlette", None)
+    # main() sets GRPC_VERBOSITY=NONE in this process when unset, and notes it: keep both
+    # from the later tests of the process (as tests/test_cli.py's `seeded` fixture does).
+    monkeypatch.setattr(kvstore.cli, "_ADDED_ENV_VARS", set())
+    monkeypatch.setenv("GRPC_VERBOSITY", "unchanged")
     assert kvstore.cli.main(["ui", "--demo"]) == 1
     assert 'pip install "kvstore[ui]"' in capsys.readouterr().err
 
