@@ -60,7 +60,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore_sql import _statements as sql
+import kvstore_sql._statements as sql
 from kvstore_sql._dialect import Connection, Dialect
 from kvstore_sql._errors import map_errors
 from kvstore_sql._schema import ensure_schema
