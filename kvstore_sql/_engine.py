@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+import kvstore_sql._statements as sql
 from kvstore.errors import (
     BackendError,
     CompactedError,
@@ -60,7 +61,6 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-import kvstore_sql._statements as sql
 from kvstore_sql._dialect import Connection, Dialect
 from kvstore_sql._errors import map_errors
 from kvstore_sql._schema import ensure_schema
