@@ -16,17 +16,22 @@ or, from the commit itself, ``IndeterminateError``.
 
 from __future__ import annotations
 
+from kvstore_sql._async.postgres import AsyncPostgresStore
 from kvstore_sql._async.sqlite import AsyncSQLiteStore
 from kvstore_sql._async.store import AsyncSQLStore
+from kvstore_sql._sync.postgres import PostgresStore
 from kvstore_sql._sync.sqlite import SQLiteStore
 from kvstore_sql._sync.store import SQLStore
 from kvstore_sql.clock import Clock, WallClock
-from kvstore_sql.config import SQLiteConfig
+from kvstore_sql.config import PostgresConfig, SQLiteConfig
 
 __all__ = [
+    "AsyncPostgresStore",
     "AsyncSQLStore",
     "AsyncSQLiteStore",
     "Clock",
+    "PostgresConfig",
+    "PostgresStore",
     "SQLStore",
     "SQLiteConfig",
     "SQLiteStore",

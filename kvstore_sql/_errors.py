@@ -3,7 +3,7 @@
 Every statement the SQL backend runs goes through ``map_errors`` (the engine's transactions
 and the dialects' connects), so no ``sqlite3`` exception escapes ``kvstore_sql``. Each
 dialect names its driver's exception classes and its translation function, both here:
-``translate_sqlite`` for ``sqlite3`` (PostgreSQL's ``psycopg`` will get its own beside it).
+``translate_sqlite`` for ``sqlite3``, ``translate_psycopg`` for PostgreSQL's ``psycopg``.
 
 How a SQLite error is told to the caller:
 
@@ -36,16 +36,18 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from kvstore.errors import (
+    AuthenticationError,
     BackendError,
     ConfigurationError,
     IndeterminateError,
     KVStoreError,
     OperationTimeoutError,
+    PermissionDeniedError,
     StoreClosedError,
     UnavailableError,
 )
 
-__all__ = ["Translator", "map_errors", "translate_sqlite"]
+__all__ = ["Translator", "map_errors", "translate_psycopg", "translate_sqlite"]
 
 
 class Translator(Protocol):
@@ -174,3 +176,59 @@ def translate_sqlite(
         key=key,
         operation=operation,
     )
+
+
+def translate_psycopg(
+    error: BaseException,
+    *,
+    operation: str,
+    database: str,
+    key: str | None = None,
+    committing: bool = False,
+) -> KVStoreError:
+    """The kvstore error for a ``psycopg`` error (PostgreSQL).
+
+    Args:
+        error: The ``psycopg.Error``.
+        operation: The store call that failed.
+        database: How to name the database (its URL without password, and the schema).
+        key: The key the call was about, if any.
+        committing: ``COMMIT`` raised it: the write's outcome is unknown.
+    """
+    from psycopg import errors as pg  # the [postgres] extra: imported with the dialect
+
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, pg.InvalidPassword | pg.InvalidAuthorizationSpecification):
+        return AuthenticationError(
+            f"{operation}: PostgreSQL refused the credentials for {database}",
+            key=key,
+            operation=operation,
+        )
+    if isinstance(error, pg.InsufficientPrivilege):
+        return PermissionDeniedError(
+            f"{operation}: permission denied on {database} ({reason})", key=key, operation=operation
+        )
+    if isinstance(error, pg.InvalidCatalogName | pg.InvalidSchemaName):
+        return ConfigurationError(
+            f"{operation}: cannot use {database}: {reason}", key=key, operation=operation
+        )
+    if isinstance(error, pg.QueryCanceled | pg.LockNotAvailable):
+        return OperationTimeoutError(
+            f"{operation}: {database} did not answer in time ({reason})",
+            key=key,
+            operation=operation,
+        )
+    if committing:
+        return IndeterminateError(
+            f"{operation}: committing to {database} failed ({reason}); the write may or may "
+            "not have been applied",
+            key=key,
+            operation=operation,
+        )
+    if isinstance(error, pg.OperationalError | pg.InterfaceError):
+        return UnavailableError(
+            f"{operation}: {database} is unavailable ({reason}); nothing was written",
+            key=key,
+            operation=operation,
+        )
+    return BackendError(f"{operation}: {database} failed ({reason})", key=key, operation=operation)

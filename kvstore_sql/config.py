@@ -1,4 +1,5 @@
-"""``SQLiteConfig``: where a SQLite store keeps its data and how, from arguments or a URL.
+"""``SQLiteConfig`` and ``PostgresConfig``: where a SQL store keeps its data and how, from
+arguments or a URL.
 
 URLs follow SQLAlchemy's convention: three slashes and a relative path, four for an
 absolute one::
@@ -26,15 +27,16 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable
 from typing import Literal, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import attrs
 
 from kvstore.errors import ConfigurationError
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "SQLiteConfig", "Synchronous"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "PostgresConfig", "SQLiteConfig", "Synchronous"]
 
 Synchronous = Literal["full", "normal"]
 
@@ -169,3 +171,97 @@ def _number(values: dict[str, str], name: str, kind: Callable[[str], _N], defaul
         raise ConfigurationError(
             f"open: {name} must be a number, not {raw!r}", operation="open"
         ) from None
+
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+_POSTGRES_OPTIONS = ("auto_compact", "password_env", "password_file", "schema")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def _check_schema(instance: PostgresConfig, attribute: attrs.Attribute[str], schema: str) -> None:
+    if not isinstance(schema, str) or not _IDENTIFIER.fullmatch(schema):
+        raise ConfigurationError(
+            f"open: schema must be a plain identifier (letters, digits, _), not {schema!r}"
+        )
+
+
+@attrs.frozen(repr=False)
+class PostgresConfig:
+    """The settings of a PostgreSQL store.
+
+    URLs are libpq's (``postgresql://user@host:5432/dbname?sslmode=require``, also
+    ``postgres://``), handed to psycopg as they are, less kvstore's own options:
+    ``schema`` (the PostgreSQL schema that holds the tables, created if missing; default
+    ``kvstore``: several stores can share a database), ``password_env`` /
+    ``password_file`` (where the password is, instead of the URL) and ``auto_compact``.
+
+    Attributes:
+        conninfo: The libpq URI (it may hold a password: it is never shown).
+        schema: The schema of the tables.
+        password: A password given apart from the URL (never shown).
+        auto_compact: Keep this many revisions of history (0: keep everything).
+
+    Raises:
+        ConfigurationError: A setting is not valid.
+    """
+
+    conninfo: str
+    schema: str = attrs.field(default="kvstore", validator=_check_schema)
+    password: str | None = None
+    auto_compact: int = attrs.field(default=0, validator=_check_auto_compact)
+
+    @property
+    def description(self) -> str:
+        """The URL without its password, and the schema: how messages name the store."""
+        parts = urlsplit(self.conninfo)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':', 1)[0]}@{host}"
+        return f"{parts.scheme}://{netloc}{parts.path} (schema {self.schema})"
+
+    def __repr__(self) -> str:
+        return f"PostgresConfig({self.description!r})"
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresConfig:
+        """The settings a ``postgresql://`` URL gives.
+
+        Raises:
+            ConfigurationError: The URL is not a PostgreSQL URL, an option is unknown or
+                not valid, or the password's environment variable or file is missing.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in _POSTGRES_SCHEMES:
+            raise ConfigurationError(
+                "open: a PostgreSQL URL is postgresql://user@host:5432/dbname", operation="open"
+            )
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        ours = {name: value for name, value in pairs if name in _POSTGRES_OPTIONS}
+        libpq = [(name, value) for name, value in pairs if name not in _POSTGRES_OPTIONS]
+        password = None
+        if "password_env" in ours:
+            password = os.environ.get(ours["password_env"])
+            if password is None:
+                raise ConfigurationError(
+                    f"open: the environment variable {ours['password_env']} is not set",
+                    operation="open",
+                )
+        if "password_file" in ours:
+            try:
+                with open(ours["password_file"], encoding="utf-8") as file:
+                    password = file.read().strip()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"open: cannot read the password file {ours['password_file']}: {exc.strerror}",
+                    operation="open",
+                ) from None
+        conninfo = urlunsplit(
+            (parts.scheme, parts.netloc, parts.path, urlencode(libpq), parts.fragment)
+        )
+        return cls(
+            conninfo,
+            schema=ours.get("schema", "kvstore"),
+            password=password,
+            auto_compact=_number(ours, "auto_compact", int, 0),
+        )

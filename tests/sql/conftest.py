@@ -1,4 +1,5 @@
-"""Fixtures for the SQL backend's tests: a fresh SQLite file per test, and stores on it.
+"""Fixtures for the SQL backend's tests: a fresh SQLite file per test, and stores on it; a
+PostgreSQL server per test process, with a fresh schema per test.
 
 ``sqlite_path`` is a database file in the test's ``tmp_path`` (not created yet);
 ``sqlite_url`` names it as ``kvstore.open`` takes it (``sqlite:////abs/path.db``).
@@ -7,11 +8,13 @@ The stores run on a ``ManualClock`` (``clock``), so lease expiry needs no sleepi
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from postgres_server import PostgresServer
 
 from kvstore_memory import ManualClock
 from kvstore_sql import AsyncSQLiteStore, SQLiteStore
@@ -51,3 +54,25 @@ async def async_sqlite_store(
     store = AsyncSQLiteStore(sqlite_path, clock=clock)
     yield store
     await store.aclose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this test process (each xdist worker has its own).
+
+    It fails, never skips, when no server can start."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_schema() -> str:
+    """A schema of the test's own on the session's server (the stores create it)."""
+    return f"t_{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, postgres_schema: str) -> str:
+    """``postgresql://postgres@127.0.0.1:<port>/postgres?schema=<the test's schema>``."""
+    return f"{postgres_server.url}?schema={postgres_schema}"

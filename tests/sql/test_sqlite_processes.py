@@ -120,8 +120,7 @@ def test_an_expired_lease_is_revoked_once_when_its_holder_is_gone(sqlite_path: P
     with SQLiteStore(sqlite_path) as first, SQLiteStore(sqlite_path) as second:
         holder = _spawn("lease", sqlite_path, "leased", 2)
         granted = json.loads(_line(holder))
-        _kill(holder)  # nothing renews the lease now
-        assert first.get("leased") == b"leased"
+        _kill(holder)  # nothing renews the lease now (it may even be gone already)
         with (
             first.watch("leased", start_revision=granted["revision"] + 1) as one,
             second.watch("leased", start_revision=granted["revision"] + 1) as two,

@@ -1,4 +1,5 @@
-"""The ``sqlite://`` plugin: its hooks, its entry point, and ``kvstore.open`` through it.
+"""The ``sqlite://`` and ``postgresql://`` plugin: its hooks, its entry points, its URLs, and
+``kvstore.open`` through it.
 
 The ``kvstore.open`` tests need the ``sqlite`` entry point in the installed metadata
 (``pip install -e .`` after ``pyproject.toml`` declared it); until the installation is
@@ -16,7 +17,7 @@ import pytest
 import kvstore
 from kvstore import AsyncNamespacedStore, NamespacedStore
 from kvstore.errors import ConfigurationError
-from kvstore_sql import AsyncSQLiteStore, SQLiteStore, plugin
+from kvstore_sql import AsyncSQLiteStore, PostgresConfig, PostgresStore, SQLiteStore, plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,8 @@ needs_entry_point = pytest.mark.skipif(
 def test_the_entry_point_is_declared() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     entry_points = text.split("[project.entry-points.kvstore]", 1)[1].split("[", 1)[0]
-    assert 'sqlite = "kvstore_sql.plugin"' in entry_points
+    for scheme in ("sqlite", "postgresql", "postgres"):
+        assert f'{scheme} = "kvstore_sql.plugin"' in entry_points
 
 
 def test_the_hooks_open_sqlite_urls_only(sqlite_url: str) -> None:
@@ -76,3 +78,56 @@ async def test_kvstore_open_async(sqlite_url: str) -> None:
         await store.put("k", b"v")
     with SQLiteStore(sqlite_url.removeprefix("sqlite:///")) as store:
         assert store.get("app/k") == b"v"
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+def test_postgres_urls_keep_libpq_options_and_take_kvstore_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PG_SECRET", "canary-from-env")
+    config = PostgresConfig.from_url(
+        "postgresql://app@db.example:5433/main?sslmode=require&schema=app_kv"
+        "&password_env=PG_SECRET&auto_compact=50"
+    )
+    assert config.conninfo == "postgresql://app@db.example:5433/main?sslmode=require"
+    assert (config.schema, config.password, config.auto_compact) == (
+        "app_kv",
+        "canary-from-env",
+        50,
+    )
+    secret = tmp_path / "password"
+    secret.write_text("canary-from-file\n")
+    from_file = PostgresConfig.from_url(f"postgres://app@db/main?password_file={secret}")
+    assert from_file.password == "canary-from-file"
+    assert from_file.schema == "kvstore"
+
+
+def test_postgres_passwords_are_never_shown() -> None:
+    config = PostgresConfig.from_url("postgresql://app:canary-in-url@db/main")
+    assert "canary" not in repr(config) and "canary" not in config.description
+    assert config.description == "postgresql://app@db/main (schema kvstore)"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://db/main",
+        "postgresql://db/main?schema=bad-name",
+        "postgresql://db/main?password_env=KVSTORE_NO_SUCH_VARIABLE",
+        "postgresql://db/main?password_file=/no/such/file",
+        "postgresql://db/main?auto_compact=-1",
+    ],
+)
+def test_bad_postgres_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        PostgresConfig.from_url(url)
+
+
+def test_the_hooks_open_postgres_urls(postgres_url: str) -> None:
+    for scheme in ("postgresql", "postgres"):
+        store = plugin.kvstore_open(postgres_url, scheme)
+        assert isinstance(store, PostgresStore)
+        store.put("k", scheme.encode())
+        store.close()
