@@ -44,7 +44,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import urllib.parse
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -247,7 +246,7 @@ class KVStoreLock(locking.Lock):
         with _translated():
             return self.holder.guard()
 
-    def acquire(  # type: ignore[override]
+    def acquire(
         self,
         blocking: bool | float = True,
         shared: bool = False,
@@ -274,7 +273,7 @@ class KVStoreLock(locking.Lock):
         if acquired:
             with self._state:
                 self._holders.append(holder)
-            self._driver._locks.add(self)
+            self._driver._holding(self, True)
         return acquired
 
     def release(self) -> bool:
@@ -291,6 +290,8 @@ class KVStoreLock(locking.Lock):
             if not self._holders:
                 return False
             holder = self._holders.pop()
+            if not self._holders:
+                self._driver._holding(self, False)
         try:
             with _translated():
                 ours = self._driver.store.kv_txn([holder.guard()], [Delete(holder.key)], [])
@@ -298,6 +299,7 @@ class KVStoreLock(locking.Lock):
         except BaseException:
             with self._state:
                 self._holders.append(holder)
+            self._driver._holding(self, True)
             raise
         return ours.succeeded
 
@@ -370,7 +372,9 @@ class KVStoreDriver(
         self._lease: Lease | None = None
         self._lease_state = threading.Lock()
         self._elections: dict[bytes, Election] = {}
-        self._locks: weakref.WeakSet[KVStoreLock] = weakref.WeakSet()
+        self._locks: set[KVStoreLock] = set()
+        """The locks with holds, released by ``stop``."""
+        self._locks_state = threading.Lock()
 
     def __repr__(self) -> str:
         return f"KVStoreDriver(scheme=kvstore+{self._scheme}, member={self._member_id!r})"
@@ -412,7 +416,9 @@ class KVStoreDriver(
             with contextlib.suppress(KVStoreError):
                 election.resign()
         self._elections.clear()
-        for lock in list(self._locks):
+        with self._locks_state:
+            locks, self._locks = self._locks, set()
+        for lock in locks:
             lock._drop()
         lease, self._lease = self._lease, None
         if lease is not None:
@@ -457,6 +463,13 @@ class KVStoreDriver(
             return self._membership_lease()
 
     # -- locks
+
+    def _holding(self, lock: KVStoreLock, held: bool) -> None:
+        with self._locks_state:
+            if held:
+                self._locks.add(lock)
+            else:
+                self._locks.discard(lock)
 
     def get_lock(self, name: bytes) -> KVStoreLock:
         """A lock named ``name`` (see ``KVStoreLock``).
@@ -608,9 +621,7 @@ class KVStoreDriver(
         group_id = _binary(group_id)
 
         def members() -> dict[bytes, coordination.Capabilities | None]:
-            return {
-                member: _capabilities(kv) for member, kv in self._members(group_id).items()
-            }
+            return {member: _capabilities(kv) for member, kv in self._members(group_id).items()}
 
         return self._submit(members)
 
@@ -653,8 +664,9 @@ class KVStoreDriver(
 
         def update() -> None:
             kv = self._member(group_id, self._member_id)
+            same = CreateRevision(kv.key) == kv.create_revision
             put = Put(kv.key, value, ignore_lease=True)
-            if not self.store.kv_txn([CreateRevision(kv.key) == kv.create_revision], [put]).succeeded:
+            if not self.store.kv_txn([same], [put]).succeeded:
                 raise coordination.MemberNotJoined(group_id, self._member_id)
 
         return self._submit(update)

@@ -17,8 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql"))
 
-from postgres_server import PostgresServer  # noqa: E402
-
+from postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="session")
