@@ -21,8 +21,8 @@ from kvstore_tooz.driver import (
 __all__ = [
     "DEFAULT_TIMEOUT",
     "GROUP_NAMESPACE",
-    "SCHEMES",
     "KVStoreDriver",
     "KVStoreLock",
+    "SCHEMES",
     "kvstore_url",
 ]

@@ -69,9 +69,9 @@ from kvstore.types import KeyValue, RangeResult
 __all__ = [
     "DEFAULT_TIMEOUT",
     "GROUP_NAMESPACE",
-    "SCHEMES",
     "KVStoreDriver",
     "KVStoreLock",
+    "SCHEMES",
     "kvstore_url",
 ]
 

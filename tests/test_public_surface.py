@@ -60,10 +60,11 @@ PUBLIC_MODULES = (
     "kvstore_etcd",
     "kvstore_memory",
     "kvstore_sql",
+    "kvstore_tooz",
 )
 """The modules whose ``__all__`` is kvstore's public API."""
 
-SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql")
+SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql", "kvstore_tooz")
 
 
 def kvstore_imports(path: Path) -> Iterator[tuple[str, list[str]]]:
