@@ -250,12 +250,31 @@ class Engine(Evaluator):
             InvalidArgumentError: The revision is in the future.
             CompactedError: The revision is below the compact revision.
         """
+        if request.is_plain:
+            found = self._plain_get(request.key)
+            if found is not None:
+                return found
         with self._reading("range", request.key):
             if request.is_plain:
                 kvs = self._select(request.key, None)
                 return RangeResult(tuple(kvs), len(kvs), False, self._revision)
             self.check_read_revision(request.revision, request.key, "range")
             return self._range(request, self._revision)
+
+    def _plain_get(self, key: str) -> RangeResult | None:
+        """``get``'s read in one statement, outside any explicit transaction (one
+        statement is one snapshot in autocommit mode): the key and the store's revision
+        together. ``None`` when a lease is due (the full read revokes it first)."""
+        self._check_usable("range")
+        with map_errors(self.dialect, "range", key=key):
+            row = self._execute(sql.PLAIN_GET, (key.encode(),)).fetchone()
+            if row is None:
+                return None
+            if row[2] is not None and float(row[2]) <= self._now():
+                return None
+        self._revision, self._compacted = int(row[0]), int(row[1])
+        kvs = () if row[3] is None else (_key_value(row[3:]),)
+        return RangeResult(kvs, len(kvs), False, self._revision)
 
     def _range(self, read: Get, header_revision: int) -> RangeResult:
         """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit.
