@@ -2,7 +2,7 @@
 transactions of 4 processes conserve the total and lose no commit; the write lock of a
 ``RWLock`` and a one-holder ``Semaphore`` exclude with fencing; a mirror in another
 process ends equal to the store. (Locks across processes: ``test_sqlite_processes.py``.)
-The other processes are ``tests/sql/recipe_worker.py``; leases run on the wall clock.
+The other processes are ``tests/sql/sql_recipe_worker.py``; leases run on the wall clock.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from kvstore.keys import prefix_range_end
 from kvstore.txn import Delete, Put
 from kvstore_sql import PostgresStore, SQLiteStore
 
-WORKER = Path(__file__).with_name("recipe_worker.py")
+WORKER = Path(__file__).with_name("sql_recipe_worker.py")
 TIMEOUT = 180.0
 
 

@@ -3,19 +3,19 @@
 
 Usage::
 
-    python tests/sql/recipe_worker.py stm URL ROUNDS SEED
+    python tests/sql/sql_recipe_worker.py stm URL ROUNDS SEED
         ROUNDS STM transfers of 1 between random accounts ``acct/0`` .. ``acct/3``, each
         also adding 1 to ``transfers`` in the same transaction. Prints ``done``.
 
-    python tests/sql/recipe_worker.py rwlock URL ROUNDS
+    python tests/sql/sql_recipe_worker.py rwlock URL ROUNDS
         ROUNDS increments of ``counter`` under the write lock of the RWLock ``rw``, each
         guarded by the holder's fencing token (``guard()``) and recording
         ``tokens/<token>``. Prints ``done``.
 
-    python tests/sql/recipe_worker.py semaphore URL ROUNDS
+    python tests/sql/sql_recipe_worker.py semaphore URL ROUNDS
         The same under a one-holder ``Semaphore`` named ``sem``.
 
-    python tests/sql/recipe_worker.py mirror URL PREFIX SENTINEL
+    python tests/sql/sql_recipe_worker.py mirror URL PREFIX SENTINEL
         Mirrors PREFIX, prints ``ready`` once the mirror has its first listing, then waits
         until the mirror holds SENTINEL and prints ``{"revision", "items"}`` (JSON) of
         the mirror at that moment.
