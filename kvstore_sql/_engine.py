@@ -225,9 +225,9 @@ class Engine:
     def call(self, function: Callable[..., _T], *args: Any) -> _T:
         """``function(*args)``, one of this engine's calls, again on a new connection while
         the connection was lost before the call could commit (for up to
-        ``reconnect_timeout`` seconds, waiting 20 ms to 1 s between attempts): a read is retried, and
-        so is a write, whose transaction never committed (the database rolls back a
-        transaction whose connection is gone). What the stores call.
+        ``reconnect_timeout`` seconds, waiting 20 ms to 1 s between attempts): a read is
+        retried, and so is a write, whose transaction never committed (the database rolls
+        back a transaction whose connection is gone). What the stores call.
 
         Raises:
             IndeterminateError: The connection was lost while the write committed: its
