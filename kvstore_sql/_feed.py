@@ -274,7 +274,7 @@ class Feed:
                 timeout = None
             elif failures:
                 backoff = self.poll_interval * (1 << min(failures, 6))
-                timeout = min(backoff, max(_MAX_BACKOFF_SECONDS, self.poll_interval))
+                timeout = min(backoff, _MAX_BACKOFF_SECONDS)
             else:
                 timeout = self.poll_interval
             self._wake.wait(timeout)

@@ -50,6 +50,9 @@ POLL_SECONDS = 0.5
 _LISTEN_BACKOFF_SECONDS = (0.05, 1.0)
 """The listener's first and longest wait between attempts to reconnect."""
 
+_CLOSE_WAIT_SECONDS = 2.0
+"""How long closing a store waits for its listener's thread."""
+
 CONNECT_TIMEOUT_SECONDS = 10
 """libpq's ``connect_timeout`` when the URL sets none: an unreachable host fails ``open``
 with ``UnavailableError`` after this long, instead of hanging for the system's TCP timeout."""
@@ -212,23 +215,37 @@ class _Listener:
         self._wake = wake
         self._stop_read, self._stop_write = os.pipe()
         self._closed = threading.Event()
+        self._pipe_lock = threading.Lock()  # the pipe is closed once, by the thread
         self._thread = threading.Thread(
             target=self._run, name=f"kvstore-sql-listen {dialect.description}", daemon=True
         )
         self._thread.start()
 
     def close(self) -> None:
-        """Stop listening: the thread ends and its connection closes. Idempotent."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        os.write(self._stop_write, b"x")
+        """Stop listening: the thread ends and its connection closes. Idempotent. Waits
+        for the thread a few seconds at most (it may be in a connection attempt to an
+        unreachable server); the thread then ends by itself."""
+        with self._pipe_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            os.write(self._stop_write, b"x")
         if self._thread is not threading.current_thread():
-            self._thread.join()
-        os.close(self._stop_read)
-        os.close(self._stop_write)
+            self._thread.join(_CLOSE_WAIT_SECONDS)
+
+    def _close_pipe(self) -> None:
+        with self._pipe_lock:
+            self._closed.set()
+            os.close(self._stop_read)
+            os.close(self._stop_write)
 
     def _run(self) -> None:
+        try:
+            self._listen_until_closed()
+        finally:
+            self._close_pipe()
+
+    def _listen_until_closed(self) -> None:
         pg = self._dialect._pg
         first, longest = _LISTEN_BACKOFF_SECONDS
         delay = first

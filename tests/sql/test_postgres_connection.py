@@ -6,6 +6,8 @@ launcher behind the fixtures. Real servers throughout (``kvstore_sql.launcher``)
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -219,3 +221,34 @@ def test_the_fixture_gives_each_test_its_own_schema(
     assert postgres_url.startswith(postgres_server.url + "?schema=t_")
     with kvstore.open(postgres_url) as store:
         assert store.kv_range("", "\0", count_only=True).count == 0
+
+
+def _put_from_another_process(url: str, key: str) -> int:
+    """Put ``key`` through a store of another process; the revision it got."""
+    script = (
+        "import sys, kvstore\n"
+        "with kvstore.open(sys.argv[1]) as store:\n"
+        "    print(store.put(sys.argv[2], b'v'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, url, key], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def test_notify_wakes_the_watches_and_the_listener_reconnects(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    with kvstore.open(postgres_url) as store:
+        store._feed.poll_interval = 3600.0  # no fallback poll: only NOTIFY can wake it
+        with store.watch_prefix("n/") as watch:
+            first = _put_from_another_process(postgres_url, "n/1")
+            event = watch.next_event(30)
+            assert event is not None and (event.kv.key, event.kv.mod_revision) == ("n/1", first)
+            # every connection dropped, the listener's too: it listens again by itself
+            assert _terminate_backends(postgres_server) >= 2
+            second = _put_from_another_process(postgres_url, "n/2")
+            event = watch.next_event(30)
+            assert event is not None and (event.kv.key, event.kv.mod_revision) == ("n/2", second)
+            assert watch.next_event(0.5) is None
