@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -37,9 +38,11 @@ import kvstore_sql._statements as sql
 from kvstore.errors import (
     BackendError,
     CompactedError,
+    IndeterminateError,
     KVStoreError,
     LeaseNotFoundError,
     StoreClosedError,
+    UnavailableError,
 )
 from kvstore.keys import check_lease_id, check_revision
 from kvstore.ranges import apply_range_options
@@ -73,6 +76,15 @@ PURGE_BATCH = 1000
 """History rows examined per compaction transaction (writers wait for one batch at most)."""
 
 _MEMBER_ID = 1
+
+RECONNECT_SECONDS = 15.0
+"""How long a call keeps trying new connections after its database connection was lost
+(the server restarting, the network breaking) before it raises ``UnavailableError``."""
+
+_RETRY_DELAYS = (0.02, 1.0)
+"""The first and the longest wait between attempts on a new connection."""
+
+_T = TypeVar("_T")
 
 
 @attrs.frozen
@@ -125,6 +137,8 @@ class Engine(Evaluator):
         self._next_expiry: float | None = None
         self._wrote = False
         self._closed = False
+        self.reconnect_timeout = RECONNECT_SECONDS
+        """Seconds ``call`` keeps trying new connections after a lost one."""
 
     @classmethod
     def open(
@@ -161,6 +175,55 @@ class Engine(Evaluator):
         self._closed = True
         with contextlib.suppress(*self.dialect.driver_errors):
             self._connection.close()
+
+    # ------------------------------------------------------------------ lost connections
+
+    def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)``, one of this engine's calls, again on a new connection while
+        the connection was lost before the call could commit (for up to
+        ``reconnect_timeout`` seconds, waiting 20 ms to 1 s between attempts): a read is
+        retried, and so is a write, whose transaction never committed (the database rolls
+        back a transaction whose connection is gone). What the stores call.
+
+        Raises:
+            IndeterminateError: The connection was lost while the write committed: its
+                outcome is unknown (never retried).
+            UnavailableError: The database was still unreachable at the end; nothing was
+                written.
+            KVStoreError: As ``function``.
+        """
+        deadline: float | None = None
+        delay, longest = _RETRY_DELAYS
+        operation = getattr(function, "__name__", "call")
+        while True:
+            try:
+                if self.dialect.connection_lost(self._connection):
+                    self._reconnect(operation)
+                return function(*args)
+            except IndeterminateError:
+                raise
+            except UnavailableError:
+                if not self.dialect.connection_lost(self._connection):
+                    raise  # not a lost connection: an answer of the database
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.reconnect_timeout
+                if now + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    def _reconnect(self, operation: str) -> None:
+        """Replace the lost connection with a new one (the old one stays on failure).
+
+        Raises:
+            UnavailableError: The database cannot be reached.
+        """
+        self._check_usable(operation)
+        fresh = self.dialect.connect(operation)
+        with contextlib.suppress(*self.dialect.driver_errors):
+            self._connection.close()
+        self._connection = fresh
 
     # ------------------------------------------------------------------ transactions
 

@@ -60,6 +60,7 @@ PUBLIC_MODULES = (
     "kvstore_etcd",
     "kvstore_memory",
     "kvstore_sql",
+    "kvstore_sql.launcher",
 )
 """The modules whose ``__all__`` is kvstore's public API."""
 
