@@ -49,6 +49,7 @@ PUBLIC_MODULES = (
     "kvstore.protocol",
     "kvstore.ranges",
     "kvstore.recipes",
+    "kvstore.semantics",
     "kvstore.testing",
     "kvstore.txn",
     "kvstore.types",
@@ -60,6 +61,7 @@ PUBLIC_MODULES = (
     "kvstore_etcd",
     "kvstore_memory",
     "kvstore_sql",
+    "kvstore_sql.launcher",
     "kvstore_tooz",
 )
 """The modules whose ``__all__`` is kvstore's public API."""

@@ -1,31 +1,14 @@
-"""Fixtures for the tooz driver's tests: tooz URLs on the session's etcd and on a throwaway
-PostgreSQL server (each xdist worker has its own), with a fresh key space per test.
+"""Fixtures for the tooz driver's tests: tooz URLs on the session's etcd and on the session's
+PostgreSQL, with a fresh key space per test.
 
-``etcd_endpoints`` comes from the ``kvstore_etcd`` pytest plugin (it wipes the etcd before
-each test); the PostgreSQL server is ``tests/sql/postgres_server.py``'s, and each test gets
-a schema of its own. A server that cannot start fails the test, never skips it.
+``etcd_endpoints`` (wiped before each test) and ``postgres_url`` (a schema of the test's
+own) come from kvstore's pytest plugins (``kvstore_etcd.pytest_plugin``,
+``kvstore_sql.pytest_plugin``); a server that cannot start fails the test, never skips it.
 """
 
 from __future__ import annotations
 
-import sys
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sql"))
-
-from postgres_server import PostgresServer
-
-
-@pytest.fixture(scope="session")
-def tooz_postgres_server() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL server for this test process."""
-    server = PostgresServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -35,9 +18,9 @@ def tooz_etcd_url(etcd_endpoints: list[str]) -> str:
 
 
 @pytest.fixture
-def tooz_postgres_url(tooz_postgres_server: PostgresServer) -> str:
+def tooz_postgres_url(postgres_url: str) -> str:
     """``kvstore+postgresql://...?schema=<the test's own schema>``."""
-    return f"kvstore+{tooz_postgres_server.url}?schema=t_{uuid.uuid4().hex}"
+    return f"kvstore+{postgres_url}"
 
 
 @pytest.fixture(params=["etcd", "postgresql"])
