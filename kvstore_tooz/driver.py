@@ -164,6 +164,9 @@ def kvstore_url(parsed_url: Any) -> str:
 
     Returns:
         The URL to give ``kvstore.open``.
+
+    Raises:
+        tooz.ToozError: An etcd URL names its namespace by both its path and ``?namespace=``.
     """
     scheme = str(parsed_url.scheme).removeprefix("kvstore+")
     query = [
@@ -519,6 +522,15 @@ class KVStoreDriver(
         return bool(marker.kvs), found
 
     def create_group(self, group_id: bytes) -> coordination.CoordinatorResult[None]:
+        """Create the group ``group_id`` (one transaction on its marker key).
+
+        Returns:
+            A result whose ``get()`` returns ``None`` once created.
+
+        Raises:
+            coordination.GroupAlreadyExist: From ``get()``: the group exists.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
 
         def create() -> None:
@@ -529,6 +541,15 @@ class KVStoreDriver(
         return self._submit(create)
 
     def get_groups(self) -> coordination.CoordinatorResult[list[bytes]]:
+        """The ids of every group.
+
+        Returns:
+            A result whose ``get()`` returns the list of group ids (bytes).
+
+        Raises:
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
+
         def groups() -> list[bytes]:
             read = self.store.kv_range(
                 Get(GROUP_NAMESPACE, prefix_range_end(GROUP_NAMESPACE), keys_only=True)
@@ -540,6 +561,16 @@ class KVStoreDriver(
         return self._submit(groups)
 
     def delete_group(self, group_id: bytes) -> coordination.CoordinatorResult[None]:
+        """Delete the group ``group_id``, which must have no member.
+
+        Returns:
+            A result whose ``get()`` returns ``None`` once deleted.
+
+        Raises:
+            coordination.GroupNotCreated: From ``get()``: there is no such group.
+            coordination.GroupNotEmpty: From ``get()``: the group has members.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
 
         def delete() -> None:
@@ -568,6 +599,18 @@ class KVStoreDriver(
     def join_group(
         self, group_id: bytes, capabilities: coordination.Capabilities | None = None
     ) -> coordination.CoordinatorResult[None]:
+        """Join ``group_id`` as this coordinator's member, with ``capabilities``; the key is
+        put with the membership lease (renewed by ``heartbeat``).
+
+        Returns:
+            A result whose ``get()`` returns ``None`` once joined.
+
+        Raises:
+            coordination.GroupNotCreated: From ``get()``: there is no such group.
+            coordination.MemberAlreadyExist: From ``get()``: a member of this id is in it.
+            tooz.utils.SerializationError: ``capabilities`` cannot be serialized.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
         value = utils.dumps(capabilities)
 
@@ -593,6 +636,15 @@ class KVStoreDriver(
         return self.store.kv_txn(compares, [put], []).succeeded
 
     def leave_group(self, group_id: bytes) -> coordination.CoordinatorResult[None]:
+        """Leave ``group_id`` (delete this member's key, whoever put it).
+
+        Returns:
+            A result whose ``get()`` returns ``None`` once left.
+
+        Raises:
+            coordination.MemberNotJoined: From ``get()``: this member is not in the group.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
 
         def leave() -> None:
@@ -612,12 +664,30 @@ class KVStoreDriver(
         return {self._member_id_of(group_id, kv.key): kv for kv in found.kvs}
 
     def get_members(self, group_id: bytes) -> coordination.CoordinatorResult[set[bytes]]:
+        """The ids of the group's members, read at one revision with the group's marker.
+
+        Returns:
+            A result whose ``get()`` returns the set of member ids (bytes).
+
+        Raises:
+            coordination.GroupNotCreated: From ``get()``: there is no such group.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
         return self._submit(lambda: set(self._members(group_id)))
 
     def get_members_with_capabilities(
         self, group_id: bytes
     ) -> coordination.CoordinatorResult[dict[bytes, coordination.Capabilities | None]]:
+        """The group's members and their capabilities, in one read.
+
+        Returns:
+            A result whose ``get()`` returns ``{member id: capabilities or None}``.
+
+        Raises:
+            coordination.GroupNotCreated: From ``get()``: there is no such group.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
 
         def members() -> dict[bytes, coordination.Capabilities | None]:
@@ -635,6 +705,15 @@ class KVStoreDriver(
     def get_member_capabilities(
         self, group_id: bytes, member_id: bytes
     ) -> coordination.CoordinatorResult[coordination.Capabilities | None]:
+        """The capabilities ``member_id`` joined ``group_id`` with (or last updated).
+
+        Returns:
+            A result whose ``get()`` returns the capabilities (``None`` if none were given).
+
+        Raises:
+            coordination.MemberNotJoined: From ``get()``: no such member in the group.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id, member_id = _binary(group_id), _binary(member_id)
         return self._submit(lambda: _capabilities(self._member(group_id, member_id)))
 
@@ -642,7 +721,15 @@ class KVStoreDriver(
         self, group_id: bytes, member_id: bytes
     ) -> coordination.CoordinatorResult[dict[str, Any]]:
         """The member's ``capabilities``, with the ``create_revision`` and
-        ``mod_revision`` of its key and its ``lease`` id."""
+        ``mod_revision`` of its key and its ``lease`` id.
+
+        Returns:
+            A result whose ``get()`` returns that dict.
+
+        Raises:
+            coordination.MemberNotJoined: From ``get()``: no such member in the group.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id, member_id = _binary(group_id), _binary(member_id)
 
         def info() -> dict[str, Any]:
@@ -659,6 +746,16 @@ class KVStoreDriver(
     def update_capabilities(
         self, group_id: bytes, capabilities: coordination.Capabilities
     ) -> coordination.CoordinatorResult[None]:
+        """Replace this member's capabilities in ``group_id`` (its key keeps its lease).
+
+        Returns:
+            A result whose ``get()`` returns ``None`` once updated.
+
+        Raises:
+            coordination.MemberNotJoined: From ``get()``: this member is not in the group.
+            tooz.utils.SerializationError: ``capabilities`` cannot be serialized.
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
         value = utils.dumps(capabilities)
 
@@ -681,6 +778,14 @@ class KVStoreDriver(
         return election
 
     def get_leader(self, group_id: bytes) -> coordination.CoordinatorResult[bytes]:
+        """The member id the leader of ``group_id`` proclaimed.
+
+        Returns:
+            A result whose ``get()`` returns the leader's member id, or ``None`` without one.
+
+        Raises:
+            tooz.ToozError: The store failed (``ToozConnectionError``: it is unreachable).
+        """
         group_id = _binary(group_id)
 
         def leader() -> bytes:
