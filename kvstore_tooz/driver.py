@@ -617,6 +617,8 @@ class KVStoreDriver(
         def join() -> None:
             lease = self._membership_lease()
             try:
+                # joining is a sign of life: the new member gets a full membership_timeout
+                lease.refresh()
                 joined = self._join(group_id, value, lease.id)
             except LeaseNotFoundError:
                 joined = self._join(group_id, value, self._new_lease(lease).id)
