@@ -48,6 +48,7 @@ PUBLIC_MODULES = (
     "kvstore.protocol",
     "kvstore.ranges",
     "kvstore.recipes",
+    "kvstore.semantics",
     "kvstore.testing",
     "kvstore.txn",
     "kvstore.types",

@@ -100,6 +100,12 @@ class AsyncSQLStore(AsyncBaseStore):
             raise
         self._worker = AsyncWorker(f"kvstore-sql {dialect.description}")
 
+    @property
+    def system_name(self) -> str:
+        """The database as OpenTelemetry's ``db.system.name`` names it: ``"sqlite"`` or
+        ``"postgresql"`` (what ``TracingStore`` records)."""
+        return self.dialect.name
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.dialect.description!r})"
 

@@ -102,6 +102,12 @@ class SQLStore(BaseStore):
             raise
         self._worker = Worker(f"kvstore-sql {dialect.description}")
 
+    @property
+    def system_name(self) -> str:
+        """The database as OpenTelemetry's ``db.system.name`` names it: ``"sqlite"`` or
+        ``"postgresql"`` (what ``TracingStore`` records)."""
+        return self.dialect.name
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.dialect.description!r})"
 

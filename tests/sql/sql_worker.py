@@ -149,13 +149,11 @@ def lease(store: BaseStore, key: str, ttl: int) -> None:
 
 
 def stall(store: BaseStore, key: str) -> None:
-    from kvstore_sql._engine import _Change
-
     engine = store._engine  # type: ignore[attr-defined]
     with engine._writing("put"):
-        change = _Change(engine._revision + 1)
-        engine._apply_put(Put(key, b"never committed"), change)
-        engine._commit(change)
+        change = engine.new_change()
+        engine.apply_put(Put(key, b"never committed"), change)
+        engine.commit(change)
         _say("stalled")
         time.sleep(3600)
 
