@@ -1,7 +1,7 @@
 """Recipes across processes on one database, SQLite and PostgreSQL (SPEC 22): STM
 transactions of 4 processes conserve the total and lose no commit; the write lock of a
 ``RWLock`` and a one-holder ``Semaphore`` exclude with fencing; a mirror in another
-process ends equal to the store. (Locks across processes: ``test_sqlite_processes.py``.)
+process ends equal to the store. (Locks across processes: ``test_processes.py``.)
 The other processes are ``tests/sql/sql_recipe_worker.py``; leases run on the wall clock.
 """
 
