@@ -59,7 +59,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ReadCoalescer"]
 
-_WHOLE_CALL_ERRORS = (StoreClosedError, UnavailableError, OperationTimeoutError, AuthenticationError)
+_WHOLE_CALL_ERRORS = (
+    StoreClosedError,
+    UnavailableError,
+    OperationTimeoutError,
+    AuthenticationError,
+)
 """Failures of a batch that a lone read would have met too: given to every read."""
 
 _Pending = tuple[Get, "asyncio.Future[RangeResult]"]
@@ -112,11 +117,12 @@ class ReadCoalescer:
             request, future = reads[0]
             try:
                 result = await self._single(request)
-            except BaseException as exc:  # noqa: BLE001 - handed to the reader
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to the reader
                 if not future.done():
                     future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
             else:
                 if not future.done():
                     future.set_result(result)
@@ -142,11 +148,15 @@ class ReadCoalescer:
             middle = len(reads) // 2
             await asyncio.gather(self._send(reads[:middle]), self._send(reads[middle:]))
             return
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            for _, future in reads:
+                future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the readers
             for _, future in reads:
                 if not future.done():
                     future.set_exception(exc)
-            raise
+            return
         revision = response.header.revision
         for (_, future), item in zip(reads, response.responses, strict=True):
             if not future.done():

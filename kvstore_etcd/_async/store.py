@@ -22,8 +22,7 @@ from typing import Any
 import grpc
 
 from kvstore.errors import KVStoreError, StoreClosedError
-from kvstore.txn import Get, WatchRequest
-from kvstore.types import RangeResult
+from kvstore.txn import WatchRequest
 from kvstore_etcd._async._base import AsyncEtcdBase
 from kvstore_etcd._async._coalesce import ReadCoalescer
 from kvstore_etcd._async._keepalive_stream import KeepAliveStream
@@ -52,24 +51,8 @@ class AsyncEtcdStore(AsyncEtcdBase):
         self._watches: weakref.WeakSet[AsyncEtcdWatch] = weakref.WeakSet()
         self._hub: WatchHub | None = None
         self._keepalive_stream: KeepAliveStream | None = None
-        self._coalescer: ReadCoalescer | None = None
         if self.config.coalesce_reads:
-            self._coalescer = ReadCoalescer(self._caller, super().do_range, self.max_txn_ops)
-
-    # ------------------------------------------------------------------ reads
-
-    async def do_range(self, request: Get) -> RangeResult:
-        """``AsyncEtcdBase.do_range``; with ``coalesce_reads``, a read at the current
-        revision waits for the end of the loop iteration and leaves in one Txn with the
-        other reads issued meanwhile (``kvstore_etcd._async._coalesce``).
-
-        Raises:
-            The errors of ``AsyncEtcdBase.do_range``, each read its own.
-        """
-        coalescer = self._coalescer
-        if coalescer is not None and request.revision is None:
-            return await coalescer.read(request)
-        return await super().do_range(request)
+            self._coalescer = ReadCoalescer(self._caller, self.range_alone, self.max_txn_ops)
 
     # ------------------------------------------------------------------ streams
 
