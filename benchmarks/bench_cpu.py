@@ -241,7 +241,7 @@ async def _client(name: str, endpoint: str, raw: _Raw) -> AsyncIterator[tuple[Op
 
                 async def events() -> AsyncIterator[int]:
                     async for event in watcher:
-                        _ = (event.key, event.value)
+                        _ = (event.kv.key, event.kv.value)
                         yield 1
 
                 yield events()
@@ -411,16 +411,32 @@ async def _worker_async(name: str, endpoint: str, ops: int, in_flight: int) -> d
             await raw.kv.Put(raw.pb.PutRequest(key=raw.keys[n], value=VALUE), timeout=TIMEOUT)
         await raw.write_batch(PREFIX + "x", 0, PREFIX_KEYS)
         async with _client(name, endpoint, raw) as (calls, watch):
+            floor = raw.ops()
             for operation, call in calls.items():
                 count = max(ops // 100, 50) if operation in PER_KEY else ops
                 if operation in ("get_multiple", "list"):
                     count = max(ops // 10, 200)
                 await _drive_async(call, min(WARMUP, count), in_flight)
-                cpu0, wall0 = _cpu(), time.perf_counter()
-                await _drive_async(call, count, in_flight)
-                result[operation] = _figure(
-                    count, _cpu() - cpu0, time.perf_counter() - wall0, PER_KEY.get(operation, 1)
-                )
+                if name == "grpc_aio" or operation not in ("put", "get"):
+                    cpu0, wall0 = _cpu(), time.perf_counter()
+                    await _drive_async(call, count, in_flight)
+                    result[operation] = _figure(
+                        count, _cpu() - cpu0, time.perf_counter() - wall0, PER_KEY.get(operation, 1)
+                    )
+                    continue
+                # puts and gets: blocks of the client and of raw grpc.aio stubs (the
+                # yardstick) in turns, a b b a ..., so both see the same machine
+                await _drive_async(floor[operation], WARMUP, in_flight)
+                spent = {"client": [0.0, 0.0], "raw": [0.0, 0.0]}
+                block = max(count // 4, 1)
+                for turn in ("client", "raw", "raw", "client", "client", "raw", "raw", "client"):
+                    function = call if turn == "client" else floor[operation]
+                    cpu0, wall0 = _cpu(), time.perf_counter()
+                    await _drive_async(function, block, in_flight)
+                    spent[turn][0] += _cpu() - cpu0
+                    spent[turn][1] += time.perf_counter() - wall0
+                result[operation] = _figure(block * 4, *spent["client"])
+                result[f"raw_{operation}"] = _figure(block * 4, *spent["raw"])
             if watch is not None:
                 result["watch"] = await _measure_watch(raw, watch, max(ops, 2000))
     finally:
@@ -430,12 +446,32 @@ async def _worker_async(name: str, endpoint: str, ops: int, in_flight: int) -> d
 
 def _worker_threads(name: str, endpoint: str, ops: int, threads: int) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    with _sync_client(name, endpoint) as calls:
+    with contextlib.ExitStack() as stack:
+        calls = stack.enter_context(_sync_client(name, endpoint))
+        # EtcdStore takes turns with raw etcd3 in its process (the yardstick)
+        floor = (
+            stack.enter_context(_sync_client("etcd3_sync", endpoint))
+            if name != "etcd3_sync"
+            else None
+        )
         for operation, call in calls.items():
             _drive_threads(call, WARMUP, threads)
-            cpu0, wall0 = _cpu(), time.perf_counter()
-            _drive_threads(call, ops, threads)
-            result[operation] = _figure(ops, _cpu() - cpu0, time.perf_counter() - wall0)
+            if floor is None:
+                cpu0, wall0 = _cpu(), time.perf_counter()
+                _drive_threads(call, ops, threads)
+                result[operation] = _figure(ops, _cpu() - cpu0, time.perf_counter() - wall0)
+                continue
+            _drive_threads(floor[operation], WARMUP, threads)
+            spent = {"client": [0.0, 0.0], "raw": [0.0, 0.0]}
+            block = max(ops // 4, 1)
+            for turn in ("client", "raw", "raw", "client", "client", "raw", "raw", "client"):
+                function = call if turn == "client" else floor[operation]
+                cpu0, wall0 = _cpu(), time.perf_counter()
+                _drive_threads(function, block, threads)
+                spent[turn][0] += _cpu() - cpu0
+                spent[turn][1] += time.perf_counter() - wall0
+            result[operation] = _figure(block * 4, *spent["client"])
+            result[f"raw_{operation}"] = _figure(block * 4, *spent["raw"])
     return result
 
 
@@ -536,6 +572,15 @@ def measure(
     for (name, operation, field), values in samples.items():
         figures[f"{name}_{operation}_{field}"] = statistics.median(values)
         figures[f"{name}_{operation}_{field}_all"] = values
+    # ratios to the yardstick measured in the same process, in turns: median over rounds
+    for name in clients:
+        for operation in ("put", "get"):
+            for field in ("cpu_us", "per_s"):
+                mine = samples.get((name, operation, field), [])
+                floor = samples.get((name, f"raw_{operation}", field), [])
+                ratios = [a / b for a, b in zip(mine, floor, strict=False) if b]
+                if ratios:
+                    figures[f"{name}_{operation}_{field}_vs_raw"] = statistics.median(ratios)
     figures["notes"] = notes
     return figures
 
@@ -567,6 +612,24 @@ def table(result: dict[str, Any]) -> str:
                 cells += [f"{cpu:.1f}", f"{rate:,.0f}"]
         if any(cells):
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Against the yardstick measured in turns in the same process (raw grpc.aio stubs "
+        "for the async clients, raw etcd3 for EtcdStore), medians over rounds:",
+        "",
+        "| client | put CPU / yardstick | puts/s / yardstick | get CPU / yardstick "
+        "| gets/s / yardstick |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, label in CLIENTS.items():
+        cells = [
+            result.get(f"{name}_{operation}_{field}_vs_raw")
+            for operation in ("put", "get")
+            for field in ("cpu_us", "per_s")
+        ]
+        if any(cell is not None for cell in cells):
+            shown = ["" if cell is None else f"{cell:.2f}x" for cell in cells]
+            lines.append(f"| {label} | " + " | ".join(shown) + " |")
     return "\n".join(lines)
 
 
