@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import collections
 import itertools
+import re
 import sys
 import time
 
@@ -50,7 +51,8 @@ def _top(path: str, count: int = 25) -> None:
     with open(path) as lines:
         for line in lines:
             stack, _, number = line.rstrip().rpartition(" ")
-            frames = stack.split(";")
+            # one entry a function, whatever its line
+            frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
             weight = int(number)
             samples += weight
             own[frames[-1]] += weight

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -47,9 +46,6 @@ from kvstore.errors import (
     StoreClosedError,
     UnavailableError,
 )
-from kvstore.txn import Get
-from kvstore.types import RangeResult
-from kvstore_etcd._convert import range_request, range_result
 from kvstore_etcd._errors import translate
 
 if TYPE_CHECKING:
@@ -67,7 +63,11 @@ _WHOLE_CALL_ERRORS = (
 )
 """Failures of a batch that a lone read would have met too: given to every read."""
 
-_Pending = tuple[Get, "asyncio.Future[RangeResult]"]
+Answer = tuple[Any, int]
+"""A read's ``RangeResponse`` and the revision it was served at (a Range inside a Txn
+carries no header of its own: the Txn's revision is its revision)."""
+
+_Pending = tuple[str, Any, "asyncio.Future[Answer]"]
 
 
 class ReadCoalescer:
@@ -75,36 +75,37 @@ class ReadCoalescer:
 
     Args:
         caller: The store's caller (failover, retries, auth, error translation).
-        single: Sends one read as a plain ``Range`` (the store's own path).
         max_ops: Most reads in one Txn (``max_txn_ops``).
     """
 
-    __slots__ = ("_caller", "_max_ops", "_pending", "_single", "_tasks")
+    __slots__ = ("_caller", "_max_ops", "_pending", "_tasks")
 
-    def __init__(
-        self,
-        caller: AsyncCaller,
-        single: Callable[[Get], Awaitable[RangeResult]],
-        max_ops: int,
-    ) -> None:
+    def __init__(self, caller: AsyncCaller, max_ops: int) -> None:
         self._caller = caller
-        self._single = single
         self._max_ops = max(max_ops, 1)
         self._pending: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def read(self, request: Get) -> asyncio.Future[RangeResult]:
-        """Queue ``request`` for the next flush; its future gets the result or error."""
+    def read(self, key: str, request: Any) -> asyncio.Future[Answer]:
+        """Queue a read for the next flush.
+
+        Args:
+            key: The key read (errors name it).
+            request: Its ``RangeRequest`` at the current revision.
+
+        Returns:
+            A future of the ``RangeResponse`` and its revision, or of the read's error.
+        """
         pending = self._pending
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[RangeResult] = loop.create_future()
+        future: asyncio.Future[Answer] = loop.create_future()
         if not pending:
             loop.call_soon(self._flush)
-        pending.append((request, future))
+        pending.append((key, request, future))
         return future
 
     def _flush(self) -> None:
-        reads = [read for read in self._pending if not read[1].done()]
+        reads = [read for read in self._pending if not read[2].done()]
         self._pending = []
         size = self._max_ops
         for start in range(0, len(reads), size):
@@ -113,10 +114,10 @@ class ReadCoalescer:
             task.add_done_callback(self._tasks.discard)
 
     async def _send(self, reads: list[_Pending]) -> None:
-        if len(reads) == 1:
-            request, future = reads[0]
+        if len(reads) == 1:  # a plain Range, exactly as without coalescing
+            key, request, future = reads[0]
             try:
-                result = await self._single(request)
+                response = await self._caller.unary("range", "Range", request, key=key)
             except asyncio.CancelledError:
                 future.cancel()
                 raise
@@ -125,7 +126,7 @@ class ReadCoalescer:
                     future.set_exception(exc)
             else:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_result((response, response.header.revision))
             return
         endpoint_used: list[str] = []
 
@@ -133,34 +134,33 @@ class ReadCoalescer:
             endpoint_used.append(endpoint.address)
             return endpoint.kv.Txn(txn, timeout=remaining, metadata=metadata)
 
-        txn = rpc_pb2.TxnRequest(
-            success=[rpc_pb2.RequestOp(request_range=range_request(get)) for get, _ in reads]
-        )
+        op = rpc_pb2.RequestOp
+        txn = rpc_pb2.TxnRequest(success=[op(request_range=request) for _, request, _ in reads])
         try:
             response = await self._caller.call("range", invoke)
         except KVStoreError as exc:
             if isinstance(exc, _WHOLE_CALL_ERRORS):
                 where = endpoint_used[-1] if endpoint_used else None
-                for request, future in reads:
+                for key, _, future in reads:
                     if not future.done():
-                        future.set_exception(_for_read(exc, request.key, where))
+                        future.set_exception(_for_read(exc, key, where))
                 return
             middle = len(reads) // 2
             await asyncio.gather(self._send(reads[:middle]), self._send(reads[middle:]))
             return
         except asyncio.CancelledError:
-            for _, future in reads:
+            for _, _, future in reads:
                 future.cancel()
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the readers
-            for _, future in reads:
+            for _, _, future in reads:
                 if not future.done():
                     future.set_exception(exc)
             return
         revision = response.header.revision
-        for (_, future), item in zip(reads, response.responses, strict=True):
+        for (_, _, future), item in zip(reads, response.responses, strict=True):
             if not future.done():
-                future.set_result(range_result(item.response_range, revision))
+                future.set_result((item.response_range, revision))
 
     async def close(self) -> None:
         """Wait for the batches in flight (their readers get their answers or errors)."""

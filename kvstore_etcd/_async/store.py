@@ -52,7 +52,7 @@ class AsyncEtcdStore(AsyncEtcdBase):
         self._hub: WatchHub | None = None
         self._keepalive_stream: KeepAliveStream | None = None
         if self.config.coalesce_reads:
-            self._coalescer = ReadCoalescer(self._caller, self.range_alone, self.max_txn_ops)
+            self._coalescer = ReadCoalescer(self._caller, self.max_txn_ops)
 
     # ------------------------------------------------------------------ streams
 
