@@ -59,10 +59,11 @@ CLIENTS: dict[str, str] = {
     "aetcd": "aetcd 1.0.0",
     "etcd3aio": "etcd3aio 0.3.0",
     "etcd_client_py": "etcd-client-py 0.5.1",
-    "kvstore_sync": "kvstore EtcdStore",
+    "kvstore_sync": "kvstore EtcdStore (coalescing on)",
+    "kvstore_sync_nc": "kvstore EtcdStore (coalescing off)",
     "etcd3_sync": "raw etcd3 (python3-etcd3)",
 }
-THREADED = ("kvstore_sync", "etcd3_sync")
+THREADED = ("kvstore_sync", "kvstore_sync_nc", "etcd3_sync")
 OPERATIONS = ("put", "get", "bulk_put", "get_multiple", "list", "watch")
 PER_KEY = {"bulk_put": 100, "watch": 1}
 """Operations counted per key (bulk_put: 100 keys a call)."""
@@ -319,10 +320,15 @@ async def _client(name: str, endpoint: str, raw: _Raw) -> AsyncIterator[tuple[Op
 @contextlib.contextmanager
 def _sync_client(name: str, endpoint: str) -> Iterator[Ops]:
     keys = _keys()
-    if name == "kvstore_sync":
+    if name in ("kvstore_sync", "kvstore_sync_nc"):
         from kvstore_etcd import EtcdConfig, EtcdStore
 
-        with EtcdStore(EtcdConfig(endpoints=[endpoint], request_timeout=TIMEOUT)) as store:
+        options: dict[str, Any] = {"endpoints": [endpoint], "request_timeout": TIMEOUT}
+        if name == "kvstore_sync_nc":
+            if not hasattr(EtcdConfig(), "coalesce_reads"):
+                raise Unavailable("EtcdConfig has no coalesce_reads here")
+            options["coalesce_reads"] = False
+        with EtcdStore(EtcdConfig(**options)) as store:
             yield {
                 "put": lambda i: store.put(keys[i % KEY_COUNT], VALUE),
                 "get": lambda i: store.get(keys[i % KEY_COUNT]),

@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     from kvstore_etcd._async._endpoints import AsyncEndpoint
     from kvstore_etcd._metadata import Metadata
 
-__all__ = ["ReadCoalescer"]
+__all__ = ["WHOLE_CALL_ERRORS", "ReadCoalescer", "error_for_read"]
 
-_WHOLE_CALL_ERRORS = (
+WHOLE_CALL_ERRORS = (
     StoreClosedError,
     UnavailableError,
     OperationTimeoutError,
@@ -139,11 +139,11 @@ class ReadCoalescer:
         try:
             response = await self._caller.call("range", invoke)
         except KVStoreError as exc:
-            if isinstance(exc, _WHOLE_CALL_ERRORS):
+            if isinstance(exc, WHOLE_CALL_ERRORS):
                 where = endpoint_used[-1] if endpoint_used else None
                 for key, _, future in reads:
                     if not future.done():
-                        future.set_exception(_for_read(exc, key, where))
+                        future.set_exception(error_for_read(exc, key, where))
                 return
             middle = len(reads) // 2
             await asyncio.gather(self._send(reads[:middle]), self._send(reads[middle:]))
@@ -168,7 +168,7 @@ class ReadCoalescer:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _for_read(error: KVStoreError, key: str, endpoint: str | None) -> KVStoreError:
+def error_for_read(error: KVStoreError, key: str, endpoint: str | None) -> KVStoreError:
     """The error a lone read of ``key`` would have raised where the batch met ``error``."""
     cause = error.__cause__
     if isinstance(cause, grpc.RpcError) and not isinstance(error, StoreClosedError):
