@@ -1,6 +1,8 @@
-"""Read coalescing in ``AsyncEtcdStore`` (``EtcdConfig.coalesce_reads``) on real etcd.
+"""Read coalescing in ``AsyncEtcdStore`` and ``EtcdStore`` (``EtcdConfig.coalesce_reads``)
+on real etcd.
 
-Reads at the current revision issued in one event-loop iteration leave as one etcd Txn;
+Reads at the current revision issued in one event-loop iteration (asyncio) or while
+another read is in flight (threads sharing a sync store) leave as one etcd Txn;
 each must still return exactly what it would have returned alone, errors included, and
 stay linearizable. Every test compares the coalescing store with one that sends a Range
 per read (``coalesce_reads=False``) or with sequential reads.
@@ -9,7 +11,9 @@ per read (``coalesce_reads=False``) or with sequential reads.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -17,8 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kvstore import AsyncEncryptedStore, AsyncNamespacedStore, Keyring
-from kvstore.base import AsyncBaseStore
+from kvstore import (
+    AsyncEncryptedStore,
+    AsyncNamespacedStore,
+    EncryptedStore,
+    Keyring,
+    NamespacedStore,
+)
+from kvstore.base import AsyncBaseStore, BaseStore
 from kvstore.errors import (
     CompactedError,
     KeyNotFoundError,
@@ -26,7 +36,7 @@ from kvstore.errors import (
     PermissionDeniedError,
     StoreClosedError,
 )
-from kvstore_etcd import AsyncEtcdStore, EtcdConfig
+from kvstore_etcd import AsyncEtcdStore, EtcdConfig, EtcdStore
 from kvstore_etcd.launcher import EtcdServer, EtcdUser, enable_auth
 
 pytestmark = pytest.mark.etcd
@@ -295,3 +305,108 @@ async def test_a_denied_read_fails_alone(auth_server: EtcdServer) -> None:
         assert outcomes[0] == outcomes[2] == b"1"
         assert isinstance(outcomes[1], PermissionDeniedError)
         assert outcomes[1].key == "secret/x"
+
+
+# ------------------------------------------------------------------ the sync store
+
+
+def _threads(count: int, work: Any) -> list[Any]:
+    """``work(index)`` on ``count`` threads released together: their outcomes, in order."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> Any:
+        barrier.wait()
+        return work(index)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def _sync_outcome(read: Any) -> Any:
+    try:
+        return read()
+    except KVStoreError as exc:
+        return (type(exc), exc.key, str(exc))
+
+
+def _sync_reads(store: BaseStore, key: str) -> list[Any]:
+    return [
+        _sync_outcome(lambda: store.get(key)),
+        _sync_outcome(lambda: store.get_kv(key)),
+        _sync_outcome(lambda: store.exists(key)),
+        _sync_outcome(lambda: store.kv_range(key, key + "\xff", limit=2)),
+        _sync_outcome(lambda: store.kv_range(key, key + "\xff", count_only=True)),
+    ]
+
+
+@pytest.mark.parametrize("wrapper", ["bare", "namespaced", "encrypted"])
+def test_threads_sharing_a_sync_store_read_what_lone_reads_return(
+    etcd_config: EtcdConfig, wrapper: str
+) -> None:
+    with (
+        EtcdStore(etcd_config) as inner,
+        EtcdStore(attrs.evolve(etcd_config, coalesce_reads=False)) as inner_lone,
+    ):
+        store: BaseStore = inner
+        lone: BaseStore = inner_lone
+        if wrapper == "namespaced":
+            store, lone = NamespacedStore(inner, "ns/"), NamespacedStore(inner_lone, "ns/")
+        elif wrapper == "encrypted":
+            store = EncryptedStore(inner, Keyring.single(KEY))
+            lone = EncryptedStore(inner_lone, Keyring.single(KEY))
+        for index in range(12):
+            lone.put(f"t/{index:02d}", f"value {index}".encode())
+        keys = [f"t/{index % 16:02d}" for index in range(32)]  # some are missing
+        together = _threads(32, lambda index: [_sync_reads(store, keys[index]) for _ in range(5)])
+        for index, outcomes in enumerate(together):
+            assert outcomes == [_sync_reads(lone, keys[index])] * 5
+
+
+def test_threads_reading_big_values_split_their_batches(etcd_config: EtcdConfig) -> None:
+    with EtcdStore(etcd_config) as store:
+        values = {f"tbig/{index:02d}": bytes([index]) * 200_000 for index in range(20)}
+        for key, value in values.items():
+            store.put(key, value)
+        keys = list(values)
+        got = _threads(20, lambda index: [store.get(keys[index]) for _ in range(3)])
+        assert got == [[values[key]] * 3 for key in keys]
+
+
+def test_threads_read_their_own_writes(etcd_config: EtcdConfig) -> None:
+    with EtcdStore(etcd_config) as store:
+
+        def work(index: int) -> bool:
+            for round_ in range(20):
+                value = f"{index}-{round_}".encode()
+                store.put(f"trw/{index}", value)
+                if store.get(f"trw/{index}") != value:
+                    return False
+            return True
+
+        assert all(_threads(16, work))
+
+
+def test_threads_reading_a_closed_sync_store_fail_with_their_own_key(
+    etcd_config: EtcdConfig,
+) -> None:
+    store = EtcdStore(etcd_config)
+    store.put("tclosed/a", b"1")
+    store.close()
+    outcomes = _threads(8, lambda index: _sync_outcome(lambda: store.get(f"tclosed/{index}")))
+    for index, outcome in enumerate(outcomes):
+        assert outcome[:2] == (StoreClosedError, f"tclosed/{index}")
+
+
+def test_sync_threads_with_a_denied_read(auth_server: EtcdServer) -> None:
+    config = EtcdConfig(endpoints=auth_server.endpoints, request_timeout=5.0).with_auth(
+        "bob", "bob-canary-5d1e"
+    )
+    with EtcdStore(config) as store:
+        store.put("app/t", b"1")
+        keys = ["app/t" if index % 3 else "secret/t" for index in range(12)]
+        outcomes = _threads(12, lambda index: _sync_outcome(lambda: store.get(keys[index])))
+        for key, outcome in zip(keys, outcomes, strict=True):
+            if key == "app/t":
+                assert outcome == b"1"
+            else:
+                assert outcome[:2] == (PermissionDeniedError, key)
