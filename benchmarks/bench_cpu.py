@@ -50,7 +50,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
-__all__ = ["CLIENTS", "bench_cpu", "main", "measure"]
+__all__ = ["CLIENTS", "bench_cpu", "main", "measure", "targets"]
 
 CLIENTS: dict[str, str] = {
     "grpc_aio": "raw grpc.aio stubs",
@@ -593,9 +593,102 @@ def measure(
 
 def bench_cpu(endpoints: list[str], *, quick: bool = False) -> dict[str, Any]:
     """What ``run.py`` reports: `measure` on the given etcd (``quick``: one short round)."""
-    if quick:
-        return measure(endpoints[0], ops=2000, rounds=1)
-    return measure(endpoints[0])
+    result = measure(endpoints[0], ops=2000, rounds=1) if quick else measure(endpoints[0])
+    return {name: value for name, value in result.items() if not name.endswith("_all")}
+
+
+PEERS = ("aetcd", "etcd3aio", "etcd_client_py")
+
+Row = tuple[str, str, str, str, "bool | None"]
+
+
+def targets(figures: dict[str, Any]) -> list[Row]:
+    """SPEC section 23's targets as rows ``(target, measured, baseline, ratio, met)``.
+
+    Ratios of clients of one process are medians over rounds of the client over the
+    yardstick measured in turns beside it; ratios across processes go through the
+    yardstick (kvstore / aetcd = (kvstore / raw) / (aetcd / raw)).
+    """
+    rows: list[Row] = []
+
+    def value(name: str) -> float:
+        found = figures.get(name)
+        return math.nan if found is None else float(found)
+
+    def vs_raw(client: str, operation: str, field: str) -> float:
+        if client == "grpc_aio":
+            return 1.0
+        return value(f"{client}_{operation}_{field}_vs_raw")
+
+    def add(target: str, measured: str, baseline: str, ratio: float, met: bool) -> None:
+        shown = "n/a" if math.isnan(ratio) else f"{ratio:.2f}x"
+        rows.append((target, measured, baseline, shown, None if math.isnan(ratio) else met))
+
+    def cpu(client: str, operation: str) -> str:
+        figure = value(f"{client}_{operation}_cpu_us")
+        return "n/a" if math.isnan(figure) else f"{figure:.1f} us/{operation}"
+
+    def rate(client: str, operation: str) -> str:
+        figure = value(f"{client}_{operation}_per_s")
+        return "n/a" if math.isnan(figure) else f"{figure:,.0f} {operation}s/s"
+
+    for operation in ("put", "get"):
+        ratio = vs_raw("kvstore_async_nc", operation, "cpu_us")
+        add(
+            f"AsyncEtcdStore, coalescing off: CPU per {operation} <= 1.10x raw grpc.aio",
+            cpu("kvstore_async_nc", operation),
+            f"raw grpc.aio in turns, same process: {cpu('kvstore_async_nc', 'raw_' + operation)}",
+            ratio,
+            ratio <= 1.10,
+        )
+        for peer in PEERS:
+            mine = vs_raw("kvstore_async_nc", operation, "cpu_us")
+            theirs = vs_raw(peer, operation, "cpu_us")
+            ratio = mine / theirs if theirs else math.nan
+            add(
+                f"AsyncEtcdStore, coalescing off: CPU per {operation} < {CLIENTS[peer]}'s",
+                cpu("kvstore_async_nc", operation),
+                f"{CLIENTS[peer]}: {cpu(peer, operation)}",
+                ratio,
+                ratio < 1,
+            )
+            mine = vs_raw("kvstore_async_nc", operation, "per_s")
+            theirs = vs_raw(peer, operation, "per_s")
+            ratio = mine / theirs if theirs else math.nan
+            add(
+                f"AsyncEtcdStore, coalescing off: {operation}s/s >= {CLIENTS[peer]}'s",
+                rate("kvstore_async_nc", operation),
+                f"{CLIENTS[peer]}: {rate(peer, operation)}",
+                ratio,
+                ratio >= 1,
+            )
+    ratio = vs_raw("kvstore_async", "get", "per_s")
+    add(
+        "AsyncEtcdStore, coalescing on: gets/s >= 3x raw grpc.aio",
+        rate("kvstore_async", "get"),
+        f"raw grpc.aio in turns, same process: {rate('kvstore_async', 'raw_get')}",
+        ratio,
+        ratio >= 3,
+    )
+    ratio = vs_raw("kvstore_async", "get", "cpu_us")
+    add(
+        "AsyncEtcdStore, coalescing on: CPU per get <= 0.33x raw grpc.aio",
+        cpu("kvstore_async", "get"),
+        f"raw grpc.aio in turns, same process: {cpu('kvstore_async', 'raw_get')}",
+        ratio,
+        ratio <= 0.33,
+    )
+    for client in ("kvstore_sync", "kvstore_sync_nc"):
+        for operation in ("put", "get"):
+            ratio = vs_raw(client, operation, "cpu_us")
+            add(
+                f"{CLIENTS[client]}, 16 threads: CPU per {operation} <= 1.10x raw etcd3",
+                cpu(client, operation),
+                f"raw etcd3 in turns, same process: {cpu(client, 'raw_' + operation)}",
+                ratio,
+                ratio <= 1.10,
+            )
+    return rows
 
 
 def table(result: dict[str, Any]) -> str:
@@ -636,6 +729,14 @@ def table(result: dict[str, Any]) -> str:
         if any(cell is not None for cell in cells):
             shown = ["" if cell is None else f"{cell:.2f}x" for cell in cells]
             lines.append(f"| {label} | " + " | ".join(shown) + " |")
+    lines += [
+        "",
+        "| target (SPEC 23) | measured | baseline | ratio | met |",
+        "|---|---:|---|---:|:---:|",
+    ]
+    for target, measured, baseline, ratio, met in targets(result):
+        verdict = "n/a" if met is None else ("yes" if met else "no")
+        lines.append(f"| {target} | {measured} | {baseline} | {ratio} | {verdict} |")
     return "\n".join(lines)
 
 

@@ -145,12 +145,13 @@ class EtcdConfig:
         auto_sync_interval: Every so many seconds, replace the endpoints by the members'
             client URLs (etcd's ``MemberList``, as Go's ``AutoSyncInterval``); 0 (the
             default) keeps the configured endpoints.
-        coalesce_reads: ``AsyncEtcdStore`` sends the reads at the current revision that
-            are issued concurrently (in one event-loop iteration) as one etcd
-            transaction of ranges (``max_txn_ops`` at most); each stays linearizable and
+        coalesce_reads: Reads at the current revision issued concurrently leave as one
+            etcd transaction of ranges (``max_txn_ops`` at most): those of one event-loop
+            iteration on ``AsyncEtcdStore``, those issued while another read is in
+            flight on ``EtcdStore`` (threads sharing it). Each stays linearizable and
             keeps its own result and error (see "Read coalescing" in the etcd backend's
             docs). On by default; ``False`` (``?coalesce_reads=0``) sends one ``Range``
-            per read. The sync ``EtcdStore`` always sends one ``Range`` per read.
+            per read.
     """
 
     endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=parse_endpoints)
