@@ -113,7 +113,6 @@ class AsyncEtcdBase(AsyncBaseStore):
         )
         self._known_compact_revision = 0
         self._compact_lock = AsyncLock()
-        self._put_limit = self.max_request_bytes - REQUEST_OVERHEAD_BYTES
         # ``get`` and ``put`` skip the request objects only while ``do_range`` and
         # ``do_put`` are these (a subclass that overrides them sees every call)
         cls = type(self)
@@ -148,13 +147,13 @@ class AsyncEtcdBase(AsyncBaseStore):
     # ------------------------------------------------------------------ KV primitives
 
     _coalescer: Any = None
-    """The asyncio store's ``ReadCoalescer`` when ``coalesce_reads`` is on (``None``: every
-    read is its own ``Range``)."""
+    """The store's read coalescer when ``coalesce_reads`` is on (``None``: every read is
+    its own ``Range``): ``read(key, request)`` gives the answer and its revision."""
 
     async def do_range(self, request: Get) -> RangeResult:
         coalescer = self._coalescer
         if coalescer is not None and request.revision is None:
-            # read coalescing (``kvstore_etcd._async._coalesce``): the asyncio store only
+            # read coalescing (``kvstore_etcd._async._coalesce``, ``kvstore_etcd._coalesce``)
             response, revision = await coalescer.read(request.key, range_request(request))
             return range_result(response, revision)
         try:
@@ -217,7 +216,8 @@ class AsyncEtcdBase(AsyncBaseStore):
                 encoded = key.encode()
             except UnicodeEncodeError:
                 encoded = b""  # the checks below raise the InvalidKeyError
-            if encoded and len(encoded) + len(value) <= self._put_limit and self._direct_writes:
+            limit = self.max_request_bytes - REQUEST_OVERHEAD_BYTES
+            if encoded and len(encoded) + len(value) <= limit and self._direct_writes:
                 response = await self._caller.unary(
                     "put", "Put", rpc_pb2.PutRequest(key=encoded, value=value), key=key, write=True
                 )
