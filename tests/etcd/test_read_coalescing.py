@@ -11,7 +11,9 @@ per read (``coalesce_reads=False``) or with sequential reads.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -410,3 +412,62 @@ def test_sync_threads_with_a_denied_read(auth_server: EtcdServer) -> None:
                 assert outcome == b"1"
             else:
                 assert outcome[:2] == (PermissionDeniedError, key)
+
+
+# ------------------------------------------------------------------ what goes on the wire
+
+
+def _calls_served(endpoint: str) -> dict[str, int]:
+    """How many Range and Txn calls etcd answered (its own /metrics counters)."""
+    with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    served = {"Range": 0, "Txn": 0}
+    for method in served:
+        pattern = (
+            rf'grpc_server_handled_total{{grpc_code="OK",grpc_method="{method}",[^}}]*}} (\S+)'
+        )
+        served[method] = sum(int(float(count)) for count in re.findall(pattern, text))
+    return served
+
+
+def _served_since(endpoint: str, before: dict[str, int]) -> dict[str, int]:
+    return {method: count - before[method] for method, count in _calls_served(endpoint).items()}
+
+
+@pytest.fixture(scope="module")
+def wire_config(etcd_binary: str) -> Iterator[EtcdConfig]:
+    """A config of an etcd of these tests' own: nothing else sends it calls."""
+    with EtcdServer(etcd_binary) as server:
+        yield EtcdConfig(endpoints=server.endpoints, request_timeout=10.0)
+
+
+@pytest.mark.parametrize(("coalesce", "max_txn_ops"), [(True, 128), (True, 8), (False, 128)])
+async def test_concurrent_reads_leave_as_one_txn_per_max_txn_ops(
+    wire_config: EtcdConfig, coalesce: bool, max_txn_ops: int
+) -> None:
+    config = attrs.evolve(wire_config, coalesce_reads=coalesce, max_txn_ops=max_txn_ops)
+    endpoint = config.endpoints[0]
+    async with AsyncEtcdStore(config) as store:
+        await store.put("wire/k", b"v")
+        before = _calls_served(endpoint)
+        assert await asyncio.gather(*(store.get("wire/k") for _ in range(20))) == [b"v"] * 20
+        served = _served_since(endpoint, before)
+    if not coalesce:
+        assert served == {"Range": 20, "Txn": 0}
+    else:
+        assert served == {"Range": 0, "Txn": -(-20 // max_txn_ops)}
+
+
+def test_threads_sharing_a_sync_store_send_fewer_calls_than_reads(
+    wire_config: EtcdConfig,
+) -> None:
+    endpoint = wire_config.endpoints[0]
+    with EtcdStore(wire_config) as store:
+        store.put("wire/t", b"v")
+        before = _calls_served(endpoint)
+        outcomes = _threads(16, lambda index: [store.get("wire/t") for _ in range(20)])
+        served = _served_since(endpoint, before)
+    assert outcomes == [[b"v"] * 20] * 16
+    # 320 reads: a read that finds another on the wire waits and leaves with the next batch
+    assert served["Txn"] >= 1
+    assert served["Range"] + served["Txn"] < 320
