@@ -85,7 +85,11 @@ class SyncReadCoalescer:
         if lead:
             self._send_and_pass_on([mine])
         else:
-            mine.done.acquire()
+            try:
+                mine.done.acquire()
+            except BaseException:  # KeyboardInterrupt while waiting: the others go on
+                self._abandon(mine)
+                raise
             if mine.batch is not None:  # this thread sends the next batch
                 self._send_and_pass_on(mine.batch)
         if mine.error is not None:
@@ -99,16 +103,38 @@ class SyncReadCoalescer:
         try:
             self._send(batch)
         finally:
-            with self._lock:
-                queued = self._queue[: self._max_ops]
-                del self._queue[: self._max_ops]
-                if not queued:
-                    self._busy = False
             for read in batch[1:]:
                 read.done.release()
-            if queued:
-                queued[0].batch = queued
-                queued[0].done.release()
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Hand the next queued reads to the first of their threads, or mark the store idle."""
+        with self._lock:
+            queued = self._queue[: self._max_ops]
+            del self._queue[: self._max_ops]
+            if not queued:
+                self._busy = False
+                return
+            queued[0].batch = queued
+        queued[0].done.release()
+
+    def _abandon(self, mine: _Read) -> None:
+        """``mine``'s thread stops waiting: take its read out of the queue, or, if that
+        thread was to send a batch, hand the batch's other reads to the next of them."""
+        with self._lock:
+            if mine in self._queue:
+                self._queue.remove(mine)
+                return
+            batch = mine.batch
+            if batch is not None and len(batch) > 1:
+                rest = batch[1:]
+                rest[0].batch = rest
+        if batch is None:  # a read of another thread's batch: that thread answers it
+            return
+        if len(batch) > 1:
+            rest[0].done.release()
+        else:
+            self._pass_on()
 
     def _send(self, batch: list[_Read]) -> None:
         if len(batch) == 1:
