@@ -387,12 +387,23 @@ class PostgresServer:
 
     # ------------------------------------------------------------------ life cycle
 
-    def _as_owner(self) -> dict[str, Any]:
+    def _as_owner(self, command: list[str]) -> tuple[list[str], dict[str, Any]]:
+        """``command`` and the ``subprocess`` options that run it as the server's user.
+
+        As root the user is switched by ``setpriv`` (util-linux) after an exec, not by
+        ``subprocess``'s ``user=``: that one needs a plain ``fork()``, whose child can
+        crash before its exec in a process running gRPC's threads (seen as ``initdb``
+        dying of SIGSEGV), where without it ``subprocess`` uses ``vfork()``.
+        """
         if self._owner is None:
-            return {}
+            return command, {}
         uid, gid = self._owner
         environment = {**os.environ, "HOME": str(self.directory), "USER": SERVER_USER}
-        return {"user": uid, "group": gid, "extra_groups": [], "env": environment}
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            return command, {"user": uid, "group": gid, "extra_groups": [], "env": environment}
+        switch = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+        return switch + command, {"env": environment}
 
     def _initdb(self) -> None:
         command = [
@@ -432,9 +443,8 @@ class PostgresServer:
             if self._owner is not None:
                 os.chown(pwfile, *self._owner)
         try:
-            return subprocess.run(
-                command, capture_output=True, text=True, check=False, **self._as_owner()
-            )
+            owned, options = self._as_owner(command)
+            return subprocess.run(owned, capture_output=True, text=True, check=False, **options)
         except OSError as exc:
             raise PostgresLaunchError(f"could not run {command[0]}: {exc}") from exc
         finally:
@@ -463,15 +473,16 @@ class PostgresServer:
         ]
         for name, value in self._settings.items():
             command += ["-c", f"{name}={value}"]
+        owned, options = self._as_owner(command)
         with open(self.log_path, "ab") as log:
             try:
                 self._process = subprocess.Popen(
-                    command,
+                    owned,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # kill() reaches every backend at once
-                    **self._as_owner(),
+                    **options,
                 )
             except OSError as exc:
                 raise PostgresLaunchError(f"could not run {command[0]}: {exc}") from exc
