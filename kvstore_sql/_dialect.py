@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kvstore.errors import KVStoreError
+from kvstore_sql._statements import SET_REVISION
 from kvstore_sql.clock import Clock
 
 __all__ = ["Connection", "Cursor", "Dialect", "Listener"]
@@ -97,6 +98,13 @@ class Dialect(abc.ABC):
         """Start a transaction; a write transaction waits for the database's write lock,
         so that writers queue in commit order (the revision counter needs it)."""
 
+    def begin_reading(self, connection: Connection, statement: str) -> Any:
+        """``begin(write=True)``, then the first row of ``statement`` (no parameters)
+        read in the transaction, or ``None``. A dialect may send both at once
+        (PostgreSQL: one round trip to the server)."""
+        self.begin(connection, write=True)
+        return connection.execute(self.sql(statement), ()).fetchone()
+
     def commit(self, connection: Connection) -> None:
         """Commit the transaction."""
         connection.execute("COMMIT", ())
@@ -137,6 +145,13 @@ class Dialect(abc.ABC):
         """Whether ``connection`` is gone (the server closed it, the network broke it):
         the engine then opens a new one. SQLite's connections are never lost."""
         return False
+
+    def set_revision(self, connection: Connection, revision: int) -> None:
+        """Move the revision counter to ``revision`` in a write transaction, then
+        ``announce_write`` it. A dialect may do both in one statement (PostgreSQL: one
+        round trip to the server)."""
+        connection.execute(self.sql(SET_REVISION), (revision,))
+        self.announce_write(connection, revision)
 
     def announce_write(self, connection: Connection, revision: int) -> None:
         """Called in a write transaction that moved the revision to ``revision``, before

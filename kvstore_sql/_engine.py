@@ -234,8 +234,10 @@ class Engine(Evaluator):
         with contextlib.suppress(*self.dialect.driver_errors):
             self.dialect.rollback(self._connection)
 
-    def _load_meta(self) -> None:
-        row = self._execute(sql.META).fetchone()
+    def _load_meta(self, row: Any = None) -> None:
+        """Read the counter row (or take ``row``, already read from ``sql.META``)."""
+        if row is None:
+            row = self._execute(sql.META).fetchone()
         if row is None:
             raise BackendError(f"the database {self.dialect.description} has no kv_meta row")
         self._revision, self._compacted = int(row[0]), int(row[1])
@@ -280,12 +282,10 @@ class Engine(Evaluator):
     def _writing(self, operation: str, key: str | None = None) -> Iterator[None]:
         """A write transaction: the write lock, the counter, the due leases revoked."""
         self._check_usable(operation)
-        with map_errors(self.dialect, operation, key=key):
-            self.dialect.begin(self._connection, write=True)
         self._wrote = False
         try:
             with map_errors(self.dialect, operation, key=key):
-                self._load_meta()
+                self._load_meta(self.dialect.begin_reading(self._connection, sql.META))
                 self._expire_due_leases()
                 yield
         except BaseException:
@@ -457,8 +457,7 @@ class Engine(Evaluator):
         if not change.writes:
             return
         self._revision = change.revision
-        self._execute(sql.SET_REVISION, (change.revision,))
-        self.dialect.announce_write(self._connection, change.revision)
+        self.dialect.set_revision(self._connection, change.revision)
         self._wrote = True
 
     def apply_put(self, put: Put, change: Change) -> PutResult:

@@ -133,6 +133,13 @@ class PostgresDialect(Dialect):
     def announce_write(self, connection: Connection, revision: int) -> None:
         connection.execute("SELECT pg_notify(%s, %s)", (self.channel, str(revision)))
 
+    def set_revision(self, connection: Connection, revision: int) -> None:
+        # the counter and the NOTIFY in one round trip (RETURNING runs once: one row)
+        connection.execute(
+            "UPDATE kv_meta SET revision = %s WHERE id = 1 RETURNING pg_notify(%s, %s)",
+            (revision, self.channel, str(revision)),
+        )
+
     def _schema_exists(self, connection: Any) -> bool:
         row = connection.execute(
             "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.config.schema,)
@@ -141,10 +148,23 @@ class PostgresDialect(Dialect):
 
     def begin(self, connection: Connection, *, write: bool) -> None:
         if write:
-            connection.execute("BEGIN", ())
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            # one round trip: without parameters, psycopg sends both statements at once
+            # (the simple query protocol); the key is an int of ours, not user input
+            connection.execute(  # type: ignore[call-arg]
+                f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)})"
+            )
         else:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
+
+    def begin_reading(self, connection: Connection, statement: str) -> Any:
+        # BEGIN, the write lock and the read in one round trip (the simple query
+        # protocol: no parameters); the cursor's results are the three statements'
+        cursor = connection.execute(  # type: ignore[call-arg]
+            f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)}); {statement}"
+        )
+        cursor.nextset()
+        cursor.nextset()
+        return cursor.fetchone()
 
     def execute_many(
         self, connection: Connection, statement: str, rows: Sequence[Sequence[Any]]
