@@ -160,6 +160,10 @@ class Election(QueueClaim):
     def leader(self) -> KeyValue | None:
         """The current leader's key-value (its ``value`` is the proclaimed value), or None.
 
+        Returns:
+            The leader's ``KeyValue`` (the campaign key created first; its ``value`` is the
+            proclaimed value), or ``None`` when nobody campaigns.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -180,6 +184,10 @@ class Election(QueueClaim):
         The first item is the current leader (once there is one); then every new leader and
         every value a leader proclaims, in revision order. ``cancel()`` the observer (or
         leave its ``with`` block) to end the iteration.
+
+        Returns:
+            A ``LeaderObserver`` to iterate, yielding the leader's ``KeyValue`` on each
+            change.
 
         Raises:
             StoreClosedError: The store was closed.
