@@ -282,7 +282,11 @@ class ValueMappingStore(WrapperStore):
 
         Raises:
             UnsupportedOperationError: ``sort_target`` is ``SortTarget.VALUE``.
-            Others: As ``BaseStore.kv_range``, and the subclass's decoding errors.
+            KVStoreError: The subclass's error for a value it cannot decode
+                (``DecryptionError``, ``CompressionError`` ...).
+            CompactedError: ``request.revision`` is below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The inner store's backend failed the call.
         """
         self._refuse_value_sort(request, "range")
         result = self.inner.kv_range(request)
@@ -318,7 +322,14 @@ class ValueMappingStore(WrapperStore):
                 (checked after etcd's limits, before anything is sent).
             UnsupportedOperationError: A get (also in a nested txn) sorts by
                 ``SortTarget.VALUE`` (checked before anything is sent).
-            Others: As ``BaseStore.kv_txn``, and the subclass's decoding errors.
+            ValueTooLargeError: An encoded put makes the request too large (the message
+                says why, from ``size_hint``).
+            KVStoreError: The subclass's error for a value it cannot encode or decode
+                (``DecryptionError``, ``CompressionError`` ...), and the inner store's, as
+                ``BaseStore.kv_txn`` lists them.
+            StoreClosedError: The store was closed.
+            BackendError: The inner store's backend failed the call (``IndeterminateError``:
+                the transaction may have been applied).
         """
         encoded = map_txn(request, self._refuse_value_compare, self._encode_op)
         try:
