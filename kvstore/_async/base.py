@@ -948,6 +948,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         return (await self.kv_delete_range(key)).deleted
 
@@ -964,6 +966,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidArgumentError: ``prefix`` is ``""`` and ``allow_all`` is not set.
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         check_key(prefix, operation="delete_prefix", allow_empty=True)
         if prefix == "" and not allow_all:
@@ -984,6 +988,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``value`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         result = await self.kv_txn([CreateRevision(key) == 0], [Put(key, value)], [])
         return result.succeeded
@@ -1004,6 +1010,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``old`` or ``new`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         old = check_value(old, operation="compare_and_swap", key=key)
         put = build_request("compare_and_swap", Put, key, new)  # checked before any read
@@ -1026,6 +1034,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             KeyExistsError: ``new`` exists and ``overwrite`` is false.
             InvalidKeyError: A key is not valid, or ``old == new``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         check_key(old, operation="move_key")
         check_key(new, operation="move_key")
@@ -1072,6 +1082,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError, InvalidArgumentError: ``mapping`` is not a mapping, or a key
                 or value is invalid (nothing is sent).
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         if not isinstance(mapping, Mapping):
             raise InvalidArgumentError(
@@ -1102,6 +1114,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: A key is invalid, or ``keys`` is a single ``str`` (nothing is
                 sent).
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         if isinstance(keys, (str, bytes)):
             raise InvalidKeyError(
@@ -1284,6 +1298,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
                 ``on_lost`` is not callable.
             LeaseNotFoundError: ``lease`` is an id the store does not know.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the TTL read a lease id needs (``UnavailableError``,
+                ``OperationTimeoutError``); later renewals report their failures through ``lost``
+                and ``on_lost``, never by raising here.
         """
         self._check_open("keep_alive")
         _check_callable(on_lost, "on_lost", "keep_alive")
@@ -1307,6 +1324,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int.
             LeaseNotFoundError: The lease is not live.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         lease_id = check_lease_id(_lease_id(lease), operation="revoke_lease")
         if not isinstance(lease, AsyncLease):

@@ -434,6 +434,8 @@ class AsyncKVStore(Protocol):
                 not callable.
             LeaseNotFoundError: ``lease`` is an id the store does not know.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the TTL read a lease id needs; later renewal failures
+                are reported through ``lost`` and ``on_lost``.
         """
 
     async def revoke_lease(self, lease: AsyncLease | int) -> None:

@@ -436,6 +436,8 @@ class KVStore(Protocol):
                 not callable.
             LeaseNotFoundError: ``lease`` is an id the store does not know.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the TTL read a lease id needs; later renewal failures
+                are reported through ``lost`` and ``on_lost``.
         """
 
     def revoke_lease(self, lease: Lease | int) -> None:

@@ -132,6 +132,8 @@ class Election(QueueClaim):
                 deleted or its lease expired).
             InvalidArgumentError: ``value`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         value = check_value(value, operation="proclaim", key=self.key)
         if self._revision == 0:
