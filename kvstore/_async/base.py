@@ -498,6 +498,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Raises:
             LeaseNotFoundError: The lease is not live.
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_revoke")
 

@@ -119,6 +119,9 @@ class AsyncLease(AsyncClosing):
 
         Raises:
             LeaseNotFoundError: The lease expired or was revoked.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return await self._store.lease_keepalive_once(self.id)
 
@@ -126,6 +129,11 @@ class AsyncLease(AsyncClosing):
         """Revoke the lease, deleting its keys; revoking a gone lease is not an error.
 
         Its keep-alives end at once and report the loss at DEBUG (``BaseStore.revoke_lease``).
+
+        Raises:
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         with contextlib.suppress(LeaseNotFoundError):
             await self._store.revoke_lease(self)  # the owner's: keep-alives end quietly
