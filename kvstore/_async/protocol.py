@@ -4,8 +4,8 @@ Production code receives an ``AsyncKVStore`` (an ``AsyncEtcdStore``), unit tests
 ``AsyncMemoryStore``; both satisfy this protocol, and so do the wrapper stores. Backend
 authors do not implement it method by method: they subclass
 ``kvstore.base.AsyncBaseStore``, which provides every method here on top of a few
-primitives. The full contract of each method (arguments, errors) is in
-``AsyncBaseStore``'s docstrings.
+primitives. Each method here says what it returns and raises, for every backend and
+wrapper; its arguments in detail are in ``AsyncBaseStore``'s docstrings.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Production code receives a ``KVStore`` (an ``EtcdStore``), unit tests pass a
 ``MemoryStore``; both satisfy this protocol, and so do the wrapper stores. Backend
 authors do not implement it method by method: they subclass
 ``kvstore.base.BaseStore``, which provides every method here on top of a few
-primitives. The full contract of each method (arguments, errors) is in
-``BaseStore``'s docstrings.
+primitives. Each method here says what it returns and raises, for every backend and
+wrapper; its arguments in detail are in ``BaseStore``'s docstrings.
 """
 
 from __future__ import annotations
