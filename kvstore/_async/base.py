@@ -312,7 +312,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
 
         Returns:
             A ``DeleteResult``: how many keys were ``deleted`` (0 is not an error), the store
-            ``revision`` after the delete, and the deleted ``KeyValue`` s when ``prev_kv`` was asked
+            ``revision`` after the delete, and the deleted key-values when ``prev_kv`` was asked
             for.
 
         Raises:
@@ -444,7 +444,7 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             prev_kv: Include each key's previous value in the events.
 
         Returns:
-            The ``AsyncWatch``, started at once: iterate it for ``WatchEvent`` s, ``cancel()`` it
+            The ``AsyncWatch``, started at once: iterate it for its events, ``cancel()`` it
             (or leave its ``async with`` block) to stop.
 
         Raises:

@@ -359,7 +359,7 @@ class AsyncKVStore(Protocol):
         """Watch one key.
 
         Returns:
-            The ``AsyncWatch``, started at once: iterate it for ``WatchEvent`` s, or ``cancel()``
+            The ``AsyncWatch``, started at once: iterate it for its events, or ``cancel()``
             it.
 
         Raises:
@@ -382,7 +382,7 @@ class AsyncKVStore(Protocol):
         """Watch the keys starting with ``prefix``.
 
         Returns:
-            The ``AsyncWatch``, started at once: iterate it for ``WatchEvent`` s, or ``cancel()``
+            The ``AsyncWatch``, started at once: iterate it for its events, or ``cancel()``
             it.
 
         Raises:

@@ -361,7 +361,7 @@ class KVStore(Protocol):
         """Watch one key.
 
         Returns:
-            The ``Watch``, started at once: iterate it for ``WatchEvent`` s, or ``cancel()``
+            The ``Watch``, started at once: iterate it for its events, or ``cancel()``
             it.
 
         Raises:
@@ -384,7 +384,7 @@ class KVStore(Protocol):
         """Watch the keys starting with ``prefix``.
 
         Returns:
-            The ``Watch``, started at once: iterate it for ``WatchEvent`` s, or ``cancel()``
+            The ``Watch``, started at once: iterate it for its events, or ``cancel()``
             it.
 
         Raises:
