@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+import kvstore_sql.pytest_plugin
+
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     """Accept ``addopts``' xdist options when xdist is blocked or missing (one process)."""
@@ -40,3 +42,10 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     if config.pluginmanager.has_plugin("xdist"):
         return None
     return "xdist: off (-p no:xdist or not installed), the tests run in this one process"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the SQL fixtures (``kvstore_sql.pytest_plugin``) when the installed metadata
+    predates its ``pytest11`` entry point (an editable install made before it was added)."""
+    if not config.pluginmanager.has_plugin("kvstore_sql"):
+        config.pluginmanager.register(kvstore_sql.pytest_plugin, "kvstore_sql")

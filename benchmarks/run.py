@@ -59,6 +59,7 @@ OPTIONAL_MODULES = (
     "bench_streams",
     "bench_mirror",
     "bench_tracing",
+    "bench_sql",
 )
 """Benchmarks written beside this one; each exposes ``bench_<name>(...)`` and ``main``."""
 
@@ -239,6 +240,7 @@ def targets(results: dict[str, dict[str, Figures]]) -> list[tuple[str, str, str,
     rows += _stream_rows(results.get("streams", {}).get("etcd", {}))
     rows += _mirror_rows(results.get("mirror", {}).get("etcd", {}))
     rows += _tracing_rows(results.get("tracing", {}).get("etcd", {}))
+    rows += sql_rows(results.get("sql", {}).get("etcd", {}))
     for label, figures in results.get("encryption", {}).items():
         for operation in ("put", "get"):
             row = _ratio_row(
@@ -346,6 +348,73 @@ def _mirror_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None
                 f"{sync:.2f} s",
                 f"get_multiple {figures['initial sync.get_multiple_s']:.2f} s",
                 f"{figures['initial sync.sync_vs_get_multiple']:.2f}x",
+                None,
+            )
+        )
+    return rows
+
+
+def sql_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
+    """SPEC section 22's targets from ``bench_sql``'s figures."""
+    rows: list[tuple[str, str, str, str, bool | None]] = []
+    names = {"sqlite": "SQLiteStore", "postgresql": "PostgresStore"}
+    for database, store in names.items():
+        for operation, raw, limit in (("put", "insert", 1.5), ("get", "select", 1.3)):
+            ratio = figures.get(f"{database}_{operation}_vs_raw_{raw}")
+            if ratio is None:
+                continue
+            measured = figures[f"{operation}.{database}.p50_us"]
+            baseline = figures[f"{operation}.raw_{database}.p50_us"]
+            what = "one-row INSERT + COMMIT" if raw == "insert" else "primary-key SELECT"
+            rows.append(
+                (
+                    f"{store} {operation} p50 <= {limit}x a raw {what}",
+                    f"{_fmt(measured)} µs",
+                    f"raw {_fmt(baseline)} µs",
+                    f"{ratio:.2f}x",
+                    ratio <= limit,
+                )
+            )
+        p99 = figures.get(f"watch.{database}.p99_ms")
+        if p99 is not None:
+            rows.append(
+                (
+                    f"{store} watch delivery across processes, p99 <= 50 ms (p50 / p99)",
+                    f"{figures[f'watch.{database}.p50_ms']:.1f} / {p99:.1f} ms",
+                    f"etcd {figures['watch.etcd.p50_ms']:.1f} / "
+                    f"{figures['watch.etcd.p99_ms']:.1f} ms",
+                    "",
+                    p99 <= 50,
+                )
+            )
+    for operation in ("put", "get", "txn"):
+        if f"{operation}.sqlite.p50_us" not in figures:
+            continue
+        rows.append(
+            (
+                f"{operation} p50 / p99 and client CPU per call: SQLite, PostgreSQL (no target)",
+                " ; ".join(
+                    f"{figures[f'{operation}.{db}.p50_us']:,.0f} / "
+                    f"{figures[f'{operation}.{db}.p99_us']:,.0f} µs, "
+                    f"{figures[f'{operation}.{db}.cpu_us']:,.0f} µs CPU"
+                    for db in names
+                ),
+                f"etcd {figures[f'{operation}.etcd.p50_us']:,.0f} / "
+                f"{figures[f'{operation}.etcd.p99_us']:,.0f} µs, "
+                f"{figures[f'{operation}.etcd.cpu_us']:,.0f} µs CPU",
+                "",
+                None,
+            )
+        )
+    size = figures.get("size.file_bytes")
+    if size is not None:
+        rows.append(
+            (
+                f"SQLite file after {_fmt(figures['size.overwrites'])} overwrites of "
+                f"{_fmt(figures['size.keys'])} keys, auto_compact=1000 (no target)",
+                f"{size / 2**20:.2f} MiB + WAL {figures['size.wal_bytes'] / 2**20:.2f} MiB",
+                f"live data {figures['size.live_bytes'] / 2**10:.0f} KiB",
+                "",
                 None,
             )
         )
@@ -541,7 +610,7 @@ def render(
         *[f"| {name} | {value} |" for name, value in info.items()],
         f"| run time | {elapsed:.0f} s |",
         "",
-        "## Targets (SPEC sections 11, 15, 16 and 17)",
+        "## Targets (SPEC sections 11, 15, 16, 17 and 22)",
         "",
         "| target | measured | baseline (same run) | ratio | met |",
         "|---|---:|---:|---:|:---:|",
@@ -766,6 +835,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_streams": "streams",
             "bench_mirror": "mirror",
             "bench_tracing": "tracing",
+            "bench_sql": "sql",
         }
         for name, module in optional.items():
             function = getattr(module, name, None)

@@ -33,23 +33,17 @@ from typing import Protocol, TypeVar
 import attrs
 
 from kvstore.base import BaseStore
-from kvstore.errors import (
-    CompactedError,
-    InvalidArgumentError,
-    KeyNotFoundError,
-    LeaseNotFoundError,
-)
+from kvstore.errors import CompactedError
 from kvstore.keys import (
     ALL_KEYS,
-    MAX_LEASE_TTL,
     MAX_REQUEST_BYTES,
     MIN_LEASE_TTL,
     check_lease_id,
     check_revision,
-    check_ttl,
 )
 from kvstore.ranges import apply_range_options, in_range
-from kvstore.txn import Compare, Delete, Get, Op, Put, Txn, compare_holds
+from kvstore.semantics import Change, Evaluator, granted_ttl, lease_not_found
+from kvstore.txn import Delete, Get, Put, Txn
 from kvstore.types import (
     AlarmInfo,
     Capability,
@@ -60,7 +54,6 @@ from kvstore.types import (
     LeaseGrant,
     LeaseInfo,
     MemberInfo,
-    OpResult,
     PutResult,
     RangeResult,
     StatusInfo,
@@ -108,12 +101,52 @@ class _Watcher:
     """Where the watch resumes after ``watches_disconnected`` (its first undelivered revision)."""
 
 
-class _Change:
+class _Change(Change):
     """The writes of one transaction, collected so that it commits at one revision."""
 
     def __init__(self, revision: int) -> None:
-        self.revision = revision
+        super().__init__(revision)
         self.events: list[WatchEvent] = []
+
+
+class _Semantics(Evaluator):
+    """``kvstore.semantics``' evaluator on a ``MemoryStore``'s data (under its lock)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def store_revision(self) -> int:
+        return self.store._revision
+
+    def compacted_revision(self) -> int:
+        return self.store._compacted
+
+    def current_range(self, key: str, range_end: str | None) -> list[KeyValue]:
+        return self.store._current_range(key, range_end)
+
+    def key_exists(self, key: str) -> bool:
+        return key in self.store._current
+
+    def lease_exists(self, lease_id: int) -> bool:
+        return lease_id in self.store._leases
+
+    def read(self, request: Get, header_revision: int) -> RangeResult:
+        return self.store._range(request, header_revision)
+
+    def apply_put(self, request: Put, change: Change) -> PutResult:
+        assert isinstance(change, _Change)
+        return self.store._apply_put(request, change)
+
+    def apply_delete(self, request: Delete, change: Change) -> DeleteResult:
+        assert isinstance(change, _Change)
+        return self.store._apply_delete(request, change)
+
+    def commit(self, change: Change) -> None:
+        assert isinstance(change, _Change)
+        self.store._commit(change)
+
+    def new_change(self) -> _Change:
+        return _Change(self.store._revision + 1)
 
 
 class MemoryStore(BaseStore):
@@ -172,6 +205,7 @@ class MemoryStore(BaseStore):
         # The clock and the expiry thread hold the store weakly, so an unclosed store can
         # still be garbage-collected (and its thread then ends).
         self._clock_listener = _weak_call(self, MemoryStore._expire_leases)
+        self._semantics = _Semantics(self)
         if isinstance(self.clock, ManualClock):
             self.clock.subscribe(self._clock_listener)
 
@@ -189,27 +223,8 @@ class MemoryStore(BaseStore):
                 kv = self._current.get(request.key)
                 kvs = () if kv is None else (kv,)
                 return RangeResult(kvs, len(kvs), False, self._revision)
-            self._check_read_revision(request.revision, request.key, "range")
+            self._semantics.check_read_revision(request.revision, request.key, "range")
             return self._range(request, self._revision)
-
-    def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
-        if revision is None:
-            return
-        check_revision(revision, operation=operation, key=key)
-        if revision > self._revision:
-            raise InvalidArgumentError(
-                f"{operation}: revision {revision} is in the future (current {self._revision})",
-                key=key,
-                operation=operation,
-            )
-        if revision < self._compacted:
-            raise CompactedError(
-                f"{operation}: revision {revision} of {key!r} was compacted "
-                f"(compact revision {self._compacted})",
-                compact_revision=self._compacted,
-                key=key,
-                operation=operation,
-            )
 
     def _range(self, read: Get, header_revision: int) -> RangeResult:
         """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit.
@@ -257,94 +272,19 @@ class MemoryStore(BaseStore):
         with self._lock:
             self._check_open("put")
             self._expire_leases()
-            self._check_lease(request)
-            change = _Change(self._revision + 1)
-            result = self._apply_put(request, change)
-            self._commit(change)
-            return result
+            return self._semantics.evaluate_put(request)
 
     def do_delete_range(self, request: Delete) -> DeleteResult:
         with self._lock:
             self._check_open("delete")
             self._expire_leases()
-            change = _Change(self._revision + 1)
-            result = self._apply_delete(request, change)
-            self._commit(change)
-            return attrs.evolve(result, revision=self._revision)
+            return self._semantics.evaluate_delete(request)
 
     def do_txn(self, request: Txn) -> TxnResult:
         with self._lock:
             self._check_open("txn")
             self._expire_leases()
-            path = self._plan(request.compares, request.success, request.failure)
-            self._check_path(path)
-            change = _Change(self._revision + 1)
-            result = self._apply_txn(path, change)
-            self._commit(change)
-            return self._stamp(result, self._revision)
-
-    def _plan(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> _Path:
-        """Evaluate every compare on the state before the transaction (as etcd does)."""
-        succeeded = all(self._holds(compare) for compare in compares)
-        ops = success if succeeded else failure
-        steps: list[Op | _Path] = [
-            self._plan(op.compares, op.success, op.failure) if isinstance(op, Txn) else op
-            for op in ops
-        ]
-        return _Path(succeeded, steps)
-
-    def _check_path(self, path: _Path) -> None:
-        """Check the chosen operations, so that nothing fails half-way through, in etcd's
-        order (``checkRequests``): every put (ignore_lease, lease) first, then every read's
-        revision, each pass in operation order, nested transactions in place."""
-        for put in path.ops(Put):
-            self._check_lease(put, "txn")
-        for get in path.ops(Get):
-            self._check_read_revision(get.revision, get.key, "txn")
-
-    def _holds(self, compare: Compare) -> bool:
-        return compare_holds(compare, self._current_range(compare.key, compare.range_end))
-
-    def _apply_txn(self, path: _Path, change: _Change) -> TxnResult:
-        responses: list[OpResult] = []
-        for step in path.steps:
-            if isinstance(step, _Path):
-                responses.append(self._apply_txn(step, change))
-            elif isinstance(step, Put):
-                responses.append(self._apply_put(step, change))
-            elif isinstance(step, Delete):
-                responses.append(self._apply_delete(step, change))
-            elif isinstance(step, Get):
-                revision = change.revision if change.events else self._revision
-                responses.append(self._range(step, revision))
-        return TxnResult(path.succeeded, tuple(responses), 0)
-
-    def _stamp(self, result: TxnResult, revision: int) -> TxnResult:
-        responses: list[OpResult] = []
-        for response in result.responses:
-            if isinstance(response, TxnResult):
-                responses.append(self._stamp(response, revision))
-            else:
-                responses.append(response)
-        return TxnResult(result.succeeded, tuple(responses), revision)
-
-    def _check_lease(self, put: Put, operation: str = "put") -> None:
-        if put.ignore_lease and put.key not in self._current:
-            raise KeyNotFoundError(
-                f"{operation}: ignore_lease needs an existing key, none found for key {put.key!r}",
-                key=put.key,
-                operation=operation,
-            )
-        if put.lease is None or put.lease == 0:
-            return
-        if put.lease not in self._leases:
-            raise LeaseNotFoundError(
-                f"{operation}: lease {put.lease:#x} for key {put.key!r} not found",
-                key=put.key,
-                operation=operation,
-            )
+            return self._semantics.evaluate_txn(request)
 
     def _apply_put(self, put: Put, change: _Change) -> PutResult:
         revision = change.revision
@@ -361,6 +301,7 @@ class MemoryStore(BaseStore):
             self._leases[lease].keys.add(put.key)
         self._current[put.key] = kv
         self._record(put.key, revision, kv)
+        change.next_write()
         change.events.append(WatchEvent(EventType.PUT, kv, old))
         return PutResult(revision, old if put.prev_kv else None)
 
@@ -374,11 +315,10 @@ class MemoryStore(BaseStore):
                 self._leases[old.lease].keys.discard(old.key)
             self._record(old.key, revision, None)
             tombstone = KeyValue(old.key, b"", 0, revision, 0, 0)
+            change.next_write()
             change.events.append(WatchEvent(EventType.DELETE, tombstone, old))
-        # etcd's storeTxnWrite.DeleteRange: the transaction's revision once it has written
-        # (this delete included), else the revision before it
-        revision = change.revision if change.events else self._revision
-        return DeleteResult(revision, len(doomed), tuple(doomed) if delete.prev_kv else ())
+        kvs = tuple(doomed) if delete.prev_kv else ()
+        return DeleteResult(change.view_revision, len(doomed), kvs)
 
     def _record(self, key: str, revision: int, kv: KeyValue | None) -> None:
         entries = self._history.get(key)
@@ -509,14 +449,7 @@ class MemoryStore(BaseStore):
     # ------------------------------------------------------------------ leases
 
     def lease_grant(self, ttl: int) -> LeaseGrant:
-        check_ttl(ttl, operation="lease_grant")
-        if ttl > MAX_LEASE_TTL:
-            # etcd: "etcdserver: too large lease TTL" (OUT_OF_RANGE)
-            raise InvalidArgumentError(
-                f"lease_grant: ttl {ttl} is over the largest lease TTL, {MAX_LEASE_TTL} s",
-                operation="lease_grant",
-            )
-        granted = max(ttl, MIN_LEASE_TTL)
+        granted = granted_ttl(ttl)
         with self._lock:
             self._check_open("lease_grant")
             lease_id = secrets.randbits(62) + 1
@@ -577,17 +510,12 @@ class MemoryStore(BaseStore):
     def _live_lease(self, lease_id: int, operation: str) -> _LeaseState:
         state = self._leases.get(lease_id)
         if state is None:
-            raise LeaseNotFoundError(
-                f"{operation}: lease {lease_id:#x} not found", operation=operation
-            )
+            raise lease_not_found(lease_id, operation)
         return state
 
     def _drop_lease(self, lease_id: int) -> None:
         state = self._leases.pop(lease_id)
-        change = _Change(self._revision + 1)
-        for key in sorted(state.keys):
-            self._apply_delete(Delete(key), change)
-        self._commit(change)
+        self._semantics.evaluate_drop_lease(sorted(state.keys))
 
     def _expire_leases(self) -> None:
         with self._lock:
@@ -607,18 +535,7 @@ class MemoryStore(BaseStore):
         check_revision(revision, operation="compact")
         with self._lock:
             self._check_open("compact")
-            if revision > self._revision:
-                raise InvalidArgumentError(
-                    f"compact: revision {revision} is in the future (current {self._revision})",
-                    operation="compact",
-                )
-            if revision <= self._compacted:
-                raise CompactedError(
-                    f"compact: revision {revision} is already compacted "
-                    f"(compact revision {self._compacted})",
-                    compact_revision=self._compacted,
-                    operation="compact",
-                )
+            self._semantics.check_compact(revision)
             self._compacted = revision
             for key in list(self._history_keys):
                 self._compact_key(key, revision)
@@ -682,7 +599,7 @@ class MemoryStore(BaseStore):
         with self._lock:
             self._check_open("hash_kv")
             at = revision or self._revision
-            self._check_read_revision(at, "", "hash_kv")
+            self._semantics.check_read_revision(at, "", "hash_kv")
             digest = 0
             for kv in self._past_range(ALL_KEYS, ALL_KEYS, at):
                 record = f"{kv.key}\0{kv.create_revision}\0{kv.mod_revision}\0{kv.version}"
@@ -722,22 +639,3 @@ def _expire_loop(expire: Callable[[], bool], stop: threading.Event) -> None:
     while not stop.wait(_EXPIRY_POLL_SECONDS):
         if not expire():
             return
-
-
-_OpT = TypeVar("_OpT", Put, Get)
-
-
-@attrs.frozen
-class _Path:
-    """A transaction with its branch chosen: which branch ran and its steps."""
-
-    succeeded: bool
-    steps: builtins.list[Op | _Path]
-
-    def ops(self, kind: type[_OpT]) -> Iterator[_OpT]:
-        """The operations of type ``kind`` on the chosen branches, depth first."""
-        for step in self.steps:
-            if isinstance(step, _Path):
-                yield from step.ops(kind)
-            elif isinstance(step, kind):
-                yield step

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from kvstore.errors import KVStoreError
 from kvstore_sql.clock import Clock
 
-__all__ = ["Connection", "Cursor", "Dialect"]
+__all__ = ["Connection", "Cursor", "Dialect", "Listener"]
 
 
 class Cursor(Protocol):
@@ -48,6 +48,12 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+class Listener(Protocol):
+    """What ``Dialect.listener`` returns: a running listener, stopped by ``close``."""
+
+    def close(self) -> None: ...
+
+
 class Dialect(abc.ABC):
     """One database: how to connect to it and what its SQL needs.
 
@@ -62,6 +68,9 @@ class Dialect(abc.ABC):
             floating-point seconds.
         clustered_table_suffix: What follows ``CREATE TABLE (...)`` to store a table in
             the order of its primary key (SQLite's ``WITHOUT ROWID``).
+        poll_interval: Seconds between a watch feed's looks at ``change_detector``: the
+            only way SQLite learns of other processes' writes (so, often); a fallback
+            for lost notifications where the database pushes them (``listener``).
     """
 
     name: str
@@ -72,6 +81,7 @@ class Dialect(abc.ABC):
     integer_type = "INTEGER"
     real_type = "REAL"
     clustered_table_suffix = ""
+    poll_interval = 0.02
 
     @abc.abstractmethod
     def connect(self, operation: str) -> Connection:
@@ -115,6 +125,18 @@ class Dialect(abc.ABC):
         """A function that says whether another connection may have committed since it
         last answered (its first answer is true). Cheap: a watch feed calls it every few
         milliseconds, on ``connection`` only."""
+
+    def listener(self, wake: Callable[[], None]) -> Listener | None:
+        """Start listening for other connections' writes, calling ``wake`` (from a thread
+        of the listener's) after each, and once whenever listening (re)starts, since
+        writes may have been missed meanwhile. ``None``: the database pushes nothing
+        (SQLite), the feed polls ``change_detector``."""
+        return None
+
+    def connection_lost(self, connection: Connection) -> bool:
+        """Whether ``connection`` is gone (the server closed it, the network broke it):
+        the engine then opens a new one. SQLite's connections are never lost."""
+        return False
 
     def announce_write(self, connection: Connection, revision: int) -> None:
         """Called in a write transaction that moved the revision to ``revision``, before

@@ -2,9 +2,9 @@
 
 Both stores of each database run it: the sync store calls it directly, the asyncio store
 on its worker thread (``kvstore_sql._async._worker``); the watch feed runs two more
-engines, one to read the log and one to reap leases. It holds the semantics, statement by
-statement as ``MemoryStore`` holds them in memory (the reference: same checks, in the same
-order, with the same errors):
+engines, one to read the log and one to reap leases. etcd's semantics come from
+``kvstore.semantics.Evaluator``, which ``MemoryStore`` uses too (the same checks, in the
+same order, with the same errors); the engine supplies the statements:
 
 - Every call is one database transaction. A write takes the database's write lock first
   (``Dialect.begin``), reads the store revision from the counter row, and moves it by one
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -37,22 +38,22 @@ import kvstore_sql._statements as sql
 from kvstore.errors import (
     BackendError,
     CompactedError,
-    InvalidArgumentError,
-    KeyNotFoundError,
+    IndeterminateError,
     KVStoreError,
     LeaseNotFoundError,
     StoreClosedError,
+    UnavailableError,
 )
-from kvstore.keys import MAX_LEASE_TTL, MIN_LEASE_TTL, check_lease_id, check_revision, check_ttl
+from kvstore.keys import check_lease_id, check_revision
 from kvstore.ranges import apply_range_options
-from kvstore.txn import Compare, Delete, Get, Op, Put, Txn, compare_holds
+from kvstore.semantics import Change, Evaluator, granted_ttl, lease_not_found, txn_writes
+from kvstore.txn import Delete, Get, Put, Txn
 from kvstore.types import (
     DeleteResult,
     EventType,
     KeyValue,
     LeaseGrant,
     LeaseInfo,
-    OpResult,
     PutResult,
     RangeResult,
     SortOrder,
@@ -76,6 +77,15 @@ PURGE_BATCH = 1000
 
 _MEMBER_ID = 1
 
+RECONNECT_SECONDS = 15.0
+"""How long a call keeps trying new connections after its database connection was lost
+(the server restarting, the network breaking) before it raises ``UnavailableError``."""
+
+_RETRY_DELAYS = (0.02, 1.0)
+"""The first and the longest wait between attempts on a new connection."""
+
+_T = TypeVar("_T")
+
 
 @attrs.frozen
 class Changes:
@@ -95,49 +105,7 @@ class Changes:
     events: tuple[WatchEvent, ...]
 
 
-class _Change:
-    """The writes of one transaction, collected so that it commits at one revision."""
-
-    def __init__(self, revision: int) -> None:
-        self.revision = revision
-        self.events = 0
-
-    def next_sub(self) -> int:
-        """The place of the next write in the revision (its order for watchers)."""
-        self.events += 1
-        return self.events
-
-
-@attrs.frozen
-class _Path:
-    """A transaction with its branch chosen: which branch ran and its steps."""
-
-    succeeded: bool
-    steps: list[Op | _Path]
-
-    def ops(self, kind: type[_OpT]) -> Iterator[_OpT]:
-        """The operations of type ``kind`` on the chosen branches, depth first."""
-        for step in self.steps:
-            if isinstance(step, _Path):
-                yield from step.ops(kind)
-            elif isinstance(step, kind):
-                yield step
-
-
-_OpT = TypeVar("_OpT", Put, Get)
-
-
-def _writes(ops: Sequence[Op]) -> bool:
-    """Whether any branch of ``ops`` (nested transactions included) may write."""
-    return any(
-        _writes(op.success) or _writes(op.failure)
-        if isinstance(op, Txn)
-        else not isinstance(op, Get)
-        for op in ops
-    )
-
-
-class Engine:
+class Engine(Evaluator):
     """etcd's primitives on one connection to a database.
 
     Not thread-safe: one call at a time (the stores serialize them).
@@ -169,6 +137,8 @@ class Engine:
         self._next_expiry: float | None = None
         self._wrote = False
         self._closed = False
+        self.reconnect_timeout = RECONNECT_SECONDS
+        """Seconds ``call`` keeps trying new connections after a lost one."""
 
     @classmethod
     def open(
@@ -205,6 +175,55 @@ class Engine:
         self._closed = True
         with contextlib.suppress(*self.dialect.driver_errors):
             self._connection.close()
+
+    # ------------------------------------------------------------------ lost connections
+
+    def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)``, one of this engine's calls, again on a new connection while
+        the connection was lost before the call could commit (for up to
+        ``reconnect_timeout`` seconds, waiting 20 ms to 1 s between attempts): a read is
+        retried, and so is a write, whose transaction never committed (the database rolls
+        back a transaction whose connection is gone). What the stores call.
+
+        Raises:
+            IndeterminateError: The connection was lost while the write committed: its
+                outcome is unknown (never retried).
+            UnavailableError: The database was still unreachable at the end; nothing was
+                written.
+            KVStoreError: As ``function``.
+        """
+        deadline: float | None = None
+        delay, longest = _RETRY_DELAYS
+        operation = getattr(function, "__name__", "call")
+        while True:
+            try:
+                if self.dialect.connection_lost(self._connection):
+                    self._reconnect(operation)
+                return function(*args)
+            except IndeterminateError:
+                raise
+            except UnavailableError:
+                if not self.dialect.connection_lost(self._connection):
+                    raise  # not a lost connection: an answer of the database
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.reconnect_timeout
+                if now + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    def _reconnect(self, operation: str) -> None:
+        """Replace the lost connection with a new one (the old one stays on failure).
+
+        Raises:
+            UnavailableError: The database cannot be reached.
+        """
+        self._check_usable(operation)
+        fresh = self.dialect.connect(operation)
+        with contextlib.suppress(*self.dialect.driver_errors):
+            self._connection.close()
+        self._connection = fresh
 
     # ------------------------------------------------------------------ transactions
 
@@ -285,15 +304,6 @@ class Engine:
         if self._closed:  # a call that passed the store's check as the store closed
             raise StoreClosedError(f"{operation}: the store is closed", operation=operation)
 
-    def _commit(self, change: _Change) -> None:
-        """Move the counter to the change's revision, if it wrote anything."""
-        if not change.events:
-            return
-        self._revision = change.revision
-        self._execute(sql.SET_REVISION, (change.revision,))
-        self.dialect.announce_write(self._connection, change.revision)
-        self._wrote = True
-
     # ------------------------------------------------------------------ reads
 
     def range(self, request: Get) -> RangeResult:
@@ -303,31 +313,31 @@ class Engine:
             InvalidArgumentError: The revision is in the future.
             CompactedError: The revision is below the compact revision.
         """
+        if request.is_plain:
+            found = self._plain_get(request.key)
+            if found is not None:
+                return found
         with self._reading("range", request.key):
             if request.is_plain:
                 kvs = self._select(request.key, None)
                 return RangeResult(tuple(kvs), len(kvs), False, self._revision)
-            self._check_read_revision(request.revision, request.key, "range")
+            self.check_read_revision(request.revision, request.key, "range")
             return self._range(request, self._revision)
 
-    def _check_read_revision(self, revision: int | None, key: str, operation: str) -> None:
-        if revision is None:
-            return
-        check_revision(revision, operation=operation, key=key)
-        if revision > self._revision:
-            raise InvalidArgumentError(
-                f"{operation}: revision {revision} is in the future (current {self._revision})",
-                key=key,
-                operation=operation,
-            )
-        if revision < self._compacted:
-            raise CompactedError(
-                f"{operation}: revision {revision} of {key!r} was compacted "
-                f"(compact revision {self._compacted})",
-                compact_revision=self._compacted,
-                key=key,
-                operation=operation,
-            )
+    def _plain_get(self, key: str) -> RangeResult | None:
+        """``get``'s read in one statement, outside any explicit transaction (one
+        statement is one snapshot in autocommit mode): the key and the store's revision
+        together. ``None`` when a lease is due (the full read revokes it first)."""
+        self._check_usable("range")
+        with map_errors(self.dialect, "range", key=key):
+            row = self._execute(sql.PLAIN_GET, (key.encode(),)).fetchone()
+            if row is None:
+                return None
+            if row[2] is not None and float(row[2]) <= self._now():
+                return None
+        self._revision, self._compacted = int(row[0]), int(row[1])
+        kvs = () if row[3] is None else (_key_value(row[3:]),)
+        return RangeResult(kvs, len(kvs), False, self._revision)
 
     def _range(self, read: Get, header_revision: int) -> RangeResult:
         """etcd's ``applierV3backend.Range``: count the range, then bound, sort, limit.
@@ -396,20 +406,14 @@ class Engine:
             KeyNotFoundError: ``ignore_lease`` on a key that does not exist.
         """
         with self._writing("put", request.key):
-            self._check_lease(request)
-            change = _Change(self._revision + 1)
-            result = self._apply_put(request, change)
-            self._commit(change)
+            result = self.evaluate_put(request)
         self._compact_automatically()
         return result
 
     def delete_range(self, request: Delete) -> DeleteResult:
         """``do_delete_range``."""
         with self._writing("delete", request.key):
-            change = _Change(self._revision + 1)
-            result = self._apply_delete(request, change)
-            self._commit(change)
-            result = attrs.evolve(result, revision=self._revision)
+            result = self.evaluate_delete(request)
         self._compact_automatically()
         return result
 
@@ -423,80 +427,41 @@ class Engine:
             InvalidArgumentError: A read of the chosen branches is at a future revision.
             CompactedError: A read of the chosen branches is below the compact revision.
         """
-        if not (_writes(request.success) or _writes(request.failure)):
+        if not (txn_writes(request.success) or txn_writes(request.failure)):
             with self._reading("txn"):  # compares and reads only: no write lock
-                return self._run_txn(request)
+                return self.evaluate_txn(request)
         with self._writing("txn"):
-            result = self._run_txn(request)
+            result = self.evaluate_txn(request)
         self._compact_automatically()
         return result
 
-    def _run_txn(self, request: Txn) -> TxnResult:
-        path = self._plan(request.compares, request.success, request.failure)
-        self._check_path(path)
-        change = _Change(self._revision + 1)
-        result = self._apply_txn(path, change)
-        self._commit(change)
-        return _stamp(result, self._revision)
+    # ------------------------------------------------------------------ Evaluator's hooks
 
-    def _plan(
-        self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
-    ) -> _Path:
-        """Evaluate every compare on the state before the transaction (as etcd does)."""
-        succeeded = all(
-            compare_holds(compare, self._select(compare.key, compare.range_end))
-            for compare in compares
-        )
-        ops = success if succeeded else failure
-        steps: list[Op | _Path] = [
-            self._plan(op.compares, op.success, op.failure) if isinstance(op, Txn) else op
-            for op in ops
-        ]
-        return _Path(succeeded, steps)
+    def store_revision(self) -> int:
+        return self._revision
 
-    def _check_path(self, path: _Path) -> None:
-        """Check the chosen operations, so that nothing fails half-way through, in etcd's
-        order (``checkRequests``): every put (ignore_lease, lease) first, then every read's
-        revision, each pass in operation order, nested transactions in place."""
-        for put in path.ops(Put):
-            self._check_lease(put, "txn")
-        for get in path.ops(Get):
-            self._check_read_revision(get.revision, get.key, "txn")
+    def compacted_revision(self) -> int:
+        return self._compacted
 
-    def _apply_txn(self, path: _Path, change: _Change) -> TxnResult:
-        responses: list[OpResult] = []
-        for step in path.steps:
-            if isinstance(step, _Path):
-                responses.append(self._apply_txn(step, change))
-            elif isinstance(step, Put):
-                responses.append(self._apply_put(step, change))
-            elif isinstance(step, Delete):
-                responses.append(self._apply_delete(step, change))
-            elif isinstance(step, Get):
-                revision = change.revision if change.events else self._revision
-                responses.append(self._range(step, revision))
-        return TxnResult(path.succeeded, tuple(responses), 0)
+    def current_range(self, key: str, range_end: str | None) -> list[KeyValue]:
+        return self._select(key, range_end)
 
-    def _check_lease(self, put: Put, operation: str = "put") -> None:
-        if (
-            put.ignore_lease
-            and self._execute(sql.KEY_EXISTS, (put.key.encode(),)).fetchone() is None
-        ):
-            raise KeyNotFoundError(
-                f"{operation}: ignore_lease needs an existing key, none found for key {put.key!r}",
-                key=put.key,
-                operation=operation,
-            )
-        if put.lease is None or put.lease == 0:
+    def key_exists(self, key: str) -> bool:
+        return self._execute(sql.KEY_EXISTS, (key.encode(),)).fetchone() is not None
+
+    def read(self, request: Get, header_revision: int) -> RangeResult:
+        return self._range(request, header_revision)
+
+    def commit(self, change: Change) -> None:
+        """Move the counter to the change's revision, if it wrote anything."""
+        if not change.writes:
             return
-        if not self._lease_exists(put.lease):
-            raise LeaseNotFoundError(
-                f"{operation}: lease {put.lease:#x} for key {put.key!r} not found",
-                key=put.key,
-                operation=operation,
-            )
+        self._revision = change.revision
+        self._execute(sql.SET_REVISION, (change.revision,))
+        self.dialect.announce_write(self._connection, change.revision)
+        self._wrote = True
 
-    def _apply_put(self, put: Put, change: _Change) -> PutResult:
+    def apply_put(self, put: Put, change: Change) -> PutResult:
         revision = change.revision
         key = put.key.encode()
         found = self._select(put.key, None)
@@ -508,26 +473,23 @@ class Engine:
         else:
             kv = KeyValue(put.key, put.value, old.create_revision, revision, old.version + 1, lease)
             self._execute(sql.UPDATE_CURRENT, (revision, kv.version, lease, put.value, key))
-        self._execute(
-            sql.INSERT_LOG,
-            (revision, change.next_sub(), key, kv.create_revision, kv.version, lease, put.value, 0),
-        )
+        place = change.next_write()
+        row = (revision, place, key, kv.create_revision, kv.version, lease, put.value, 0)
+        self._execute(sql.INSERT_LOG, row)
         return PutResult(revision, old if put.prev_kv else None)
 
-    def _apply_delete(self, delete: Delete, change: _Change) -> DeleteResult:
+    def apply_delete(self, delete: Delete, change: Change) -> DeleteResult:
         revision = change.revision
         doomed = self._select(delete.key, delete.range_end, values=delete.prev_kv)
         if doomed:
             condition, parameters = sql.range_condition(delete.key, delete.range_end)
             self._execute(sql.DELETE_CURRENT.format(condition=condition), parameters)
             tombstones = [
-                (revision, change.next_sub(), kv.key.encode(), 0, 0, 0, b"", 1) for kv in doomed
+                (revision, change.next_write(), kv.key.encode(), 0, 0, 0, b"", 1) for kv in doomed
             ]
             self.dialect.execute_many(self._connection, sql.INSERT_LOG, tombstones)
-        # etcd's storeTxnWrite.DeleteRange: the transaction's revision once it has written
-        # (this delete included), else the revision before it
-        revision = change.revision if change.events else self._revision
-        return DeleteResult(revision, len(doomed), tuple(doomed) if delete.prev_kv else ())
+        kvs = tuple(doomed) if delete.prev_kv else ()
+        return DeleteResult(change.view_revision, len(doomed), kvs)
 
     # ------------------------------------------------------------------ leases
 
@@ -537,17 +499,10 @@ class Engine:
         Raises:
             InvalidArgumentError: ``ttl`` is not a positive int, or over the maximum.
         """
-        check_ttl(ttl, operation="lease_grant")
-        if ttl > MAX_LEASE_TTL:
-            # etcd: "etcdserver: too large lease TTL" (OUT_OF_RANGE)
-            raise InvalidArgumentError(
-                f"lease_grant: ttl {ttl} is over the largest lease TTL, {MAX_LEASE_TTL} s",
-                operation="lease_grant",
-            )
-        granted = max(ttl, MIN_LEASE_TTL)
+        granted = granted_ttl(ttl)
         with self._writing("lease_grant"):
             lease_id = secrets.randbits(62) + 1
-            while self._lease_exists(lease_id):
+            while self.lease_exists(lease_id):
                 lease_id = secrets.randbits(62) + 1
             self._execute(sql.INSERT_LEASE, (lease_id, granted, self._now() + granted))
         return LeaseGrant(lease_id, granted)
@@ -599,7 +554,7 @@ class Engine:
         with self._reading("lease_leases"):
             return [int(row[0]) for row in self._execute(sql.LEASES).fetchall()]
 
-    def _lease_exists(self, lease_id: int) -> bool:
+    def lease_exists(self, lease_id: int) -> bool:
         if lease_id > _MAX_INT64:
             return False
         return self._execute(sql.LEASE_EXISTS, (lease_id,)).fetchone() is not None
@@ -609,9 +564,7 @@ class Engine:
         if lease_id <= _MAX_INT64:
             row = self._execute(sql.LEASE_STATE, (lease_id,)).fetchone()
         if row is None:
-            raise LeaseNotFoundError(
-                f"{operation}: lease {lease_id:#x} not found", operation=operation
-            )
+            raise lease_not_found(lease_id, operation)
         return int(row[0]), float(row[1])
 
     def _leased_keys(self, lease_id: int) -> list[str]:
@@ -621,10 +574,7 @@ class Engine:
     def _drop_lease(self, lease_id: int) -> None:
         """Revoke a lease in the current write transaction: its keys go at one revision."""
         self._execute(sql.DELETE_LEASE, (lease_id,))
-        change = _Change(self._revision + 1)
-        for key in self._leased_keys(lease_id):
-            self._apply_delete(Delete(key), change)
-        self._commit(change)
+        self.evaluate_drop_lease(self._leased_keys(lease_id))
 
     def _expire_due_leases(self) -> None:
         """Revoke the leases whose time is up, the earliest first, each at its revision."""
@@ -651,18 +601,7 @@ class Engine:
         """
         check_revision(revision, operation="compact")
         with self._writing("compact"):
-            if revision > self._revision:
-                raise InvalidArgumentError(
-                    f"compact: revision {revision} is in the future (current {self._revision})",
-                    operation="compact",
-                )
-            if revision <= self._compacted:
-                raise CompactedError(
-                    f"compact: revision {revision} is already compacted "
-                    f"(compact revision {self._compacted})",
-                    compact_revision=self._compacted,
-                    operation="compact",
-                )
+            self.check_compact(revision)
             self._execute(sql.SET_COMPACT_REVISION, (revision,))
             self._compacted = revision
         self._purge(revision)
@@ -776,14 +715,3 @@ def _event(row: Sequence[Any], *, with_prev: bool) -> WatchEvent:
         return WatchEvent(EventType.DELETE, KeyValue(key, b"", 0, revision, 0, 0), prev)
     kv = KeyValue(key, bytes(row[5]), int(row[2]), revision, int(row[3]), int(row[4]))
     return WatchEvent(EventType.PUT, kv, prev)
-
-
-def _stamp(result: TxnResult, revision: int) -> TxnResult:
-    """Give a transaction, and those nested in it, the revision it ended at."""
-    responses: list[OpResult] = []
-    for response in result.responses:
-        if isinstance(response, TxnResult):
-            responses.append(_stamp(response, revision))
-        else:
-            responses.append(response)
-    return TxnResult(result.succeeded, tuple(responses), revision)

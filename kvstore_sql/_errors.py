@@ -31,6 +31,7 @@ driver's exception stays the ``__cause__``.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
@@ -178,6 +179,45 @@ def translate_sqlite(
     )
 
 
+_CONNECT_FAILURES = (
+    # (what libpq or the server says, the kvstore error, what the message says)
+    (re.compile(r'database "(?P<name>[^"]*)" does not exist'), ConfigurationError, "missing_db"),
+    (re.compile(r'role "(?P<name>[^"]*)" does not exist'), AuthenticationError, "refused"),
+    (
+        re.compile(
+            r"password authentication failed|authentication failed for user"
+            r"|no password supplied|fe_sendauth"
+        ),
+        AuthenticationError,
+        "refused",
+    ),
+    (re.compile(r"no pg_hba\.conf entry"), AuthenticationError, "refused"),
+    (
+        re.compile(r"failed to resolve host|could not translate host name"),
+        UnavailableError,
+        "unresolved",
+    ),
+)
+"""Connection failures that psycopg raises as a bare ``OperationalError`` (no SQLSTATE):
+told apart by their messages (libpq's, and the server's, which are English unless the
+server was set up with another ``lc_messages``)."""
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of the driver's message, less psycopg's and libpq's preambles."""
+    text = str(error).strip()
+    if not text:
+        return type(error).__name__
+    line = text.splitlines()[0].strip()
+    line = re.sub(r"^connection failed:\s*", "", line)
+    line = re.sub(
+        r'^connection to server at "[^"]*"(?:\s*\([^)]*\))?, port \d+ failed:\s*', "", line
+    )
+    line = re.sub(r"^connection to server on socket \"[^\"]*\" failed:\s*", "", line)
+    line = re.sub(r"^(FATAL|ERROR):\s*", "", line)
+    return line.strip() or type(error).__name__
+
+
 def translate_psycopg(
     error: BaseException,
     *,
@@ -188,6 +228,23 @@ def translate_psycopg(
 ) -> KVStoreError:
     """The kvstore error for a ``psycopg`` error (PostgreSQL).
 
+    ==============================================  ===========================================
+    PostgreSQL / libpq                              kvstore error
+    ==============================================  ===========================================
+    the database does not exist                     ``ConfigurationError``: fix the URL
+    wrong password, unknown role, no password,      ``AuthenticationError`` (the password is
+    no ``pg_hba.conf`` entry                        never in the message)
+    insufficient privilege                          ``PermissionDeniedError``
+    a missing schema or catalog                     ``ConfigurationError``
+    a lock or statement timeout of the server       ``OperationTimeoutError``
+    anything, raised by ``COMMIT``                  ``IndeterminateError``: the write may or
+                                                    may not have been applied
+    the host unknown or unreachable, the            ``UnavailableError``: nothing was written
+    connection lost or refused, the server
+    starting up, recovering or shutting down
+    anything else (a bug)                           ``BackendError``
+    ==============================================  ===========================================
+
     Args:
         error: The ``psycopg.Error``.
         operation: The store call that failed.
@@ -197,7 +254,29 @@ def translate_psycopg(
     """
     from psycopg import errors as pg  # the [postgres] extra: imported with the dialect
 
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = _reason(error)
+    if isinstance(error, pg.OperationalError) and getattr(error, "sqlstate", None) is None:
+        message = str(error)
+        for pattern, kind, what in _CONNECT_FAILURES:
+            found = pattern.search(message)
+            if found is None:
+                continue
+            if what == "missing_db":
+                return ConfigurationError(
+                    f"{operation}: the database {found['name']!r} does not exist on the "
+                    f"server of {database}",
+                    key=key,
+                    operation=operation,
+                )
+            if what == "refused":
+                return AuthenticationError(
+                    f"{operation}: PostgreSQL refused the credentials for {database} ({reason})",
+                    key=key,
+                    operation=operation,
+                )
+            return kind(
+                f"{operation}: cannot reach {database}: {reason}", key=key, operation=operation
+            )
     if isinstance(error, pg.InvalidPassword | pg.InvalidAuthorizationSpecification):
         return AuthenticationError(
             f"{operation}: PostgreSQL refused the credentials for {database}",

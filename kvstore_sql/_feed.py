@@ -11,9 +11,18 @@ How it learns of new writes:
 
 - a write through a store of this process wakes the feeds of every store of this process
   on the same database at once (``wake_neighbours``, called after the commit);
-- another process's write is found by polling the dialect's change detector (SQLite's
-  ``PRAGMA data_version``) every ``poll_interval`` seconds, which costs one cheap
-  statement when nothing changed.
+- another process's write: on PostgreSQL, its ``NOTIFY`` (sent by every write
+  transaction, delivered on commit) reaches the dialect's listener, a connection of the
+  feed's own that ``LISTEN``s, which wakes the feed; then the feed reads the log from the
+  last revision it saw, so a lost notification costs at most the fallback poll. SQLite
+  pushes nothing: the feed polls the dialect's change detector (``PRAGMA
+  data_version``), which costs one cheap statement when nothing changed. The poll's
+  interval is the dialect's (``Dialect.poll_interval``: 20 ms on SQLite, a fallback
+  0.5 s on PostgreSQL).
+
+A lost connection (the database restarted, the network broke) costs nothing but time:
+the feed drops its connections, retries with a backoff of up to a second, and every
+watch resumes from its next revision, without gap or duplicate (the log has it all).
 
 It also reaps leases (every ``reap_interval`` seconds, while it has watches): the deletes
 of an expired lease must reach the watches even when nobody calls the store. Each store's
@@ -42,14 +51,11 @@ from kvstore.errors import BackendError, CompactedError, KVStoreError, StoreClos
 from kvstore.ranges import in_range
 from kvstore.txn import WatchRequest
 from kvstore.types import WatchEvent
-from kvstore_sql._dialect import Dialect
+from kvstore_sql._dialect import Dialect, Listener
 from kvstore_sql._engine import Changes, Engine
 from kvstore_sql.clock import Clock
 
-__all__ = ["BATCH_REVISIONS", "POLL_SECONDS", "REAP_SECONDS", "Feed", "WatchFeed"]
-
-POLL_SECONDS = 0.02
-"""How often the feed looks for other processes' writes while it has watches."""
+__all__ = ["BATCH_REVISIONS", "REAP_SECONDS", "Feed", "WatchFeed"]
 
 REAP_SECONDS = 0.05
 """How often the feed revokes due leases while it has watches."""
@@ -103,7 +109,8 @@ class Feed:
     Args:
         dialect: The database.
         clock: Lease expiry's clock (the store's).
-        poll_interval: Seconds between looks for other processes' writes.
+        poll_interval: Seconds between looks for other processes' writes (default: the
+            dialect's ``poll_interval``).
         reap_interval: Seconds between looks for due leases.
     """
 
@@ -112,12 +119,12 @@ class Feed:
         dialect: Dialect,
         clock: Clock,
         *,
-        poll_interval: float = POLL_SECONDS,
+        poll_interval: float | None = None,
         reap_interval: float = REAP_SECONDS,
     ) -> None:
         self.dialect = dialect
         self.clock = clock
-        self.poll_interval = poll_interval
+        self.poll_interval = dialect.poll_interval if poll_interval is None else poll_interval
         self.reap_interval = reap_interval
         self._lock = threading.Lock()
         self._watchers: list[_Watcher] = []
@@ -128,6 +135,7 @@ class Feed:
         self._reader: Engine | None = None
         self._changed: Callable[[], bool] | None = None
         self._reaper: Engine | None = None
+        self._listener: Listener | None = None
         self._head = 0  # the store revision at the feed's last read of the log
         with _NEIGHBOURS_LOCK:
             _NEIGHBOURS.setdefault(dialect.identity, weakref.WeakSet()).add(self)
@@ -217,9 +225,10 @@ class Feed:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         with self._lock:
-            for engine in (self._reader, self._reaper):
-                if engine is not None:
-                    engine.close()
+            self._drop_connections()
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
         with _NEIGHBOURS_LOCK:
             feeds = _NEIGHBOURS.get(self.dialect.identity)
             if feeds is not None:
@@ -238,8 +247,18 @@ class Feed:
             self._changed = self._reader.change_detector()
         return self._reader
 
+    def _drop_connections(self) -> None:
+        """Close the log reader's and the reaper's connections (under the lock): the next
+        look opens new ones."""
+        for engine in (self._reader, self._reaper):
+            if engine is not None:
+                engine.close()
+        self._reader = self._reaper = None
+        self._changed = None
+
     def _start(self) -> None:
         if self._thread is None:
+            self._listener = self.dialect.listener(self.wake)
             self._thread = threading.Thread(
                 target=self._run, name=f"kvstore-sql-watch {self.dialect.description}", daemon=True
             )
@@ -251,7 +270,14 @@ class Feed:
         while True:
             with self._lock:
                 idle = self._paused or not self._watchers
-            self._wake.wait(None if idle else self.poll_interval * (1 << min(failures, 6)))
+            if idle:
+                timeout = None
+            elif failures:
+                backoff = self.poll_interval * (1 << min(failures, 6))
+                timeout = min(backoff, _MAX_BACKOFF_SECONDS)
+            else:
+                timeout = self.poll_interval
+            self._wake.wait(timeout)
             self._wake.clear()
             if self._closing:
                 return
@@ -263,9 +289,11 @@ class Feed:
                     self._reap()
                 failures = 0
             except KVStoreError:
-                # the database is unreachable for now: the watches resume from their next
-                # revision when it answers again
+                # the database is unreachable for now: new connections next time, and the
+                # watches resume from their next revision when it answers again
                 failures += 1
+                with self._lock:
+                    self._drop_connections()
             except Exception as exc:  # noqa: BLE001 - a bug must not leave watches hanging
                 self._fail_all(
                     BackendError(f"watch: the watch feed failed ({exc!r})", operation="watch")

@@ -10,8 +10,15 @@ extra).
 - A read transaction is ``REPEATABLE READ READ ONLY``: one snapshot for all its reads.
 - Leases expire by the server's clock (``clock_timestamp()``), so that clients with skewed
   clocks agree; a store given a clock of its own (tests) uses that instead.
-- Watches learn of other connections' writes by reading the counter row (one cheap
-  query per poll of the feed).
+- Every write transaction sends ``NOTIFY`` on the schema's channel (``pg_notify``, with
+  the new revision as payload; PostgreSQL delivers it when the transaction commits, in
+  commit order). Each store's watch feed ``LISTEN``s on a connection of its own (a
+  thread blocked in ``select`` on its socket) and, woken, reads the log from the last
+  revision it saw: a notification only says "look now", so a lost one costs at most the
+  feed's fallback poll of the counter row (``poll_interval``, 0.5 s). The listener
+  reconnects by itself (backoff up to 1 s) and wakes the feed once it listens again.
+- A lost connection (``connection_lost``: psycopg marks it broken, or closed) is
+  replaced by the engine with a new one.
 - Connections run in autocommit mode: the engine says where each transaction begins.
 """
 
@@ -19,12 +26,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import os
+import select
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kvstore.errors import ConfigurationError, KVStoreError
-from kvstore_sql._dialect import Connection, Dialect
+from kvstore_sql._dialect import Connection, Dialect, Listener
 from kvstore_sql._errors import map_errors, translate_psycopg
 from kvstore_sql.clock import Clock, WallClock
 from kvstore_sql.config import PostgresConfig
@@ -32,6 +43,19 @@ from kvstore_sql.config import PostgresConfig
 __all__ = ["PostgresDialect"]
 
 _TABLES = ("kv_log", "kv_current", "kv_lease", "kv_meta")
+
+POLL_SECONDS = 0.5
+"""The watch feed's fallback poll of the counter row, for lost notifications."""
+
+_LISTEN_BACKOFF_SECONDS = (0.05, 1.0)
+"""The listener's first and longest wait between attempts to reconnect."""
+
+_CLOSE_WAIT_SECONDS = 2.0
+"""How long closing a store waits for its listener's thread."""
+
+CONNECT_TIMEOUT_SECONDS = 10
+"""libpq's ``connect_timeout`` when the URL sets none: an unreachable host fails ``open``
+with ``UnavailableError`` after this long, instead of hanging for the system's TCP timeout."""
 
 
 def _psycopg() -> Any:
@@ -55,6 +79,7 @@ class PostgresDialect(Dialect):
     blob_type = "BYTEA"
     integer_type = "BIGINT"
     real_type = "DOUBLE PRECISION"
+    poll_interval = POLL_SECONDS
 
     def __init__(self, config: PostgresConfig) -> None:
         self._pg = _psycopg()
@@ -64,6 +89,9 @@ class PostgresDialect(Dialect):
         self.identity = "postgresql:" + config.description
         # the write lock: one advisory lock key per schema (a signed 64-bit int)
         self._lock_key = zlib.crc32(f"kvstore:{config.schema}".encode())
+        # NOTIFY's channel: one per schema (a channel name is at most 63 bytes)
+        digest = hashlib.sha256(config.schema.encode()).hexdigest()[:24]
+        self.channel = f"kvstore_{digest}"
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 - statements are few; dialects live long
     def sql(self, statement: str) -> str:
@@ -73,8 +101,7 @@ class PostgresDialect(Dialect):
         pg = self._pg
         identifier = pg.sql.Identifier(self.config.schema)
         with map_errors(self, operation):
-            extra = {} if self.config.password is None else {"password": self.config.password}
-            connection = pg.connect(self.config.conninfo, autocommit=True, **extra)
+            connection = self._connect()
             try:
                 if not self._schema_exists(connection):
                     # UniqueViolation: another process created it at the same moment
@@ -87,6 +114,24 @@ class PostgresDialect(Dialect):
                 connection.close()
                 raise
         return connection  # type: ignore[no-any-return]
+
+    def _connect(self) -> Any:
+        """A new autocommit connection, as configured (driver errors not translated)."""
+        extra: dict[str, Any] = {}
+        if self.config.password is not None:
+            extra["password"] = self.config.password
+        if "connect_timeout" not in self.config.conninfo:
+            extra["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+        return self._pg.connect(self.config.conninfo, autocommit=True, **extra)
+
+    def listener(self, wake: Callable[[], None]) -> Listener:
+        return _Listener(self, wake)
+
+    def connection_lost(self, connection: Connection) -> bool:
+        return bool(getattr(connection, "broken", False) or getattr(connection, "closed", False))
+
+    def announce_write(self, connection: Connection, revision: int) -> None:
+        connection.execute("SELECT pg_notify(%s, %s)", (self.channel, str(revision)))
 
     def _schema_exists(self, connection: Any) -> bool:
         row = connection.execute(
@@ -154,3 +199,94 @@ class PostgresDialect(Dialect):
 
     def __repr__(self) -> str:
         return f"PostgresDialect({self.description!r})"
+
+
+class _Listener:
+    """A thread that ``LISTEN``s on the schema's channel, on a connection of its own, and
+    calls ``wake`` after each notification (and once each time it starts listening).
+
+    It waits in ``select`` on the connection's socket and on a pipe that ``close``
+    writes to, so closing is immediate. A lost connection is reopened, with a backoff
+    from 50 ms to 1 s while the server cannot be reached.
+    """
+
+    def __init__(self, dialect: PostgresDialect, wake: Callable[[], None]) -> None:
+        self._dialect = dialect
+        self._wake = wake
+        self._stop_read, self._stop_write = os.pipe()
+        self._closed = threading.Event()
+        self._pipe_lock = threading.Lock()  # the pipe is closed once, by the thread
+        self._thread = threading.Thread(
+            target=self._run, name=f"kvstore-sql-listen {dialect.description}", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening: the thread ends and its connection closes. Idempotent. Waits
+        for the thread a few seconds at most (it may be in a connection attempt to an
+        unreachable server); the thread then ends by itself."""
+        with self._pipe_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            os.write(self._stop_write, b"x")
+        if self._thread is not threading.current_thread():
+            self._thread.join(_CLOSE_WAIT_SECONDS)
+
+    def _close_pipe(self) -> None:
+        with self._pipe_lock:
+            self._closed.set()
+            os.close(self._stop_read)
+            os.close(self._stop_write)
+
+    def _run(self) -> None:
+        try:
+            self._listen_until_closed()
+        finally:
+            self._close_pipe()
+
+    def _listen_until_closed(self) -> None:
+        pg = self._dialect._pg
+        first, longest = _LISTEN_BACKOFF_SECONDS
+        delay = first
+        while not self._closed.is_set():
+            try:
+                connection = self._dialect._connect()
+            except pg.Error:
+                self._pause(delay)
+                delay = min(delay * 2, longest)
+                continue
+            try:
+                channel = pg.sql.Identifier(self._dialect.channel)
+                connection.execute(pg.sql.SQL("LISTEN {}").format(channel))
+                delay = first
+                self._wake()  # what was written while nobody listened
+                self._listen(connection)
+            except pg.Error:
+                self._pause(delay)
+            except Exception:  # noqa: BLE001 - the fallback poll goes on; so do we
+                self._pause(delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    connection.close()
+
+    def _pause(self, seconds: float) -> None:
+        select.select([self._stop_read], [], [], seconds)
+
+    def _listen(self, connection: Any) -> None:
+        """Wake the feed after each notification, until closed or the connection fails
+        (then ``psycopg.OperationalError``)."""
+        pgconn = connection.pgconn
+        sock = pgconn.socket
+        while not self._closed.is_set():
+            readable, _, _ = select.select([sock, self._stop_read], [], [])
+            if self._stop_read in readable:
+                return
+            pgconn.consume_input()  # raises when the server is gone
+            notified = False
+            while pgconn.notifies() is not None:
+                notified = True
+            if notified:
+                self._wake()
+            if connection.broken or pgconn.status != 0:  # 0: CONNECTION_OK
+                raise self._dialect._pg.OperationalError("the listening connection was lost")

@@ -28,6 +28,7 @@ __all__ = [
     "LOG_BATCH_END",
     "META",
     "PAST",
+    "PLAIN_GET",
     "PURGE",
     "RENEW_LEASE",
     "SET_COMPACT_REVISION",
@@ -42,6 +43,13 @@ META = (
     "FROM kv_meta WHERE id = 1"
 )
 """The store revision, the compact revision and the earliest lease expiry, in one row."""
+
+PLAIN_GET = (
+    "SELECT m.revision, m.compact_revision, (SELECT min(expires_at) FROM kv_lease), "
+    "c.key, c.create_revision, c.mod_revision, c.version, c.lease, c.value "
+    "FROM kv_meta m LEFT JOIN kv_current c ON c.key = ? WHERE m.id = 1"
+)
+"""``META`` and one key's current row (or NULLs), in one statement: ``get``'s read."""
 
 SET_REVISION = "UPDATE kv_meta SET revision = ? WHERE id = 1"
 SET_COMPACT_REVISION = "UPDATE kv_meta SET compact_revision = ? WHERE id = 1"

@@ -50,7 +50,11 @@ UNREACHABLE = "etcd://127.0.0.1:1?dial_timeout=0.3&request_timeout=0.5"
 
 
 def run_cli(
-    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    stdin: bytes = b"",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ``python -m kvstore.cli ARGS`` in a clean environment (no store variables)."""
     environment = {
@@ -66,6 +70,7 @@ def run_cli(
         env=environment,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -339,6 +344,22 @@ def test_demo_on_memory_runs_every_section() -> None:
         assert title in output
     assert "skipped" not in output.lower()
     assert output.rstrip().endswith("Done: every section ran as documented.")
+
+
+@pytest.mark.parametrize("api", [(), ("--async",)], ids=["sync", "async"])
+def test_demo_on_a_sqlite_file_runs_every_section(tmp_path: Path, api: tuple[str, ...]) -> None:
+    """``kvstore demo --url sqlite:///demo.db``: a file relative to the working directory."""
+    result = run_cli("demo", "--url", "sqlite:///demo.db", *api, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout.decode()
+    for title in ("CRUD", "Prefix", "Watch", "Locking", "Leases", "Transactions", "Encryption"):
+        assert title in output
+    assert "skipped" not in output.lower()
+    assert output.rstrip().endswith("Done: every section ran as documented.")
+    assert (tmp_path / "demo.db").is_file()
+    listing = run_cli("--url", "sqlite:///demo.db", "ls", cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout == b""  # the demo leaves no keys behind
 
 
 def test_demo_async_walks_the_same_steps_on_the_asyncio_api() -> None:

@@ -48,6 +48,7 @@ PUBLIC_MODULES = (
     "kvstore.protocol",
     "kvstore.ranges",
     "kvstore.recipes",
+    "kvstore.semantics",
     "kvstore.testing",
     "kvstore.txn",
     "kvstore.types",
@@ -59,6 +60,7 @@ PUBLIC_MODULES = (
     "kvstore_etcd",
     "kvstore_memory",
     "kvstore_sql",
+    "kvstore_sql.launcher",
 )
 """The modules whose ``__all__`` is kvstore's public API."""
 

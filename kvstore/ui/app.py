@@ -329,6 +329,8 @@ def create_app(
                 while True:
                     event = await stream.next_event(timeout=HEARTBEAT_SECONDS)
                     if event is None:
+                        if stream.cancelled:  # the store closed: nothing more will come
+                            return
                         yield ": idle\n\n"
                         continue
                     data = json.dumps(views.event_json(codec, event))

@@ -74,9 +74,14 @@ def server_attributes(endpoint: str) -> dict[str, Any]:
 
 
 def system_of(store: Any) -> str:
-    """``db.system.name`` of a store: ``"etcd"``, ``"memory"`` ... (its backend class's name)."""
+    """``db.system.name`` of a store: the innermost store's ``system_name`` attribute if it
+    has one (``"sqlite"``, ``"postgresql"``: OpenTelemetry's names), else its class's name
+    (``"etcd"``, ``"memory"`` ...)."""
     while getattr(store, "inner", None) is not None:
         store = store.inner
+    declared = getattr(store, "system_name", None)
+    if isinstance(declared, str) and declared:
+        return declared
     name: str = type(store).__name__.lower().removeprefix("async").removesuffix("store")
     return name or "kvstore"
 

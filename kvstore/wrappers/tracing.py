@@ -9,8 +9,8 @@ database client semantic conventions:
   ``Txn``, ``Watch``, ``LeaseGrant``, ``LeaseRevoke``, ``LeaseKeepAlive``,
   ``LeaseTimeToLive``, ``LeaseLeases``, ``Compact``, ``Status``, ``MemberList``,
   ``Defragment``, ``Alarm``, ``HashKV``), on every backend;
-- ``db.system.name``: ``"etcd"``, ``"memory"`` ... (the backend's name, or ``system=``;
-  ``kvstore.open(url + "?trace=1")`` passes the URL's scheme);
+- ``db.system.name``: ``"etcd"``, ``"memory"``, ``"sqlite"``, ``"postgresql"`` ... (the
+  backend's ``system_name`` attribute if it has one, else its class's name; or ``system=``);
 - ``server.address`` / ``server.port``: the endpoint the backend uses now, where it has
   one (etcd);
 - ``db.response.returned_rows`` for reads, ``db.operation.batch.size`` for transactions

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kvstore.base import AsyncBaseStore
 from kvstore.errors import KVStoreError
@@ -43,6 +44,8 @@ from kvstore_sql._feed import Feed
 from kvstore_sql.clock import Clock, WallClock
 
 __all__ = ["AsyncSQLStore"]
+
+_T = TypeVar("_T")
 
 
 class AsyncSQLStore(AsyncBaseStore):
@@ -97,26 +100,37 @@ class AsyncSQLStore(AsyncBaseStore):
             raise
         self._worker = AsyncWorker(f"kvstore-sql {dialect.description}")
 
+    @property
+    def system_name(self) -> str:
+        """The database as OpenTelemetry's ``db.system.name`` names it: ``"sqlite"`` or
+        ``"postgresql"`` (what ``TracingStore`` records)."""
+        return self.dialect.name
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.dialect.description!r})"
+
+    async def _call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)``, a call of the store's engine, on the worker; again on a new
+        connection while the connection was lost (``Engine.call``)."""
+        return await self._worker.run(lambda: self._engine.call(function, *args))
 
     # ------------------------------------------------------------------ primitives
 
     async def do_range(self, request: Get) -> RangeResult:
         self._check_open("range")
-        return await self._worker.run(self._engine.range, request)
+        return await self._call(self._engine.range, request)
 
     async def do_put(self, request: Put) -> PutResult:
         self._check_open("put")
-        return await self._worker.run(self._engine.put, request)
+        return await self._call(self._engine.put, request)
 
     async def do_delete_range(self, request: Delete) -> DeleteResult:
         self._check_open("delete")
-        return await self._worker.run(self._engine.delete_range, request)
+        return await self._call(self._engine.delete_range, request)
 
     async def do_txn(self, request: Txn) -> TxnResult:
         self._check_open("txn")
-        return await self._worker.run(self._engine.txn, request)
+        return await self._call(self._engine.txn, request)
 
     def do_watch(self, request: WatchRequest) -> AsyncWatch:
         self._check_open("watch")
@@ -150,7 +164,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_grant")
-        return await self._worker.run(self._engine.lease_grant, ttl)
+        return await self._call(self._engine.lease_grant, ttl)
 
     async def lease_revoke(self, lease_id: int) -> None:
         """Revoke a lease; its keys are deleted at one revision.
@@ -161,7 +175,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_revoke")
-        await self._worker.run(self._engine.lease_revoke, lease_id)
+        await self._call(self._engine.lease_revoke, lease_id)
 
     async def lease_keepalive_once(self, lease_id: int) -> int:
         """Renew a lease once; its TTL.
@@ -175,7 +189,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_keepalive")
-        (result,) = await self._worker.run(self._engine.lease_keepalive, [lease_id])
+        (result,) = await self._call(self._engine.lease_keepalive, [lease_id])
         if isinstance(result, KVStoreError):
             raise result
         return result
@@ -193,7 +207,7 @@ class AsyncSQLStore(AsyncBaseStore):
         """
         try:
             self._check_open("lease_keepalive")
-            return await self._worker.run(self._engine.lease_keepalive, list(lease_ids))
+            return await self._call(self._engine.lease_keepalive, list(lease_ids))
         except KVStoreError as exc:
             return [exc for _ in lease_ids]
 
@@ -210,7 +224,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_time_to_live")
-        return await self._worker.run(self._engine.lease_time_to_live, lease_id, keys)
+        return await self._call(self._engine.lease_time_to_live, lease_id, keys)
 
     async def lease_leases(self) -> builtins.list[int]:
         """The ids of the live leases, ascending.
@@ -223,7 +237,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_leases")
-        return await self._worker.run(self._engine.lease_leases)
+        return await self._call(self._engine.lease_leases)
 
     # ------------------------------------------------------------------ history and upkeep
 
@@ -245,7 +259,7 @@ class AsyncSQLStore(AsyncBaseStore):
     def _compact(self, revision: int) -> None:
         # this store's watches get everything before it is compacted away
         self._feed.catch_up()
-        self._engine.compact(revision)
+        self._engine.call(self._engine.compact, revision)
 
     async def status(self) -> StatusInfo:
         """The database as a single member: its version, size in bytes, the store revision
@@ -261,7 +275,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("status")
-        return await self._worker.run(self._engine.status)
+        return await self._call(self._engine.status)
 
     async def defragment(self) -> None:
         """Give the database's free space back to the file system (``VACUUM``).
@@ -272,7 +286,7 @@ class AsyncSQLStore(AsyncBaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("defragment")
-        await self._worker.run(self._engine.defragment)
+        await self._call(self._engine.defragment)
 
     async def aclose(self) -> None:
         """Close the store: keep-alives end (reporting their leases lost), watches end,

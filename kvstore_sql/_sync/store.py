@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kvstore.base import BaseStore
 from kvstore.errors import KVStoreError
@@ -45,6 +46,8 @@ from kvstore_sql._worker import Worker
 from kvstore_sql.clock import Clock, WallClock
 
 __all__ = ["SQLStore"]
+
+_T = TypeVar("_T")
 
 
 class SQLStore(BaseStore):
@@ -99,26 +102,37 @@ class SQLStore(BaseStore):
             raise
         self._worker = Worker(f"kvstore-sql {dialect.description}")
 
+    @property
+    def system_name(self) -> str:
+        """The database as OpenTelemetry's ``db.system.name`` names it: ``"sqlite"`` or
+        ``"postgresql"`` (what ``TracingStore`` records)."""
+        return self.dialect.name
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.dialect.description!r})"
+
+    def _call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)``, a call of the store's engine, on the worker; again on a new
+        connection while the connection was lost (``Engine.call``)."""
+        return self._worker.run(lambda: self._engine.call(function, *args))
 
     # ------------------------------------------------------------------ primitives
 
     def do_range(self, request: Get) -> RangeResult:
         self._check_open("range")
-        return self._worker.run(self._engine.range, request)
+        return self._call(self._engine.range, request)
 
     def do_put(self, request: Put) -> PutResult:
         self._check_open("put")
-        return self._worker.run(self._engine.put, request)
+        return self._call(self._engine.put, request)
 
     def do_delete_range(self, request: Delete) -> DeleteResult:
         self._check_open("delete")
-        return self._worker.run(self._engine.delete_range, request)
+        return self._call(self._engine.delete_range, request)
 
     def do_txn(self, request: Txn) -> TxnResult:
         self._check_open("txn")
-        return self._worker.run(self._engine.txn, request)
+        return self._call(self._engine.txn, request)
 
     def do_watch(self, request: WatchRequest) -> Watch:
         self._check_open("watch")
@@ -152,7 +166,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_grant")
-        return self._worker.run(self._engine.lease_grant, ttl)
+        return self._call(self._engine.lease_grant, ttl)
 
     def lease_revoke(self, lease_id: int) -> None:
         """Revoke a lease; its keys are deleted at one revision.
@@ -163,7 +177,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_revoke")
-        self._worker.run(self._engine.lease_revoke, lease_id)
+        self._call(self._engine.lease_revoke, lease_id)
 
     def lease_keepalive_once(self, lease_id: int) -> int:
         """Renew a lease once; its TTL.
@@ -177,7 +191,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_keepalive")
-        (result,) = self._worker.run(self._engine.lease_keepalive, [lease_id])
+        (result,) = self._call(self._engine.lease_keepalive, [lease_id])
         if isinstance(result, KVStoreError):
             raise result
         return result
@@ -193,7 +207,7 @@ class SQLStore(BaseStore):
         """
         try:
             self._check_open("lease_keepalive")
-            return self._worker.run(self._engine.lease_keepalive, list(lease_ids))
+            return self._call(self._engine.lease_keepalive, list(lease_ids))
         except KVStoreError as exc:
             return [exc for _ in lease_ids]
 
@@ -210,7 +224,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_time_to_live")
-        return self._worker.run(self._engine.lease_time_to_live, lease_id, keys)
+        return self._call(self._engine.lease_time_to_live, lease_id, keys)
 
     def lease_leases(self) -> builtins.list[int]:
         """The ids of the live leases, ascending.
@@ -223,7 +237,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("lease_leases")
-        return self._worker.run(self._engine.lease_leases)
+        return self._call(self._engine.lease_leases)
 
     # ------------------------------------------------------------------ history and upkeep
 
@@ -245,7 +259,7 @@ class SQLStore(BaseStore):
     def _compact(self, revision: int) -> None:
         # this store's watches get everything before it is compacted away
         self._feed.catch_up()
-        self._engine.compact(revision)
+        self._engine.call(self._engine.compact, revision)
 
     def status(self) -> StatusInfo:
         """The database as a single member: its version, size in bytes, the store revision
@@ -261,7 +275,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("status")
-        return self._worker.run(self._engine.status)
+        return self._call(self._engine.status)
 
     def defragment(self) -> None:
         """Give the database's free space back to the file system (``VACUUM``).
@@ -272,7 +286,7 @@ class SQLStore(BaseStore):
             BackendError: The database failed the call.
         """
         self._check_open("defragment")
-        self._worker.run(self._engine.defragment)
+        self._call(self._engine.defragment)
 
     def close(self) -> None:
         """Close the store: keep-alives end (reporting their leases lost), watches end,

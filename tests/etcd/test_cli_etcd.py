@@ -1,7 +1,11 @@
-"""Every ``kvstore`` command, run as a subprocess against a real local etcd.
+"""Every ``kvstore`` command, run as a subprocess against a real local etcd, and the
+commands that are not about etcd's cluster again on a SQLite file (SPEC 22: the CLI runs
+on the SQL backend too; the lock, election, watch and mirror tests then run their
+processes on one database file).
 
-The store is named through ``ETCD_ENDPOINTS`` (as a user on a shell would), so the URL
-resolution is exercised too. ``serve`` and ``demo`` without a URL start their own etcd.
+The store is named through ``ETCD_ENDPOINTS`` (as a user on a shell would) or
+``KVSTORE_URL=sqlite:///...``, so the URL resolution is exercised too. ``serve`` and
+``demo`` without a URL start their own etcd.
 """
 
 from __future__ import annotations
@@ -39,16 +43,35 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
     return environment
 
 
+@pytest.fixture(params=["etcd", "sqlite"])
+def cli_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment of a shell pointed at the test etcd through ``ETCD_ENDPOINTS``, or
+    at a SQLite file of the test's own through ``KVSTORE_URL``."""
+    if request.param == "sqlite":
+        return _environment({"KVSTORE_URL": f"sqlite:///{tmp_path / 'cli.db'}"})
+    endpoints: list[str] = request.getfixturevalue("etcd_endpoints")
+    return _environment({"ETCD_ENDPOINTS": ",".join(endpoints)})
+
+
 @pytest.fixture
-def cli_env(etcd_endpoints: list[str]) -> dict[str, str]:
+def etcd_cli_env(etcd_endpoints: list[str]) -> dict[str, str]:
     """The environment of a shell pointed at the test etcd through ``ETCD_ENDPOINTS``."""
     return _environment({"ETCD_ENDPOINTS": ",".join(etcd_endpoints)})
 
 
 @pytest.fixture
 def cli(cli_env: dict[str, str]) -> Cli:
-    """Run ``python -m kvstore.cli ARGS`` against the test etcd; returns the result."""
+    """Run ``python -m kvstore.cli ARGS`` against the test's store; returns the result."""
+    return _runner(cli_env)
 
+
+@pytest.fixture
+def etcd_cli(etcd_cli_env: dict[str, str]) -> Cli:
+    """Run ``python -m kvstore.cli ARGS`` against the test etcd; returns the result."""
+    return _runner(etcd_cli_env)
+
+
+def _runner(cli_env: dict[str, str]) -> Cli:
     def run(
         *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[bytes]:
@@ -292,7 +315,8 @@ def test_lease_grant_attach_ttl_and_revoke(cli: Cli) -> None:
     assert "lease_time_to_live" not in error
 
 
-def test_status_and_members(cli: Cli, etcd_endpoints: list[str]) -> None:
+def test_status_and_members(etcd_cli: Cli, etcd_endpoints: list[str]) -> None:
+    cli = etcd_cli
     status = json.loads(ok(cli("status", "--json")))
     assert status["version"].startswith("3.")
     assert status["url"] == "etcd://" + ",".join(etcd_endpoints)
@@ -354,7 +378,8 @@ def test_reencrypt_reports_undecryptable_values(cli: Cli, tmp_path: Path) -> Non
 
 
 @PORT_2379
-def test_serve_starts_etcd_and_stops_on_sigterm(cli: Cli) -> None:
+def test_serve_starts_etcd_and_stops_on_sigterm(etcd_cli: Cli) -> None:
+    cli = etcd_cli
     server = subprocess.Popen(
         [sys.executable, "-m", "kvstore.cli", "serve"],
         stdout=subprocess.PIPE,
@@ -408,7 +433,7 @@ def test_demo_without_a_url_starts_its_own_etcd() -> None:
 
 
 @PORT_2379
-def test_serve_moves_to_a_free_port_when_2379_is_taken(cli: Cli) -> None:
+def test_serve_moves_to_a_free_port_when_2379_is_taken(etcd_cli: Cli) -> None:
     with socket.socket() as squatter:
         # SO_REUSEADDR: connections of an earlier server on 2379 may linger in TIME_WAIT.
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

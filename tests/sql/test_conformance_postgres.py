@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from postgres_server import PostgresServer
 
 from kvstore import AsyncNamespacedStore, BaseStore, NamespacedStore
 from kvstore.base import AsyncBaseStore
@@ -16,6 +15,7 @@ from kvstore.testing import AsyncConformanceSuite, ConformanceSuite
 from kvstore.testing.differential import compare_many
 from kvstore_memory import ManualClock, MemoryStore
 from kvstore_sql import AsyncPostgresStore, PostgresStore
+from kvstore_sql.launcher import PostgresServer
 
 
 def _clock(store: object) -> ManualClock:

@@ -5,7 +5,7 @@ file with the test's ``ManualClock``.
 
 Left out: ``test_each_waiter_watches_only_its_predecessor``, which reads the watcher
 list of ``MemoryStore`` itself. Across processes, the locks are tested in
-``test_sqlite_processes.py``.
+``test_processes.py``.
 """
 
 from __future__ import annotations

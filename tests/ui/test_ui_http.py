@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -195,3 +196,56 @@ def test_the_page_assets_are_package_data() -> None:
         any(path.relative_to(ROOT / "kvstore").match(pattern) for pattern in patterns)
         for path in static
     )
+
+
+def test_an_event_stream_ends_when_its_store_closes() -> None:
+    # A cancelled watch answers None at once: the stream must end, not send heartbeats
+    # in a loop (it kept a stopping server's thread alive, writing to a closed socket).
+    from kvstore.ui.app import create_app
+
+    async def main() -> list[dict[str, object]]:
+        store = AsyncMemoryStore()
+        app = create_app(store, token="t")
+        sent: list[dict[str, object]] = []
+        streaming = asyncio.Event()
+        requested = False
+
+        async def receive() -> dict[str, object]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # the client never leaves
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body":
+                streaming.set()
+            await asyncio.sleep(0)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/api/watch",
+            "raw_path": b"/api/watch",
+            "root_path": "",
+            "query_string": b"prefix=&token=t",
+            "headers": [(b"host", b"127.0.0.1:8080")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8080),
+        }
+        served = asyncio.create_task(app(scope, receive, send))
+        await streaming.wait()
+        await store.aclose()
+        async with asyncio.timeout(30):
+            await served
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert sum(1 for message in sent if message.get("body") == b": idle\n\n") <= 1

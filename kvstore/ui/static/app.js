@@ -332,8 +332,9 @@ async function deletePrefix(event) {
   $("delete-prefix").value = "";
   $("delete-prefix-confirm").value = "";
   showError("");
-  $("tree-count").textContent = `deleted ${result.deleted} key(s) under "${result.prefix}"`;
-  await loadTree();
+  await loadTree();  // then say what was deleted, beside what is left (not overwritten by it)
+  const left = $("tree-count").textContent;
+  $("tree-count").textContent = `deleted ${result.deleted} key(s) under "${result.prefix}"; ${left}`;
 }
 
 // ------------------------------------------------------------------ live changes

@@ -1,0 +1,381 @@
+"""The SQL stores beside etcd and beside their raw drivers: put, get and txn latency and
+throughput, client CPU per call, cross-process watch delivery, and a SQLite file's size
+under constant overwrites with ``auto_compact``.
+
+Run ``python benchmarks/bench_sql.py`` (``--quick`` for a smoke run). It starts a
+throwaway etcd (``etcd_target.py``, or ``--endpoint host:port``) and a throwaway
+PostgreSQL from the Debian/PostgreSQL binaries the tests use
+(``tests/sql/postgres_server.py``; or ``--postgres-url postgresql://...``).
+``bench_sql(endpoints)`` returns the figures for ``run.py``'s ``RESULTS.md``.
+
+Method:
+
+- **Per-call latency.** Each store and its raw baseline run sequential single-key calls
+  (100-byte values, 100 keys) in blocks of 100, the blocks of the clients alternating
+  (and which goes first), so load from other processes hits them alike; every call is
+  timed; the figures are p50 / p99 over every call, ops/s = 1 / mean, and client CPU per
+  call (``time.process_time`` of the process over the block: the driver's and kvstore's
+  Python, not the database server's; for SQLite that includes SQLite itself, which runs
+  in the process).
+- **Raw baselines: the least the operation needs** on the same database with the same
+  durability: a put is one-row ``INSERT`` + ``COMMIT`` into a two-column table; a get is
+  one primary-key ``SELECT`` (autocommit). The SQLite files of both are in WAL mode with
+  ``synchronous=FULL`` (the store's default); the PostgreSQL server is the tests' (its
+  ``fsync=off`` applies to both).
+- **Watch delivery across processes.** A writer process puts 300 keys, one every 10 ms,
+  and reports when each put was acknowledged (wall clock; the same machine); a watch in
+  this process records when each event arrived; the latency is arrival - acknowledgement,
+  by revision. SQLite's watchers poll ``PRAGMA data_version``; PostgreSQL's wake on
+  whatever main has (LISTEN/NOTIFY once it lands; the fallback poll before).
+- **File size.** 100,000 puts (``--quick``: 20,000) overwriting 1,000 keys of 100 bytes,
+  ``auto_compact=1000``, ``synchronous=normal`` (to finish in reasonable time; the sizes
+  do not depend on it): the database file and its WAL at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from etcd_target import etcd_target
+
+__all__ = ["bench_sql", "main"]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+_BLOCK = 100
+_VALUE = b"v" * 100
+_KEYS = [f"bench/sql/{index:03d}" for index in range(100)]
+
+
+# ---------------------------------------------------------------------------- per-call timing
+
+
+class _Client:
+    """One client's calls of one operation, timed call by call."""
+
+    def __init__(self, name: str, call: Callable[[int], object]) -> None:
+        self.name = name
+        self.call = call
+        self.latencies: list[float] = []
+        self.cpu = 0.0
+        self.calls = 0
+
+    def block(self, start: int) -> None:
+        call, latencies = self.call, self.latencies
+        cpu = time.process_time()
+        for index in range(start, start + _BLOCK):
+            begun = time.perf_counter()
+            call(index)
+            latencies.append(time.perf_counter() - begun)
+        self.cpu += time.process_time() - cpu
+        self.calls += _BLOCK
+
+    def figures(self) -> dict[str, float]:
+        ordered = sorted(self.latencies)
+        return {
+            "p50_us": ordered[len(ordered) // 2] * 1e6,
+            "p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6,
+            "per_s": len(ordered) / sum(ordered),
+            "cpu_us": self.cpu / self.calls * 1e6,
+        }
+
+
+def _compare(clients: list[_Client], blocks: int) -> dict[str, dict[str, float]]:
+    for client in clients:  # warm up: connections, statement caches, pages
+        client.block(0)
+        client.latencies.clear()
+        client.cpu, client.calls = 0.0, 0
+    for round_index in range(blocks):
+        order = clients if round_index % 2 == 0 else list(reversed(clients))
+        for client in order:
+            client.block(round_index * _BLOCK)
+    return {client.name: client.figures() for client in clients}
+
+
+# ---------------------------------------------------------------------------- raw drivers
+
+
+def _raw_sqlite(path: Path) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB) WITHOUT ROWID")
+    connection.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, key BLOB, value BLOB)")
+    for key in _KEYS:
+        connection.execute("INSERT INTO kv VALUES (?, ?)", (key.encode(), _VALUE))
+    encoded = [key.encode() for key in _KEYS]
+
+    def insert(index: int) -> object:
+        connection.execute("BEGIN")
+        connection.execute(
+            "INSERT INTO log (key, value) VALUES (?, ?)", (encoded[index % 100], _VALUE)
+        )
+        connection.execute("COMMIT")
+        return None
+
+    def select(index: int) -> object:
+        return connection.execute(
+            "SELECT value FROM kv WHERE key = ?", (encoded[index % 100],)
+        ).fetchone()
+
+    return insert, select, connection
+
+
+def _raw_postgres(url: str) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+    import psycopg
+
+    connection = psycopg.connect(url, autocommit=True)
+    connection.execute("CREATE SCHEMA IF NOT EXISTS bench_raw")
+    connection.execute("DROP TABLE IF EXISTS bench_raw.kv, bench_raw.log")
+    connection.execute("CREATE TABLE bench_raw.kv (key bytea PRIMARY KEY, value bytea)")
+    connection.execute(
+        "CREATE TABLE bench_raw.log (id bigserial PRIMARY KEY, key bytea, value bytea)"
+    )
+    encoded = [key.encode() for key in _KEYS]
+    for key in encoded:
+        connection.execute("INSERT INTO bench_raw.kv VALUES (%s, %s)", (key, _VALUE))
+    insert_connection = psycopg.connect(url)
+
+    def insert(index: int) -> object:
+        insert_connection.execute(
+            "INSERT INTO bench_raw.log (key, value) VALUES (%s, %s)",
+            (encoded[index % 100], _VALUE),
+        )
+        insert_connection.commit()
+        return None
+
+    def select(index: int) -> object:
+        return connection.execute(
+            "SELECT value FROM bench_raw.kv WHERE key = %s", (encoded[index % 100],)
+        ).fetchone()
+
+    class _Both:
+        def close(self) -> None:
+            insert_connection.close()
+            connection.close()
+
+    return insert, select, _Both()
+
+
+# ---------------------------------------------------------------------------- the stores
+
+
+def _store_calls(store: Any) -> dict[str, Callable[[int], object]]:
+    from kvstore.txn import Put, Version
+
+    for key in _KEYS:
+        store.put(key, _VALUE)
+
+    def txn(index: int) -> object:
+        key = _KEYS[index % 100]
+        return store.kv_txn([Version(key) > 0], [Put(key, _VALUE)], [])
+
+    return {
+        "put": lambda index: store.put(_KEYS[index % 100], _VALUE),
+        "get": lambda index: store.get(_KEYS[index % 100]),
+        "txn": txn,
+    }
+
+
+def _operations(
+    stores: dict[str, Any], raws: dict[str, tuple[Any, Any]], blocks: int
+) -> dict[str, Any]:
+    """Every store's put/get/txn, beside the raw driver of its database."""
+    calls = {label: _store_calls(store) for label, store in stores.items()}
+    figures: dict[str, Any] = {}
+    for operation in ("put", "get", "txn"):
+        clients = [_Client(label, calls[label][operation]) for label in stores]
+        if operation != "txn":
+            for database, (insert, select) in raws.items():
+                raw = insert if operation == "put" else select
+                clients.append(_Client(f"raw_{database}", raw))
+        figures[operation] = _compare(clients, blocks)
+    for database in raws:
+        store, raw = figures["put"][database], figures["put"][f"raw_{database}"]
+        figures[f"{database}_put_vs_raw_insert"] = store["p50_us"] / raw["p50_us"]
+        store, raw = figures["get"][database], figures["get"][f"raw_{database}"]
+        figures[f"{database}_get_vs_raw_select"] = store["p50_us"] / raw["p50_us"]
+    return figures
+
+
+# ---------------------------------------------------------------------------- watch delivery
+
+_WRITER = """
+import json, sys, time
+import kvstore
+store = kvstore.open(sys.argv[1])
+count, gap = int(sys.argv[2]), float(sys.argv[3])
+print("ready", flush=True)
+sys.stdin.readline()
+acked = []
+for index in range(count):
+    revision = store.put(f"bench/watch/{index % 10}", b"x")
+    acked.append((revision, time.time()))
+    time.sleep(gap)
+store.close()
+print(json.dumps(acked), flush=True)
+"""
+
+
+def _watch_delivery(url: str, store: Any, count: int) -> dict[str, float]:
+    """Put-acknowledged (writer process) to event-received (here) latency, p50 / p99."""
+    arrived: dict[int, float] = {}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, url, str(count), "0.01"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+    )
+    try:
+        assert writer.stdout is not None and writer.stdin is not None
+        assert writer.stdout.readline().strip() == "ready"
+        with store.watch_prefix("bench/watch/") as stream:
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+            while len(arrived) < count:
+                event = stream.next_event(30)
+                if event is None:
+                    raise RuntimeError(f"no watch event for 30 s ({len(arrived)} seen)")
+                arrived[event.kv.mod_revision] = time.time()
+        acked = dict(json.loads(writer.stdout.readline()))
+    finally:
+        writer.kill()
+        writer.wait()
+    delays = sorted(max(0.0, arrived[int(rev)] - at) for rev, at in acked.items())
+    return {
+        "events": float(len(delays)),
+        "p50_ms": delays[len(delays) // 2] * 1e3,
+        "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1e3,
+    }
+
+
+# ---------------------------------------------------------------------------- file size
+
+
+def _file_size(directory: Path, writes: int) -> dict[str, float]:
+    from kvstore_sql import SQLiteStore
+
+    path = directory / "size.db"
+    started = time.perf_counter()
+    with SQLiteStore(path, auto_compact=1000, synchronous="normal") as store:
+        for index in range(writes):
+            store.put(f"size/{index % 1000:04d}", _VALUE)
+        status = store.status()
+    wal = Path(f"{path}-wal")
+    return {
+        "overwrites": float(writes),
+        "keys": 1000.0,
+        "live_bytes": 1000.0 * (len("size/0000") + len(_VALUE)),
+        "file_bytes": float(path.stat().st_size),
+        "wal_bytes": float(wal.stat().st_size if wal.exists() else 0),
+        "status_db_size": float(status.db_size),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+@contextmanager
+def _postgres(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    sys.path.insert(0, str(ROOT / "tests" / "sql"))
+    from postgres_server import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def bench_sql(
+    endpoints: list[str], quick: bool = False, postgres_url: str | None = None
+) -> dict[str, Any]:
+    """SQLiteStore and PostgresStore beside EtcdStore on ``endpoints`` and beside their
+    raw drivers; watch delivery across processes; SQLite's size under overwrites.
+
+    Returns:
+        ``put`` / ``get`` / ``txn`` (each client's ``p50_us``, ``p99_us``, ``per_s``,
+        ``cpu_us``), the ratios ``<db>_put_vs_raw_insert`` and ``<db>_get_vs_raw_select``
+        (p50 over p50), ``watch`` (each database's ``p50_ms`` / ``p99_ms``) and ``size``.
+    """
+    from kvstore_etcd import EtcdConfig, EtcdStore
+    from kvstore_sql import PostgresStore, SQLiteStore
+
+    blocks = 10 if quick else 40
+    results: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="kvstore-bench-sql-") as scratch,
+        _postgres(postgres_url) as pg_url,
+    ):
+        directory = Path(scratch)
+        schema = f"bench_{os.getpid()}"
+        sqlite_url = f"sqlite:///{directory / 'store.db'}"
+        pg_store_url = f"{pg_url}?schema={schema}"
+        stores = {
+            "etcd": EtcdStore(EtcdConfig(endpoints=endpoints, request_timeout=5.0)),
+            "sqlite": SQLiteStore(directory / "store.db"),
+            "postgresql": PostgresStore(pg_url, schema=schema),
+        }
+        raw_sqlite = _raw_sqlite(directory / "raw.db")
+        raw_postgres = _raw_postgres(pg_url)
+        try:
+            results.update(
+                _operations(
+                    stores,
+                    {
+                        "sqlite": raw_sqlite[:2],
+                        "postgresql": raw_postgres[:2],
+                    },
+                    blocks,
+                )
+            )
+            count = 100 if quick else 300
+            results["watch"] = {
+                "sqlite": _watch_delivery(sqlite_url, stores["sqlite"], count),
+                "postgresql": _watch_delivery(pg_store_url, stores["postgresql"], count),
+                "etcd": _watch_delivery(f"etcd://{','.join(endpoints)}", stores["etcd"], count),
+            }
+        finally:
+            for store in stores.values():
+                store.close()
+            raw_sqlite[2].close()
+            raw_postgres[2].close()
+        results["size"] = _file_size(directory, 20_000 if quick else 100_000)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``bench_sql`` and print its figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--endpoint", help="host:port of an etcd to use (default: start one)")
+    parser.add_argument("--postgres-url", help="a PostgreSQL to use (default: start one)")
+    parser.add_argument("--quick", action="store_true", help="short measurements")
+    args = parser.parse_args(argv)
+    with etcd_target([args.endpoint] if args.endpoint else []) as target:
+        figures = bench_sql(target.endpoints, quick=args.quick, postgres_url=args.postgres_url)
+    json.dump(figures, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    sys.exit(main())
