@@ -18,7 +18,8 @@ public API snapshot ``tests/public_api.txt`` (every public module and its ``__al
 - every public function and method that returns a value (not ``None``) and has a
   docstring of its own says what it returns in a ``Returns:`` (or ``Yields:``) section;
 - every ``Raises:`` section names exception classes that exist (``kvstore.errors``'
-  classes, builtins, or a dotted path such as ``pluggy.PluginValidationError``).
+  classes, builtins, the function's own module's, or a dotted path such as
+  ``pluggy.PluginValidationError``).
 """
 
 from __future__ import annotations
@@ -221,19 +222,21 @@ def test_public_callables_that_return_a_value_say_what_they_return(
     assert not without, f"a return value, and no Returns: section: {without}"
 
 
-def _exception_class(name: str) -> type[BaseException] | None:
-    """The exception class a ``Raises:`` entry names, or ``None`` if it names none."""
-    for namespace in (kvstore.errors, builtins):
-        value = getattr(namespace, name, None)
-        if value is not None:
-            break
-    else:
+def _exception_class(name: str, where: str) -> type[BaseException] | None:
+    """The exception class a ``Raises:`` entry of ``where`` (an identifier) names: one of
+    ``kvstore.errors``, a builtin, one of the module (or class) ``where`` is in, or a dotted
+    path; ``None`` if it names none."""
+    candidates = [getattr(kvstore.errors, name, None), getattr(builtins, name, None)]
+    parts = where.split(".")
+    paths = [".".join([*parts[:end], name]) for end in range(len(parts) - 1, 0, -1)]
+    for path in [*paths, name] if "." in name else paths:
         try:
-            value = resolve(name) if "." in name else None
+            candidates.append(resolve(path))
         except (LookupError, AttributeError):
-            value = None
-    if inspect.isclass(value) and issubclass(value, BaseException):
-        return value
+            continue
+    for value in candidates:
+        if inspect.isclass(value) and issubclass(value, BaseException):
+            return value
     return None
 
 
@@ -252,6 +255,6 @@ def test_raises_sections_name_exception_classes(
                 unknown.extend(
                     f"{identifier}: {name.strip()}"
                     for name in names
-                    if _exception_class(name.strip()) is None
+                    if _exception_class(name.strip(), identifier) is None
                 )
     assert not unknown, f"Raises: entries that name no exception class: {unknown}"
