@@ -4,8 +4,8 @@ under constant overwrites with ``auto_compact``.
 
 Run ``python benchmarks/bench_sql.py`` (``--quick`` for a smoke run). It starts a
 throwaway etcd (``etcd_target.py``, or ``--endpoint host:port``) and a throwaway
-PostgreSQL from the Debian/PostgreSQL binaries the tests use
-(``tests/sql/postgres_server.py``; or ``--postgres-url postgresql://...``).
+PostgreSQL (``kvstore_sql.launcher.PostgresServer``, as the tests'; or
+``--postgres-url postgresql://...``).
 ``bench_sql(endpoints)`` returns the figures for ``run.py``'s ``RESULTS.md``.
 
 Method:
@@ -20,13 +20,13 @@ Method:
 - **Raw baselines: the least the operation needs** on the same database with the same
   durability: a put is one-row ``INSERT`` + ``COMMIT`` into a two-column table; a get is
   one primary-key ``SELECT`` (autocommit). The SQLite files of both are in WAL mode with
-  ``synchronous=FULL`` (the store's default); the PostgreSQL server is the tests' (its
-  ``fsync=off`` applies to both).
+  ``synchronous=FULL`` (the store's default); the PostgreSQL server is the launcher's
+  (its ``fsync=off`` applies to both).
 - **Watch delivery across processes.** A writer process puts 300 keys, one every 10 ms,
   and reports when each put was acknowledged (wall clock; the same machine); a watch in
   this process records when each event arrived; the latency is arrival - acknowledgement,
-  by revision. SQLite's watchers poll ``PRAGMA data_version``; PostgreSQL's wake on
-  whatever main has (LISTEN/NOTIFY once it lands; the fallback poll before).
+  by revision. SQLite's watchers poll ``PRAGMA data_version``; PostgreSQL's are woken by
+  LISTEN/NOTIFY.
 - **File size.** 100,000 puts (``--quick``: 20,000) overwriting 1,000 keys of 100 bytes,
   ``auto_compact=1000``, ``synchronous=normal`` (to finish in reasonable time; the sizes
   do not depend on it): the database file and its WAL at the end.
@@ -294,14 +294,10 @@ def _postgres(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    sys.path.insert(0, str(ROOT / "tests" / "sql"))
-    from postgres_server import PostgresServer
+    from kvstore_sql.launcher import PostgresServer
 
-    server = PostgresServer()
-    try:
+    with PostgresServer() as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def bench_sql(

@@ -213,7 +213,7 @@ _INT_OPTIONS = frozenset(
         "watch_buffer",
     }
 )
-_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify", "enable_encryption"})
+_BOOL_OPTIONS = frozenset({"tls", "insecure_skip_verify", "enable_encryption", "coalesce_reads"})
 _STR_OPTIONS = frozenset(
     {
         "username",

@@ -40,6 +40,7 @@ __all__ = [
     "delete_request",
     "delete_result",
     "end_key",
+    "plain_range_request",
     "put_request",
     "put_result",
     "range_request",
@@ -163,7 +164,7 @@ def end_key(range_end: str | None) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def _plain_range_request(key: str) -> Any:
+def plain_range_request(key: str) -> Any:
     """The ``RangeRequest`` of ``get``'s one-key read, built once per recent key (grpc
     serializes a request when it sends it, and nothing changes one once built)."""
     return rpc_pb2.RangeRequest(key=start_key(key))
@@ -172,7 +173,7 @@ def _plain_range_request(key: str) -> Any:
 def range_request(read: Get) -> Any:
     """The ``RangeRequest`` of a checked ``Get``."""
     if read.is_plain:
-        return _plain_range_request(read.key)
+        return plain_range_request(read.key)
     return rpc_pb2.RangeRequest(
         key=start_key(read.key),
         range_end=end_key(read.range_end),

@@ -55,6 +55,7 @@ __all__ = [
     "is_stream_lost",
     "is_unavailable",
     "map_errors",
+    "mapped_error",
     "never_sent",
     "refused_again_error",
     "refused_lease_error",
@@ -477,10 +478,8 @@ def map_errors(
     """
     try:
         yield
-    except KVStoreError:
-        raise
-    except grpc.RpcError as exc:
-        raise translate(
+    except Exception as exc:
+        mapped = mapped_error(
             exc,
             operation=operation,
             key=key,
@@ -488,20 +487,47 @@ def map_errors(
             endpoint=endpoint,
             lease=lease,
             revision=revision,
-        ) from exc
-    except CHANNEL_USAGE_ERRORS as exc:
-        closed = closed_channel_error(exc, operation=operation, key=key)
-        if closed is None:
+        )
+        if mapped is None:
             raise
-        raise closed from exc
-    except Exception as exc:
-        if _is_etcd3_error(exc):
-            raise BackendError(
-                f"{operation}: etcd client error: {type(exc).__name__}",
-                key=key,
-                operation=operation,
-            ) from exc
-        raise
+        raise mapped from exc
+
+
+def mapped_error(
+    exc: Exception,
+    *,
+    operation: str,
+    key: str | None = None,
+    write: bool = False,
+    endpoint: str | None = None,
+    lease: int | None = None,
+    revision: int | None = None,
+) -> KVStoreError | None:
+    """The kvstore error ``map_errors`` raises for ``exc`` (``raise it from exc``), or
+    ``None`` when ``exc`` passes through unchanged (a ``KVStoreError``, or an exception
+    that is neither grpc's nor etcd3's). The hot paths catch and call this instead of
+    entering ``map_errors``: a ``try`` costs nothing until something is raised."""
+    if isinstance(exc, KVStoreError):
+        return None
+    if isinstance(exc, grpc.RpcError):
+        return translate(
+            exc,
+            operation=operation,
+            key=key,
+            write=write,
+            endpoint=endpoint,
+            lease=lease,
+            revision=revision,
+        )
+    if isinstance(exc, CHANNEL_USAGE_ERRORS):
+        return closed_channel_error(exc, operation=operation, key=key)
+    if _is_etcd3_error(exc):
+        return BackendError(
+            f"{operation}: etcd client error: {type(exc).__name__}",
+            key=key,
+            operation=operation,
+        )
+    return None
 
 
 def _is_etcd3_error(exc: Exception) -> bool:

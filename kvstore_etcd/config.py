@@ -145,6 +145,13 @@ class EtcdConfig:
         auto_sync_interval: Every so many seconds, replace the endpoints by the members'
             client URLs (etcd's ``MemberList``, as Go's ``AutoSyncInterval``); 0 (the
             default) keeps the configured endpoints.
+        coalesce_reads: Reads at the current revision issued concurrently leave as one
+            etcd transaction of ranges (``max_txn_ops`` at most): those of one event-loop
+            iteration on ``AsyncEtcdStore``, those issued while another read is in
+            flight on ``EtcdStore`` (threads sharing it). Each stays linearizable and
+            keeps its own result and error (see "Read coalescing" in the etcd backend's
+            docs). On by default; ``False`` (``?coalesce_reads=0``) sends one ``Range``
+            per read.
     """
 
     endpoints: tuple[str, ...] = attrs.field(default=("localhost:2379",), converter=parse_endpoints)
@@ -173,6 +180,7 @@ class EtcdConfig:
     server_name: str | None = attrs.field(default=None, validator=_optional_str)
     watch_buffer: int = attrs.field(default=10_000, validator=_positive_int)
     auto_sync_interval: float = attrs.field(default=0.0, validator=_seconds_or_off)
+    coalesce_reads: bool = attrs.field(default=True, validator=_bool)
 
     def __attrs_post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):

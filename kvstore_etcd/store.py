@@ -19,6 +19,7 @@ from typing import Any
 
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.watch import Watch, WatchRequest
+from kvstore_etcd._coalesce import SyncReadCoalescer
 from kvstore_etcd._errors import map_errors
 from kvstore_etcd._loop import StreamLoop
 from kvstore_etcd._metadata import Metadata
@@ -52,6 +53,8 @@ class EtcdStore(EtcdBase):
         self._watches: weakref.WeakSet[Watch] = weakref.WeakSet()
         self._watches_lock = threading.Lock()
         self._streams: StreamLoop | None = None
+        if self.config.coalesce_reads:
+            self._coalescer = SyncReadCoalescer(self._caller, self.max_txn_ops)
 
     @property
     def _metadata_cache(self) -> Metadata:

@@ -80,6 +80,9 @@ SERVER_USER = "kvstore-postgres"
 START_TIMEOUT = 60.0
 """Seconds a server may take to accept connections."""
 
+INITDB_ATTEMPTS = 3
+"""How many times ``initdb`` runs when a signal kills it (a crash on a loaded machine)."""
+
 STOP_TIMEOUT = 30.0
 """Seconds a fast shutdown may take before the server is killed."""
 
@@ -408,24 +411,34 @@ class PostgresServer:
         if self.password is None:
             command.append("--auth-host=trust")
         else:
+            command += ["--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
+        for _ in range(INITDB_ATTEMPTS):
+            completed = self._run_initdb(command, pwfile)
+            if completed.returncode >= 0:  # done, or refused: a retry would fail alike
+                break
+            # Killed by a signal (initdb has been seen to crash with SIGSEGV on a loaded
+            # machine): start again from an empty data directory.
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        if completed.returncode != 0:
+            raise PostgresLaunchError(
+                f"initdb failed (exit {completed.returncode}): "
+                f"{(completed.stderr or completed.stdout).strip()}"
+            )
+
+    def _run_initdb(self, command: list[str], pwfile: Path) -> subprocess.CompletedProcess[str]:
+        if self.password is not None:
             pwfile.write_text(self.password + "\n")
             pwfile.chmod(0o600)
             if self._owner is not None:
                 os.chown(pwfile, *self._owner)
-            command += ["--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         try:
-            completed = subprocess.run(
+            return subprocess.run(
                 command, capture_output=True, text=True, check=False, **self._as_owner()
             )
         except OSError as exc:
             raise PostgresLaunchError(f"could not run {command[0]}: {exc}") from exc
         finally:
             pwfile.unlink(missing_ok=True)
-        if completed.returncode != 0:
-            raise PostgresLaunchError(
-                f"initdb failed (exit {completed.returncode}): "
-                f"{(completed.stderr or completed.stdout).strip()}"
-            )
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the server on its data directory and port (after ``kill`` or ``stop``:

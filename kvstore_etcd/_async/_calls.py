@@ -42,6 +42,7 @@ from kvstore_etcd._errors import (
     is_invalid_token,
     is_unavailable,
     map_errors,
+    mapped_error,
     never_sent,
 )
 from kvstore_etcd._wire import member_endpoints
@@ -97,6 +98,9 @@ _STUB_METHODS: dict[RpcMethod, Callable[[Any], Any]] = {
     "HashKV": operator.attrgetter("maintenance.HashKV"),
 }
 """Each RPC's callable on a connected endpoint (its channel's stubs)."""
+
+_INVOKE: Any = object()
+"""``_send``'s request when its ``invoke`` is a whole ``AsyncInvoke`` (``call``)."""
 
 
 class AsyncCaller:
@@ -159,36 +163,57 @@ class AsyncCaller:
             IndeterminateError: A write failed in a way that leaves its outcome unknown.
             KVStoreError: The translated etcd error.
         """
+        result: T = await self._send(
+            operation, invoke, _INVOKE, key, write, idempotent, timeout, lease, revision
+        )
+        return result
+
+    async def _send(
+        self,
+        operation: str,
+        invoke: Any,
+        request: Any,
+        key: str | None,
+        write: bool,
+        idempotent: bool,
+        timeout: float | None,
+        lease: int | None,
+        revision: int | None,
+    ) -> Any:
+        """``call``, and ``unary``'s one frame: ``invoke`` is an ``AsyncInvoke`` when
+        ``request`` is ``_INVOKE``, else it gives the stub method of an endpoint that
+        ``request`` is sent to."""
         write = write and not idempotent
         if self.closed:
             raise StoreClosedError(
                 f"{operation}: the store is closed", key=key, operation=operation
             )
-        if time.monotonic() >= self._next_sync:  # inline: no coroutine on the fast path
+        now = time.monotonic()
+        if now >= self._next_sync:  # inline: no coroutine on the fast path
             await self.sync_endpoints()
+            now = time.monotonic()
         split_attempts = idempotent and len(self.pool.endpoints) > 1
-        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        deadline = now + (timeout if timeout is not None else self.timeout)
         renewed_token = False
         delay = _RETRY_FIRST_DELAY
         while True:
             # the fast path needs no await: a connected endpoint is taken as it is
             endpoint = self.pool.ready_endpoint() or await self.pool.acquire(deadline, operation)
             metadata = self.metadata_cache
-            with map_errors(
-                operation,
-                key=key,
-                write=write,
-                endpoint=endpoint.address,
-                lease=lease,
-                revision=revision,
-            ):
+            # errors are translated by the handler below (mapped_error), the one place
+            # that does; a ``try`` costs nothing on the way through
+            try:
                 try:
                     if self._username and metadata is None:
                         metadata = await self._authenticate(endpoint, deadline)
                     remaining = deadline - time.monotonic()
                     if split_attempts and remaining > 2 * _MIN_ATTEMPT_SECONDS:
                         remaining /= 2
-                    return await invoke(endpoint, max(remaining, 0.001), metadata)
+                    if request is _INVOKE:
+                        return await invoke(endpoint, max(remaining, 0.001), metadata)
+                    return await invoke(endpoint)(
+                        request, timeout=max(remaining, 0.001), metadata=metadata
+                    )
                 except grpc.RpcError as exc:
                     if self.closed:
                         raise StoreClosedError(
@@ -210,7 +235,7 @@ class AsyncCaller:
                         retry = idempotent
                         reason = "deadline"
                     if not retry or time.monotonic() + delay >= deadline:
-                        raise  # map_errors translates it, the one place that does
+                        raise
                     report_event(
                         "retry",
                         store=self.pool.events_source,
@@ -220,6 +245,19 @@ class AsyncCaller:
                     )
                     await async_sleep(delay)
                     delay = min(delay * 2, _RETRY_MAX_DELAY)
+            except Exception as exc:
+                mapped = mapped_error(
+                    exc,
+                    operation=operation,
+                    key=key,
+                    write=write,
+                    endpoint=endpoint.address,
+                    lease=lease,
+                    revision=revision,
+                )
+                if mapped is None:
+                    raise
+                raise mapped from exc
 
     async def maybe_sync(self) -> None:
         """``sync_endpoints`` if it is due (each call, and each stream opened, asks)."""
@@ -240,7 +278,7 @@ class AsyncCaller:
         if self.pool.set_endpoints(addresses):
             _log.info("auto-sync: the endpoints are now %s", ", ".join(addresses))
 
-    async def unary(
+    def unary(
         self,
         operation: str,
         method: RpcMethod,
@@ -253,22 +291,21 @@ class AsyncCaller:
         lease: int | None = None,
         revision: int | None = None,
     ) -> Any:
-        """Send ``request`` as the unary RPC ``method`` (``call``'s rules and errors)."""
-        stub = _STUB_METHODS[method]
+        """Send ``request`` as the unary RPC ``method`` (``call``'s rules and errors).
 
-        def invoke(endpoint: AsyncEndpoint, remaining: float, metadata: Metadata) -> Any:
-            # the call object itself is awaited (no coroutine of its own per call)
-            return stub(endpoint)(request, timeout=remaining, metadata=metadata)
-
-        return await self.call(
+        Returns:
+            The answer (to be awaited on the asyncio store: the call's one coroutine).
+        """
+        return self._send(
             operation,
-            invoke,
-            key=key,
-            write=write,
-            idempotent=idempotent,
-            timeout=timeout,
-            lease=lease,
-            revision=revision,
+            _STUB_METHODS[method],
+            request,
+            key,
+            write,
+            idempotent,
+            timeout,
+            lease,
+            revision,
         )
 
     async def metadata(self, endpoint: AsyncEndpoint, deadline: float) -> Metadata:

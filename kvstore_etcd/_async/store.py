@@ -24,6 +24,7 @@ import grpc
 from kvstore.errors import KVStoreError, StoreClosedError
 from kvstore.txn import WatchRequest
 from kvstore_etcd._async._base import AsyncEtcdBase
+from kvstore_etcd._async._coalesce import ReadCoalescer
 from kvstore_etcd._async._keepalive_stream import KeepAliveStream
 from kvstore_etcd._async._watch import AsyncEtcdWatch
 from kvstore_etcd._async._watch_hub import WatchHub
@@ -50,6 +51,8 @@ class AsyncEtcdStore(AsyncEtcdBase):
         self._watches: weakref.WeakSet[AsyncEtcdWatch] = weakref.WeakSet()
         self._hub: WatchHub | None = None
         self._keepalive_stream: KeepAliveStream | None = None
+        if self.config.coalesce_reads:
+            self._coalescer = ReadCoalescer(self._caller, self.max_txn_ops)
 
     # ------------------------------------------------------------------ streams
 
@@ -177,3 +180,5 @@ class AsyncEtcdStore(AsyncEtcdBase):
         if self._keepalive_stream is not None:
             await self._keepalive_stream.close()
         await self._close_calls()
+        if self._coalescer is not None:
+            await self._coalescer.close()

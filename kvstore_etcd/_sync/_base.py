@@ -22,14 +22,22 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from etcd3.etcdrpc import rpc_pb2
 
 from kvstore.base import BaseStore
 from kvstore.concurrency import Lock
-from kvstore.errors import CompactedError, KVStoreError, LeaseNotFoundError
-from kvstore.keys import MIN_LEASE_TTL, check_lease_id, check_revision, check_ttl
+from kvstore.errors import CompactedError, KeyNotFoundError, KVStoreError, LeaseNotFoundError
+from kvstore.keys import (
+    MIN_LEASE_TTL,
+    REQUEST_OVERHEAD_BYTES,
+    check_lease_id,
+    check_revision,
+    check_ttl,
+)
+from kvstore.lease import Lease
 from kvstore.txn import Delete, Get, Op, Put, Txn
 from kvstore.types import (
     AlarmInfo,
@@ -47,6 +55,7 @@ from kvstore.types import (
 from kvstore_etcd._convert import (
     delete_request,
     delete_result,
+    plain_range_request,
     put_request,
     put_result,
     range_request,
@@ -106,6 +115,11 @@ class EtcdBase(BaseStore):
         )
         self._known_compact_revision = 0
         self._compact_lock = Lock()
+        # ``get`` and ``put`` skip the request objects only while ``do_range`` and
+        # ``do_put`` are these (a subclass that overrides them sees every call)
+        cls = type(self)
+        self._direct_reads = cls.do_range is EtcdBase.do_range
+        self._direct_writes = cls.do_put is EtcdBase.do_put
 
     def __repr__(self) -> str:
         user = f", user={self._username!r}" if self._username else ""
@@ -134,7 +148,16 @@ class EtcdBase(BaseStore):
 
     # ------------------------------------------------------------------ KV primitives
 
+    _coalescer: Any = None
+    """The store's read coalescer when ``coalesce_reads`` is on (``None``: every read is
+    its own ``Range``): ``read(key, request)`` gives the answer and its revision."""
+
     def do_range(self, request: Get) -> RangeResult:
+        coalescer = self._coalescer
+        if coalescer is not None and request.revision is None:
+            # read coalescing (``kvstore_etcd._sync._coalesce``, ``kvstore_etcd._coalesce``)
+            response, revision = coalescer.read(request.key, range_request(request))
+            return range_result(response, revision)
         try:
             response = self._caller.unary(
                 "range",
@@ -146,6 +169,63 @@ class EtcdBase(BaseStore):
         except CompactedError as exc:
             raise self._compacted("range", request.key, request.revision) from exc.__cause__
         return range_result(response)
+
+    def get(self, key: str) -> bytes:
+        """The value at ``key`` (``BaseStore.get``), read straight from etcd's answer.
+
+        The same request, result and errors as ``get`` through ``kv_range``, without
+        building the ``RangeResult`` and ``KeyValue`` a get does not return.
+
+        Raises:
+            KeyNotFoundError: The key does not exist.
+            InvalidKeyError: ``key`` is not a valid key.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        if type(key) is not str or not key or not self._direct_reads:
+            return super().get(key)
+        try:
+            request = plain_range_request(key)  # encodes the key: checks it is UTF-8
+        except UnicodeEncodeError:
+            return super().get(key)  # raises the InvalidKeyError
+        coalescer = self._coalescer
+        if coalescer is not None:
+            kvs = coalescer.read(key, request)[0].kvs
+        else:
+            kvs = self._caller.unary("range", "Range", request, key=key).kvs
+        if not kvs:
+            raise KeyNotFoundError(f"get: key {key!r} not found", key=key, operation="get")
+        value: bytes = kvs[0].value
+        return value
+
+    def put(self, key: str, value: bytes, *, lease: Lease | int | None = None) -> int:
+        """Write ``value`` at ``key`` (``BaseStore.put``); a put without a lease is sent
+        straight from its arguments, checked as ``kv_put`` checks them.
+
+        Returns:
+            The new store revision.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``value`` is not bytes.
+            ValueTooLargeError: The request is over the size limit.
+            LeaseNotFoundError: ``lease`` is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call.
+        """
+        if lease is None and type(key) is str and type(value) is bytes and key:
+            try:
+                encoded = key.encode()
+            except UnicodeEncodeError:
+                encoded = b""  # the checks below raise the InvalidKeyError
+            limit = self.max_request_bytes - REQUEST_OVERHEAD_BYTES
+            if encoded and len(encoded) + len(value) <= limit and self._direct_writes:
+                response = self._caller.unary(
+                    "put", "Put", rpc_pb2.PutRequest(key=encoded, value=value), key=key, write=True
+                )
+                revision: int = response.header.revision
+                return revision
+        return super().put(key, value, lease=lease)
 
     def do_put(self, request: Put) -> PutResult:
         response = self._caller.unary(

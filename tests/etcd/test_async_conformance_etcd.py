@@ -1,10 +1,12 @@
 """The asyncio conformance suite on ``AsyncEtcdStore``: bare, and through each asyncio
-wrapper (``AsyncNamespacedStore``, ``AsyncCompressedStore``, ``AsyncEncryptedStore``)."""
+wrapper (``AsyncNamespacedStore``, ``AsyncCompressedStore``, ``AsyncEncryptedStore``),
+each with read coalescing on (the default) and off (``EtcdConfig.coalesce_reads``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import attrs
 import pytest
 import pytest_asyncio
 
@@ -21,6 +23,12 @@ from kvstore_etcd import AsyncEtcdStore, EtcdConfig
 pytestmark = pytest.mark.etcd
 
 KEY = bytes(range(32))
+
+
+@pytest.fixture(params=[True, False], ids=["coalesce", "no-coalesce"])
+def etcd_config(etcd_config: EtcdConfig, request: pytest.FixtureRequest) -> EtcdConfig:
+    """The session's config, with read coalescing on, then off."""
+    return attrs.evolve(etcd_config, coalesce_reads=request.param)
 
 
 class TestAsyncEtcdStore(AsyncConformanceSuite):

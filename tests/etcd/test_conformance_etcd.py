@@ -1,10 +1,12 @@
 """The conformance suite on ``EtcdStore``, bare, through ``NamespacedStore`` and through
-``CompressedStore``."""
+``CompressedStore``, each with read coalescing on (the default) and off
+(``EtcdConfig.coalesce_reads``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 
 from kvstore import BaseStore, CompressedStore, NamespacedStore
@@ -12,6 +14,12 @@ from kvstore.testing import ConformanceSuite
 from kvstore_etcd import EtcdConfig, EtcdStore
 
 pytestmark = pytest.mark.etcd
+
+
+@pytest.fixture(params=[True, False], ids=["coalesce", "no-coalesce"])
+def etcd_config(etcd_config: EtcdConfig, request: pytest.FixtureRequest) -> EtcdConfig:
+    """The session's config, with read coalescing on, then off."""
+    return attrs.evolve(etcd_config, coalesce_reads=request.param)
 
 
 class TestEtcdStore(ConformanceSuite):

@@ -1,11 +1,13 @@
 """``MemoryStore`` against real etcd: random primitive sequences find no divergence.
 
-CI runs this on etcd 3.5.1 and again on Debian's 3.4.23 (``.ci/run``). A failure prints
+CI runs this on etcd 3.5.1 and again on Debian's 3.4.23 (``.ci/run``), with read
+coalescing on (the default) and off. A failure prints
 the divergence with the seed and the call that replays it.
 """
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from kvstore.testing.differential import Coverage, compare_many
@@ -18,10 +20,12 @@ SEEDS = range(20)
 STEPS = 250
 
 
-def test_memory_store_answers_as_etcd(etcd_store: EtcdStore) -> None:
+@pytest.mark.parametrize("coalesce", [True, False], ids=["coalesce", "no-coalesce"])
+def test_memory_store_answers_as_etcd(etcd_store: EtcdStore, coalesce: bool) -> None:
+    config = attrs.evolve(etcd_store.config, coalesce_reads=coalesce)
     coverage = Coverage()
     divergences = compare_many(
-        lambda: EtcdStore(etcd_store.config),
+        lambda: EtcdStore(config),
         MemoryStore,
         seeds=SEEDS,
         steps=STEPS,

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from kvstore.base import BaseStore
+from kvstore.plugins.discovery import open_base_store
 from kvstore_memory import ManualClock
 from kvstore_sql import AsyncSQLiteStore, SQLiteStore
 
@@ -24,6 +26,23 @@ from kvstore_sql import AsyncSQLiteStore, SQLiteStore
 def sqlite_path(tmp_path: Path) -> Path:
     """A database file for this test alone (created by the first store that opens it)."""
     return tmp_path / "kvstore.db"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """An empty database of the test's own, once on each: the ``sqlite_url`` file, then
+    the ``postgres_url`` schema (for tests that other processes join through the URL)."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def database_store(database_url: str) -> Iterator[BaseStore]:
+    """A store of this process on ``database_url`` (the wall clock), closed after the test."""
+    store = open_base_store(database_url)
+    yield store
+    store.close()
 
 
 @pytest.fixture

@@ -252,3 +252,19 @@ def test_notify_wakes_the_watches_and_the_listener_reconnects(
             event = watch.next_event(30)
             assert event is not None and (event.kv.key, event.kv.mod_revision) == ("n/2", second)
             assert watch.next_event(0.5) is None
+
+
+async def test_the_asyncio_store_reopens_a_dropped_connection(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    async with kvstore.open_async(postgres_url) as store:
+        first = await store.put("a/1", b"1")
+        async with store.watch_prefix("a/", start_revision=first) as watch:
+            event = await watch.next_event(10)
+            assert event is not None and event.kv.key == "a/1"
+            assert _terminate_backends(postgres_server) >= 1
+            assert await store.get("a/1") == b"1"
+            second = await store.put("a/2", b"2")
+            assert second == first + 1
+            event = await watch.next_event(10)
+            assert event is not None and (event.kv.key, event.kv.mod_revision) == ("a/2", second)

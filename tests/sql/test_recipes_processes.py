@@ -1,7 +1,7 @@
 """Recipes across processes on one database, SQLite and PostgreSQL (SPEC 22): STM
 transactions of 4 processes conserve the total and lose no commit; the write lock of a
 ``RWLock`` and a one-holder ``Semaphore`` exclude with fencing; a mirror in another
-process ends equal to the store. (Locks across processes: ``test_sqlite_processes.py``.)
+process ends equal to the store. (Locks across processes: ``test_processes.py``.)
 The other processes are ``tests/sql/sql_recipe_worker.py``; leases run on the wall clock.
 """
 
@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,26 +18,9 @@ import pytest
 from kvstore.base import BaseStore
 from kvstore.keys import prefix_range_end
 from kvstore.txn import Delete, Put
-from kvstore_sql import PostgresStore, SQLiteStore
 
 WORKER = Path(__file__).with_name("sql_recipe_worker.py")
 TIMEOUT = 180.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, sqlite_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{sqlite_path}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[BaseStore]:
-    """A store of this process on the test's database."""
-    sqlite = url.startswith("sqlite:")
-    opened: BaseStore = SQLiteStore.from_url(url) if sqlite else PostgresStore.from_url(url)
-    yield opened
-    opened.close()
 
 
 def _spawn(*args: object) -> subprocess.Popen[str]:
@@ -67,50 +49,54 @@ def _finish(process: subprocess.Popen[str]) -> str:
     return out.strip()
 
 
-def test_stm_transfers_of_four_processes_conserve_the_total(url: str, store: BaseStore) -> None:
-    store.bulk_put({f"acct/{n}": b"100" for n in range(4)})
-    workers = [_spawn("stm", url, 25, seed) for seed in range(4)]
+def test_stm_transfers_of_four_processes_conserve_the_total(
+    database_url: str, database_store: BaseStore
+) -> None:
+    database_store.bulk_put({f"acct/{n}": b"100" for n in range(4)})
+    workers = [_spawn("stm", database_url, 25, seed) for seed in range(4)]
     for worker in workers:
         assert _finish(worker) == "done"
-    balances = [int(store.get(f"acct/{n}")) for n in range(4)]
+    balances = [int(database_store.get(f"acct/{n}")) for n in range(4)]
     assert sum(balances) == 400
-    assert store.get("transfers") == b"100"  # every transfer committed once
+    assert database_store.get("transfers") == b"100"  # every transfer committed once
 
 
 @pytest.mark.parametrize("kind", ["rwlock", "semaphore"])
 def test_holders_of_two_processes_exclude_with_fencing(
-    url: str, store: BaseStore, kind: str
+    database_url: str, database_store: BaseStore, kind: str
 ) -> None:
-    workers = [_spawn(kind, url, 25) for _ in range(2)]
+    workers = [_spawn(kind, database_url, 25) for _ in range(2)]
     for worker in workers:
         assert _finish(worker) == "done"
-    assert store.get("counter") == b"50"
-    tokens = store.kv_range("tokens/", prefix_range_end("tokens/")).kvs
+    assert database_store.get("counter") == b"50"
+    tokens = database_store.kv_range("tokens/", prefix_range_end("tokens/")).kvs
     assert len(tokens) == 50  # one fencing token per holder, none twice
     by_revision = sorted(tokens, key=lambda kv: kv.mod_revision)
     assert [kv.key for kv in by_revision] == [kv.key for kv in tokens]
 
 
-def test_a_mirror_in_another_process_ends_equal_to_the_store(url: str, store: BaseStore) -> None:
-    store.put("cfg/seed", b"0")
-    mirror = _spawn("mirror", url, "cfg/", "cfg/zz-sentinel")
+def test_a_mirror_in_another_process_ends_equal_to_the_store(
+    database_url: str, database_store: BaseStore
+) -> None:
+    database_store.put("cfg/seed", b"0")
+    mirror = _spawn("mirror", database_url, "cfg/", "cfg/zz-sentinel")
     try:
         assert _line(mirror) == "ready"
         for n in range(40):
-            store.put(f"cfg/{n % 7}", str(n).encode())
+            database_store.put(f"cfg/{n % 7}", str(n).encode())
             if n % 5 == 0:
-                store.delete(f"cfg/{n % 3}")
+                database_store.delete(f"cfg/{n % 3}")
             if n % 9 == 0:
-                store.kv_txn(
+                database_store.kv_txn(
                     [],
                     [Put(f"cfg/t{n}", b"a"), Delete("cfg/seed"), Put("other", b"x")],
                     [],
                 )
-        revision = store.put("cfg/zz-sentinel", b"end")
+        revision = database_store.put("cfg/zz-sentinel", b"end")
         seen = json.loads(_finish(mirror))
     finally:
         mirror.kill()
         mirror.wait()
     assert seen["revision"] == revision
-    expected = store.kv_range("cfg/", prefix_range_end("cfg/"), revision=revision).kvs
+    expected = database_store.kv_range("cfg/", prefix_range_end("cfg/"), revision=revision).kvs
     assert seen["items"] == [[kv.key, kv.value.decode()] for kv in expected]

@@ -9,36 +9,18 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from ui_helpers import http
 
 from kvstore.base import BaseStore
-from kvstore_sql import PostgresStore, SQLiteStore
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, sqlite_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{sqlite_path}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
-def writer(url: str) -> Iterator[BaseStore]:
-    """A store of this process on the database the UI serves."""
-    sqlite = url.startswith("sqlite:")
-    store: BaseStore = SQLiteStore.from_url(url) if sqlite else PostgresStore.from_url(url)
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def ui(url: str, writer: BaseStore) -> Iterator[tuple[str, str]]:
+def ui(database_url: str, database_store: BaseStore) -> Iterator[tuple[str, str]]:
     """``kvstore ui --url URL`` in a process of its own: (base URL, token)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "kvstore", "ui", "--url", url],
+        [sys.executable, "-m", "kvstore", "ui", "--url", database_url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -66,11 +48,13 @@ def _json(ui: tuple[str, str], path: str) -> object:
     return json.loads(body)
 
 
-def test_the_page_serves_another_processs_writes(ui: tuple[str, str], writer: BaseStore) -> None:
-    first = writer.put("config/a", b"1")
-    writer.put("config/a", b"2")
-    lease = writer.lease_grant(60)
-    writer.put("session/x", b"here", lease=lease.id)
+def test_the_page_serves_another_processs_writes(
+    ui: tuple[str, str], database_store: BaseStore
+) -> None:
+    first = database_store.put("config/a", b"1")
+    database_store.put("config/a", b"2")
+    lease = database_store.lease_grant(60)
+    database_store.put("session/x", b"here", lease=lease.id)
     tree = _json(ui, "/api/tree")
     assert isinstance(tree, dict)
     assert {"config/", "session/"} <= {entry["key"] for entry in tree["entries"]}
@@ -88,14 +72,14 @@ def test_the_page_serves_another_processs_writes(ui: tuple[str, str], writer: Ba
 
 
 def test_the_live_stream_shows_another_processs_write(
-    ui: tuple[str, str], writer: BaseStore
+    ui: tuple[str, str], database_store: BaseStore
 ) -> None:
     base, token = ui
-    start = writer.put("live/seed", b"0") + 1
+    start = database_store.put("live/seed", b"0") + 1
     request = urllib.request.Request(f"{base}/api/watch?prefix=live/&from={start}&token={token}")
     with urllib.request.urlopen(request, timeout=30) as stream:
         assert stream.readline().startswith(b"retry:")
-        revision = writer.put("live/k", b"v")
+        revision = database_store.put("live/k", b"v")
         lines = []
         while not any(line.startswith(b"data:") for line in lines):
             line = stream.readline()
