@@ -134,7 +134,7 @@ def public_callables(objects: dict[str, InventoryEntry]) -> dict[str, griffe.Obj
     """Every function and method the reference renders (the conformance tests apart), by
     the identifier it is rendered under."""
     loader = griffe.GriffeLoader(search_paths=[str(ROOT)], docstring_parser=griffe.Parser.google)
-    for package in ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql"):
+    for package in ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql", "kvstore_tooz"):
         loader.load(package)
     loader.resolve_aliases(implicit=True)
     found = {}

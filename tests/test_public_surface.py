@@ -1,7 +1,7 @@
 """The public surface (SPEC 21): what backend authors and applications may import.
 
 - The backends (``kvstore_etcd``, ``kvstore_memory``, ``kvstore_sql``, the example
-  ``kvstore_dictstore``)
+  ``kvstore_dictstore``) and the tooz driver (``kvstore_tooz``)
   import no private ``kvstore`` module: no module path with a component starting with
   ``_`` (``kvstore._async.base``, ``kvstore._concurrency``, ``kvstore.wrappers._sync``
   ...), counting every import (type-only ones, imports inside functions). Everything a
@@ -31,6 +31,7 @@ BACKENDS = {
     "kvstore_etcd": ROOT / "kvstore_etcd",
     "kvstore_memory": ROOT / "kvstore_memory",
     "kvstore_sql": ROOT / "kvstore_sql",
+    "kvstore_tooz": ROOT / "kvstore_tooz",
     "kvstore_dictstore": ROOT / "examples" / "plugin_backend" / "kvstore_dictstore",
 }
 
@@ -61,10 +62,11 @@ PUBLIC_MODULES = (
     "kvstore_memory",
     "kvstore_sql",
     "kvstore_sql.launcher",
+    "kvstore_tooz",
 )
 """The modules whose ``__all__`` is kvstore's public API."""
 
-SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql")
+SORTED_PACKAGES = ("kvstore", "kvstore_etcd", "kvstore_memory", "kvstore_sql", "kvstore_tooz")
 
 
 def kvstore_imports(path: Path) -> Iterator[tuple[str, list[str]]]:
