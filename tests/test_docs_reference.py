@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib
 import inspect
 import re
@@ -229,6 +230,9 @@ def _exception_class(name: str, where: str) -> type[BaseException] | None:
     candidates = [getattr(kvstore.errors, name, None), getattr(builtins, name, None)]
     parts = where.split(".")
     paths = [".".join([*parts[:end], name]) for end in range(len(parts) - 1, 0, -1)]
+    # the module the function is written in (``coordination.X`` of tooz's import)
+    with contextlib.suppress(LookupError, AttributeError):
+        paths.append(f"{resolve(where).__module__}.{name}")
     for path in [*paths, name] if "." in name else paths:
         try:
             candidates.append(resolve(path))
