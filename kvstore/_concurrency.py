@@ -54,7 +54,11 @@ def sleep(seconds: float) -> None:
 
 
 def wait_event(event: threading.Event, timeout: float | None) -> bool:
-    """Wait until ``event`` is set or ``timeout`` seconds pass; whether it is set."""
+    """Wait until ``event`` is set or ``timeout`` seconds pass; whether it is set.
+
+    Returns:
+        ``True`` if ``event`` is set, ``False`` if ``timeout`` passed first.
+    """
     return event.wait(timeout)
 
 

@@ -78,6 +78,9 @@ def prefix_range_end(prefix: str) -> str:
 def check_key(key: object, *, operation: str, allow_empty: bool = False) -> str:
     """Check that ``key`` is a usable key.
 
+    Returns:
+        ``key`` itself, now known to be a ``str``.
+
     Raises:
         InvalidKeyError: ``key`` is not a ``str``, is empty (unless ``allow_empty``), or
             cannot be encoded as UTF-8.
@@ -100,6 +103,9 @@ def check_key(key: object, *, operation: str, allow_empty: bool = False) -> str:
 def check_range_end(range_end: object, *, operation: str) -> str:
     """Check a range end (any ``str``, ``"\\0"`` meaning unbounded).
 
+    Returns:
+        ``range_end`` itself.
+
     Raises:
         InvalidKeyError: ``range_end`` is not a ``str`` or is not valid UTF-8.
     """
@@ -108,6 +114,9 @@ def check_range_end(range_end: object, *, operation: str) -> str:
 
 def check_value(value: object, *, operation: str, key: str | None = None) -> bytes:
     """Check that ``value`` is ``bytes`` (``bytearray`` and ``memoryview`` are copied).
+
+    Returns:
+        ``value`` as ``bytes`` (a copy for ``bytearray`` and ``memoryview``).
 
     Raises:
         InvalidArgumentError: ``value`` is not bytes-like (``None``, ``str``, ...).
@@ -152,6 +161,9 @@ def is_int(
 
     A ``bool`` is not an int here (``True`` is not a revision, a TTL or a count). Every
     check of an integer argument uses this test and raises its own error when it fails.
+
+    Returns:
+        ``True`` if ``value`` is a non-``bool`` int within the bounds.
     """
     return (
         isinstance(value, int)
@@ -163,6 +175,9 @@ def is_int(
 
 def check_revision(revision: object, *, operation: str, key: str | None = None) -> int:
     """Check a revision argument (a positive ``int``).
+
+    Returns:
+        ``revision`` itself.
 
     Raises:
         InvalidArgumentError: ``revision`` is not an ``int`` or is below 1.
@@ -181,6 +196,9 @@ def check_ttl(ttl: object, *, operation: str) -> int:
 
     etcd silently raises TTLs below 2 to 2; a TTL of 0 or less is refused here instead.
 
+    Returns:
+        ``ttl`` itself.
+
     Raises:
         InvalidArgumentError: ``ttl`` is not an ``int`` or is below 1.
     """
@@ -194,6 +212,9 @@ def check_ttl(ttl: object, *, operation: str) -> int:
 
 def check_limit(limit: object, *, operation: str) -> int:
     """Check a ``limit`` argument (an ``int``; 0 or less means no limit where allowed).
+
+    Returns:
+        ``limit`` itself.
 
     Raises:
         InvalidArgumentError: ``limit`` is not an ``int``.
@@ -233,6 +254,9 @@ def check_revision_bound(bound: object, *, name: str, operation: str) -> int:
 
     etcd takes a negative bound as a revision no key has (a negative maximum selects
     nothing); it is refused here instead, as negative read revisions are.
+
+    Returns:
+        ``bound`` itself.
 
     Raises:
         InvalidArgumentError: ``bound`` is not an ``int`` or is negative.
@@ -278,6 +302,9 @@ def check_range_options(
 
 def check_lease_id(lease: object, *, operation: str) -> int:
     """Check a lease id (a positive ``int``).
+
+    Returns:
+        ``lease`` itself.
 
     Raises:
         InvalidArgumentError: ``lease`` is not an ``int`` or is below 1.

@@ -27,6 +27,9 @@ def in_range(key: str, start: str, range_end: str | None) -> bool:
     ``range_end`` ``None`` means the one key ``start``; ``ALL_KEYS`` (``"\\0"``) means
     every key from ``start`` on. Python orders ``str`` by code point, which is the order of
     their UTF-8 bytes: etcd's key order.
+
+    Returns:
+        ``True`` if ``key`` is in the range, else ``False``.
     """
     if range_end is None:
         return key == start
@@ -50,6 +53,9 @@ def sort_kvs(
     """Sort key-ordered ``kvs`` as etcd does: without an order, ascending unless by key.
 
     Ties keep their key order (a stable sort); etcd does not promise an order among them.
+
+    Returns:
+        A new list of the key-values in the requested order.
     """
     target = target or SortTarget.KEY
     order = order or SortOrder.NONE

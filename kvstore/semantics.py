@@ -74,7 +74,11 @@ class Change:
 
     def next_write(self) -> int:
         """Count one more key write; returns its place in the revision (1, 2, ...), the
-        order in which watchers get the events of one revision."""
+        order in which watchers get the events of one revision.
+
+        Returns:
+            The write's place in the revision, from 1.
+        """
         self.writes += 1
         return self.writes
 
@@ -103,7 +107,12 @@ class TxnPath:
     steps: list[Op | TxnPath]
 
     def ops(self, kind: type[_OpT]) -> Iterator[_OpT]:
-        """The operations of type ``kind`` on the chosen branches, depth first."""
+        """The operations of type ``kind`` on the chosen branches, depth first.
+
+        Yields:
+            Each operation of type ``kind`` on the chosen branches, nested paths first where they
+            stand.
+        """
         for step in self.steps:
             if isinstance(step, TxnPath):
                 yield from step.ops(kind)
@@ -113,7 +122,11 @@ class TxnPath:
 
 def txn_writes(ops: Sequence[Op]) -> bool:
     """Whether any branch of ``ops`` (nested transactions included) may write: a
-    transaction that cannot needs no write lock."""
+    transaction that cannot needs no write lock.
+
+    Returns:
+        ``True`` if some branch holds a put or a delete (nested included), else ``False``.
+    """
     return any(
         txn_writes(op.success) or txn_writes(op.failure)
         if isinstance(op, Txn)
@@ -124,7 +137,11 @@ def txn_writes(ops: Sequence[Op]) -> bool:
 
 def stamp_txn(result: TxnResult, revision: int) -> TxnResult:
     """``result`` and the transactions nested in it, each with the revision the whole
-    transaction ended at (etcd gives them all the same header)."""
+    transaction ended at (etcd gives them all the same header).
+
+    Returns:
+        A new ``TxnResult`` whose own revision and every nested one's is ``revision``.
+    """
     responses: list[OpResult] = []
     for response in result.responses:
         if isinstance(response, TxnResult):
@@ -136,6 +153,9 @@ def stamp_txn(result: TxnResult, revision: int) -> TxnResult:
 
 def granted_ttl(ttl: int, *, operation: str = "lease_grant") -> int:
     """The TTL etcd grants for a requested ``ttl``: at least ``MIN_LEASE_TTL``.
+
+    Returns:
+        ``max(ttl, MIN_LEASE_TTL)``: the TTL the lease gets.
 
     Raises:
         InvalidArgumentError: ``ttl`` is not a positive int, or is over ``MAX_LEASE_TTL``
@@ -152,7 +172,11 @@ def granted_ttl(ttl: int, *, operation: str = "lease_grant") -> int:
 
 def lease_not_found(lease_id: int, operation: str) -> LeaseNotFoundError:
     """The error of a call naming a lease that is not live (returned, for the caller to
-    raise)."""
+    raise).
+
+    Returns:
+        A ``LeaseNotFoundError`` naming the lease in hex and ``operation``.
+    """
     return LeaseNotFoundError(f"{operation}: lease {lease_id:#x} not found", operation=operation)
 
 
@@ -168,40 +192,73 @@ class Evaluator(abc.ABC):
 
     @abc.abstractmethod
     def store_revision(self) -> int:
-        """The store revision (the last committed write transaction's)."""
+        """The store revision (the last committed write transaction's).
+
+        Returns:
+            The current store revision.
+        """
 
     @abc.abstractmethod
     def compacted_revision(self) -> int:
-        """The compact revision (0: never compacted)."""
+        """The compact revision (0: never compacted).
+
+        Returns:
+            The compact revision, or 0.
+        """
 
     @abc.abstractmethod
     def current_range(self, key: str, range_end: str | None) -> Sequence[KeyValue]:
         """The current key-values of ``key`` (``range_end`` None) or of
-        ``[key, range_end)``, in key order."""
+        ``[key, range_end)``, in key order.
+
+        Returns:
+            The current key-values of the key or range, in key order.
+        """
 
     @abc.abstractmethod
     def key_exists(self, key: str) -> bool:
-        """Whether ``key`` exists now."""
+        """Whether ``key`` exists now.
+
+        Returns:
+            ``True`` if ``key`` exists now.
+        """
 
     @abc.abstractmethod
     def lease_exists(self, lease_id: int) -> bool:
-        """Whether lease ``lease_id`` is live."""
+        """Whether lease ``lease_id`` is live.
+
+        Returns:
+            ``True`` if the lease is live.
+        """
 
     @abc.abstractmethod
     def read(self, request: Get, header_revision: int) -> RangeResult:
         """A range read (every option of ``request``) on the view at ``header_revision``:
         a read at that revision or later reads the current data, an earlier one reads
-        history. ``request.revision`` has been checked."""
+        history. ``request.revision`` has been checked.
+
+        Returns:
+            The ``RangeResult`` of the read, its header at ``header_revision``.
+        """
 
     @abc.abstractmethod
     def apply_put(self, request: Put, change: Change) -> PutResult:
         """Write ``request`` at ``change.revision`` (counting it with
-        ``change.next_write``); it has been checked."""
+        ``change.next_write``); it has been checked.
+
+        Returns:
+            The ``PutResult`` (its ``prev_kv`` when asked for); its revision is stamped later.
+        """
 
     @abc.abstractmethod
     def apply_delete(self, request: Delete, change: Change) -> DeleteResult:
         """Delete the keys of ``request`` at ``change.revision`` (each counted with
-        ``change.next_write``); the result's revision is ``change.view_revision``."""
+        ``change.next_write``); the result's revision is ``change.view_revision``.
+
+        Returns:
+            The ``DeleteResult``: how many keys were deleted (and their key-values when asked for),
+            at ``change.view_revision``.
+        """
 
     @abc.abstractmethod
     def commit(self, change: Change) -> None:
@@ -210,7 +267,11 @@ class Evaluator(abc.ABC):
 
     def new_change(self) -> Change:
         """A change for the next write transaction (a backend may return a subclass that
-        collects more)."""
+        collects more).
+
+        Returns:
+            A ``Change`` at the next store revision.
+        """
         return Change(self.store_revision() + 1)
 
     # ------------------------------------------------------------------ checks
@@ -292,7 +353,12 @@ class Evaluator(abc.ABC):
         self, compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]
     ) -> TxnPath:
         """Evaluate every compare, nested ones included, on the state before the
-        transaction (as etcd does); returns the branches chosen."""
+        transaction (as etcd does); returns the branches chosen.
+
+        Returns:
+            The ``TxnPath``: whether the compares held, and the chosen operations, nested paths for
+            nested transactions.
+        """
         succeeded = all(
             compare_holds(compare, self.current_range(compare.key, compare.range_end))
             for compare in compares
@@ -322,7 +388,11 @@ class Evaluator(abc.ABC):
 
     def apply_path(self, path: TxnPath, change: Change) -> TxnResult:
         """Apply the chosen operations in order; returns the result, its revisions not
-        yet stamped (:func:`stamp_txn`)."""
+        yet stamped (:func:`stamp_txn`).
+
+        Returns:
+            The ``TxnResult`` of the path, with revision 0 until :func:`stamp_txn` stamps it.
+        """
         responses: list[OpResult] = []
         for step in path.steps:
             if isinstance(step, TxnPath):
@@ -338,6 +408,9 @@ class Evaluator(abc.ABC):
     def evaluate_put(self, request: Put) -> PutResult:
         """A put, checked, applied and committed.
 
+        Returns:
+            The committed put's ``PutResult``.
+
         Raises:
             KeyNotFoundError: ``ignore_lease`` on a key that does not exist.
             LeaseNotFoundError: The lease is not live.
@@ -349,7 +422,11 @@ class Evaluator(abc.ABC):
         return result
 
     def evaluate_delete(self, request: Delete) -> DeleteResult:
-        """A delete, applied and committed; its revision is the store's after it."""
+        """A delete, applied and committed; its revision is the store's after it.
+
+        Returns:
+            The committed delete's ``DeleteResult``, at the store's revision after it.
+        """
         change = self.new_change()
         result = self.apply_delete(request, change)
         self.commit(change)
@@ -357,6 +434,9 @@ class Evaluator(abc.ABC):
 
     def evaluate_txn(self, request: Txn) -> TxnResult:
         """A transaction: planned, checked, applied and committed at one revision.
+
+        Returns:
+            The committed ``TxnResult``, every nested result stamped with its revision.
 
         Raises:
             KeyNotFoundError: An ``ignore_lease`` put of the chosen branches on a key that

@@ -116,7 +116,12 @@ class Compare:
     range_end: str | None = None
 
     def holds_for(self, actual: bytes | int) -> bool:
-        """Evaluate the compare against one key's actual field value."""
+        """Evaluate the compare against one key's actual field value.
+
+        Returns:
+            ``True`` if ``actual`` satisfies the compare; ``False`` otherwise, and for operands of
+            different types.
+        """
         operand = self.operand
         if self.op is CompareOp.EQUAL:
             return actual == operand
@@ -149,6 +154,10 @@ def compare_holds(compare: Compare, kvs: Sequence[KeyValue]) -> bool:
         compare: The condition.
         kvs: The key-values in ``[compare.key, compare.range_end)`` (or of the one key),
             as they were before the transaction.
+
+    Returns:
+        ``True`` if the compare holds for every key-value of ``kvs`` (or, with none, for a missing
+        key).
     """
     if not kvs:
         return compare.target is not CompareTarget.VALUE and compare.holds_for(0)
@@ -236,6 +245,13 @@ def build_request(operation: str, factory: Callable[..., _R], /, *args: Any, **k
 
     The keyword forms of ``BaseStore.kv_range`` / ``kv_put`` / ``kv_delete_range`` use it,
     so that ``store.kv_put("", b"v")`` says ``put: the key is empty``.
+
+    Returns:
+        What ``factory(*args, **kwargs)`` returns.
+
+    Raises:
+        InvalidKeyError: A key of the request is not valid (the message names ``operation``).
+        InvalidArgumentError: Another field of the request is not valid.
     """
     token = _OPERATION.set(operation)
     try:
@@ -346,7 +362,15 @@ class Get:
 
     @classmethod
     def prefix(cls, prefix: str, **options: object) -> Get:
-        """Read every key that starts with ``prefix`` (``""`` means every key)."""
+        """Read every key that starts with ``prefix`` (``""`` means every key).
+
+        Returns:
+            The ``Get`` of the range ``[prefix, prefix_range_end(prefix))``.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            InvalidArgumentError: An option is not valid (as for ``Get``).
+        """
         return cls(prefix, prefix_range_end(prefix), **options)  # type: ignore[arg-type]
 
 
@@ -369,6 +393,9 @@ class Delete:
     @classmethod
     def prefix(cls, prefix: str, *, prev_kv: bool = False) -> Delete:
         """Delete every key that starts with ``prefix``; an empty prefix is refused.
+
+        Returns:
+            The ``Delete`` of the range ``[prefix, prefix_range_end(prefix))``.
 
         Raises:
             InvalidArgumentError: ``prefix`` is empty.
@@ -414,7 +441,11 @@ Op: TypeAlias = "Put | Get | Delete | Txn"
 
 
 def count_ops(compares: Sequence[Compare], success: Sequence[Op], failure: Sequence[Op]) -> int:
-    """The size etcd checks against ``max_txn_ops``: the largest of the three lists."""
+    """The size etcd checks against ``max_txn_ops``: the largest of the three lists.
+
+    Returns:
+        The largest of ``len(compares)``, ``len(success)`` and ``len(failure)``.
+    """
     return max(len(compares), len(success), len(failure))
 
 
@@ -599,7 +630,14 @@ class _Builder:
         self._failure: list[Op] = []
 
     def if_(self: _BuilderT, *compares: Compare) -> _BuilderT:
-        """Add conditions; all must hold for the ``then`` branch to run."""
+        """Add conditions; all must hold for the ``then`` branch to run.
+
+        Returns:
+            This builder, to chain calls.
+
+        Raises:
+            InvalidArgumentError: An argument is not a ``Compare``.
+        """
         for compare in compares:
             if not isinstance(compare, Compare):
                 raise InvalidArgumentError(
@@ -610,12 +648,26 @@ class _Builder:
         return self
 
     def then(self: _BuilderT, *ops: Op) -> _BuilderT:
-        """Add operations run when every condition holds."""
+        """Add operations run when every condition holds.
+
+        Returns:
+            This builder, to chain calls.
+
+        Raises:
+            InvalidArgumentError: An argument is not a ``Put``, ``Get``, ``Delete`` or ``Txn``.
+        """
         self._success.extend(_checked_ops(ops))
         return self
 
     def else_(self: _BuilderT, *ops: Op) -> _BuilderT:
-        """Add operations run when a condition does not hold."""
+        """Add operations run when a condition does not hold.
+
+        Returns:
+            This builder, to chain calls.
+
+        Raises:
+            InvalidArgumentError: An argument is not a ``Put``, ``Get``, ``Delete`` or ``Txn``.
+        """
         self._failure.extend(_checked_ops(ops))
         return self
 
@@ -631,7 +683,24 @@ class TransactionBuilder(_Builder):
         self._store = store
 
     def commit(self) -> TxnResult:
-        """Send the transaction (errors: see the class)."""
+        """Send the transaction, as one atomic request.
+
+        Returns:
+            The ``TxnResult``: whether the compares held (``succeeded``), the responses of the
+            branch that ran, and the store revision after it.
+
+        Raises:
+            TransactionTooLargeError: A branch has more than the store's ``max_txn_ops`` entries.
+            DuplicateKeyError: A branch writes one key twice.
+            ValueTooLargeError: The request is over the size limit.
+            UnsupportedCompareError: The store cannot evaluate a compare (a ``Value`` compare
+                through a wrapper that encodes values).
+            LeaseNotFoundError: A put names a lease that is not live.
+            CompactedError: A get reads a revision below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
+        """
         return self._store.kv_txn(self._txn())
 
 
@@ -643,7 +712,24 @@ class AsyncTransactionBuilder(_Builder):
         self._store = store
 
     async def commit(self) -> TxnResult:
-        """Send the transaction (errors: see the class)."""
+        """Send the transaction, as one atomic request.
+
+        Returns:
+            The ``TxnResult``: whether the compares held (``succeeded``), the responses of the
+            branch that ran, and the store revision after it.
+
+        Raises:
+            TransactionTooLargeError: A branch has more than the store's ``max_txn_ops`` entries.
+            DuplicateKeyError: A branch writes one key twice.
+            ValueTooLargeError: The request is over the size limit.
+            UnsupportedCompareError: The store cannot evaluate a compare (a ``Value`` compare
+                through a wrapper that encodes values).
+            LeaseNotFoundError: A put names a lease that is not live.
+            CompactedError: A get reads a revision below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
+        """
         return await self._store.kv_txn(self._txn())
 
 

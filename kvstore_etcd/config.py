@@ -219,6 +219,9 @@ class EtcdConfig:
     def with_endpoints(self, *endpoints: str) -> EtcdConfig:
         """A copy using ``endpoints`` (``"host:port"`` each; several fail over).
 
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
+
         Raises:
             ConfigurationError: No endpoint, or a malformed one.
         """
@@ -227,6 +230,9 @@ class EtcdConfig:
     def with_timeout(self, seconds: float) -> EtcdConfig:
         """A copy whose every call is bounded by ``seconds`` (``request_timeout``).
 
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
+
         Raises:
             ConfigurationError: ``seconds`` is not positive.
         """
@@ -234,6 +240,9 @@ class EtcdConfig:
 
     def with_dial_timeout(self, seconds: float) -> EtcdConfig:
         """A copy that waits at most ``seconds`` to connect to an endpoint.
+
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
 
         Raises:
             ConfigurationError: ``seconds`` is not positive.
@@ -249,6 +258,9 @@ class EtcdConfig:
         password_file: str | None = None,
     ) -> EtcdConfig:
         """A copy authenticating as ``username``, with a password given one of three ways.
+
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
 
         Raises:
             ConfigurationError: ``username`` is empty, or more than one password source is
@@ -282,6 +294,9 @@ class EtcdConfig:
             insecure_skip_verify: Accept any server certificate (testing only).
             server_name: Expected name in the server certificate.
 
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
+
         Raises:
             ConfigurationError: Only one of ``cert`` and ``key`` is given.
         """
@@ -301,6 +316,9 @@ class EtcdConfig:
         Args:
             key_or_keyring: A 32-byte key, or a ``kvstore.Keyring`` (several keys, the
                 primary one encrypts). It replaces any other key source of this config.
+
+        Returns:
+            A new ``EtcdConfig``; this one is not changed (configs are immutable).
 
         Raises:
             ConfigurationError: A key that is not exactly 32 bytes, or neither a key nor a
@@ -332,6 +350,10 @@ class EtcdConfig:
 
     def resolve_password(self) -> str:
         """The password, from ``password``, ``password_env`` or ``password_file``.
+
+        Returns:
+            The password, read now from its source; ``""`` when the config has none (no
+            authentication).
 
         Raises:
             ConfigurationError: The variable is unset or the file cannot be read (the error
@@ -395,6 +417,9 @@ class EtcdConfig:
         ``insecure_skip_verify``, ``server_name``, ``password_env``, ``password_file``,
         ``encryption_key_file``, ``encryption_key_env`` ...).
 
+        Returns:
+            The ``EtcdConfig`` the URL describes (no connection is made).
+
         Raises:
             ConfigurationError: The URL is malformed (a ``user:password@`` part anywhere but
                 once before the first host, unbalanced IPv6 brackets ...), names an unknown
@@ -415,6 +440,9 @@ class EtcdConfig:
 
         Args:
             environ: The variables to read (default ``os.environ``).
+
+        Returns:
+            The ``EtcdConfig`` the variables describe (no connection is made).
 
         Raises:
             ConfigurationError: A variable has an invalid value.

@@ -67,6 +67,9 @@ class EtcdStore(EtcdBase):
         """The thread that runs the store's shared watch and keep-alive streams (started
         on first use).
 
+        Returns:
+            The store's ``StreamLoop`` (a thread running an event loop for its shared streams).
+
         Raises:
             StoreClosedError: The store was closed.
         """
@@ -96,7 +99,13 @@ class EtcdStore(EtcdBase):
 
     def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]:
         """Renew leases on the store's one LeaseKeepAlive stream (``BaseStore``'s contract:
-        a TTL or an error for each, in order)."""
+        a TTL or an error for each, in order).
+
+        Returns:
+            For each lease, in order, its new TTL or the ``KVStoreError`` its renewal met
+            (``LeaseNotFoundError`` for a lease etcd no longer knows; ``StoreClosedError`` or
+            ``UnavailableError`` for each when the stream cannot run); it raises nothing itself.
+        """
         try:
             streams = self.streams()
             return streams.run(
@@ -121,6 +130,10 @@ class EtcdStore(EtcdBase):
 
         It is created on first use, shares this store's configuration (endpoints, TLS,
         credentials, timeout) and is closed with the store. Its exceptions are etcd3's own.
+
+        Returns:
+            The ``etcd3.MultiEndpointEtcd3Client``, the same object on every call (calls on it
+            bypass kvstore's retries and error translation).
 
         Raises:
             StoreClosedError: The store was closed.

@@ -143,7 +143,12 @@ class AsyncMemoryStore(AsyncBaseStore):
 
     def watches_disconnected(self) -> contextlib.AbstractContextManager[None]:
         """``MemoryStore.watches_disconnected`` of the shared data: every watch of it is
-        cut off while the block runs, as a lost connection does (for tests)."""
+        cut off while the block runs, as a lost connection does (for tests).
+
+        Returns:
+            A context manager: the watches are cut off inside its ``with`` block and resume when it
+            ends.
+        """
         return self.data.watches_disconnected()
 
     async def lease_grant(self, ttl: int) -> LeaseGrant:

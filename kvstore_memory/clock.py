@@ -14,7 +14,11 @@ class Clock(Protocol):
     """What ``MemoryStore`` needs of a clock: the time in seconds, monotonic."""
 
     def now(self) -> float:
-        """The current time in seconds."""
+        """The current time in seconds.
+
+        Returns:
+            Seconds on the clock's own scale (only differences between readings matter).
+        """
         ...
 
 
@@ -22,7 +26,11 @@ class SystemClock:
     """The real monotonic clock; a ``MemoryStore`` on it expires leases by itself."""
 
     def now(self) -> float:
-        """``time.monotonic()``."""
+        """``time.monotonic()``.
+
+        Returns:
+            ``time.monotonic()``, in seconds.
+        """
         return time.monotonic()
 
 
@@ -46,7 +54,11 @@ class ManualClock:
         self._listeners: list[Callable[[], object]] = []
 
     def now(self) -> float:
-        """The current time in seconds."""
+        """The current time in seconds.
+
+        Returns:
+            The time the clock was set or advanced to, in seconds.
+        """
         with self._lock:
             return self._now
 

@@ -355,6 +355,10 @@ class MemoryStore(BaseStore):
         (an ``AsyncMemoryStore`` sharing this store's data passes ``AsyncQueueWatch``,
         which takes events from any thread).
 
+        Returns:
+            The watch ``make`` built, registered (or already failed with ``CompactedError`` when
+            ``start_revision`` was compacted).
+
         Raises:
             StoreClosedError: The store was closed.
         """
@@ -406,7 +410,11 @@ class MemoryStore(BaseStore):
         """Hold back every watch's events while the block runs, as a lost connection to
         etcd does; then each watch resumes from its first undelivered revision, or fails
         with ``CompactedError`` when that revision was compacted meanwhile (as an etcd
-        watch that resumes too late). For tests of what consumers do then."""
+        watch that resumes too late). For tests of what consumers do then.
+
+        Yields:
+            ``None``, while the watches are cut off.
+        """
         with self._lock:
             self._disconnected = True
         try:

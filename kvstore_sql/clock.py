@@ -18,7 +18,12 @@ class Clock(Protocol):
     """What a SQL store needs of a clock: the time in seconds."""
 
     def now(self) -> float:
-        """The current time in seconds."""
+        """The current time in seconds.
+
+        Returns:
+            The current time in seconds (the processes sharing a database must share the clock:
+            lease deadlines are stored by it).
+        """
         ...
 
 
@@ -26,7 +31,11 @@ class WallClock:
     """The system's wall clock (``time.time()``), shared by the processes of one machine."""
 
     def now(self) -> float:
-        """``time.time()``."""
+        """``time.time()``.
+
+        Returns:
+            ``time.time()``, in seconds since the epoch.
+        """
         return time.time()
 
     def __repr__(self) -> str:

@@ -112,6 +112,9 @@ class SQLiteConfig:
     def from_url(cls, url: str) -> SQLiteConfig:
         """The settings a ``sqlite://`` URL gives (see the module docstring).
 
+        Returns:
+            A new ``SQLiteConfig`` (nothing is opened).
+
         Raises:
             ConfigurationError: The URL is not a ``sqlite:///path`` URL, or an option is
                 unknown or not valid.
@@ -226,6 +229,10 @@ class PostgresConfig:
     @classmethod
     def from_url(cls, url: str) -> PostgresConfig:
         """The settings a ``postgresql://`` URL gives.
+
+        Returns:
+            A new ``PostgresConfig``: the libpq connection string without kvstore's options, and
+            those options (nothing is connected).
 
         Raises:
             ConfigurationError: The URL is not a PostgreSQL URL, an option is unknown or

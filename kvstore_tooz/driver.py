@@ -243,6 +243,10 @@ class KVStoreLock(locking.Lock):
     def guard(self) -> Compare:
         """A compare that holds only while the newest hold is still this object's.
 
+        Returns:
+            A ``Compare`` on the newest hold's key, to put in a transaction's ``if_``: the
+            transaction applies only while the hold is this object's (fencing).
+
         Raises:
             tooz.ToozError: The lock is not held.
         """
@@ -322,6 +326,10 @@ class KVStoreLock(locking.Lock):
 
     def is_still_owner(self) -> bool:
         """Whether this object holds the lock and its newest hold's key is still its own.
+
+        Returns:
+            ``True`` if this object holds the lock and its newest hold's key is still its own, else
+            ``False``.
 
         Raises:
             tooz.ToozError: The store failed.
@@ -476,6 +484,9 @@ class KVStoreDriver(
 
     def get_lock(self, name: bytes) -> KVStoreLock:
         """A lock named ``name`` (see ``KVStoreLock``).
+
+        Returns:
+            A new ``KVStoreLock``, not acquired yet.
 
         Raises:
             tooz.ToozError: The coordinator was not started, or ``name`` is not valid.

@@ -4,7 +4,10 @@ The site is built with ``mkdocs build --strict`` into a temporary directory and 
 ``http.server`` thread on 127.0.0.1 (Material's search runs in a web worker, which
 ``file://`` pages may not start). Chromium is Debian's, launched through Playwright as the
 UI's browser tests do (``tests/ui_helpers.launch_chromium``: never ``playwright
-install``). Screenshots go to ``test-artifacts/docs/`` (gitignored).
+install``). Each test checks the headings its page must show (the home page and its
+navigation, a reference page with its Returns: / Raises: tables, the backends' capability
+matrix, a migration guide) and saves a screenshot to ``test-artifacts/docs/`` (gitignored:
+the test run's artifacts, to look at).
 """
 
 from __future__ import annotations
@@ -96,4 +99,30 @@ def test_a_guide_links_into_the_reference(page: Any, site_url: str) -> None:
     page.locator("article").get_by_role("link", name="KVStore", exact=True).first.click()
     expect(page).to_have_url(site_url + "reference/kvstore.protocol/#kvstore.protocol.KVStore")
     expect(page.locator('h3[id="kvstore.protocol.KVStore"]')).to_contain_text("KVStore")
+    # each method's docstring renders its Returns: and Raises: sections as tables
+    method = page.locator('[id="kvstore.protocol.KVStore.get"]')
+    expect(method).to_contain_text("get")
+    sections = page.locator(".doc-contents").filter(has=page.get_by_text("Returns:", exact=True))
+    expect(sections.first).to_contain_text("Raises:")
+    expect(sections.first).to_contain_text("KeyNotFoundError")
     assert screenshot(page, "reference-kvstore-protocol").stat().st_size > 10_000
+
+
+def test_the_backends_page_shows_the_capability_matrix(page: Any, site_url: str) -> None:
+    page.goto(site_url + "backends/")
+    expect(page.locator("article h1")).to_contain_text("Backends")
+    expect(page.locator('article h2[id="capability-matrix"]')).to_contain_text("Capability matrix")
+    matrix = page.locator("article table").filter(has_text="what it enables")
+    for column in ("etcd", "memory", "SQLite, PostgreSQL"):
+        expect(matrix.locator("th").filter(has_text=column).first).to_be_visible()
+    assert screenshot(page, "backends-capability-matrix").stat().st_size > 10_000
+
+
+def test_a_migration_guide_shows_the_calls_side_by_side(page: Any, site_url: str) -> None:
+    page.goto(site_url + "migration/python-etcd3/")
+    expect(page.locator("article h1")).to_contain_text("From python-etcd3")
+    headings = page.locator("article h2")
+    for title in ("Calls", "What changes in behaviour"):
+        expect(headings.filter(has_text=title).first).to_be_visible()
+    expect(page.locator("article table").first).to_be_visible()
+    assert screenshot(page, "migration-python-etcd3").stat().st_size > 10_000

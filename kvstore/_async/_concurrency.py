@@ -115,7 +115,11 @@ async def sleep(seconds: float) -> None:
 
 
 async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
-    """Wait until ``event`` is set or ``timeout`` seconds pass; whether it is set."""
+    """Wait until ``event`` is set or ``timeout`` seconds pass; whether it is set.
+
+    Returns:
+        ``True`` if ``event`` is set, ``False`` if ``timeout`` passed first.
+    """
     if event.is_set():
         return True
     with contextlib.suppress(asyncio.TimeoutError):  # TimeoutError from 3.11

@@ -220,6 +220,11 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             min_create_revision: Leave out keys created before this revision (0: none).
             max_create_revision: Leave out keys created after this revision (0: none).
 
+        Returns:
+            A ``RangeResult``: the matching ``kvs`` (values left out with ``keys_only``, none with
+            ``count_only``), their ``count``, whether ``limit`` left some out (``more``) and the
+            store ``revision`` the read saw.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``revision`` is not positive or is in the future, a sort
@@ -273,6 +278,10 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Takes a ``Put`` request, or its fields as arguments (which build the ``Put``
         here). Backends implement ``do_put``, which receives the checked ``Put``.
 
+        Returns:
+            A ``PutResult``: the new store ``revision``, and the key's previous ``KeyValue``
+            (``prev_kv``) when asked for and the key existed.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``value`` is not bytes, the lease id is not valid, or
@@ -301,6 +310,11 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Takes a ``Delete`` request, or its fields as arguments (which build the
         ``Delete`` here). Backends implement ``do_delete_range``.
 
+        Returns:
+            A ``DeleteResult``: how many keys were ``deleted`` (0 is not an error), the store
+            ``revision`` after the delete, and the deleted key-values when ``prev_kv`` was asked
+            for.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: A ``Delete`` came with other arguments.
@@ -327,6 +341,11 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         the ``Txn`` here). The request is checked against etcd's rules (``max_txn_ops``,
         no key written twice, the request size) before the backend's ``do_txn`` sees it.
 
+        Returns:
+            A ``TxnResult``: whether the compares held (``succeeded``), the response of each
+            operation of the branch that ran (``RangeResult``, ``PutResult``, ``DeleteResult`` or a
+            nested ``TxnResult``), and the store ``revision`` after it.
+
         Raises:
             TransactionTooLargeError: A branch has more than ``max_txn_ops`` entries.
             DuplicateKeyError: A branch writes one key twice.
@@ -336,6 +355,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             LeaseNotFoundError: A put names a lease that is not live.
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
+            UnsupportedCompareError: A compare the store cannot evaluate (a ``Value`` compare
+                through a wrapper that encodes values).
         """
         if isinstance(request, Txn):
             if success or failure:
@@ -352,6 +373,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def do_range(self, request: Get) -> RangeResult:
         """The backend's range read: ``kv_range`` with its request built and checked.
 
+        Returns:
+            The ``RangeResult`` of the request, as ``kv_range`` returns it.
+
         Raises:
             InvalidArgumentError: ``request.revision`` is in the future.
             CompactedError: ``request.revision`` is below the compact revision.
@@ -363,6 +387,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def do_put(self, request: Put) -> PutResult:
         """The backend's put: ``kv_put`` with its request built and checked.
 
+        Returns:
+            The ``PutResult`` of the request, as ``kv_put`` returns it.
+
         Raises:
             LeaseNotFoundError: ``request.lease`` is not a live lease.
             StoreClosedError: The store was closed.
@@ -373,6 +400,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def do_delete_range(self, request: Delete) -> DeleteResult:
         """The backend's delete: ``kv_delete_range`` with its request built and checked.
 
+        Returns:
+            The ``DeleteResult`` of the request, as ``kv_delete_range`` returns it.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -382,6 +412,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def do_txn(self, request: Txn) -> TxnResult:
         """The backend's transaction: ``kv_txn`` with its request built and checked
         against etcd's rules (``validate_txn``).
+
+        Returns:
+            The ``TxnResult`` of the request, as ``kv_txn`` returns it.
 
         Raises:
             LeaseNotFoundError: A put names a lease that is not live.
@@ -410,6 +443,10 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             start_revision: Replay history from this revision (``None``: from now on).
             prev_kv: Include each key's previous value in the events.
 
+        Returns:
+            The ``AsyncWatch``, started at once: iterate it for its events, ``cancel()`` it
+            (or leave its ``async with`` block) to stop.
+
         Raises:
             InvalidKeyError: The key or range end is not valid.
             InvalidArgumentError: ``start_revision`` is not positive, or a
@@ -429,6 +466,10 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     def do_watch(self, request: WatchRequest) -> AsyncWatch:
         """The backend's watch: ``watch_range`` with its request built and checked.
 
+        Returns:
+            The ``AsyncWatch`` of the request, returned at once (its stream starts in the
+            background).
+
         Raises:
             UnsupportedOperationError: The backend has no ``watch`` capability.
             StoreClosedError: The store was closed.
@@ -438,9 +479,16 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def lease_grant(self, ttl: int) -> LeaseGrant:
         """Grant a lease of ``ttl`` seconds.
 
+        Returns:
+            A ``LeaseGrant``: the new lease's ``id`` and the ``ttl`` the store granted (it may round
+            ``ttl`` up).
+
         Raises:
             InvalidArgumentError: ``ttl`` is not a positive int.
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_grant")
 
@@ -450,15 +498,24 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Raises:
             LeaseNotFoundError: The lease is not live.
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_revoke")
 
     async def lease_keepalive_once(self, lease_id: int) -> int:
         """Renew a lease once and return its new TTL.
 
+        Returns:
+            The lease's TTL in seconds after the renewal.
+
         Raises:
             LeaseNotFoundError: The lease is not live.
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_keepalive_once")
 
@@ -489,17 +546,30 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL (and keys, if asked).
 
+        Returns:
+            A ``LeaseInfo``: the lease's remaining ``ttl`` and ``granted_ttl`` in seconds, and its
+            ``keys`` when ``keys`` is true (else empty).
+
         Raises:
             LeaseNotFoundError: The lease is not live.
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_time_to_live")
 
     async def lease_leases(self) -> builtins.list[int]:
         """The ids of every live lease.
 
+        Returns:
+            The ids of the live leases, in no particular order.
+
         Raises:
             UnsupportedOperationError: The backend has no ``leases`` capability.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("lease_leases")
 
@@ -516,16 +586,30 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def status(self) -> StatusInfo:
         """The state of the member that answers.
 
+        Returns:
+            A ``StatusInfo``: the answering member's version, database size, leader, raft index and
+            term, and the store's current revision.
+
         Raises:
             UnsupportedOperationError: The backend has no cluster status.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("status")
 
     async def member_list(self) -> builtins.list[MemberInfo]:
         """The members of the cluster.
 
+        Returns:
+            A ``MemberInfo`` per member: its id, name, peer and client URLs, and whether it is a
+            learner.
+
         Raises:
             UnsupportedOperationError: The backend is not a cluster.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("member_list")
 
@@ -540,21 +624,38 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def alarms(self) -> builtins.list[AlarmInfo]:
         """The active alarms of the cluster.
 
+        Returns:
+            An ``AlarmInfo`` per active alarm (member id and alarm type); empty when none is raised.
+
         Raises:
             UnsupportedOperationError: The backend has no alarms.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("alarms")
 
     async def hash_kv(self, revision: int = 0) -> HashInfo:
         """A hash of the key-value store up to ``revision`` (0: the current one).
 
+        Returns:
+            A ``HashInfo``: the hash, the revision it covers and the compact revision at the time.
+
         Raises:
             UnsupportedOperationError: The backend has no such operation.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         raise self._unsupported("hash_kv")
 
     def get_client(self) -> Any:
         """The underlying client object of the backend.
+
+        Returns:
+            The backend's own client object, for calls kvstore does not wrap (etcd: python-etcd3's
+            client in the sync API, a ``grpc.aio.Channel`` in asyncio); its errors are that
+            client's own, not kvstore's.
 
         Raises:
             UnsupportedOperationError: The backend has no client to hand out.
@@ -597,6 +698,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def get(self, key: str) -> bytes:
         """The value at ``key``.
 
+        Returns:
+            The value stored at ``key``.
+
         Raises:
             KeyNotFoundError: The key does not exist.
             InvalidKeyError: ``key`` is not a valid key.
@@ -611,6 +715,10 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def get_kv(self, key: str) -> KeyValue | None:
         """The value at ``key`` with its metadata, or ``None`` if absent.
 
+        Returns:
+            The ``KeyValue`` at ``key`` (value, create and mod revisions, version, lease), or
+            ``None`` if the key does not exist.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
@@ -622,12 +730,17 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def get_with_revision(self, key: str, revision: int) -> bytes:
         """The value ``key`` had at store revision ``revision``.
 
+        Returns:
+            The value ``key`` had at ``revision``.
+
         Raises:
             KeyNotFoundError: The key did not exist at that revision.
             InvalidArgumentError: ``revision`` is not positive or is in the future.
             CompactedError: ``revision`` is below the compact revision.
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         check_revision(revision, operation="get_with_revision", key=key)
         result = await self.kv_range(key, revision=revision)
@@ -642,18 +755,28 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def exists(self, key: str) -> bool:
         """Whether ``key`` exists (a count-only request: no value is transferred).
 
+        Returns:
+            ``True`` if the key exists, else ``False``.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return (await self.kv_range(key, count_only=True)).count > 0
 
     async def count(self, prefix: str) -> int:
         """How many keys start with ``prefix`` (``""``: every key); count-only.
 
+        Returns:
+            The number of keys that start with ``prefix``.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         start, end = self._prefix_bounds(prefix, "count")
         return (await self.kv_range(start, end, count_only=True)).count
@@ -661,9 +784,14 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def list(self, prefix: str) -> builtins.list[str]:
         """The keys that start with ``prefix``, in order (keys only, paged internally).
 
+        Returns:
+            The keys that start with ``prefix``, sorted, all read at one revision.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         start, end = self._prefix_bounds(prefix, "list")
         return [kv.key async for kv in self._paged_range(start, end, keys_only=True)]
@@ -671,9 +799,16 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def get_keys_with_prefix(self, prefix: str, limit: int = 0) -> builtins.list[str]:
         """At most ``limit`` keys starting with ``prefix`` (``limit <= 0``: all of them).
 
+        Returns:
+            The first ``limit`` keys (all of them for ``limit <= 0``) that start with ``prefix``,
+            sorted.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            InvalidArgumentError: ``limit`` is not an int.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         check_limit(limit, operation="get_keys_with_prefix")
         if limit <= 0:
@@ -689,32 +824,58 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def get_keys_by_pattern(self, prefix: str, pattern: str) -> builtins.list[str]:
         """Keys starting with ``prefix`` whose full key contains ``pattern`` (a substring).
 
+        Returns:
+            The keys that start with ``prefix`` and contain ``pattern``, sorted.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return [key for key in await self.list(prefix) if pattern in key]
 
     async def get_multiple(self, prefix: str) -> dict[str, bytes]:
         """Every key starting with ``prefix`` with its value, ordered by key.
 
+        Returns:
+            A dict of each key that starts with ``prefix`` to its value, in key order, read at one
+            revision.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         start, end = self._prefix_bounds(prefix, "get_multiple")
         return {kv.key: kv.value async for kv in self._paged_range(start, end)}
 
     async def list_with_values(self, prefix: str) -> dict[str, bytes]:
-        """The same as ``get_multiple`` (the Go provider's ``ListWithValues``)."""
+        """The same as ``get_multiple`` (the Go provider's ``ListWithValues``).
+
+        Returns:
+            A dict of each key that starts with ``prefix`` to its value, in key order.
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
+        """
         return await self.get_multiple(prefix)
 
     async def get_range(self, start: str, end: str) -> dict[str, bytes]:
         """Every key in ``[start, end)`` with its value, ordered by key.
 
+        Returns:
+            A dict of each key in ``[start, end)`` to its value, in key order, read at one revision.
+
         Raises:
             InvalidKeyError: ``start`` or ``end`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         check_key(start, operation="get_range")
         check_key(end, operation="get_range")
@@ -764,7 +925,21 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         return (await self.kv_put(key, value, lease=_lease_id(lease))).revision
 
     async def put_with_lease(self, key: str, value: bytes, lease: LeaseLike) -> int:
-        """Write ``value`` at ``key`` attached to ``lease``; same as ``put(..., lease=)``."""
+        """Write ``value`` at ``key`` attached to ``lease``; same as ``put(..., lease=)``.
+
+        Returns:
+            The new store revision.
+
+        Raises:
+            InvalidKeyError: ``key`` is not a valid key.
+            InvalidArgumentError: ``value`` is not bytes, or ``lease`` is not a ``Lease`` or a
+                positive int.
+            ValueTooLargeError: The request is over the size limit.
+            LeaseNotFoundError: ``lease`` is not live.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
+        """
         return await self.put(key, value, lease=lease)
 
     async def delete(self, key: str) -> int:
@@ -776,6 +951,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         return (await self.kv_delete_range(key)).deleted
 
@@ -792,6 +969,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidArgumentError: ``prefix`` is ``""`` and ``allow_all`` is not set.
             InvalidKeyError: ``prefix`` is not a ``str``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         check_key(prefix, operation="delete_prefix", allow_empty=True)
         if prefix == "" and not allow_all:
@@ -812,6 +991,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``value`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         result = await self.kv_txn([CreateRevision(key) == 0], [Put(key, value)], [])
         return result.succeeded
@@ -832,6 +1013,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: ``key`` is not a valid key.
             InvalidArgumentError: ``old`` or ``new`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         old = check_value(old, operation="compare_and_swap", key=key)
         put = build_request("compare_and_swap", Put, key, new)  # checked before any read
@@ -854,6 +1037,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             KeyExistsError: ``new`` exists and ``overwrite`` is false.
             InvalidKeyError: A key is not valid, or ``old == new``.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         check_key(old, operation="move_key")
         check_key(new, operation="move_key")
@@ -900,6 +1085,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError, InvalidArgumentError: ``mapping`` is not a mapping, or a key
                 or value is invalid (nothing is sent).
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         if not isinstance(mapping, Mapping):
             raise InvalidArgumentError(
@@ -930,6 +1117,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidKeyError: A key is invalid, or ``keys`` is a single ``str`` (nothing is
                 sent).
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         if isinstance(keys, (str, bytes)):
             raise InvalidKeyError(
@@ -969,7 +1158,12 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             yield chunk
 
     def transaction(self) -> AsyncTransactionBuilder:
-        """Start a transaction: ``.if_(...).then(...).else_(...).commit()``."""
+        """Start a transaction: ``.if_(...).then(...).else_(...).commit()``.
+
+        Returns:
+            A new ``AsyncTransactionBuilder`` bound to this store; nothing is sent until its
+            ``commit()``.
+        """
         return AsyncTransactionBuilder(self)
 
     # ------------------------------------------------------------------ watches
@@ -1016,6 +1210,16 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         """Watch every key that starts with ``prefix`` (``""``: every key).
 
         Arguments, return value and errors as ``watch``.
+
+        Returns:
+            The ``AsyncWatch`` (iterate it, or ``cancel()`` it to stop the callback).
+
+        Raises:
+            InvalidKeyError: ``prefix`` is not a ``str``.
+            InvalidArgumentError: ``start_revision`` is not positive, or ``callback`` / ``on_error``
+                is not callable.
+            UnsupportedOperationError: The backend has no ``watch`` capability.
+            StoreClosedError: The store was closed.
         """
         start, end = self._prefix_bounds(prefix, "watch_prefix")
         return self._watch(start, end, start_revision, prev_kv, callback, on_error)
@@ -1024,6 +1228,10 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         """Keep every key under ``prefix`` (``""``: every key) in memory, fed by a watch,
         and read it locally (see ``kvstore.mirror``). It starts at once, in the background
         (a task of the running loop; a thread in the sync API); close it when done.
+
+        Returns:
+            The started ``AsyncMirror``; ``await mirror.wait_synced()`` before reading it for a
+            complete view.
 
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
@@ -1058,10 +1266,16 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     async def lease(self, ttl: int) -> AsyncLease:
         """Grant a lease of ``ttl`` seconds (the store may round it up, as etcd does to 2).
 
+        Returns:
+            The granted ``AsyncLease`` (its ``id`` and granted ``ttl``); nothing renews it until
+            ``keep_alive`` is called.
+
         Raises:
             InvalidArgumentError: ``ttl`` is not a positive int.
             UnsupportedOperationError: The backend has no ``leases`` capability.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         check_ttl(ttl, operation="lease")
         grant = await self.lease_grant(ttl)
@@ -1087,6 +1301,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
                 ``on_lost`` is not callable.
             LeaseNotFoundError: ``lease`` is an id the store does not know.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the TTL read a lease id needs (``UnavailableError``,
+                ``OperationTimeoutError``); later renewals report their failures through ``lost``
+                and ``on_lost``, never by raising here.
         """
         self._check_open("keep_alive")
         _check_callable(on_lost, "on_lost", "keep_alive")
@@ -1110,6 +1327,8 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             InvalidArgumentError: ``lease`` is not a ``Lease`` or a positive int.
             LeaseNotFoundError: The lease is not live.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         lease_id = check_lease_id(_lease_id(lease), operation="revoke_lease")
         if not isinstance(lease, AsyncLease):
@@ -1149,6 +1368,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
                 ``"etcd"`` (``<name>/<lease hex>``: etcd's Go ``concurrency.Mutex`` and
                 ``etcdctl lock``, which then exclude this lock and queue with it).
 
+        Returns:
+            The ``AsyncLock``, not acquired yet: ``async with lock:`` or ``await lock.acquire()``.
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
             InvalidArgumentError: ``ttl`` is not a positive int, or ``layout`` is unknown.
@@ -1170,6 +1392,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
             layout: ``"kvstore"`` (keys ``__kvstore/elections/<quoted name>/<lease hex>``)
                 or ``"etcd"`` (``<name>/<lease hex>``: Go's ``concurrency.Election`` and
                 ``etcdctl elect``).
+
+        Returns:
+            The ``AsyncElection``; ``await election.campaign(value)`` to run for leader.
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
@@ -1239,6 +1464,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
 
         ``async with rw.read_lock():`` / ``async with rw.write_lock():``.
 
+        Returns:
+            The ``AsyncRWLock``; nothing is acquired yet.
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
             InvalidArgumentError: ``ttl`` is not a positive int.
@@ -1256,6 +1484,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     ) -> AsyncSemaphore:
         """One holder of the semaphore ``name`` of ``limit`` holders (``AsyncSemaphore``).
 
+        Returns:
+            The ``AsyncSemaphore`` holder, not acquired yet.
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
             InvalidArgumentError: ``limit`` is not an int >= 1, or ``ttl`` not a positive int.
@@ -1266,6 +1497,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     def new_barrier(self, name: str) -> AsyncBarrier:
         """A barrier named ``name``: ``hold``, ``release``, ``wait`` (``AsyncBarrier``).
 
+        Returns:
+            The ``AsyncBarrier``; nothing is written until ``hold()``.
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
         """
@@ -1273,6 +1507,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
 
     def new_double_barrier(self, name: str, count: int, *, ttl: int = 60) -> AsyncDoubleBarrier:
         """One member of the double barrier ``name`` of ``count`` members: ``enter``, ``leave``.
+
+        Returns:
+            This member's ``AsyncDoubleBarrier``; nothing is written until ``enter()``.
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
@@ -1284,6 +1521,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     def new_queue(self, name: str) -> AsyncQueue:
         """A FIFO work queue named ``name``: ``put``, ``get``, ``len`` (``AsyncQueue``).
 
+        Returns:
+            The ``AsyncQueue`` (the queue's keys live under ``name``).
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
         """
@@ -1292,6 +1532,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
     def new_priority_queue(self, name: str) -> AsyncPriorityQueue:
         """A priority queue named ``name``, lower priorities first (``AsyncPriorityQueue``).
 
+        Returns:
+            The ``AsyncPriorityQueue``.
+
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
         """
@@ -1299,6 +1542,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
 
     def new_counter(self, name: str) -> AsyncCounter:
         """A counter named ``name``: ``add(n)``, ``value`` (``AsyncCounter``).
+
+        Returns:
+            The ``AsyncCounter`` (a missing counter key reads as 0).
 
         Raises:
             InvalidKeyError: ``name`` is not a valid key.
@@ -1314,6 +1560,9 @@ class AsyncBaseStore(AsyncClosing, abc.ABC):
         on_lost: Callable[[LockLostError], object] | None = None,
     ) -> AsyncParty:
         """The membership of ``member`` in the party ``name``: ``join``, ``leave``, ``members``.
+
+        Returns:
+            The ``AsyncParty`` membership; ``member`` joins on ``join()``.
 
         Raises:
             InvalidKeyError: ``name`` or ``member`` is not a valid key.

@@ -180,6 +180,9 @@ class AsyncMirror(AsyncClosing):
     def get(self, key: str) -> bytes:
         """The value at ``key``, from memory.
 
+        Returns:
+            The value at ``key`` in the mirror's current view (no call to the store).
+
         Raises:
             KeyNotFoundError: The key does not exist (at ``revision``).
             InvalidKeyError: ``key`` is not a key under the mirrored prefix.
@@ -191,6 +194,9 @@ class AsyncMirror(AsyncClosing):
 
     def get_kv(self, key: str) -> KeyValue | None:
         """The ``KeyValue`` at ``key`` (value and revisions), or ``None`` if absent.
+
+        Returns:
+            The mirrored ``KeyValue``, or ``None`` if the key is not in the view.
 
         Raises:
             InvalidKeyError: ``key`` is not a key under the mirrored prefix.
@@ -207,6 +213,9 @@ class AsyncMirror(AsyncClosing):
     def list(self, prefix: str = "") -> builtins.list[str]:
         """The keys that start with ``prefix`` (``""``: every mirrored key), in order.
 
+        Returns:
+            The mirrored keys that start with ``prefix``, sorted.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
         """
@@ -219,7 +228,11 @@ class AsyncMirror(AsyncClosing):
         return keys[first:last]
 
     def items(self) -> builtins.list[tuple[str, bytes]]:
-        """``(key, value)`` of every mirrored key, in key order (a snapshot)."""
+        """``(key, value)`` of every mirrored key, in key order (a snapshot).
+
+        Returns:
+            A new list of ``(key, value)`` pairs, sorted by key, taken at one point of the view.
+        """
         with self._lock:
             data = self._data
             return [(key, data[key].value) for key in self._keys_locked()]
@@ -245,7 +258,11 @@ class AsyncMirror(AsyncClosing):
     # ------------------------------------------------------------------ waiting
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
-        """Wait for the first listing; whether it is done within ``timeout`` seconds."""
+        """Wait for the first listing; whether it is done within ``timeout`` seconds.
+
+        Returns:
+            ``True`` once the first listing is loaded; ``False`` if ``timeout`` passed first.
+        """
         return await wait_event(self._synced, timeout)
 
     async def wait_for_revision(self, revision: int, timeout: float | None = None) -> bool:
@@ -273,7 +290,12 @@ class AsyncMirror(AsyncClosing):
     # ------------------------------------------------------------------ changes
 
     def changes(self) -> AsyncMirrorChanges:
-        """An iterator of changes, from the current state on (see the module docstring)."""
+        """An iterator of changes, from the current state on (see the module docstring).
+
+        Returns:
+            An ``AsyncMirrorChanges`` feed: first a ``relisted`` change per key already mirrored,
+            then each change as it arrives, until the mirror or the feed is closed.
+        """
         listener = AsyncMirrorChanges(self)
         with self._lock:
             revision = self._revision
@@ -289,7 +311,11 @@ class AsyncMirror(AsyncClosing):
         """Call ``callback`` with every change, from the current state on, in a
         background of its own (a coroutine function's result is awaited), until the
         mirror closes or the returned feed is closed (``aclose()``: unsubscribe). A
-        callback that raises is logged and goes on receiving."""
+        callback that raises is logged and goes on receiving.
+
+        Returns:
+            The ``AsyncMirrorChanges`` feed the callback reads; close it to unsubscribe.
+        """
         listener = self.changes()
 
         async def pump() -> None:

@@ -113,7 +113,11 @@ class AsyncQueueWatch(AsyncWatch):
         self._queue.put(batch)
 
     def buffered(self) -> int:
-        """How many delivered events the reader has not read yet."""
+        """How many delivered events the reader has not read yet.
+
+        Returns:
+            The number of events delivered to this watch and not yet read.
+        """
         return self._count
 
     def fail(self, error: BaseException) -> None:

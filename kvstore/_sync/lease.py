@@ -73,24 +73,43 @@ class Lease(Closing):
     def remaining_ttl(self) -> int:
         """Seconds left before the lease expires.
 
+        Returns:
+            The lease's remaining TTL in seconds.
+
         Raises:
             LeaseNotFoundError: The lease expired or was revoked.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return self.info().ttl
 
     def info(self, *, keys: bool = False) -> LeaseInfo:
         """The lease's state, with its keys when ``keys`` is true.
 
+        Returns:
+            A ``LeaseInfo``: remaining ``ttl``, ``granted_ttl``, and the attached ``keys`` when
+            ``keys`` is true (else empty).
+
         Raises:
             LeaseNotFoundError: The lease expired or was revoked.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return self._store.lease_time_to_live(self.id, keys=keys)
 
     def keys(self) -> list[str]:
         """The keys attached to the lease.
 
+        Returns:
+            The keys attached to the lease, as a new list.
+
         Raises:
             LeaseNotFoundError: The lease expired or was revoked.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return list(self.info(keys=True).keys)
 
@@ -102,6 +121,9 @@ class Lease(Closing):
 
         Raises:
             LeaseNotFoundError: The lease expired or was revoked.
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return self._store.lease_keepalive_once(self.id)
 
@@ -109,6 +131,11 @@ class Lease(Closing):
         """Revoke the lease, deleting its keys; revoking a gone lease is not an error.
 
         Its keep-alives end at once and report the loss at DEBUG (``BaseStore.revoke_lease``).
+
+        Raises:
+            StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         with contextlib.suppress(LeaseNotFoundError):
             self._store.revoke_lease(self)  # the owner's: keep-alives end quietly
@@ -192,7 +219,11 @@ class Renewals:
     @contextlib.contextmanager
     def revoking(self, lease_id: int) -> Iterator[None]:
         """Around the revoke of ``lease_id`` by its owner: a renewal that meets the revoke
-        meanwhile reports nothing (``ended_by_revoke`` ends the keep-alives after)."""
+        meanwhile reports nothing (``ended_by_revoke`` ends the keep-alives after).
+
+        Yields:
+            ``None``, while the revoke runs.
+        """
         with self._lock:
             self._revoking[lease_id] += 1
         try:
@@ -204,7 +235,11 @@ class Renewals:
                     del self._revoking[lease_id]
 
     def is_revoking(self, lease_id: int) -> bool:
-        """Whether the owner is revoking ``lease_id`` now."""
+        """Whether the owner is revoking ``lease_id`` now.
+
+        Returns:
+            ``True`` while a ``revoking`` block for ``lease_id`` is open.
+        """
         return self._revoking.get(lease_id, 0) > 0
 
     def ended_by_revoke(self, lease_id: int) -> None:
@@ -251,7 +286,11 @@ class Renewals:
             wait_event(runner.idle, None)
 
     def close(self) -> list[KeepAlive]:
-        """End the renewals (the store closes); the keep-alives that were running."""
+        """End the renewals (the store closes); the keep-alives that were running.
+
+        Returns:
+            The keep-alives that were running, for the store to report their leases lost.
+        """
         with self._lock:
             self._closed = True
             keepalives = list(self._active)

@@ -182,6 +182,9 @@ class Mirror(Closing):
     def get(self, key: str) -> bytes:
         """The value at ``key``, from memory.
 
+        Returns:
+            The value at ``key`` in the mirror's current view (no call to the store).
+
         Raises:
             KeyNotFoundError: The key does not exist (at ``revision``).
             InvalidKeyError: ``key`` is not a key under the mirrored prefix.
@@ -193,6 +196,9 @@ class Mirror(Closing):
 
     def get_kv(self, key: str) -> KeyValue | None:
         """The ``KeyValue`` at ``key`` (value and revisions), or ``None`` if absent.
+
+        Returns:
+            The mirrored ``KeyValue``, or ``None`` if the key is not in the view.
 
         Raises:
             InvalidKeyError: ``key`` is not a key under the mirrored prefix.
@@ -209,6 +215,9 @@ class Mirror(Closing):
     def list(self, prefix: str = "") -> builtins.list[str]:
         """The keys that start with ``prefix`` (``""``: every mirrored key), in order.
 
+        Returns:
+            The mirrored keys that start with ``prefix``, sorted.
+
         Raises:
             InvalidKeyError: ``prefix`` is not a ``str``.
         """
@@ -221,7 +230,11 @@ class Mirror(Closing):
         return keys[first:last]
 
     def items(self) -> builtins.list[tuple[str, bytes]]:
-        """``(key, value)`` of every mirrored key, in key order (a snapshot)."""
+        """``(key, value)`` of every mirrored key, in key order (a snapshot).
+
+        Returns:
+            A new list of ``(key, value)`` pairs, sorted by key, taken at one point of the view.
+        """
         with self._lock:
             data = self._data
             return [(key, data[key].value) for key in self._keys_locked()]
@@ -247,7 +260,11 @@ class Mirror(Closing):
     # ------------------------------------------------------------------ waiting
 
     def wait_synced(self, timeout: float | None = None) -> bool:
-        """Wait for the first listing; whether it is done within ``timeout`` seconds."""
+        """Wait for the first listing; whether it is done within ``timeout`` seconds.
+
+        Returns:
+            ``True`` once the first listing is loaded; ``False`` if ``timeout`` passed first.
+        """
         return wait_event(self._synced, timeout)
 
     def wait_for_revision(self, revision: int, timeout: float | None = None) -> bool:
@@ -275,7 +292,12 @@ class Mirror(Closing):
     # ------------------------------------------------------------------ changes
 
     def changes(self) -> MirrorChanges:
-        """An iterator of changes, from the current state on (see the module docstring)."""
+        """An iterator of changes, from the current state on (see the module docstring).
+
+        Returns:
+            A ``MirrorChanges`` feed: first a ``relisted`` change per key already mirrored,
+            then each change as it arrives, until the mirror or the feed is closed.
+        """
         listener = MirrorChanges(self)
         with self._lock:
             revision = self._revision
@@ -291,7 +313,11 @@ class Mirror(Closing):
         """Call ``callback`` with every change, from the current state on, in a
         background of its own (a coroutine function's result is awaited), until the
         mirror closes or the returned feed is closed (``close()``: unsubscribe). A
-        callback that raises is logged and goes on receiving."""
+        callback that raises is logged and goes on receiving.
+
+        Returns:
+            The ``MirrorChanges`` feed the callback reads; close it to unsubscribe.
+        """
         listener = self.changes()
 
         def pump() -> None:

@@ -63,12 +63,20 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
 
 
 def backends() -> list[str]:
-    """The URL schemes of the installed backends, sorted (no backend is imported)."""
+    """The URL schemes of the installed backends, sorted (no backend is imported).
+
+    Returns:
+        The scheme of each installed backend's entry point, sorted
+        (``["etcd", "etcds", "memory", ...]``).
+    """
     return sorted(_entry_points())
 
 
 def scheme_of(url: str) -> str:
     """The lower-cased scheme of ``url``.
+
+    Returns:
+        The scheme, lower-cased (``"etcd"`` for ``"ETCD://h:2379"``).
 
     Raises:
         ConfigurationError: ``url`` is not a ``str`` of the form ``scheme://...``.
@@ -142,6 +150,10 @@ def open_base_store(url: str) -> BaseStore:
     primitives (``kv_range`` ...) or reads ``capabilities``: the CLI, the web UI, a
     wrapper's author. Applications type against ``KVStore`` and use ``kvstore.open``.
 
+    Returns:
+        The store, not connected yet, inside the wrappers the URL's options ask for (``namespace=``,
+        ``encryption_key=`` ...).
+
     Raises:
         ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.
         BackendNotFoundError: No installed backend serves the scheme; lists the known ones.
@@ -178,6 +190,10 @@ def open_async(url: str) -> AsyncKVStore:
 def open_async_base_store(url: str) -> AsyncBaseStore:
     """``kvstore.open_async``, typed as the ``AsyncBaseStore`` it returns (see
     ``open_base_store``).
+
+    Returns:
+        The asyncio store, not connected yet (it connects on first use, inside the caller's event
+        loop), inside the wrappers the URL's options ask for.
 
     Raises:
         ConfigurationError: ``url`` is malformed, or a wrapper option is unusable.

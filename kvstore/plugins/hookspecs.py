@@ -114,6 +114,9 @@ def kvstore_open(url: str, scheme: str) -> BaseStore | None:
         url: The whole URL, for example ``"etcd://h1:2379,h2:2379?request_timeout=5"``.
         scheme: The URL's scheme, lower-cased.
 
+    Returns:
+        The opened store, not connected yet, or ``None`` when this plugin does not serve ``scheme``.
+
     Raises:
         ConfigurationError: The URL is malformed for this backend.
     """
@@ -126,6 +129,9 @@ def kvstore_open_async(url: str, scheme: str) -> AsyncBaseStore | None:
     Same URL as ``kvstore_open``. It must return at once, without connecting (the store
     connects on first use, inside the caller's event loop). A plugin without an asyncio
     store leaves this hook out: ``kvstore.open_async`` then says so.
+
+    Returns:
+        The asyncio store, or ``None`` when this plugin does not serve ``scheme``.
 
     Raises:
         ConfigurationError: The URL is malformed for this backend.
@@ -147,6 +153,10 @@ def kvstore_local_server(
         data_dir: Keep the server's data here (left in place on stop); ``None`` uses a
             temporary directory that stopping removes.
         binary: The server executable; ``None`` means the plugin's default.
+
+    Returns:
+        The running ``LocalServer`` (its ``url`` opens a store on it), or ``None`` when this plugin
+        does not serve ``scheme``.
 
     Raises:
         ConfigurationError: No server executable is found, or an argument is unusable.

@@ -108,7 +108,11 @@ class MirrorPropertyConformance(ConformanceBase):
     mirror_max_examples: int = 20
 
     def mirror_settings(self) -> settings:
-        """The Hypothesis settings of the property (deterministic, as the state machine's)."""
+        """The Hypothesis settings of the property (deterministic, as the state machine's).
+
+        Returns:
+            Hypothesis ``settings``: ``mirror_max_examples`` examples, no deadline, derandomized.
+        """
         return settings(
             max_examples=self.mirror_max_examples,
             deadline=None,

@@ -164,7 +164,11 @@ class ReferenceModel:
         self._changed = False
 
     def put(self, key: str, value: bytes, lease: int | None = None) -> PutResult:
-        """Put inside the current transaction."""
+        """Put inside the current transaction.
+
+        Returns:
+            The ``PutResult`` etcd would give: the transaction's new revision.
+        """
         revision = self.revision + 1
         old = self._state.get(key)
         kv = KeyValue(
@@ -181,7 +185,12 @@ class ReferenceModel:
         return PutResult(revision)
 
     def delete(self, start: str, end: str | None) -> DeleteResult:
-        """Delete a key or range inside the current transaction (keys in order)."""
+        """Delete a key or range inside the current transaction (keys in order).
+
+        Returns:
+            The ``DeleteResult`` etcd would give: the transaction's new revision and how many keys
+            were deleted.
+        """
         revision = self.revision + 1
         doomed = [kv for kv in self.range_kvs(self._state, start, end)]
         for kv in doomed:
@@ -193,11 +202,19 @@ class ReferenceModel:
         return DeleteResult(revision, len(doomed))
 
     def get(self, start: str, end: str | None) -> tuple[KeyValue, ...]:
-        """Read inside the current transaction (sees its earlier writes)."""
+        """Read inside the current transaction (sees its earlier writes).
+
+        Returns:
+            The key-values in the range, ordered by encoded key.
+        """
         return self.range_kvs(self._state, start, end)
 
     def commit(self) -> int:
-        """End the transaction: one new revision if it wrote anything."""
+        """End the transaction: one new revision if it wrote anything.
+
+        Returns:
+            The model's revision after the transaction (unchanged if it wrote nothing).
+        """
         if self._changed:
             self.revision += 1
             self.kvs = self._state
@@ -208,13 +225,21 @@ class ReferenceModel:
 
     @staticmethod
     def range_kvs(state: dict[str, KeyValue], start: str, end: str | None) -> tuple[KeyValue, ...]:
-        """The key-values of ``state`` in the range, ordered by encoded key."""
+        """The key-values of ``state`` in the range, ordered by encoded key.
+
+        Returns:
+            A tuple of the key-values, ordered by their UTF-8 bytes.
+        """
         found = [kv for key, kv in state.items() if _in_range(key, start, end)]
         return tuple(sorted(found, key=lambda kv: _encoded(kv.key)))
 
     def compare_holds(self, target: str, key: str, end: str | None, op: str, operand: Any) -> bool:
         """etcd's compare: every key of the range must satisfy it; a missing key has
-        version / revisions / lease 0 and fails every value compare."""
+        version / revisions / lease 0 and fails every value compare.
+
+        Returns:
+            ``True`` if the compare holds on the committed state.
+        """
         found = self.range_kvs(self.kvs, key, end)
         if not found:
             if target == "value":
@@ -223,7 +248,11 @@ class ReferenceModel:
         return all(_relate(_field(kv, target), op, operand) for kv in found)
 
     def leased_keys(self, lease_id: int) -> list[str]:
-        """The keys attached to ``lease_id``, in order."""
+        """The keys attached to ``lease_id``, in order.
+
+        Returns:
+            The keys attached to ``lease_id``, sorted.
+        """
         return [
             kv.key for kv in self.range_kvs(self.kvs, ALL_KEYS, ALL_KEYS) if kv.lease == lease_id
         ]
@@ -597,7 +626,12 @@ class StateMachineConformance(ConformanceBase):
         return targets
 
     def state_machine_settings(self) -> settings:
-        """The Hypothesis settings of the state machine test (see the class attributes)."""
+        """The Hypothesis settings of the state machine test (see the class attributes).
+
+        Returns:
+            Hypothesis ``settings`` built from the class's ``state_machine_*`` attributes, without a
+            deadline.
+        """
         return settings(
             max_examples=self.state_machine_max_examples,
             stateful_step_count=self.state_machine_step_count,

@@ -329,7 +329,11 @@ def url_key_option(name: str, value: str, where: str = "open") -> str:
 
 
 def is_key_option(name: str) -> bool:
-    """Whether a URL option names encryption keys (``encryption_key*``, ``keyring`` ...)."""
+    """Whether a URL option names encryption keys (``encryption_key*``, ``keyring`` ...).
+
+    Returns:
+        ``True`` if the option's value is key material (to be kept out of reprs and logs).
+    """
     return name.startswith("encryption_key") or name in _KEY_MATERIAL_OPTIONS
 
 

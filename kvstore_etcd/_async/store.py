@@ -59,6 +59,9 @@ class AsyncEtcdStore(AsyncEtcdBase):
     def watch_hub(self) -> WatchHub:
         """The store's one Watch stream (made on first use, on the running loop).
 
+        Returns:
+            The ``WatchHub`` every watch of this store shares (one gRPC Watch stream).
+
         Raises:
             StoreClosedError: The store was closed.
             RuntimeError: No event loop is running.
@@ -69,14 +72,26 @@ class AsyncEtcdStore(AsyncEtcdBase):
         return self._hub
 
     def keepalive_stream(self) -> KeepAliveStream:
-        """The store's one LeaseKeepAlive stream (opened by its first renewal)."""
+        """The store's one LeaseKeepAlive stream (opened by its first renewal).
+
+        Returns:
+            The ``KeepAliveStream`` every keep-alive of this store shares (made on first call; it
+            opens its gRPC stream on the first renewal).
+        """
         if self._keepalive_stream is None:
             self._keepalive_stream = KeepAliveStream(self._caller, self.config)
         return self._keepalive_stream
 
     async def lease_keepalive_many(self, lease_ids: Sequence[int]) -> list[int | KVStoreError]:
         """Renew leases on the store's one LeaseKeepAlive stream (``BaseStore``'s contract:
-        a TTL or an error for each, in order)."""
+        a TTL or an error for each, in order).
+
+        Returns:
+            For each lease, in order, its new TTL or the ``KVStoreError`` its renewal met
+            (``LeaseNotFoundError`` for a lease etcd no longer knows, ``UnavailableError`` when the
+            stream fails, ``StoreClosedError`` for each once the store is closed); it raises nothing
+            itself.
+        """
         if self._closed:
             closed = StoreClosedError(
                 "lease_keepalive: the store is closed", operation="lease_keepalive"
@@ -98,6 +113,9 @@ class AsyncEtcdStore(AsyncEtcdBase):
         ``AuthenticationError``, ``UnavailableError`` when no endpoint is reachable
         within the request timeout, ``CompactedError``) come from the iterator.
 
+        Returns:
+            The started ``AsyncEtcdWatch``: iterate it for events, ``cancel()`` it to stop.
+
         Raises:
             StoreClosedError: The store was closed.
             RuntimeError: No event loop is running.
@@ -108,7 +126,11 @@ class AsyncEtcdStore(AsyncEtcdBase):
         return watch
 
     def watches(self) -> list[AsyncEtcdWatch]:
-        """The watches running on this store."""
+        """The watches running on this store.
+
+        Returns:
+            A new list of this store's watches that are not cancelled.
+        """
         return [watch for watch in self._watches if not watch.cancelled]
 
     def forget_watch(self, watch: AsyncEtcdWatch) -> None:
@@ -122,6 +144,10 @@ class AsyncEtcdStore(AsyncEtcdBase):
 
         It is made on first use (call this inside the event loop) and closed with the
         store; its errors are grpc's own.
+
+        Returns:
+            The current endpoint's ``grpc.aio.Channel`` (calls on it bypass kvstore's retries and
+            error translation).
 
         Raises:
             StoreClosedError: The store was closed.

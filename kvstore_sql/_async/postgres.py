@@ -64,6 +64,9 @@ class AsyncPostgresStore(AsyncSQLStore):
     def from_url(cls, url: str) -> AsyncPostgresStore:
         """The store a ``postgresql://`` URL names (see ``PostgresConfig``).
 
+        Returns:
+            A new ``AsyncPostgresStore``, not connected yet.
+
         Raises:
             ConfigurationError: The URL is malformed, or as ``AsyncPostgresStore``.
         """

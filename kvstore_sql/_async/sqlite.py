@@ -79,6 +79,9 @@ class AsyncSQLiteStore(AsyncSQLStore):
     def from_url(cls, url: str) -> AsyncSQLiteStore:
         """The store a ``sqlite:///path.db?option=...`` URL names (see ``SQLiteConfig``).
 
+        Returns:
+            A new ``AsyncSQLiteStore`` on the URL's file.
+
         Raises:
             ConfigurationError: The URL is malformed, or the store cannot be opened as
                 ``AsyncSQLiteStore`` says.

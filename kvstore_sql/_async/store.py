@@ -142,13 +142,21 @@ class AsyncSQLStore(AsyncBaseStore):
         """Hold back every watch's events while the block runs, as a lost connection
         does; then each watch resumes from its first undelivered revision, or fails with
         ``CompactedError`` when that revision was compacted meanwhile (for tests of what
-        consumers do then)."""
+        consumers do then).
+
+        Returns:
+            A context manager: the watches are cut off inside its ``with`` block and resume when it
+            ends.
+        """
         return self._feed.disconnected()
 
     # ------------------------------------------------------------------ leases
 
     async def lease_grant(self, ttl: int) -> LeaseGrant:
         """Grant a lease of ``ttl`` seconds (at least etcd's 2 s).
+
+        Returns:
+            A ``LeaseGrant``: the new lease's id and its TTL (``ttl``, raised to 2 as etcd does).
 
         Raises:
             InvalidArgumentError: ``ttl`` is not a positive int, or over etcd's largest.
@@ -171,6 +179,9 @@ class AsyncSQLStore(AsyncBaseStore):
 
     async def lease_keepalive_once(self, lease_id: int) -> int:
         """Renew a lease once; its TTL.
+
+        Returns:
+            The lease's TTL in seconds after the renewal.
 
         Raises:
             LeaseNotFoundError: The lease is not live.
@@ -203,6 +214,10 @@ class AsyncSQLStore(AsyncBaseStore):
     async def lease_time_to_live(self, lease_id: int, *, keys: bool = False) -> LeaseInfo:
         """A lease's remaining TTL in whole seconds (and its keys, if asked).
 
+        Returns:
+            A ``LeaseInfo``: remaining ``ttl`` and ``granted_ttl`` in seconds, and its ``keys`` when
+            ``keys`` is true (else empty).
+
         Raises:
             LeaseNotFoundError: The lease is not live.
             StoreClosedError: The store was closed.
@@ -213,6 +228,9 @@ class AsyncSQLStore(AsyncBaseStore):
 
     async def lease_leases(self) -> builtins.list[int]:
         """The ids of the live leases, ascending.
+
+        Returns:
+            The ids of the live leases, ascending.
 
         Raises:
             StoreClosedError: The store was closed.
@@ -246,6 +264,11 @@ class AsyncSQLStore(AsyncBaseStore):
     async def status(self) -> StatusInfo:
         """The database as a single member: its version, size in bytes, the store revision
         and the compact revision.
+
+        Returns:
+            A ``StatusInfo`` of the database as a one-member cluster: the database version and size,
+            the member as its own leader, the store revision as the raft index (term 1), and the
+            compact revision.
 
         Raises:
             StoreClosedError: The store was closed.

@@ -66,6 +66,9 @@ class PostgresStore(SQLStore):
     def from_url(cls, url: str) -> PostgresStore:
         """The store a ``postgresql://`` URL names (see ``PostgresConfig``).
 
+        Returns:
+            A new ``PostgresStore``, not connected yet.
+
         Raises:
             ConfigurationError: The URL is malformed, or as ``PostgresStore``.
         """

@@ -81,6 +81,9 @@ class SQLiteStore(SQLStore):
     def from_url(cls, url: str) -> SQLiteStore:
         """The store a ``sqlite:///path.db?option=...`` URL names (see ``SQLiteConfig``).
 
+        Returns:
+            A new ``SQLiteStore`` on the URL's file.
+
         Raises:
             ConfigurationError: The URL is malformed, or the store cannot be opened as
                 ``SQLiteStore`` says.

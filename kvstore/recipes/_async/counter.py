@@ -56,6 +56,9 @@ class AsyncCounter:
     async def add(self, n: int = 1) -> int:
         """Add ``n`` (negative subtracts) atomically; the value after this add.
 
+        Returns:
+            The counter's value after this add.
+
         Raises:
             InvalidArgumentError: ``n`` is not an int, or the key holds no integer.
             StoreClosedError: The store was closed.
@@ -79,6 +82,9 @@ class AsyncCounter:
     # unasync: sync-only @property
     async def value(self) -> int:
         """The counter's value now (0 before the first add).
+
+        Returns:
+            The counter's current value (0 if its key does not exist).
 
         Raises:
             InvalidArgumentError: The key holds no integer.

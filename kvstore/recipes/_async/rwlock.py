@@ -99,6 +99,9 @@ class AsyncRWLock:
             timeout: Most seconds the ``async with`` block waits (``None``: no limit);
                 past it, entering raises ``LockTimeoutError`` and leaves no key.
 
+        Returns:
+            An ``AsyncReadLock``, not acquired yet.
+
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.
         """
@@ -112,6 +115,9 @@ class AsyncRWLock:
         Args:
             timeout: Most seconds the ``async with`` block waits (``None``: no limit);
                 past it, entering raises ``LockTimeoutError`` and leaves no key.
+
+        Returns:
+            An ``AsyncWriteLock``, not acquired yet.
 
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.

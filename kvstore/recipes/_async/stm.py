@@ -193,6 +193,9 @@ class AsyncSTM:
     async def rev(self, key: str) -> int:
         """The mod revision of ``key`` as this attempt read it (0: absent); Go's ``Rev``.
 
+        Returns:
+            The key's mod revision in this attempt's view, or 0 if it does not exist.
+
         Raises:
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.

@@ -93,6 +93,9 @@ class Barrier:
     def hold(self) -> bool:
         """Raise the barrier (put its key); whether this call raised it (``False``: it was up).
 
+        Returns:
+            ``True`` if this call raised the barrier, ``False`` if it was already up.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -103,6 +106,9 @@ class Barrier:
     def release(self) -> bool:
         """Lower the barrier (delete its key), letting every waiter go; whether it was up.
 
+        Returns:
+            ``True`` if the barrier was up (and is now down), ``False`` if it was already down.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -111,6 +117,9 @@ class Barrier:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the barrier is down; whether it is (``False``: ``timeout`` passed).
+
+        Returns:
+            ``True`` once the barrier is down, ``False`` if ``timeout`` passed first.
 
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.

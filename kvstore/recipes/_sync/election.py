@@ -132,6 +132,8 @@ class Election(QueueClaim):
                 deleted or its lease expired).
             InvalidArgumentError: ``value`` is not bytes.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: nothing was written;
+                ``IndeterminateError``: the write may have been applied, read the key to learn).
         """
         value = check_value(value, operation="proclaim", key=self.key)
         if self._revision == 0:
@@ -160,6 +162,10 @@ class Election(QueueClaim):
     def leader(self) -> KeyValue | None:
         """The current leader's key-value (its ``value`` is the proclaimed value), or None.
 
+        Returns:
+            The leader's ``KeyValue`` (the campaign key created first; its ``value`` is the
+            proclaimed value), or ``None`` when nobody campaigns.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.
@@ -180,6 +186,10 @@ class Election(QueueClaim):
         The first item is the current leader (once there is one); then every new leader and
         every value a leader proclaims, in revision order. ``cancel()`` the observer (or
         leave its ``with`` block) to end the iteration.
+
+        Returns:
+            A ``LeaderObserver`` to iterate, yielding the leader's ``KeyValue`` on each
+            change.
 
         Raises:
             StoreClosedError: The store was closed.

@@ -109,6 +109,9 @@ class Party(QueueClaim):
     def members(self) -> list[str]:
         """The names of the party's members now, sorted (a name twice if two joined with it).
 
+        Returns:
+            The member names, sorted.
+
         Raises:
             StoreClosedError: The store was closed.
             BackendError: The backend failed the call.

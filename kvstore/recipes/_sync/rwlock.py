@@ -101,6 +101,9 @@ class RWLock:
             timeout: Most seconds the ``with`` block waits (``None``: no limit);
                 past it, entering raises ``LockTimeoutError`` and leaves no key.
 
+        Returns:
+            A ``ReadLock``, not acquired yet.
+
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.
         """
@@ -112,6 +115,9 @@ class RWLock:
         Args:
             timeout: Most seconds the ``with`` block waits (``None``: no limit);
                 past it, entering raises ``LockTimeoutError`` and leaves no key.
+
+        Returns:
+            A ``WriteLock``, not acquired yet.
 
         Raises:
             InvalidArgumentError: ``timeout`` is negative or not a number.

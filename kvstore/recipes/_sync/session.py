@@ -76,6 +76,9 @@ class Session(Closing):
     def start(self) -> Session:
         """Grant the lease and start its keep-alive; idempotent. Returns the session.
 
+        Returns:
+            This session, started (its ``lease`` granted and kept alive).
+
         Raises:
             UnsupportedOperationError: The store has no ``leases`` capability.
             StoreClosedError: The store was closed.

@@ -86,12 +86,19 @@ class StoreSnapshot:
         return {kv.key: kv.value for kv in self.kvs}
 
     def by_key(self) -> dict[str, KeyValue]:
-        """The snapshot as a ``{key: KeyValue}`` dict, ordered by key."""
+        """The snapshot as a ``{key: KeyValue}`` dict, ordered by key.
+
+        Returns:
+            A new dict of each key to its ``KeyValue``.
+        """
         return {kv.key: kv for kv in self.kvs}
 
 
 async def snapshot(store: AsyncBaseStore) -> StoreSnapshot:
     """Read every key of ``store`` (paged, all pages at one revision).
+
+    Returns:
+        A ``StoreSnapshot``: the revision it was read at and every key-value, ordered by key.
 
     Raises:
         StoreClosedError: The store was closed.
@@ -113,7 +120,15 @@ async def snapshot(store: AsyncBaseStore) -> StoreSnapshot:
 
 
 async def current_revision(store: AsyncBaseStore) -> int:
-    """The store's current revision (a count-only read's header revision)."""
+    """The store's current revision (a count-only read's header revision).
+
+    Returns:
+        The store's current revision.
+
+    Raises:
+        StoreClosedError: The store was closed.
+        BackendError: The backend failed the call.
+    """
     result = await store.kv_range(ALL_KEYS, ALL_KEYS, count_only=True)
     return result.revision
 
@@ -123,8 +138,13 @@ async def read_events(
 ) -> list[WatchEvent]:
     """Read exactly ``count`` events from ``watch``.
 
+    Returns:
+        The ``count`` events, in the order the watch delivered them.
+
     Raises:
         AssertionError: Fewer than ``count`` events came within ``timeout`` seconds each.
+        CompactedError: From the watch, when its start revision was compacted (as any error that
+            ends the watch).
     """
     events: list[WatchEvent] = []
     for _ in range(count):

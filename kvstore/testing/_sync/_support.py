@@ -81,12 +81,19 @@ class StoreSnapshot:
         return {kv.key: kv.value for kv in self.kvs}
 
     def by_key(self) -> dict[str, KeyValue]:
-        """The snapshot as a ``{key: KeyValue}`` dict, ordered by key."""
+        """The snapshot as a ``{key: KeyValue}`` dict, ordered by key.
+
+        Returns:
+            A new dict of each key to its ``KeyValue``.
+        """
         return {kv.key: kv for kv in self.kvs}
 
 
 def snapshot(store: BaseStore) -> StoreSnapshot:
     """Read every key of ``store`` (paged, all pages at one revision).
+
+    Returns:
+        A ``StoreSnapshot``: the revision it was read at and every key-value, ordered by key.
 
     Raises:
         StoreClosedError: The store was closed.
@@ -108,7 +115,15 @@ def snapshot(store: BaseStore) -> StoreSnapshot:
 
 
 def current_revision(store: BaseStore) -> int:
-    """The store's current revision (a count-only read's header revision)."""
+    """The store's current revision (a count-only read's header revision).
+
+    Returns:
+        The store's current revision.
+
+    Raises:
+        StoreClosedError: The store was closed.
+        BackendError: The backend failed the call.
+    """
     result = store.kv_range(ALL_KEYS, ALL_KEYS, count_only=True)
     return result.revision
 
@@ -116,8 +131,13 @@ def current_revision(store: BaseStore) -> int:
 def read_events(watch: Watch, count: int, *, timeout: float = EVENT_TIMEOUT) -> list[WatchEvent]:
     """Read exactly ``count`` events from ``watch``.
 
+    Returns:
+        The ``count`` events, in the order the watch delivered them.
+
     Raises:
         AssertionError: Fewer than ``count`` events came within ``timeout`` seconds each.
+        CompactedError: From the watch, when its start revision was compacted (as any error that
+            ends the watch).
     """
     events: list[WatchEvent] = []
     for _ in range(count):

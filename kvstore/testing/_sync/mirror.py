@@ -80,7 +80,11 @@ class MirrorConformance(ConformanceBase):
         then lets them resume (or fail with ``CompactedError`` if their revision was
         compacted meanwhile). The default uses the ``watches_disconnected()`` of the
         innermost store under the wrappers (``MemoryStore`` and ``MemoryStore`` have
-        one) and skips the test that needs it when there is none; override it for others."""
+        one) and skips the test that needs it when there is none; override it for others.
+
+        Returns:
+            The context manager (the innermost store's ``watches_disconnected()``).
+        """
         inner: object = store
         while hasattr(inner, "inner"):
             inner = inner.inner

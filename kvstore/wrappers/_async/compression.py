@@ -85,6 +85,10 @@ class AsyncCompressedStore(AsyncValueMappingStore):
     def decode(self, key: str, stored: bytes, operation: str) -> bytes:
         """The value for ``stored``: decompressed, unwrapped, or as it is.
 
+        Returns:
+            The caller's value: decompressed, unwrapped from the header, or ``stored`` itself when
+            it has no header (a value written before compression).
+
         Raises:
             CompressionError: ``stored`` has the header but an unknown algorithm or a
                 corrupt zlib stream.

@@ -70,15 +70,28 @@ class AsyncKeyMappingStore(AsyncWrapperStore):
 
     @abc.abstractmethod
     def map_key(self, key: str) -> str:
-        """The inner store's key for ``key``."""
+        """The inner store's key for ``key``.
+
+        Returns:
+            The key under which the inner store holds ``key``.
+        """
 
     @abc.abstractmethod
     def map_range(self, key: str, range_end: str | None) -> tuple[str, str | None]:
-        """The inner store's range for ``[key, range_end)`` (``None``: the one key)."""
+        """The inner store's range for ``[key, range_end)`` (``None``: the one key).
+
+        Returns:
+            The inner store's ``(key, range_end)``.
+        """
 
     @abc.abstractmethod
     def unmap_key(self, key: str) -> str | None:
-        """The caller's key for an inner key, or ``None`` if the caller cannot see it."""
+        """The caller's key for an inner key, or ``None`` if the caller cannot see it.
+
+        Returns:
+            The caller's key, or ``None`` for an inner key outside the caller's view (such keys are
+            left out of results and events).
+        """
 
     def _unmap_kv(self, kv: KeyValue) -> KeyValue:
         key = self.unmap_key(kv.key)
@@ -168,18 +181,36 @@ class AsyncValueMappingStore(AsyncWrapperStore):
 
     @abc.abstractmethod
     def encode(self, key: str, value: bytes) -> bytes:
-        """The value stored in the inner store for ``value`` at ``key``."""
+        """The value stored in the inner store for ``value`` at ``key``.
+
+        Returns:
+            The bytes to store in the inner store.
+
+        Raises:
+            KVStoreError: A subclass's error for a value it cannot encode (``EncryptionError`` ...).
+        """
 
     @abc.abstractmethod
     def decode(self, key: str, stored: bytes, operation: str) -> bytes:
         """The caller's value for the value ``stored`` at ``key`` in the inner store.
+
+        Returns:
+            The caller's value.
 
         Raises:
             KVStoreError: A subclass's error for a value it cannot decode.
         """
 
     def encode_put(self, put: Put, operation: str) -> Put:
-        """The put sent to the inner store (subclasses may check sizes here)."""
+        """The put sent to the inner store (subclasses may check sizes here).
+
+        Returns:
+            A copy of ``put`` with its value encoded.
+
+        Raises:
+            KVStoreError: A subclass's error for a value it cannot encode, or one over its size
+                limit (``ValueTooLargeError``).
+        """
         return attrs.evolve(put, value=self.encode(put.key, put.value))
 
     def _decode_kv(self, kv: KeyValue, operation: str) -> KeyValue:
@@ -244,9 +275,16 @@ class AsyncValueMappingStore(AsyncWrapperStore):
     async def do_range(self, request: Get) -> RangeResult:
         """Read keys with decoded values; as ``AsyncBaseStore.kv_range``, without value sorts.
 
+        Returns:
+            The inner store's ``RangeResult`` with each value decoded.
+
         Raises:
             UnsupportedOperationError: ``sort_target`` is ``SortTarget.VALUE``.
-            Others: As ``AsyncBaseStore.kv_range``, and the subclass's decoding errors.
+            KVStoreError: The subclass's error for a value it cannot decode
+                (``DecryptionError``, ``CompressionError`` ...).
+            CompactedError: ``request.revision`` is below the compact revision.
+            StoreClosedError: The store was closed.
+            BackendError: The inner store's backend failed the call.
         """
         self._refuse_value_sort(request, "range")
         result = await self.inner.kv_range(request)
@@ -273,12 +311,23 @@ class AsyncValueMappingStore(AsyncWrapperStore):
         A decoding error from a get or ``prev_kv`` response is raised after the
         transaction was applied (its writes are in the store).
 
+        Returns:
+            The inner store's ``TxnResult`` with the values of its get and ``prev_kv`` responses
+            decoded.
+
         Raises:
             UnsupportedCompareError: A compare (also in a nested txn) is on ``Value``
                 (checked after etcd's limits, before anything is sent).
             UnsupportedOperationError: A get (also in a nested txn) sorts by
                 ``SortTarget.VALUE`` (checked before anything is sent).
-            Others: As ``AsyncBaseStore.kv_txn``, and the subclass's decoding errors.
+            ValueTooLargeError: An encoded put makes the request too large (the message
+                says why, from ``size_hint``).
+            KVStoreError: The subclass's error for a value it cannot encode or decode
+                (``DecryptionError``, ``CompressionError`` ...), and the inner store's, as
+                ``AsyncBaseStore.kv_txn`` lists them.
+            StoreClosedError: The store was closed.
+            BackendError: The inner store's backend failed the call (``IndeterminateError``:
+                the transaction may have been applied).
         """
         encoded = map_txn(request, self._refuse_value_compare, self._encode_op)
         try:
@@ -296,6 +345,13 @@ class AsyncValueMappingStore(AsyncWrapperStore):
 
         An event whose value cannot be decoded raises the decoding error from the
         iterator; the watch goes on with the next event.
+
+        Returns:
+            An ``AsyncWatch`` over the inner store's watch whose events carry decoded values.
+
+        Raises:
+            UnsupportedOperationError: The inner store has no ``watch`` capability.
+            StoreClosedError: The store was closed.
         """
         return AsyncMappedWatch(self.inner.watch_range(request), self._decode_event)
 

@@ -119,6 +119,9 @@ class Keyring:
     def single(cls, key: bytes, *, key_id: int = 1) -> Keyring:
         """A keyring of one key, which is the primary.
 
+        Returns:
+            A new keyring holding ``key`` under ``key_id``, as its primary.
+
         Raises:
             ConfigurationError: ``key`` is not exactly 32 bytes, or ``key_id`` is invalid.
         """
@@ -134,6 +137,10 @@ class Keyring:
             text: The entries, separated by newlines, commas or spaces; ``#`` comments.
             primary: The primary key id; default the highest id.
             source: Where the text came from (a file path, a variable name), for errors.
+
+        Returns:
+            A new keyring of the parsed keys, with ``primary`` (default: the highest id) as its
+            primary.
 
         Raises:
             ConfigurationError: No entry, an entry that is not a 32-byte key, a duplicate
@@ -170,6 +177,9 @@ class Keyring:
     def from_file(cls, path: str | os.PathLike[str], *, primary: int | None = None) -> Keyring:
         """Read a key file (see ``from_text`` for the format).
 
+        Returns:
+            A new keyring of the file's keys.
+
         Raises:
             ConfigurationError: The file cannot be read or does not hold valid keys.
         """
@@ -198,6 +208,9 @@ class Keyring:
             primary: The primary key id; default the highest id.
             environ: The variables to read (default ``os.environ``).
 
+        Returns:
+            A new keyring of the variable's keys.
+
         Raises:
             ConfigurationError: The variable is unset or empty, or does not hold valid keys.
         """
@@ -211,12 +224,19 @@ class Keyring:
 
     @staticmethod
     def generate_key() -> bytes:
-        """A new random 32-byte key (from ``os.urandom``)."""
+        """A new random 32-byte key (from ``os.urandom``).
+
+        Returns:
+            32 random bytes, usable as an AES-256 key.
+        """
         return os.urandom(KEY_BYTES)
 
     @staticmethod
     def encode_key(key: bytes) -> str:
         """``key`` as base64 text, the form key files and variables hold.
+
+        Returns:
+            The base64 text of ``key``.
 
         Raises:
             ConfigurationError: ``key`` is not exactly 32 bytes.
@@ -227,6 +247,9 @@ class Keyring:
 
     def add(self, key_id: int, key: bytes) -> Keyring:
         """A keyring with one more (decrypt-only) key; the primary stays.
+
+        Returns:
+            A new keyring (this one is not changed: keyrings are immutable).
 
         Raises:
             ConfigurationError: ``key_id`` is already in the keyring or invalid, or ``key``
@@ -239,6 +262,9 @@ class Keyring:
     def with_primary(self, key_id: int) -> Keyring:
         """The same keys with ``key_id`` as the primary.
 
+        Returns:
+            A new keyring with the same keys and ``key_id`` as its primary.
+
         Raises:
             ConfigurationError: ``key_id`` is not in the keyring.
         """
@@ -247,6 +273,9 @@ class Keyring:
     def rotate(self, key_id: int, key: bytes) -> Keyring:
         """Add ``key`` as ``key_id`` and make it the primary (older keys keep decrypting).
 
+        Returns:
+            A new keyring with ``key`` added as ``key_id``, the primary.
+
         Raises:
             ConfigurationError: As ``add``.
         """
@@ -254,6 +283,9 @@ class Keyring:
 
     def without(self, key_id: int) -> Keyring:
         """A keyring without ``key_id`` (after ``reencrypt`` left no value under it).
+
+        Returns:
+            A new keyring without ``key_id``; the primary stays.
 
         Raises:
             ConfigurationError: ``key_id`` is the primary or not in the keyring.
@@ -277,11 +309,19 @@ class Keyring:
         return tuple(self._keys)
 
     def cipher(self, key_id: int) -> AESGCM | None:
-        """The AES-256-GCM cipher of ``key_id``, or ``None`` if the keyring lacks it."""
+        """The AES-256-GCM cipher of ``key_id``, or ``None`` if the keyring lacks it.
+
+        Returns:
+            The ``AESGCM`` cipher of ``key_id``, or ``None``.
+        """
         return self._ciphers.get(key_id)
 
     def primary_cipher(self) -> AESGCM:
-        """The cipher of the primary key."""
+        """The cipher of the primary key.
+
+        Returns:
+            The ``AESGCM`` cipher of the primary key.
+        """
         return self._ciphers[self._primary]
 
     def __contains__(self, key_id: object) -> bool:

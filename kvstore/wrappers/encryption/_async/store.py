@@ -148,6 +148,9 @@ class AsyncEncryptedStore(AsyncValueMappingStore):
     def decode(self, key: str, stored: bytes, operation: str) -> bytes:
         """Decrypt ``stored``.
 
+        Returns:
+            The plaintext value (or ``stored`` itself, a plaintext value, with ``allow_plaintext``).
+
         Raises:
             DecryptionError: The value is plaintext (without ``allow_plaintext``), was
                 encrypted for another key, or is corrupt.
@@ -163,12 +166,18 @@ class AsyncEncryptedStore(AsyncValueMappingStore):
     async def inspect(self, key: str) -> EnvelopeInfo:
         """Which key encrypted the value at ``key`` (reads the header; decrypts nothing).
 
+        Returns:
+            An ``EnvelopeInfo``: the id of the key that encrypted the value (``None``: plaintext),
+            the keyring's primary id, and the key's mod revision.
+
         Raises:
             KeyNotFoundError: The key does not exist.
             DecryptionError: The value has the magic but a truncated or unknown header,
                 or is plaintext and ``allow_plaintext`` is not set.
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         self._check_open("inspect")
         check_key(key, operation="inspect")
@@ -187,12 +196,18 @@ class AsyncEncryptedStore(AsyncValueMappingStore):
     async def is_stale(self, key: str) -> bool:
         """Whether the value at ``key`` is not encrypted with the primary key.
 
+        Returns:
+            ``True`` if the value was encrypted with another key than the primary, or is plaintext;
+            ``False`` if the primary encrypted it.
+
         Raises:
             KeyNotFoundError: The key does not exist.
             DecryptionError: The value has the magic but a truncated or unknown header,
                 or is plaintext and ``allow_plaintext`` is not set.
             InvalidKeyError: ``key`` is not a valid key.
             StoreClosedError: The store was closed.
+            BackendError: The backend failed the call (``UnavailableError``: no endpoint answered;
+                ``OperationTimeoutError``: no answer within the request timeout).
         """
         return (await self.inspect(key)).stale
 
