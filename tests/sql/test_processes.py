@@ -11,16 +11,15 @@ on PostgreSQL), as in production.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from worker_processes import read_line, spawn
 
 import kvstore
 from kvstore import BaseStore
@@ -40,23 +39,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 def _spawn(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
+    return spawn(WORKER, *args)
 
 
 def _line(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        _, err = process.communicate(timeout=TIMEOUT)
-        raise AssertionError(f"the worker ended without a word: {err}")
-    return line.strip()
+    return read_line(process, TIMEOUT)
 
 
 def _go(*processes: subprocess.Popen[str]) -> None:

@@ -8,12 +8,11 @@ The other processes are ``tests/sql/sql_recipe_worker.py``; leases run on the wa
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from worker_processes import read_line, spawn
 
 from kvstore.base import BaseStore
 from kvstore.keys import prefix_range_end
@@ -24,23 +23,11 @@ TIMEOUT = 180.0
 
 
 def _spawn(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
+    return spawn(WORKER, *args)
 
 
 def _line(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        _, err = process.communicate(timeout=TIMEOUT)
-        raise AssertionError(f"the worker ended without a word: {err}")
-    return line.strip()
+    return read_line(process, TIMEOUT)
 
 
 def _finish(process: subprocess.Popen[str]) -> str:
