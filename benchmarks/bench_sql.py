@@ -22,6 +22,15 @@ Method:
   one primary-key ``SELECT`` (autocommit). The SQLite files of both are in WAL mode with
   ``synchronous=FULL`` (the store's default); the PostgreSQL server is the launcher's
   (its ``fsync=off`` applies to both).
+- **Floors: the store's own SQL without kvstore.** The statements a put and a get of
+  the store run (``kvstore_sql._statements``, on a schema the store created, so the same
+  tables and indexes), through the raw driver in the fewest round trips: a put's lock,
+  counter read, row read, the three row writes and ``COMMIT`` in one multi-statement
+  query on PostgreSQL (literals inlined) and one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on
+  SQLite; a get's one statement. ``floor / raw`` is what etcd's data model costs on
+  the database (a log row, a current row and the revision counter per write, where the
+  raw insert writes one row); ``store / floor`` is kvstore's own share (its Python, the
+  driver's per-statement work, round trips beyond the floor's).
 - **Watch delivery across processes.** A writer process puts 300 keys, one every 10 ms,
   and reports when each put was acknowledged (wall clock; the same machine); a watch in
   this process records when each event arrived; the latency is arrival - acknowledgement,
@@ -169,6 +178,106 @@ def _raw_postgres(url: str) -> tuple[Callable[[int], object], Callable[[int], ob
     return insert, select, _Both()
 
 
+# ---------------------------------------------------------------------------- floors
+
+
+def _floor_calls(
+    execute_put: Callable[[str], object],
+    read: Callable[[bytes], object],
+    start: int,
+    blob: Callable[[bytes], str],
+) -> tuple[Callable[[int], object], Callable[[int], object]]:
+    """A put and a get made of the store's statements (see the module's docstring);
+    ``execute_put`` runs one put's whole SQL, given as one string of statements; ``blob``
+    writes bytes as the database's literal."""
+    import kvstore_sql._statements as sql
+
+    revision = [start]
+    encoded = [f"bench/floor/{index:03d}".encode() for index in range(100)]
+    value = blob(_VALUE)
+
+    def put(index: int) -> object:
+        revision[0] += 1
+        at, key = revision[0], encoded[index % 100]
+        literal = blob(key)
+        row = f"{at}, 0, {literal}, 1, 2, 0, {value}, 0"
+        return execute_put(
+            "; ".join(
+                [
+                    sql.META,
+                    sql.CURRENT_KEY.replace("?", literal),
+                    sql.UPDATE_CURRENT.replace("?", "{}").format(at, 2, 0, value, literal),
+                    sql.INSERT_LOG.replace("(?, ?, ?, ?, ?, ?, ?, ?)", f"({row})"),
+                    sql.SET_REVISION.replace("?", str(at)),
+                ]
+            )
+        )
+
+    def get(index: int) -> object:
+        return read(encoded[index % 100])
+
+    return put, get
+
+
+def _floor_sqlite(path: Path) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+    from kvstore.txn import Get
+    from kvstore_sql import SQLiteStore
+    from kvstore_sql._statements import PLAIN_GET
+
+    with SQLiteStore(path) as store:
+        for index in range(100):
+            store.put(f"bench/floor/{index:03d}", _VALUE)
+        start = store.kv_range(Get("bench/floor/000")).revision
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA synchronous=FULL")
+
+    def execute_put(statements: str) -> object:
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in statements.split("; "):
+            connection.execute(statement).fetchall()
+        connection.execute("COMMIT")
+        return None
+
+    def read(key: bytes) -> object:
+        return connection.execute(PLAIN_GET, (key,)).fetchone()
+
+    return (*_floor_calls(execute_put, read, start, lambda data: f"X'{data.hex()}'"), connection)
+
+
+def _floor_postgres(
+    url: str, schema: str
+) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+    import psycopg
+
+    from kvstore.txn import Get
+    from kvstore_sql import PostgresStore
+    from kvstore_sql._statements import PLAIN_GET
+
+    with PostgresStore(url, schema=schema) as store:
+        for index in range(100):
+            store.put(f"bench/floor/{index:03d}", _VALUE)
+        start = store.kv_range(Get("bench/floor/000")).revision
+    connection = psycopg.connect(url, autocommit=True)
+    connection.execute(
+        psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
+    )
+    get_statement = PLAIN_GET.replace("?", "%s")
+
+    def execute_put(statements: str) -> object:
+        # the lock and the NOTIFY as the store's (one advisory lock key, one channel)
+        connection.execute(
+            f"BEGIN; SELECT pg_advisory_xact_lock(1); {statements} "  # type: ignore[arg-type]
+            "RETURNING pg_notify('bench_floor', 'x'); COMMIT"
+        )
+        return None
+
+    def read(key: bytes) -> object:
+        return connection.execute(get_statement, (key,)).fetchone()
+
+    blob = lambda data: f"'\\x{data.hex()}'::bytea"  # noqa: E731
+    return (*_floor_calls(execute_put, read, start, blob), connection)
+
+
 # ---------------------------------------------------------------------------- the stores
 
 
@@ -190,23 +299,33 @@ def _store_calls(store: Any) -> dict[str, Callable[[int], object]]:
 
 
 def _operations(
-    stores: dict[str, Any], raws: dict[str, tuple[Any, Any]], blocks: int
+    stores: dict[str, Any],
+    raws: dict[str, tuple[Any, Any]],
+    blocks: int,
+    floors: dict[str, tuple[Any, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Every store's put/get/txn, beside the raw driver of its database."""
+    """Every store's put/get/txn, beside the raw driver of its database (and the floor
+    of its own statements, if given)."""
     calls = {label: _store_calls(store) for label, store in stores.items()}
+    floors = floors or {}
     figures: dict[str, Any] = {}
     for operation in ("put", "get", "txn"):
         clients = [_Client(label, calls[label][operation]) for label in stores]
         if operation != "txn":
-            for database, (insert, select) in raws.items():
-                raw = insert if operation == "put" else select
-                clients.append(_Client(f"raw_{database}", raw))
+            for prefix, baselines in (("raw", raws), ("floor", floors)):
+                for database, (write, read) in baselines.items():
+                    call = write if operation == "put" else read
+                    clients.append(_Client(f"{prefix}_{database}", call))
         figures[operation] = _compare(clients, blocks)
     for database in raws:
-        store, raw = figures["put"][database], figures["put"][f"raw_{database}"]
-        figures[f"{database}_put_vs_raw_insert"] = store["p50_us"] / raw["p50_us"]
-        store, raw = figures["get"][database], figures["get"][f"raw_{database}"]
-        figures[f"{database}_get_vs_raw_select"] = store["p50_us"] / raw["p50_us"]
+        for operation, raw in (("put", "insert"), ("get", "select")):
+            store = figures[operation][database]["p50_us"]
+            baseline = figures[operation][f"raw_{database}"]["p50_us"]
+            figures[f"{database}_{operation}_vs_raw_{raw}"] = store / baseline
+            if database in floors:
+                floor = figures[operation][f"floor_{database}"]["p50_us"]
+                figures[f"{database}_{operation}_floor_vs_raw_{raw}"] = floor / baseline
+                figures[f"{database}_{operation}_vs_floor"] = store / floor
     return figures
 
 
@@ -331,15 +450,15 @@ def bench_sql(
         }
         raw_sqlite = _raw_sqlite(directory / "raw.db")
         raw_postgres = _raw_postgres(pg_url)
+        floor_sqlite = _floor_sqlite(directory / "floor.db")
+        floor_postgres = _floor_postgres(pg_url, f"{schema}_floor")
         try:
             results.update(
                 _operations(
                     stores,
-                    {
-                        "sqlite": raw_sqlite[:2],
-                        "postgresql": raw_postgres[:2],
-                    },
+                    {"sqlite": raw_sqlite[:2], "postgresql": raw_postgres[:2]},
                     blocks,
+                    {"sqlite": floor_sqlite[:2], "postgresql": floor_postgres[:2]},
                 )
             )
             count = 100 if quick else 300
@@ -351,8 +470,8 @@ def bench_sql(
         finally:
             for store in stores.values():
                 store.close()
-            raw_sqlite[2].close()
-            raw_postgres[2].close()
+            for opened in (raw_sqlite, raw_postgres, floor_sqlite, floor_postgres):
+                opened[2].close()
         results["size"] = _file_size(directory, 20_000 if quick else 100_000)
     return results
 

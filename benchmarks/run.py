@@ -381,6 +381,19 @@ def sql_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
                     ratio <= limit,
                 )
             )
+            floor = figures.get(f"{database}_{operation}_floor_vs_raw_{raw}")
+            if floor is not None:
+                rows.append(
+                    (
+                        f"{store} {operation}: its own SQL through the raw driver in the "
+                        "fewest round trips (the floor; no target)",
+                        f"floor {_fmt(figures[f'{operation}.floor_{database}.p50_us'])} µs",
+                        f"raw {_fmt(baseline)} µs",
+                        f"floor {floor:.2f}x raw, store "
+                        f"{figures[f'{database}_{operation}_vs_floor']:.2f}x floor",
+                        None,
+                    )
+                )
         p99 = figures.get(f"watch.{database}.p99_ms")
         if p99 is not None:
             rows.append(

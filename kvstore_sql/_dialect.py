@@ -12,9 +12,12 @@ databases (as SQLAlchemy's dialects do):
 - whether a table exists (``table_exists``);
 - how a watcher learns that another connection wrote (``change_detector``: SQLite's
   ``PRAGMA data_version``; PostgreSQL's LISTEN/NOTIFY);
-- what a write tells watchers (``announce_write``: nothing on SQLite, ``NOTIFY`` on
+- what a write tells watchers (``revision_writes``: nothing on SQLite, ``NOTIFY`` on
   PostgreSQL) and whose clock leases expire by (``now``: the store's on SQLite, the
   server's on PostgreSQL);
+- whether a write transaction's statements are held back and sent together, with the
+  next read or with ``COMMIT`` (``defers_writes``: round trips saved on a server;
+  SQLite, in the process, runs each at once);
 - the database's size, ``VACUUM``, its version string;
 - its driver's exceptions and their translation (in ``kvstore_sql._errors``).
 """
@@ -29,7 +32,10 @@ from kvstore.errors import KVStoreError
 from kvstore_sql._statements import SET_REVISION
 from kvstore_sql.clock import Clock
 
-__all__ = ["Connection", "Cursor", "Dialect", "Listener"]
+__all__ = ["Connection", "Cursor", "Dialect", "Listener", "Write"]
+
+Write = tuple[str, Sequence[Any]]
+"""A statement of a write transaction (the engine's ``?`` placeholders) and its parameters."""
 
 
 class Cursor(Protocol):
@@ -72,6 +78,9 @@ class Dialect(abc.ABC):
         poll_interval: Seconds between a watch feed's looks at ``change_detector``: the
             only way SQLite learns of other processes' writes (so, often); a fallback
             for lost notifications where the database pushes them (``listener``).
+        defers_writes: The engine holds a write transaction's statements back and hands
+            them to ``write`` before its next read, or to ``commit``: a dialect that sends
+            them in one message saves a round trip to the server per statement.
     """
 
     name: str
@@ -83,6 +92,7 @@ class Dialect(abc.ABC):
     real_type = "REAL"
     clustered_table_suffix = ""
     poll_interval = 0.02
+    defers_writes = False
 
     @abc.abstractmethod
     def connect(self, operation: str) -> Connection:
@@ -98,15 +108,24 @@ class Dialect(abc.ABC):
         """Start a transaction; a write transaction waits for the database's write lock,
         so that writers queue in commit order (the revision counter needs it)."""
 
-    def begin_reading(self, connection: Connection, statement: str) -> Any:
-        """``begin(write=True)``, then the first row of ``statement`` (no parameters)
-        read in the transaction, or ``None``. A dialect may send both at once
-        (PostgreSQL: one round trip to the server)."""
+    def begin_writing(
+        self, connection: Connection, meta: str, prefetch: Sequence[Write] = ()
+    ) -> tuple[Any, list[list[Any]]]:
+        """``begin(write=True)``, then the first row of ``meta`` (no parameters, or
+        ``None``) and the rows of each ``prefetch`` read, all in the transaction. A
+        dialect may send them at once (PostgreSQL: one round trip to the server)."""
         self.begin(connection, write=True)
-        return connection.execute(self.sql(statement), ()).fetchone()
+        row = connection.execute(self.sql(meta), ()).fetchone()
+        return row, [connection.execute(self.sql(read), args).fetchall() for read, args in prefetch]
 
-    def commit(self, connection: Connection) -> None:
-        """Commit the transaction."""
+    def write(self, connection: Connection, writes: Sequence[Write]) -> None:
+        """Run ``writes``, in order, in the current transaction."""
+        for statement, parameters in writes:
+            connection.execute(self.sql(statement), parameters)
+
+    def commit(self, connection: Connection, writes: Sequence[Write] = ()) -> None:
+        """Run ``writes`` (held back: ``defers_writes``), then commit the transaction."""
+        self.write(connection, writes)
         connection.execute("COMMIT", ())
 
     def rollback(self, connection: Connection) -> None:
@@ -146,18 +165,12 @@ class Dialect(abc.ABC):
         the engine then opens a new one. SQLite's connections are never lost."""
         return False
 
-    def set_revision(self, connection: Connection, revision: int) -> None:
-        """Move the revision counter to ``revision`` in a write transaction, then
-        ``announce_write`` it. A dialect may do both in one statement (PostgreSQL: one
-        round trip to the server)."""
-        connection.execute(self.sql(SET_REVISION), (revision,))
-        self.announce_write(connection, revision)
-
-    def announce_write(self, connection: Connection, revision: int) -> None:
-        """Called in a write transaction that moved the revision to ``revision``, before
-        its commit: a database that pushes changes to watchers (PostgreSQL's ``NOTIFY``,
-        delivered on commit) says so here. SQLite's watchers poll: nothing to do."""
-        return None
+    def revision_writes(self, revision: int) -> list[Write]:
+        """The statements that move the revision counter to ``revision`` in a write
+        transaction. A database that pushes changes to watchers says so in them too
+        (PostgreSQL: ``NOTIFY``, delivered on commit, in the counter's ``UPDATE``);
+        SQLite's watchers poll."""
+        return [(SET_REVISION, (revision,))]
 
     def now(self, connection: Connection, clock: Clock) -> float:
         """The time leases expire by, in seconds since the epoch: the store's ``clock``

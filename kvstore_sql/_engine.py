@@ -7,9 +7,13 @@ engines, one to read the log and one to reap leases. etcd's semantics come from
 same order, with the same errors); the engine supplies the statements:
 
 - Every call is one database transaction. A write takes the database's write lock first
-  (``Dialect.begin``), reads the store revision from the counter row, and moves it by one
-  if it changed anything: revisions are gapless, in commit order, one per write
+  (``Dialect.begin_writing``), reads the store revision from the counter row, and moves it
+  by one if it changed anything: revisions are gapless, in commit order, one per write
   transaction whatever it writes; reads and failed compares leave the counter alone.
+- A write's statements go through ``_write``: where the dialect ``defers_writes``, they
+  are held back until the transaction's next read or its ``COMMIT`` and sent with it
+  (PostgreSQL: a put is two round trips to the server, its key's row read with the
+  counter row).
 - Leases whose time is up are revoked at the start of every call, each at a revision of
   its own, by whichever store (of any process) gets there first: the write lock makes
   it exactly once. A read that finds one due revokes it in a write transaction of its
@@ -62,7 +66,7 @@ from kvstore.types import (
     TxnResult,
     WatchEvent,
 )
-from kvstore_sql._dialect import Connection, Dialect
+from kvstore_sql._dialect import Connection, Dialect, Write
 from kvstore_sql._errors import map_errors
 from kvstore_sql._schema import ensure_schema
 from kvstore_sql.clock import Clock
@@ -136,6 +140,8 @@ class Engine(Evaluator):
         self._compacted = 0
         self._next_expiry: float | None = None
         self._wrote = False
+        self._writes: list[Write] = []  # held back (``Dialect.defers_writes``)
+        self._prefetched: tuple[str, list[KeyValue]] | None = None  # read with the counter
         self._closed = False
         self.reconnect_timeout = RECONNECT_SECONDS
         """Seconds ``call`` keeps trying new connections after a lost one."""
@@ -228,9 +234,22 @@ class Engine(Evaluator):
     # ------------------------------------------------------------------ transactions
 
     def _execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
+        """Run a read (after the writes held back, which it may need to see)."""
+        if self._writes:
+            writes, self._writes = self._writes, []
+            self.dialect.write(self._connection, writes)
         return self._connection.execute(self.dialect.sql(statement), parameters)
 
+    def _write(self, statement: str, parameters: Sequence[Any]) -> None:
+        """Run a write of the current transaction, or hold it back (``defers_writes``)."""
+        self._prefetched = None
+        if self.dialect.defers_writes:
+            self._writes.append((statement, parameters))
+        else:
+            self._execute(statement, parameters)
+
     def _rollback(self) -> None:
+        self._writes, self._prefetched = [], None
         with contextlib.suppress(*self.dialect.driver_errors):
             self.dialect.rollback(self._connection)
 
@@ -279,21 +298,30 @@ class Engine(Evaluator):
             self.dialect.commit(self._connection)
 
     @contextlib.contextmanager
-    def _writing(self, operation: str, key: str | None = None) -> Iterator[None]:
-        """A write transaction: the write lock, the counter, the due leases revoked."""
+    def _writing(
+        self, operation: str, key: str | None = None, *, prefetch: str | None = None
+    ) -> Iterator[None]:
+        """A write transaction: the write lock, the counter, the due leases revoked.
+        ``prefetch``: a key whose current row is read with the counter row (a put's)."""
         self._check_usable(operation)
         self._wrote = False
+        self._writes, self._prefetched = [], None
         try:
             with map_errors(self.dialect, operation, key=key):
-                self._load_meta(self.dialect.begin_reading(self._connection, sql.META))
+                reads = [] if prefetch is None else [(sql.CURRENT_KEY, (prefetch.encode(),))]
+                row, rows = self.dialect.begin_writing(self._connection, sql.META, reads)
+                self._load_meta(row)
+                if prefetch is not None:
+                    self._prefetched = (prefetch, [_key_value(found) for found in rows[0]])
                 self._expire_due_leases()
                 yield
         except BaseException:
             self._rollback()
             raise
+        writes, self._writes, self._prefetched = self._writes, [], None
         try:
             with map_errors(self.dialect, operation, key=key, committing=True):
-                self.dialect.commit(self._connection)
+                self.dialect.commit(self._connection, writes)
         except BaseException:
             self._rollback()
             raise
@@ -372,6 +400,10 @@ class Engine(Evaluator):
         values: bool = True,
     ) -> list[KeyValue]:
         """The key-values of a range, in key order: now, or as of ``revision``."""
+        prefetched = self._prefetched
+        plain = range_end is None and revision is None and limit is None and values
+        if plain and prefetched is not None and prefetched[0] == key:
+            return list(prefetched[1])
         condition, parameters = sql.range_condition(key, range_end)
         params: list[object] = list(parameters)
         if revision is None:
@@ -405,7 +437,7 @@ class Engine(Evaluator):
             LeaseNotFoundError: The lease is not live.
             KeyNotFoundError: ``ignore_lease`` on a key that does not exist.
         """
-        with self._writing("put", request.key):
+        with self._writing("put", request.key, prefetch=request.key):
             result = self.evaluate_put(request)
         self._compact_automatically()
         return result
@@ -457,7 +489,8 @@ class Engine(Evaluator):
         if not change.writes:
             return
         self._revision = change.revision
-        self.dialect.set_revision(self._connection, change.revision)
+        for statement, parameters in self.dialect.revision_writes(change.revision):
+            self._write(statement, parameters)
         self._wrote = True
 
     def apply_put(self, put: Put, change: Change) -> PutResult:
@@ -468,13 +501,13 @@ class Engine(Evaluator):
         lease = old.lease if put.ignore_lease and old is not None else put.lease or 0
         if old is None:
             kv = KeyValue(put.key, put.value, revision, revision, 1, lease)
-            self._execute(sql.INSERT_CURRENT, (key, revision, revision, 1, lease, put.value))
+            self._write(sql.INSERT_CURRENT, (key, revision, revision, 1, lease, put.value))
         else:
             kv = KeyValue(put.key, put.value, old.create_revision, revision, old.version + 1, lease)
-            self._execute(sql.UPDATE_CURRENT, (revision, kv.version, lease, put.value, key))
+            self._write(sql.UPDATE_CURRENT, (revision, kv.version, lease, put.value, key))
         place = change.next_write()
         row = (revision, place, key, kv.create_revision, kv.version, lease, put.value, 0)
-        self._execute(sql.INSERT_LOG, row)
+        self._write(sql.INSERT_LOG, row)
         return PutResult(revision, old if put.prev_kv else None)
 
     def apply_delete(self, delete: Delete, change: Change) -> DeleteResult:
@@ -482,11 +515,14 @@ class Engine(Evaluator):
         doomed = self._select(delete.key, delete.range_end, values=delete.prev_kv)
         if doomed:
             condition, parameters = sql.range_condition(delete.key, delete.range_end)
-            self._execute(sql.DELETE_CURRENT.format(condition=condition), parameters)
+            self._write(sql.DELETE_CURRENT.format(condition=condition), parameters)
             tombstones = [
                 (revision, change.next_write(), kv.key.encode(), 0, 0, 0, b"", 1) for kv in doomed
             ]
-            self.dialect.execute_many(self._connection, sql.INSERT_LOG, tombstones)
+            if self.dialect.defers_writes:
+                self._writes.extend((sql.INSERT_LOG, row) for row in tombstones)
+            else:
+                self.dialect.execute_many(self._connection, sql.INSERT_LOG, tombstones)
         kvs = tuple(doomed) if delete.prev_kv else ()
         return DeleteResult(change.view_revision, len(doomed), kvs)
 
@@ -503,7 +539,7 @@ class Engine(Evaluator):
             lease_id = secrets.randbits(62) + 1
             while self.lease_exists(lease_id):
                 lease_id = secrets.randbits(62) + 1
-            self._execute(sql.INSERT_LEASE, (lease_id, granted, self._now() + granted))
+            self._write(sql.INSERT_LEASE, (lease_id, granted, self._now() + granted))
         return LeaseGrant(lease_id, granted)
 
     def lease_revoke(self, lease_id: int) -> None:
@@ -531,7 +567,7 @@ class Engine(Evaluator):
                 except LeaseNotFoundError as exc:
                     results.append(exc)
                     continue
-                self._execute(sql.RENEW_LEASE, (now + ttl, lease_id))
+                self._write(sql.RENEW_LEASE, (now + ttl, lease_id))
                 results.append(ttl)
         return results
 
@@ -572,7 +608,7 @@ class Engine(Evaluator):
 
     def _drop_lease(self, lease_id: int) -> None:
         """Revoke a lease in the current write transaction: its keys go at one revision."""
-        self._execute(sql.DELETE_LEASE, (lease_id,))
+        self._write(sql.DELETE_LEASE, (lease_id,))
         self.evaluate_drop_lease(self._leased_keys(lease_id))
 
     def _expire_due_leases(self) -> None:
@@ -601,7 +637,7 @@ class Engine(Evaluator):
         check_revision(revision, operation="compact")
         with self._writing("compact"):
             self.check_compact(revision)
-            self._execute(sql.SET_COMPACT_REVISION, (revision,))
+            self._write(sql.SET_COMPACT_REVISION, (revision,))
             self._compacted = revision
         self._purge(revision)
 
@@ -614,7 +650,7 @@ class Engine(Evaluator):
                     sql.LOG_BATCH_END, (*after, revision, PURGE_BATCH - 1)
                 ).fetchone()
                 upto = (revision, _MAX_INT64) if end is None else (int(end[0]), int(end[1]))
-                self._execute(sql.PURGE, (*after, *upto, revision, revision))
+                self._write(sql.PURGE, (*after, *upto, revision, revision))
             if end is None:
                 return
             after = upto

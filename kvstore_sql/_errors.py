@@ -30,10 +30,9 @@ driver's exception stays the ``__cause__``.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from types import TracebackType
 from typing import Protocol
 
 from kvstore.errors import (
@@ -63,11 +62,11 @@ class Translator(Protocol):
         ...
 
 
-@contextlib.contextmanager
-def map_errors(
-    translator: Translator, operation: str, *, key: str | None = None, committing: bool = False
-) -> Iterator[None]:
+class map_errors:
     """Raise the kvstore error for any driver error raised inside the block.
+
+    A class rather than a ``contextlib.contextmanager``: it wraps every statement of the
+    SQL backend, and a generator-based context costs several times more per use.
 
     Args:
         translator: The dialect of the database.
@@ -75,12 +74,35 @@ def map_errors(
         key: The key the call is about, if any.
         committing: The block commits a write: an error there leaves its outcome unknown.
     """
-    try:
-        yield
-    except translator.driver_errors as error:
-        raise translator.translate(
-            error, operation=operation, key=key, committing=committing
-        ) from error
+
+    __slots__ = ("committing", "key", "operation", "translator")
+
+    def __init__(
+        self,
+        translator: Translator,
+        operation: str,
+        *,
+        key: str | None = None,
+        committing: bool = False,
+    ) -> None:
+        self.translator = translator
+        self.operation = operation
+        self.key = key
+        self.committing = committing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is not None and isinstance(error, self.translator.driver_errors):
+            raise self.translator.translate(
+                error, operation=self.operation, key=self.key, committing=self.committing
+            ) from error
 
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html)
@@ -237,8 +259,8 @@ def translate_psycopg(
     insufficient privilege                          ``PermissionDeniedError``
     a missing schema or catalog                     ``ConfigurationError``
     a lock or statement timeout of the server       ``OperationTimeoutError``
-    anything, raised by ``COMMIT``                  ``IndeterminateError``: the write may or
-                                                    may not have been applied
+    the connection lost, or the server failing,     ``IndeterminateError``: the write may or
+    while a write commits                           may not have been applied
     the host unknown or unreachable, the            ``UnavailableError``: nothing was written
     connection lost or refused, the server
     starting up, recovering or shutting down
@@ -250,7 +272,10 @@ def translate_psycopg(
         operation: The store call that failed.
         database: How to name the database (its URL without password, and the schema).
         key: The key the call was about, if any.
-        committing: ``COMMIT`` raised it: the write's outcome is unknown.
+        committing: The statements that ``COMMIT`` the write raised it. An error the
+            server answered them with (a write refused, a ``COMMIT`` failed) rolled the
+            transaction back; a connection lost before the answer, or a server failing
+            (SQLSTATE classes 08, 57, 58, XX), leaves the outcome unknown.
     """
     from psycopg import errors as pg  # the [postgres] extra: imported with the dialect
 
@@ -297,7 +322,7 @@ def translate_psycopg(
             key=key,
             operation=operation,
         )
-    if committing:
+    if committing and _outcome_unknown(getattr(error, "sqlstate", None)):
         return IndeterminateError(
             f"{operation}: committing to {database} failed ({reason}); the write may or may "
             "not have been applied",
@@ -311,3 +336,14 @@ def translate_psycopg(
             operation=operation,
         )
     return BackendError(f"{operation}: {database} failed ({reason})", key=key, operation=operation)
+
+
+_UNKNOWN_OUTCOME_CLASSES = ("08", "57", "58", "XX")
+"""SQLSTATE classes of a server error that may have come after a commit was durable:
+connection exceptions, operator intervention (a shutdown), system and internal errors."""
+
+
+def _outcome_unknown(sqlstate: str | None) -> bool:
+    """Whether a write whose commit failed with ``sqlstate`` may have been applied: no
+    answer from the server (``None``), or an answer of ``_UNKNOWN_OUTCOME_CLASSES``."""
+    return sqlstate is None or sqlstate[:2] in _UNKNOWN_OUTCOME_CLASSES

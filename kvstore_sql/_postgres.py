@@ -10,6 +10,16 @@ extra).
 - A read transaction is ``REPEATABLE READ READ ONLY``: one snapshot for all its reads.
 - Leases expire by the server's clock (``clock_timestamp()``), so that clients with skewed
   clocks agree; a store given a clock of its own (tests) uses that instead.
+- A put takes two round trips to the server: ``BEGIN``, the lock, the counter row and
+  the key's row in one; every statement it wrote with ``COMMIT`` in the other
+  (``defers_writes``). Other writes take one more per read their evaluation makes. The
+  statements of one round trip go as one multi-statement query with their parameters
+  bound by psycopg on the client (``ClientCursor``): one message, one answer. A server
+  error in one of them stops the rest, ``COMMIT`` included, and the transaction is
+  rolled back; only a connection lost before the answer leaves the outcome unknown
+  (``IndeterminateError``). Writes whose values add up to more than ``INLINE_BYTES`` go
+  one statement at a time instead, bound on the server (a value is not copied into the
+  query text as hex).
 - Every write transaction sends ``NOTIFY`` on the schema's channel (``pg_notify``, with
   the new revision as payload; PostgreSQL delivers it when the transaction commits, in
   commit order). Each store's watch feed ``LISTEN``s on a connection of its own (a
@@ -35,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kvstore.errors import ConfigurationError, KVStoreError
-from kvstore_sql._dialect import Connection, Dialect, Listener
+from kvstore_sql._dialect import Connection, Dialect, Listener, Write
 from kvstore_sql._errors import map_errors, translate_psycopg
 from kvstore_sql.clock import Clock, WallClock
 from kvstore_sql.config import PostgresConfig
@@ -52,6 +62,10 @@ _LISTEN_BACKOFF_SECONDS = (0.05, 1.0)
 
 _CLOSE_WAIT_SECONDS = 2.0
 """How long closing a store waits for its listener's thread."""
+
+INLINE_BYTES = 64 * 1024
+"""The most bytes of values a multi-statement query carries: more go one statement at a
+time, with their parameters bound by the server."""
 
 CONNECT_TIMEOUT_SECONDS = 10
 """libpq's ``connect_timeout`` when the URL sets none: an unreachable host fails ``open``
@@ -80,6 +94,7 @@ class PostgresDialect(Dialect):
     integer_type = "BIGINT"
     real_type = "DOUBLE PRECISION"
     poll_interval = POLL_SECONDS
+    defers_writes = True
 
     def __init__(self, config: PostgresConfig) -> None:
         self._pg = _psycopg()
@@ -130,15 +145,14 @@ class PostgresDialect(Dialect):
     def connection_lost(self, connection: Connection) -> bool:
         return bool(getattr(connection, "broken", False) or getattr(connection, "closed", False))
 
-    def announce_write(self, connection: Connection, revision: int) -> None:
-        connection.execute("SELECT pg_notify(%s, %s)", (self.channel, str(revision)))
-
-    def set_revision(self, connection: Connection, revision: int) -> None:
-        # the counter and the NOTIFY in one round trip (RETURNING runs once: one row)
-        connection.execute(
-            "UPDATE kv_meta SET revision = %s WHERE id = 1 RETURNING pg_notify(%s, %s)",
-            (revision, self.channel, str(revision)),
-        )
+    def revision_writes(self, revision: int) -> list[Write]:
+        # the counter and the NOTIFY in one statement (RETURNING runs once: one row)
+        return [
+            (
+                "UPDATE kv_meta SET revision = ? WHERE id = 1 RETURNING pg_notify(?, ?)",
+                (revision, self.channel, str(revision)),
+            )
+        ]
 
     def _schema_exists(self, connection: Any) -> bool:
         row = connection.execute(
@@ -156,21 +170,48 @@ class PostgresDialect(Dialect):
         else:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
 
-    def begin_reading(self, connection: Connection, statement: str) -> Any:
-        # BEGIN, the write lock and the read in one round trip (the simple query
-        # protocol: no parameters); the cursor's results are the three statements'
-        cursor = connection.execute(  # type: ignore[call-arg]
-            f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)}); {statement}"
-        )
+    def begin_writing(
+        self, connection: Connection, meta: str, prefetch: Sequence[Write] = ()
+    ) -> tuple[Any, list[list[Any]]]:
+        # BEGIN, the write lock, the counter row and the prefetched reads in one round
+        # trip; the cursor's results are the statements', in order
+        statements = [f"BEGIN; SELECT pg_advisory_xact_lock({int(self._lock_key)}); {meta}"]
+        statements += [read for read, _ in prefetch]
+        parameters = [value for _, args in prefetch for value in args]
+        cursor = self._pg.ClientCursor(connection)
+        cursor.execute(self.sql("; ".join(statements)), parameters or None)
         cursor.nextset()
         cursor.nextset()
-        return cursor.fetchone()
+        row = cursor.fetchone()
+        rows = []
+        for _ in prefetch:
+            cursor.nextset()
+            rows.append(cursor.fetchall())
+        return row, rows
 
-    def execute_many(
-        self, connection: Connection, statement: str, rows: Sequence[Sequence[Any]]
-    ) -> None:
-        with connection.cursor() as cursor:  # type: ignore[attr-defined]
-            cursor.executemany(self.sql(statement), rows)
+    def write(self, connection: Connection, writes: Sequence[Write]) -> None:
+        self._send(connection, writes, "")
+
+    def commit(self, connection: Connection, writes: Sequence[Write] = ()) -> None:
+        self._send(connection, writes, "COMMIT")
+
+    def _send(self, connection: Connection, writes: Sequence[Write], last: str) -> None:
+        """``writes`` then ``last`` (a statement without parameters, or ``""``): in one
+        round trip, or one statement at a time when their values are large."""
+        if not writes:
+            if last:
+                connection.execute(last, ())
+            return
+        parameters = [value for _, args in writes for value in args]
+        size = sum(len(value) for value in parameters if isinstance(value, bytes))
+        if size > INLINE_BYTES:
+            for statement, args in writes:
+                connection.execute(self.sql(statement), args)
+            if last:
+                connection.execute(last, ())
+            return
+        query = "; ".join([*(statement for statement, _ in writes), *filter(None, [last])])
+        self._pg.ClientCursor(connection).execute(self.sql(query), parameters)
 
     def table_exists(self, connection: Connection, table: str) -> bool:
         row = connection.execute(

@@ -14,6 +14,7 @@ __all__ = [
     "COUNT_CURRENT",
     "COUNT_PAST",
     "CURRENT",
+    "CURRENT_KEY",
     "DELETE_CURRENT",
     "DELETE_LEASE",
     "EVENTS",
@@ -69,6 +70,9 @@ def range_condition(key: str, range_end: str | None) -> tuple[str, list[bytes]]:
 CURRENT = "SELECT key, create_revision, mod_revision, version, lease, {value} FROM kv_current"
 """The current key-values; ``{value}`` is ``value`` or ``NULL`` (keys only), then a range
 condition, ``ORDER BY key`` and maybe a ``LIMIT`` follow."""
+
+CURRENT_KEY = CURRENT.format(value="value") + " WHERE key = ?"
+"""One key's current key-value (no row: it does not exist)."""
 
 COUNT_CURRENT = "SELECT count(*) FROM kv_current WHERE {condition}"
 

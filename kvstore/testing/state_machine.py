@@ -647,6 +647,6 @@ class StateMachineConformance(ConformanceBase):
             (self.machine_class,),
             {"suite": self, "shared_store": store},
         )
-        run_state_machine_as_test(  # type: ignore[no-untyped-call]
+        run_state_machine_as_test(  # type: ignore[no-untyped-call, unused-ignore]
             machine, settings=self.state_machine_settings()
         )

@@ -17,6 +17,7 @@ import pytest
 import kvstore
 from kvstore.errors import (
     AuthenticationError,
+    BackendError,
     ConfigurationError,
     IndeterminateError,
     UnavailableError,
@@ -185,6 +186,36 @@ def test_a_write_whose_commit_fails_is_indeterminate(
         # the store goes on, on a new connection; the killed commit did not apply here
         assert store.get("k") == b"1"
         assert store.put("k", b"3") > 0
+
+
+@pytest.mark.parametrize("size", [1, 200_000], ids=["one-query", "statement-at-a-time"])
+def test_a_write_the_server_refuses_is_not_applied_and_not_indeterminate(
+    postgres_server: PostgresServer, postgres_url: str, size: int
+) -> None:
+    """A put's writes go with its COMMIT (in one query, or one at a time for large
+    values): a server error in one of them stops the COMMIT, and the outcome is known."""
+    with kvstore.open(postgres_url) as store:
+        store.put("k", b"1")
+        before = store.kv_range("k").revision
+        schema = postgres_url.rsplit("schema=", 1)[1]
+        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
+            admin.execute(
+                f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN IF NEW.key = 'refused'::bytea THEN RAISE EXCEPTION 'no, thanks'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            admin.execute(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON {schema}.kv_log "
+                f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
+            )
+            with pytest.raises(BackendError) as caught:
+                store.put("refused", b"x" * size)
+            assert not isinstance(caught.value, IndeterminateError)
+            assert "no, thanks" in _one_line(caught.value)
+            admin.execute(f"DROP TRIGGER refuse ON {schema}.kv_log")
+        assert store.kv_range("refused").count == 0
+        assert store.kv_range("k").revision == before
+        assert store.put("k", b"2") == before + 1
 
 
 def test_writers_queue_instead_of_failing(postgres_url: str) -> None:
