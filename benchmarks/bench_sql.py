@@ -24,13 +24,14 @@ Method:
   (its ``fsync=off`` applies to both).
 - **Floors: the store's own SQL without kvstore.** The statements a put and a get of
   the store run (``kvstore_sql._statements``, on a schema the store created, so the same
-  tables and indexes), through the raw driver in the fewest round trips: a put's lock,
-  counter read, row read, the three row writes and ``COMMIT`` in one multi-statement
-  query on PostgreSQL (literals inlined) and one ``BEGIN IMMEDIATE`` ... ``COMMIT`` on
-  SQLite; a get's one statement. ``floor / raw`` is what etcd's data model costs on
-  the database (a log row, a current row and the revision counter per write, where the
-  raw insert writes one row); ``store / floor`` is kvstore's own share (its Python, the
-  driver's per-statement work, round trips beyond the floor's).
+  tables and indexes, with parameters bound as the store binds them), through the raw
+  driver in the fewest round trips: a put's lock, counter read, row read, the three row
+  writes and ``COMMIT`` in one multi-statement query on PostgreSQL (where the store needs
+  two round trips: the floor is below what it can reach) and one ``BEGIN IMMEDIATE`` ...
+  ``COMMIT`` on SQLite; a get's one statement. ``floor / raw`` is what etcd's data model
+  costs on the database (a log row, a current row and the revision counter per write,
+  where the raw insert writes one row); ``store / floor`` is kvstore's own share (its
+  Python, the driver's per-statement work, round trips beyond the floor's).
 - **Watch delivery across processes.** A writer process puts 300 keys, one every 10 ms,
   and reports when each put was acknowledged (wall clock; the same machine); a watch in
   this process records when each event arrived; the latency is arrival - acknowledgement,
@@ -181,36 +182,30 @@ def _raw_postgres(url: str) -> tuple[Callable[[int], object], Callable[[int], ob
 # ---------------------------------------------------------------------------- floors
 
 
+Statements = list[tuple[str, tuple[object, ...]]]
+
+
 def _floor_calls(
-    execute_put: Callable[[str], object],
-    read: Callable[[bytes], object],
-    start: int,
-    blob: Callable[[bytes], str],
+    execute_put: Callable[[Statements], object], read: Callable[[bytes], object], start: int
 ) -> tuple[Callable[[int], object], Callable[[int], object]]:
     """A put and a get made of the store's statements (see the module's docstring);
-    ``execute_put`` runs one put's whole SQL, given as one string of statements; ``blob``
-    writes bytes as the database's literal."""
+    ``execute_put`` runs one put's statements (``?`` placeholders, and their parameters)."""
     import kvstore_sql._statements as sql
 
     revision = [start]
     encoded = [f"bench/floor/{index:03d}".encode() for index in range(100)]
-    value = blob(_VALUE)
 
     def put(index: int) -> object:
         revision[0] += 1
         at, key = revision[0], encoded[index % 100]
-        literal = blob(key)
-        row = f"{at}, 0, {literal}, 1, 2, 0, {value}, 0"
         return execute_put(
-            "; ".join(
-                [
-                    sql.META,
-                    sql.CURRENT_KEY.replace("?", literal),
-                    sql.UPDATE_CURRENT.replace("?", "{}").format(at, 2, 0, value, literal),
-                    sql.INSERT_LOG.replace("(?, ?, ?, ?, ?, ?, ?, ?)", f"({row})"),
-                    sql.SET_REVISION.replace("?", str(at)),
-                ]
-            )
+            [
+                (sql.META, ()),
+                (sql.CURRENT_KEY, (key,)),
+                (sql.UPDATE_CURRENT, (at, 2, 0, _VALUE, key)),
+                (sql.INSERT_LOG, (at, 0, key, 1, 2, 0, _VALUE, 0)),
+                (sql.SET_REVISION, (at,)),
+            ]
         )
 
     def get(index: int) -> object:
@@ -231,17 +226,18 @@ def _floor_sqlite(path: Path) -> tuple[Callable[[int], object], Callable[[int], 
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA synchronous=FULL")
 
-    def execute_put(statements: str) -> object:
+    def execute_put(statements: Statements) -> object:
+        # as the store: bound parameters (its statements stay in sqlite3's cache)
         connection.execute("BEGIN IMMEDIATE")
-        for statement in statements.split("; "):
-            connection.execute(statement).fetchall()
+        for statement, parameters in statements:
+            connection.execute(statement, parameters).fetchall()
         connection.execute("COMMIT")
         return None
 
     def read(key: bytes) -> object:
         return connection.execute(PLAIN_GET, (key,)).fetchone()
 
-    return (*_floor_calls(execute_put, read, start, lambda data: f"X'{data.hex()}'"), connection)
+    return (*_floor_calls(execute_put, read, start), connection)
 
 
 def _floor_postgres(
@@ -261,21 +257,25 @@ def _floor_postgres(
     connection.execute(
         psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
     )
+    cursor = psycopg.ClientCursor(connection)
     get_statement = PLAIN_GET.replace("?", "%s")
 
-    def execute_put(statements: str) -> object:
-        # the lock and the NOTIFY as the store's (one advisory lock key, one channel)
-        connection.execute(
-            f"BEGIN; SELECT pg_advisory_xact_lock(1); {statements} "  # type: ignore[arg-type]
-            "RETURNING pg_notify('bench_floor', 'x'); COMMIT"
+    def execute_put(statements: Statements) -> object:
+        # as the store: parameters bound on the client (ClientCursor), the lock and the
+        # NOTIFY as its (one advisory lock key, one channel); but in one round trip
+        query = "; ".join(statement.replace("?", "%s") for statement, _ in statements)
+        parameters = [value for _, args in statements for value in args]
+        cursor.execute(
+            f"BEGIN; SELECT pg_advisory_xact_lock(1); {query} "
+            "RETURNING pg_notify('bench_floor', 'x'); COMMIT",
+            parameters,
         )
         return None
 
     def read(key: bytes) -> object:
         return connection.execute(get_statement, (key,)).fetchone()
 
-    blob = lambda data: f"'\\x{data.hex()}'::bytea"  # noqa: E731
-    return (*_floor_calls(execute_put, read, start, blob), connection)
+    return (*_floor_calls(execute_put, read, start), connection)
 
 
 # ---------------------------------------------------------------------------- the stores

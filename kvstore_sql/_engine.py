@@ -31,6 +31,7 @@ No driver exception leaves it: every statement runs inside ``map_errors``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -89,6 +90,8 @@ _RETRY_DELAYS = (0.02, 1.0)
 """The first and the longest wait between attempts on a new connection."""
 
 _T = TypeVar("_T")
+
+_log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -280,10 +283,11 @@ class Engine(Evaluator):
                 self.dialect.begin(self._connection, write=False)
                 try:
                     self._load_meta()
+                    due = expire and self._lease_due()
                 except BaseException:
                     self._rollback()
                     raise
-            if not expire or not self._lease_due():
+            if not due:
                 break
             self._rollback()
             with self._writing(operation, key):
@@ -657,14 +661,21 @@ class Engine(Evaluator):
 
     def _compact_automatically(self) -> None:
         """With ``auto_compact`` N, compact to N revisions back once a tenth of N (at
-        least one) has passed since the last compaction."""
+        least one) has passed since the last compaction.
+
+        The write before it has committed: a compaction that fails is logged and left to
+        the next write, never raised (``call`` would run the committed write again)."""
         if not self.auto_compact or not self._wrote:
             return
         target = self._revision - self.auto_compact
         if target < 1 or target - self._compacted < max(1, self.auto_compact // 10):
             return
-        with contextlib.suppress(CompactedError):  # another store compacted further
+        try:
             self.compact(target)
+        except CompactedError:
+            pass  # another store compacted further
+        except KVStoreError as exc:
+            _log.warning("auto-compaction to revision %d failed: %s", target, exc)
 
     # ------------------------------------------------------------------ watch feed
 

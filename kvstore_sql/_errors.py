@@ -272,10 +272,12 @@ def translate_psycopg(
         operation: The store call that failed.
         database: How to name the database (its URL without password, and the schema).
         key: The key the call was about, if any.
-        committing: The statements that ``COMMIT`` the write raised it. An error the
+        committing: The statements that ``COMMIT`` the write raised it. An ``ERROR`` the
             server answered them with (a write refused, a ``COMMIT`` failed) rolled the
-            transaction back; a connection lost before the answer, or a server failing
-            (SQLSTATE classes 08, 57, 58, XX), leaves the outcome unknown.
+            transaction back; anything else leaves the outcome unknown: no answer (a
+            connection lost, or psycopg's own error), a ``FATAL`` or ``PANIC`` (a
+            failure inside the commit itself), or a server failing (SQLSTATE classes 08,
+            57, 58, XX).
     """
     from psycopg import errors as pg  # the [postgres] extra: imported with the dialect
 
@@ -322,7 +324,7 @@ def translate_psycopg(
             key=key,
             operation=operation,
         )
-    if committing and _outcome_unknown(getattr(error, "sqlstate", None)):
+    if committing and _outcome_unknown(error):
         return IndeterminateError(
             f"{operation}: committing to {database} failed ({reason}); the write may or may "
             "not have been applied",
@@ -343,7 +345,13 @@ _UNKNOWN_OUTCOME_CLASSES = ("08", "57", "58", "XX")
 connection exceptions, operator intervention (a shutdown), system and internal errors."""
 
 
-def _outcome_unknown(sqlstate: str | None) -> bool:
-    """Whether a write whose commit failed with ``sqlstate`` may have been applied: no
-    answer from the server (``None``), or an answer of ``_UNKNOWN_OUTCOME_CLASSES``."""
-    return sqlstate is None or sqlstate[:2] in _UNKNOWN_OUTCOME_CLASSES
+def _outcome_unknown(error: BaseException) -> bool:
+    """Whether a write whose commit statements raised ``error`` (a ``psycopg.Error``) may
+    have been applied: anything but an ``ERROR`` the server answered with, outside
+    ``_UNKNOWN_OUTCOME_CLASSES``."""
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is None or sqlstate[:2] in _UNKNOWN_OUTCOME_CLASSES:
+        return True
+    diag = getattr(error, "diag", None)
+    severity = getattr(diag, "severity_nonlocalized", None) or getattr(diag, "severity", None)
+    return severity != "ERROR"

@@ -67,6 +67,10 @@ INLINE_BYTES = 64 * 1024
 """The most bytes of values a multi-statement query carries: more go one statement at a
 time, with their parameters bound by the server."""
 
+STATEMENTS_PER_QUERY = 100
+"""The most statements in one multi-statement query (a delete of many keys writes one
+log row each): more go in several, one round trip each."""
+
 CONNECT_TIMEOUT_SECONDS = 10
 """libpq's ``connect_timeout`` when the URL sets none: an unreachable host fails ``open``
 with ``UnavailableError`` after this long, instead of hanging for the system's TCP timeout."""
@@ -197,21 +201,29 @@ class PostgresDialect(Dialect):
 
     def _send(self, connection: Connection, writes: Sequence[Write], last: str) -> None:
         """``writes`` then ``last`` (a statement without parameters, or ``""``): in one
-        round trip, or one statement at a time when their values are large."""
+        round trip (``STATEMENTS_PER_QUERY`` statements at most a query), or one statement
+        at a time when their values are large (``INLINE_BYTES``)."""
+        size = sum(len(value) for _, args in writes for value in args if isinstance(value, bytes))
+        if size > INLINE_BYTES:
+            for statement, args in writes:
+                connection.execute(self.sql(statement), args)
+            writes = ()
+        step = STATEMENTS_PER_QUERY
+        chunks = [writes[at : at + step] for at in range(0, len(writes), step)]
+        for chunk in chunks[:-1]:
+            self._send_query(connection, chunk, "")
+        self._send_query(connection, chunks[-1] if chunks else (), last)
+
+    def _send_query(self, connection: Connection, writes: Sequence[Write], last: str) -> None:
+        """``writes`` then ``last`` in one multi-statement query (nothing if both empty)."""
         if not writes:
             if last:
                 connection.execute(last, ())
             return
+        statements = [self.sql(statement) for statement, _ in writes]
         parameters = [value for _, args in writes for value in args]
-        size = sum(len(value) for value in parameters if isinstance(value, bytes))
-        if size > INLINE_BYTES:
-            for statement, args in writes:
-                connection.execute(self.sql(statement), args)
-            if last:
-                connection.execute(last, ())
-            return
-        query = "; ".join([*(statement for statement, _ in writes), *filter(None, [last])])
-        self._pg.ClientCursor(connection).execute(self.sql(query), parameters)
+        query = "; ".join([*statements, last] if last else statements)
+        self._pg.ClientCursor(connection).execute(query, parameters)
 
     def table_exists(self, connection: Connection, table: str) -> bool:
         row = connection.execute(

@@ -218,6 +218,23 @@ def test_a_write_the_server_refuses_is_not_applied_and_not_indeterminate(
         assert store.put("k", b"2") == before + 1
 
 
+def test_a_write_of_many_statements_commits_whole(postgres_url: str) -> None:
+    """A delete of 250 keys writes 250 history rows: sent in several queries of at most
+    ``STATEMENTS_PER_QUERY`` statements, committed as one revision."""
+    with kvstore.open(postgres_url) as store:
+        for n in range(250):
+            store.put(f"many/{n:03d}", b"v")
+        before = store.kv_range("many/").revision
+        assert store.delete_prefix("many/") == 250
+        assert store.kv_range("many/", "many0", count_only=True).count == 0
+        assert store.kv_range("many/", "many0", revision=before, count_only=True).count == 250
+        with store.watch_prefix("many/", start_revision=before + 1) as events:
+            deleted = [next(events) for _ in range(250)]
+        assert {event.kv.mod_revision for event in deleted} == {before + 1}
+        assert [event.type for event in deleted] == [EventType.DELETE] * 250
+        assert [event.kv.key for event in deleted] == [f"many/{n:03d}" for n in range(250)]
+
+
 def test_writers_queue_instead_of_failing(postgres_url: str) -> None:
     errors: list[BaseException] = []
     revisions: list[int] = []
