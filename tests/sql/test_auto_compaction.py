@@ -7,8 +7,8 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 
-import psycopg
 import pytest
+from triggers import postgres_trigger
 
 import kvstore
 from kvstore.errors import CompactedError
@@ -28,18 +28,8 @@ def refused_history_deletes(url: str) -> Iterator[None]:
             db.execute("DROP TRIGGER refuse")
             db.commit()
         return
-    server, schema = url.split("?schema=")
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(
-            f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            "BEGIN RAISE EXCEPTION 'no deletes'; END $$"
-        )
-        db.execute(
-            f"CREATE TRIGGER refuse BEFORE DELETE ON {schema}.kv_log "
-            f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
-        )
+    with postgres_trigger(url, "BEFORE DELETE", "kv_log", "RAISE EXCEPTION 'no deletes';"):
         yield
-        db.execute(f"DROP TRIGGER refuse ON {schema}.kv_log")
 
 
 def test_a_failed_auto_compaction_fails_no_write_and_applies_none_twice(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from triggers import postgres_trigger
 
 import kvstore
 from kvstore.errors import (
@@ -161,28 +162,16 @@ def test_a_write_to_a_stopped_server_is_unavailable_and_not_applied() -> None:
             assert store.put("k", b"after") > 0
 
 
-def test_a_write_whose_commit_fails_is_indeterminate(
-    postgres_server: PostgresServer, postgres_url: str
-) -> None:
+def test_a_write_whose_commit_fails_is_indeterminate(postgres_url: str) -> None:
     with kvstore.open(postgres_url) as store:
         store.put("k", b"1")
-        schema = postgres_url.rsplit("schema=", 1)[1]
-        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
-            # the server ends the writer's connection while it commits (a deferred
-            # trigger runs in COMMIT): the client cannot know whether it committed
-            admin.execute(
-                f"CREATE FUNCTION {schema}.die() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
-                "PERFORM pg_sleep(5); RETURN NULL; END $$"
-            )
-            admin.execute(
-                f"CREATE CONSTRAINT TRIGGER die AFTER UPDATE ON {schema}.kv_meta "
-                f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {schema}.die()"
-            )
+        # the server ends the writer's connection while it commits (a deferred trigger
+        # runs in COMMIT): the client cannot know whether it committed
+        die = "PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); RETURN NULL;"
+        with postgres_trigger(postgres_url, "AFTER UPDATE", "kv_meta", die, deferred=True):
             with pytest.raises(IndeterminateError) as caught:
                 store.put("k", b"2")
             assert "may or may not" in _one_line(caught.value)
-            admin.execute(f"DROP TRIGGER die ON {schema}.kv_meta")
         # the store goes on, on a new connection; the killed commit did not apply here
         assert store.get("k") == b"1"
         assert store.put("k", b"3") > 0
@@ -190,29 +179,21 @@ def test_a_write_whose_commit_fails_is_indeterminate(
 
 @pytest.mark.parametrize("size", [1, 200_000], ids=["one-query", "statement-at-a-time"])
 def test_a_write_the_server_refuses_is_not_applied_and_not_indeterminate(
-    postgres_server: PostgresServer, postgres_url: str, size: int
+    postgres_url: str, size: int
 ) -> None:
     """A put's writes go with its COMMIT (in one query, or one at a time for large
     values): a server error in one of them stops the COMMIT, and the outcome is known."""
     with kvstore.open(postgres_url) as store:
         store.put("k", b"1")
         before = store.kv_range("k").revision
-        schema = postgres_url.rsplit("schema=", 1)[1]
-        with psycopg.connect(postgres_server.url, autocommit=True) as admin:
-            admin.execute(
-                f"CREATE FUNCTION {schema}.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN IF NEW.key = 'refused'::bytea THEN RAISE EXCEPTION 'no, thanks'; END IF; "
-                "RETURN NEW; END $$"
-            )
-            admin.execute(
-                f"CREATE TRIGGER refuse BEFORE INSERT ON {schema}.kv_log "
-                f"FOR EACH ROW EXECUTE FUNCTION {schema}.refuse()"
-            )
+        refuse = (
+            "IF NEW.key = 'refused'::bytea THEN RAISE EXCEPTION 'no, thanks'; END IF; RETURN NEW;"
+        )
+        with postgres_trigger(postgres_url, "BEFORE INSERT", "kv_log", refuse):
             with pytest.raises(BackendError) as caught:
                 store.put("refused", b"x" * size)
             assert not isinstance(caught.value, IndeterminateError)
             assert "no, thanks" in _one_line(caught.value)
-            admin.execute(f"DROP TRIGGER refuse ON {schema}.kv_log")
         assert store.kv_range("refused").count == 0
         assert store.kv_range("k").revision == before
         assert store.put("k", b"2") == before + 1
