@@ -99,7 +99,8 @@ class _Watcher:
 
 
 _NEIGHBOURS: dict[str, weakref.WeakSet[Feed]] = {}
-"""The feeds of this process by database (``Dialect.identity``): a write wakes them all."""
+"""The feeds of this process that have watches (a thread), by database
+(``Dialect.identity``): a write wakes them all."""
 _NEIGHBOURS_LOCK = threading.Lock()
 
 
@@ -137,8 +138,6 @@ class Feed:
         self._reaper: Engine | None = None
         self._listener: Listener | None = None
         self._head = 0  # the store revision at the feed's last read of the log
-        with _NEIGHBOURS_LOCK:
-            _NEIGHBOURS.setdefault(dialect.identity, weakref.WeakSet()).add(self)
 
     # ------------------------------------------------------------------ the store's side
 
@@ -258,6 +257,9 @@ class Feed:
 
     def _start(self) -> None:
         if self._thread is None:
+            # a neighbour once it has a thread: a write wakes only the feeds that watch
+            with _NEIGHBOURS_LOCK:
+                _NEIGHBOURS.setdefault(self.dialect.identity, weakref.WeakSet()).add(self)
             self._listener = self.dialect.listener(self.wake)
             self._thread = threading.Thread(
                 target=self._run, name=f"kvstore-sql-watch {self.dialect.description}", daemon=True
