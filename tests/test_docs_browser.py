@@ -24,6 +24,11 @@ from docs_helpers import ROOT, build_site
 from playwright.sync_api import expect, sync_playwright
 from ui_helpers import UI_TIMEOUT_MS, launch_chromium
 
+# One xdist group with the other module that builds the site (test_docs_reference.py,
+# test_docs_browser.py): their tests run on one worker, which builds the site once, instead
+# of one build (most of a minute on a loaded machine) on every worker they land on.
+pytestmark = pytest.mark.xdist_group("docs-site")
+
 ARTIFACTS = ROOT / "test-artifacts" / "docs"
 
 

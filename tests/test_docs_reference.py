@@ -50,6 +50,11 @@ PLUGIN_HOOKS = {
 STATE_MACHINE_RULES = "kvstore.testing.KVStoreMachine."
 """Hypothesis rules of the conformance state machine: test steps, not an API to document."""
 
+# One xdist group with the other module that builds the site (test_docs_reference.py,
+# test_docs_browser.py): their tests run on one worker, which builds the site once, instead
+# of one build (most of a minute on a loaded machine) on every worker they land on.
+pytestmark = pytest.mark.xdist_group("docs-site")
+
 _HREF = re.compile(r'href="[^"]*#([^"]+)"')
 
 
