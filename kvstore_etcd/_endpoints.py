@@ -45,6 +45,7 @@ class Endpoint(EndpointState):
         super().__init__(address)
         self._pool = pool
         self._channel: grpc.Channel | None = None
+        self._opening = threading.Lock()
 
     @property
     def channel(self) -> grpc.Channel:
@@ -54,12 +55,20 @@ class Endpoint(EndpointState):
             UnavailableError: With ``insecure_skip_verify``, the server certificate could
                 not be fetched.
         """
-        if self._channel is None:
-            channel = self._pool.make_channel(self.address)
-            self._bind_stubs(channel)
-            self._channel = channel
-            channel.subscribe(self._on_state, try_to_connect=True)
-        return self._channel
+        channel = self._channel
+        if channel is not None:
+            return channel
+        # One channel per endpoint even when threads reach it first at once: a second
+        # one would be dropped, and gRPC closes a dropped channel under its state
+        # poller, whose last report (IDLE) would then stand for the endpoint for good.
+        with self._opening:
+            channel = self._channel
+            if channel is None:
+                channel = self._pool.make_channel(self.address)
+                self._bind_stubs(channel)
+                self._channel = channel
+                channel.subscribe(self._on_state, try_to_connect=True)
+            return channel
 
     def _on_state(self, state: grpc.ChannelConnectivity) -> None:
         self._pool.report_state(self, state)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -516,6 +517,34 @@ def test_encrypted_store_over_etcd(etcd_config: EtcdConfig) -> None:
     finally:
         store.close()
         raw.close()
+
+
+def test_threads_first_reaching_an_endpoint_share_one_channel(etcd_config: EtcdConfig) -> None:
+    """Threads that open an endpoint's channel at once get one channel between them.
+
+    A second channel made in the race would be dropped, and gRPC closes a dropped
+    channel under its state poller: the endpoint's last reported state could then be
+    the dropped channel's IDLE, and calls wait for it until the dial timeout.
+    """
+
+    def open_at_once(endpoint: Any, count: int) -> list[grpc.Channel]:
+        barrier = threading.Barrier(count)
+
+        def open_channel(_index: int) -> grpc.Channel:
+            barrier.wait()
+            channel: grpc.Channel = endpoint.channel
+            return channel
+
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(open_channel, range(count)))
+
+    for _round in range(5):
+        with EtcdStore(etcd_config) as store:
+            endpoint = store.pool.endpoints[0]
+            channels = open_at_once(endpoint, 16)
+            assert {id(channel) for channel in channels} == {id(endpoint.channel)}
+            store.put("first/k", b"v")
+            assert store.get("first/k") == b"v"
 
 
 def test_unreachable_endpoint_is_unavailable() -> None:
