@@ -10,8 +10,10 @@ on PostgreSQL), as in production.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -127,15 +129,22 @@ def test_a_kept_alive_lease_is_revoked_once_when_its_holder_is_killed(db_url: st
         holder = _spawn("lease", db_url, "leased", 2)
         granted = json.loads(_line(holder))
         start = granted["revision"] + 1
+        watcher = _spawn("watch", db_url, "leased", "leased/end")  # a third process
+        assert _line(watcher) == "ready"
         with (
             first.watch("leased", start_revision=start) as one,
             second.watch("leased", start_revision=start) as two,
         ):
             time.sleep(3)  # past its TTL: the holder's keep-alive keeps it
             assert first.get("leased") == b"leased"
+            asked = time.monotonic()
+            remaining = first.lease_time_to_live(granted["lease"]).ttl  # whole seconds, cut
             _kill(holder)  # nothing renews the lease now
             # both stores' feeds reap: the lease goes once, its key at one revision
             events = [one.next_event(15), two.next_event(15)]
+            # ...and not before the TTL it had left when asked (a bound that load cannot
+            # break: it only makes the revocation later)
+            assert time.monotonic() >= asked + remaining - 0.2
             for event in events:
                 assert event is not None
                 assert (event.type, event.kv.key) == (EventType.DELETE, "leased")
@@ -144,33 +153,62 @@ def test_a_kept_alive_lease_is_revoked_once_when_its_holder_is_killed(db_url: st
         assert not second.exists("leased")
         assert granted["lease"] not in first.lease_leases()
         assert _revision(first) == _revision(second) == start
+        first.put("leased/end", b"end")
+        assert json.loads(_finish(watcher)) == [
+            ["DELETE", "leased", "", start],
+            ["PUT", "leased/end", "end", start + 1],
+        ]
 
 
 def test_a_sqlite_writer_killed_mid_transaction_leaves_the_file_consistent(
     sqlite_path: Path,
 ) -> None:
+    url = f"sqlite:///{sqlite_path}"
     with SQLiteStore(sqlite_path) as store:
         before = store.put("before", b"1")
-        staller = _spawn("stall", f"sqlite:///{sqlite_path}", "stalled")
+        other = _spawn("write", url, "w/", 20)  # opened (open probes the write lock)...
+        assert _line(other) == "ready"
+        staller = _spawn("stall", url, "stalled")
         assert _line(staller) == "stalled"
-        # a write now queues behind the stalled transaction's write lock...
+        # writes now queue behind the stalled transaction's write lock: a thread of this
+        # process and another process...
         results: list[int] = []
         writer = threading.Thread(target=lambda: results.append(store.put("after", b"2")))
         writer.start()
+        assert other.stdin is not None
+        other.stdin.write("\n")  # ...and told to write only now
+        other.stdin.flush()
         writer.join(0.3)
         assert writer.is_alive()
-        # ...and goes on once the process holding it is killed
+        # ...and go on, without an error, once the process holding it is killed
         _kill(staller)
         writer.join(TIMEOUT)
-        assert results == [before + 1]  # the stalled transaction's revision was never taken
+        others = json.loads(_finish(other))
         assert not store.exists("stalled")
         assert store.get("before") == b"1" and store.get("after") == b"2"
+        # the stalled transaction's revision was never taken: the writes that waited
+        # got the next revisions, without a gap
+        assert sorted(results + others) == list(range(before + 1, before + 22))
+        expected = sorted(
+            [("before", before), ("after", results[0])]
+            + [(f"w/{index}", revision) for index, revision in enumerate(others)],
+            key=lambda pair: pair[1],
+        )
         with store.watch_prefix("", start_revision=before) as watch:
-            seen = [watch.next_event(5), watch.next_event(5)]
-            assert [(e.kv.key, e.kv.mod_revision) for e in seen if e is not None] == [
-                ("before", before),
-                ("after", before + 1),
-            ]
+            seen = [watch.next_event(5) for _ in expected]
+            assert [(e.kv.key, e.kv.mod_revision) for e in seen if e is not None] == expected
+            assert watch.next_event(0.3) is None
+        last = _revision(store)
+    # the file opens consistent: SQLite's own check, and a new store reads the same state
+    with contextlib.closing(sqlite3.connect(sqlite_path)) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    with SQLiteStore(sqlite_path) as reopened:
+        assert _revision(reopened) == last
+        assert reopened.get("after") == b"2"
+        assert [kv.key for kv in reopened.kv_range("w/", prefix_range_end("w/")).kvs] == sorted(
+            f"w/{index}" for index in range(20)
+        )
+        assert not reopened.exists("stalled")
 
 
 @pytest.fixture
