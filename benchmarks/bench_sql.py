@@ -19,7 +19,10 @@ Method:
   in the process).
 - **Raw baselines: the least the operation needs** on the same database with the same
   durability: a put is one-row ``INSERT`` + ``COMMIT`` into a two-column table; a get is
-  one primary-key ``SELECT`` (autocommit). The SQLite files of both are in WAL mode with
+  one primary-key ``SELECT`` (autocommit); a txn (the store's: a compare of the key's
+  version, then a put) is a compare-and-swap in one transaction: ``SELECT`` the row,
+  ``UPDATE`` it, ``COMMIT`` (no target; the driver's ordinary way, one statement per
+  call). The SQLite files of both are in WAL mode with
   ``synchronous=FULL`` (the store's default); the PostgreSQL server is the launcher's
   (its ``fsync=off`` applies to both).
 - **Floors: the store's own SQL without kvstore.** The statements a put and a get of
@@ -117,7 +120,15 @@ def _compare(clients: list[_Client], blocks: int) -> dict[str, dict[str, float]]
 # ---------------------------------------------------------------------------- raw drivers
 
 
-def _raw_sqlite(path: Path) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+Call = Callable[[int], object]
+
+
+def _changed(index: int) -> bytes:
+    """A 100-byte value that differs from the one written before it."""
+    return index.to_bytes(8, "big") + _VALUE[8:]
+
+
+def _raw_sqlite(path: Path) -> tuple[Call, Call, Call, Any]:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
@@ -140,10 +151,19 @@ def _raw_sqlite(path: Path) -> tuple[Callable[[int], object], Callable[[int], ob
             "SELECT value FROM kv WHERE key = ?", (encoded[index % 100],)
         ).fetchone()
 
-    return insert, select, connection
+    def swap(index: int) -> object:
+        key = encoded[index % 100]
+        connection.execute("BEGIN IMMEDIATE")
+        found = connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        if found is not None:  # a new value: SQLite skips writing an unchanged row
+            connection.execute("UPDATE kv SET value = ? WHERE key = ?", (_changed(index), key))
+        connection.execute("COMMIT")
+        return found
+
+    return insert, select, swap, connection
 
 
-def _raw_postgres(url: str) -> tuple[Callable[[int], object], Callable[[int], object], Any]:
+def _raw_postgres(url: str) -> tuple[Call, Call, Call, Any]:
     import psycopg
 
     connection = psycopg.connect(url, autocommit=True)
@@ -171,12 +191,24 @@ def _raw_postgres(url: str) -> tuple[Callable[[int], object], Callable[[int], ob
             "SELECT value FROM bench_raw.kv WHERE key = %s", (encoded[index % 100],)
         ).fetchone()
 
+    def swap(index: int) -> object:
+        key = encoded[index % 100]
+        found = insert_connection.execute(
+            "SELECT value FROM bench_raw.kv WHERE key = %s FOR UPDATE", (key,)
+        ).fetchone()
+        if found is not None:
+            insert_connection.execute(
+                "UPDATE bench_raw.kv SET value = %s WHERE key = %s", (_changed(index), key)
+            )
+        insert_connection.commit()
+        return found
+
     class _Both:
         def close(self) -> None:
             insert_connection.close()
             connection.close()
 
-    return insert, select, _Both()
+    return insert, select, swap, _Both()
 
 
 # ---------------------------------------------------------------------------- floors
@@ -300,29 +332,31 @@ def _store_calls(store: Any) -> dict[str, Callable[[int], object]]:
 
 def _operations(
     stores: dict[str, Any],
-    raws: dict[str, tuple[Any, Any]],
+    raws: dict[str, tuple[Call, Call, Call]],
     blocks: int,
-    floors: dict[str, tuple[Any, Any]] | None = None,
+    floors: dict[str, tuple[Call, Call]] | None = None,
 ) -> dict[str, Any]:
     """Every store's put/get/txn, beside the raw driver of its database (and the floor
-    of its own statements, if given)."""
+    of its own statements for put and get, if given).
+
+    ``raws``: each database's raw insert, select and compare-and-swap."""
     calls = {label: _store_calls(store) for label, store in stores.items()}
     floors = floors or {}
     figures: dict[str, Any] = {}
-    for operation in ("put", "get", "txn"):
+    for index, operation in enumerate(("put", "get", "txn")):
         clients = [_Client(label, calls[label][operation]) for label in stores]
+        clients += [_Client(f"raw_{database}", raw[index]) for database, raw in raws.items()]
         if operation != "txn":
-            for prefix, baselines in (("raw", raws), ("floor", floors)):
-                for database, (write, read) in baselines.items():
-                    call = write if operation == "put" else read
-                    clients.append(_Client(f"{prefix}_{database}", call))
+            clients += [
+                _Client(f"floor_{database}", floor[index]) for database, floor in floors.items()
+            ]
         figures[operation] = _compare(clients, blocks)
     for database in raws:
-        for operation, raw in (("put", "insert"), ("get", "select")):
+        for operation, raw in (("put", "insert"), ("get", "select"), ("txn", "swap")):
             store = figures[operation][database]["p50_us"]
             baseline = figures[operation][f"raw_{database}"]["p50_us"]
             figures[f"{database}_{operation}_vs_raw_{raw}"] = store / baseline
-            if database in floors:
+            if database in floors and operation != "txn":
                 floor = figures[operation][f"floor_{database}"]["p50_us"]
                 figures[f"{database}_{operation}_floor_vs_raw_{raw}"] = floor / baseline
                 figures[f"{database}_{operation}_vs_floor"] = store / floor
@@ -427,8 +461,9 @@ def bench_sql(
 
     Returns:
         ``put`` / ``get`` / ``txn`` (each client's ``p50_us``, ``p99_us``, ``per_s``,
-        ``cpu_us``), the ratios ``<db>_put_vs_raw_insert`` and ``<db>_get_vs_raw_select``
-        (p50 over p50), ``watch`` (each database's ``p50_ms`` / ``p99_ms``) and ``size``.
+        ``cpu_us``), the ratios ``<db>_put_vs_raw_insert``, ``<db>_get_vs_raw_select`` and
+        ``<db>_txn_vs_raw_swap`` (p50 over p50; the floors' beside them), ``watch``
+        (each database's ``p50_ms`` / ``p99_ms``) and ``size``.
     """
     from kvstore_etcd import EtcdConfig, EtcdStore
     from kvstore_sql import PostgresStore, SQLiteStore
@@ -456,7 +491,7 @@ def bench_sql(
             results.update(
                 _operations(
                     stores,
-                    {"sqlite": raw_sqlite[:2], "postgresql": raw_postgres[:2]},
+                    {"sqlite": raw_sqlite[:3], "postgresql": raw_postgres[:3]},
                     blocks,
                     {"sqlite": floor_sqlite[:2], "postgresql": floor_postgres[:2]},
                 )
@@ -471,7 +506,7 @@ def bench_sql(
             for store in stores.values():
                 store.close()
             for opened in (raw_sqlite, raw_postgres, floor_sqlite, floor_postgres):
-                opened[2].close()
+                opened[-1].close()
         results["size"] = _file_size(directory, 20_000 if quick else 100_000)
     return results
 

@@ -394,6 +394,18 @@ def sql_rows(figures: Figures) -> list[tuple[str, str, str, str, bool | None]]:
                         None,
                     )
                 )
+        swap = figures.get(f"{database}_txn_vs_raw_swap")
+        if swap is not None:
+            rows.append(
+                (
+                    f"{store} txn (a version compare, then a put) beside a raw "
+                    "SELECT + UPDATE + COMMIT (no target)",
+                    f"{_fmt(figures[f'txn.{database}.p50_us'])} µs",
+                    f"raw {_fmt(figures[f'txn.raw_{database}.p50_us'])} µs",
+                    f"{swap:.2f}x",
+                    None,
+                )
+            )
         p99 = figures.get(f"watch.{database}.p99_ms")
         if p99 is not None:
             rows.append(
