@@ -89,7 +89,9 @@ def test_the_right_password_from_the_environment_opens(
 def test_an_unreachable_server_is_unavailable(url: str) -> None:
     with pytest.raises(UnavailableError) as caught:
         kvstore.open(url)
-    assert "cannot reach" in _one_line(caught.value) or "unavailable" in str(caught.value)
+    message = _one_line(caught.value)
+    assert url in message  # it names the server it could not reach
+    assert "cannot reach" in message or "unavailable" in message
 
 
 def _terminate_backends(server: PostgresServer, schema: str | None = None) -> int:

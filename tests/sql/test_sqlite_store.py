@@ -118,7 +118,10 @@ def test_a_directory_that_cannot_be_written_is_a_configuration_error(tmp_path: P
     folder.mkdir()
     with _read_only(folder), pytest.raises(ConfigurationError) as info:
         SQLiteStore(folder / "kvstore.db")
-    assert str(folder / "kvstore.db") in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert str(folder / "kvstore.db") in message and "\n" not in message
+    assert "cannot be opened" in message and "no permission" in message  # and why
+    assert not (folder / "kvstore.db").exists()
 
 
 def test_a_file_that_cannot_be_written_is_refused_at_open(sqlite_path: Path) -> None:
