@@ -45,7 +45,8 @@ class Endpoint(EndpointState):
         super().__init__(address)
         self._pool = pool
         self._channel: grpc.Channel | None = None
-        self._opening = threading.Lock()
+        self._opening = threading.Lock()  # guards _channel and _retired
+        self._retired = False
 
     @property
     def channel(self) -> grpc.Channel:
@@ -53,7 +54,7 @@ class Endpoint(EndpointState):
 
         Raises:
             UnavailableError: With ``insecure_skip_verify``, the server certificate could
-                not be fetched.
+                not be fetched; or the endpoint was closed (no channel is made again).
         """
         channel = self._channel
         if channel is not None:
@@ -62,6 +63,8 @@ class Endpoint(EndpointState):
         # one would be dropped, and gRPC closes a dropped channel under its state
         # poller, whose last report (IDLE) would then stand for the endpoint for good.
         with self._opening:
+            if self._retired:
+                raise UnavailableError(f"{self.address}: the endpoint is closed")
             channel = self._channel
             if channel is None:
                 channel = self._pool.make_channel(self.address)
@@ -97,8 +100,11 @@ class Endpoint(EndpointState):
         channel.unsubscribe(_ignore_state)
 
     def close(self) -> None:
-        """Close the channel (in the background once gRPC's state poller has stopped)."""
-        channel, self._channel = self._channel, None
+        """Close the channel (in the background once gRPC's state poller has stopped);
+        none is made again."""
+        with self._opening:  # not while a thread is making it
+            self._retired = True
+            channel, self._channel = self._channel, None
         if channel is None:
             return
         channel.unsubscribe(self._on_state)

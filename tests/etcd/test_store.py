@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
@@ -519,12 +520,17 @@ def test_encrypted_store_over_etcd(etcd_config: EtcdConfig) -> None:
         raw.close()
 
 
-def test_threads_first_reaching_an_endpoint_share_one_channel(etcd_config: EtcdConfig) -> None:
-    """Threads that open an endpoint's channel at once get one channel between them.
+def test_threads_first_reaching_an_endpoint_share_one_channel(
+    etcd_config: EtcdConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads that open an endpoint's channel at once make one channel between them;
+    a closed endpoint makes none again.
 
     A second channel made in the race would be dropped, and gRPC closes a dropped
     channel under its state poller: the endpoint's last reported state could then be
-    the dropped channel's IDLE, and calls wait for it until the dial timeout.
+    the dropped channel's IDLE, and calls wait for it until the dial timeout. Making a
+    channel is slowed down here (the real one, 20 ms later) so that the threads are
+    sure to meet inside it.
     """
 
     def open_at_once(endpoint: Any, count: int) -> list[grpc.Channel]:
@@ -538,13 +544,31 @@ def test_threads_first_reaching_an_endpoint_share_one_channel(etcd_config: EtcdC
         with ThreadPoolExecutor(count) as pool:
             return list(pool.map(open_channel, range(count)))
 
-    for _round in range(5):
-        with EtcdStore(etcd_config) as store:
-            endpoint = store.pool.endpoints[0]
-            channels = open_at_once(endpoint, 16)
-            assert {id(channel) for channel in channels} == {id(endpoint.channel)}
-            store.put("first/k", b"v")
-            assert store.get("first/k") == b"v"
+    def counting(store: EtcdStore) -> list[str]:
+        made: list[str] = []
+        make_channel = store.pool.make_channel
+
+        def slowly(address: str) -> grpc.Channel:
+            made.append(address)
+            time.sleep(0.02)
+            return make_channel(address)
+
+        monkeypatch.setattr(store.pool, "make_channel", slowly)
+        return made
+
+    for _round in range(3):
+        store = EtcdStore(etcd_config)
+        made = counting(store)
+        endpoint = store.pool.endpoints[0]
+        channels = open_at_once(endpoint, 16)
+        assert made == [endpoint.address]
+        assert {id(channel) for channel in channels} == {id(endpoint.channel)}
+        store.put("first/k", b"v")
+        assert store.get("first/k") == b"v"
+        store.close()
+        with pytest.raises(UnavailableError):
+            endpoint.channel  # noqa: B018 (the property makes the channel)
+        assert made == [endpoint.address]
 
 
 def test_unreachable_endpoint_is_unavailable() -> None:
